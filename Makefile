@@ -1,0 +1,50 @@
+# Developer entry points.  The README names these targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: setup binaries cluster-up cluster-down cluster-status test test-unit test-e2e lint walkthrough clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+## setup: the Python environment (.venv) with the package and its test extra
+setup: $(STAMP)
+
+## binaries: build (or reuse from the cache) the local control plane's binaries
+binaries:
+	bash hack/build-binaries.sh
+
+## cluster-up: start the local control plane and install the CRDs
+cluster-up: setup binaries
+	$(PY) hack/localcluster.py up
+
+## cluster-down: stop the local control plane and remove its state
+cluster-down: setup
+	$(PY) hack/localcluster.py down
+
+cluster-status: setup
+	$(PY) hack/localcluster.py status
+
+## test: everything (lint, unit, end-to-end) against the local control plane
+test: setup binaries
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest
+
+test-unit: setup
+	$(PY) -m pytest -m unit
+
+test-e2e: setup binaries
+	$(PY) -m pytest -m e2e
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,233 @@
+#!/usr/bin/env python3
+"""What a node's own tooling would do in the simulated cluster, as one process.
+
+- Exec: kwok answers `pods/exec` by running the command on this machine, as the
+  pod's `Exec` object says.  For every pod this creates an `Exec` (named and
+  namespaced like the pod) whose working directory is the pod's own guest root
+  and whose environment sets `KD_GUEST_ROOT` to it, so the operator's scripts
+  (which prefix every guest path with `${KD_GUEST_ROOT:-}`) stay inside it.
+  A re-created pod (new UID) gets a fresh directory, like a fresh container.
+- Storage: a provisioner for StorageClasses whose provisioner is
+  `kubedirector.local/simulated`: a PersistentVolume per pending claim (after
+  the scheduler picked a node, for WaitForFirstConsumer), bound by the real
+  PersistentVolume controller; released volumes are deleted.
+
+Started and stopped by hack/localcluster.py; logs to its logs folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+PROVISIONER = "kubedirector.local/simulated"
+SELECTED_NODE = "volume.kubernetes.io/selected-node"
+POD_UID = "kubedirector.local/pod-uid"
+
+
+def log(event: str, **kv: object) -> None:
+    print(json.dumps({"ts": time.strftime("%H:%M:%S"), "event": event, **kv}), flush=True)
+
+
+def watch_forever(api: client.ApiClient, path: str, handle: Callable[[str, dict], None],
+                  stop: threading.Event) -> None:
+    """List then watch `path` (raw JSON), relisting after errors, with backoff."""
+    backoff = 0.5
+    while not stop.is_set():
+        try:
+            resp = api.call_api(path, "GET", query_params=[("limit", "500")],
+                                auth_settings=["BearerToken"], _preload_content=False,
+                                _request_timeout=(10, 60))
+            listed = json.loads(resp.data)
+            for item in listed.get("items", []):
+                handle("ADDED", item)
+            rv = listed["metadata"]["resourceVersion"]
+            while not stop.is_set():
+                resp = api.call_api(
+                    path, "GET",
+                    query_params=[("watch", "true"), ("resourceVersion", rv),
+                                  ("allowWatchBookmarks", "true"), ("timeoutSeconds", "300")],
+                    auth_settings=["BearerToken"], _preload_content=False,
+                    _request_timeout=(10, 120))
+                for line in resp:
+                    event = json.loads(line)
+                    if event["type"] == "ERROR":
+                        raise RuntimeError(event["object"].get("message", "watch error"))
+                    rv = event["object"]["metadata"]["resourceVersion"]
+                    if event["type"] != "BOOKMARK":
+                        handle(event["type"], event["object"])
+                backoff = 0.5
+        except Exception as e:  # noqa: BLE001 - any failure: relist after a pause
+            log("watch_restart", path=path, error=str(e)[:300])
+            stop.wait(backoff + random.random() * backoff)
+            backoff = min(backoff * 2, 10)
+
+
+class Execs:
+    """Keeps one kwok Exec per pod, pointing at the pod's own guest root."""
+
+    def __init__(self, api: client.ApiClient, guest_root: Path) -> None:
+        self.objects = client.CustomObjectsApi(api)
+        self.guest_root = guest_root
+
+    def dir_for(self, pod: dict) -> Path:
+        meta = pod["metadata"]
+        return self.guest_root / meta["namespace"] / f"{meta['name']}-{meta['uid'][:8]}"
+
+    def handle(self, kind: str, pod: dict) -> None:
+        meta = pod["metadata"]
+        if kind == "DELETED":
+            self._delete(meta)
+            return
+        guest = self.dir_for(pod)
+        if guest.exists():
+            return
+        guest.mkdir(parents=True, exist_ok=True)
+        body = {
+            "apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "Exec",
+            "metadata": {"name": meta["name"], "namespace": meta["namespace"],
+                         "annotations": {POD_UID: meta["uid"]}},
+            "spec": {"execs": [{"local": {
+                "workDir": str(guest),
+                "envs": [{"name": "KD_GUEST_ROOT", "value": str(guest)}],
+            }}]},
+        }
+        try:
+            self.objects.create_namespaced_custom_object(
+                "kwok.x-k8s.io", "v1alpha1", meta["namespace"], "execs", body)
+        except ApiException as e:
+            if e.status != 409:
+                log("exec_create_failed", pod=f"{meta['namespace']}/{meta['name']}",
+                    status=e.status)
+                shutil.rmtree(guest, ignore_errors=True)
+                return
+            self.objects.patch_namespaced_custom_object(
+                "kwok.x-k8s.io", "v1alpha1", meta["namespace"], "execs", meta["name"],
+                {"metadata": body["metadata"], "spec": body["spec"]})
+        log("exec_ready", pod=f"{meta['namespace']}/{meta['name']}", guest_root=str(guest))
+
+    def _delete(self, meta: dict) -> None:
+        guest = self.guest_root / meta["namespace"] / f"{meta['name']}-{meta['uid'][:8]}"
+        shutil.rmtree(guest, ignore_errors=True)
+        try:
+            current = self.objects.get_namespaced_custom_object(
+                "kwok.x-k8s.io", "v1alpha1", meta["namespace"], "execs", meta["name"])
+            if current["metadata"].get("annotations", {}).get(POD_UID) == meta["uid"]:
+                self.objects.delete_namespaced_custom_object(
+                    "kwok.x-k8s.io", "v1alpha1", meta["namespace"], "execs", meta["name"])
+        except ApiException as e:
+            if e.status != 404:
+                log("exec_delete_failed", pod=f"{meta['namespace']}/{meta['name']}",
+                    status=e.status)
+
+
+class Provisioner:
+    """Creates a PV for each pending claim of a simulated class; deletes released PVs."""
+
+    def __init__(self, api: client.ApiClient, volume_root: Path) -> None:
+        self.core = client.CoreV1Api(api)
+        self.storage = client.StorageV1Api(api)
+        self.volume_root = volume_root
+
+    def _class(self, name: str | None) -> dict | None:
+        if not name:
+            return None
+        try:
+            sc = self.storage.read_storage_class(name)
+        except ApiException:
+            return None
+        if sc.provisioner != PROVISIONER:
+            return None
+        return {"mode": sc.volume_binding_mode, "reclaim": sc.reclaim_policy or "Delete"}
+
+    def handle_claim(self, kind: str, pvc: dict) -> None:
+        spec, meta = pvc["spec"], pvc["metadata"]
+        if kind == "DELETED" or spec.get("volumeName") or pvc.get("status", {}).get(
+                "phase") != "Pending":
+            return
+        sc = self._class(spec.get("storageClassName"))
+        node = meta.get("annotations", {}).get(SELECTED_NODE)
+        if sc is None or (sc["mode"] == "WaitForFirstConsumer" and not node):
+            return
+        name = f"pvc-{meta['uid']}"
+        pv: dict = {
+            "apiVersion": "v1", "kind": "PersistentVolume",
+            "metadata": {"name": name,
+                         "annotations": {"pv.kubernetes.io/provisioned-by": PROVISIONER}},
+            "spec": {
+                "capacity": {"storage": spec["resources"]["requests"]["storage"]},
+                "accessModes": spec.get("accessModes") or ["ReadWriteOnce"],
+                "volumeMode": spec.get("volumeMode", "Filesystem"),
+                "storageClassName": spec["storageClassName"],
+                "persistentVolumeReclaimPolicy": sc["reclaim"],
+                "hostPath": {"path": str(self.volume_root / name)},
+                "claimRef": {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                             "namespace": meta["namespace"], "name": meta["name"],
+                             "uid": meta["uid"]},
+            },
+        }
+        if node:
+            pv["spec"]["nodeAffinity"] = {"required": {"nodeSelectorTerms": [{
+                "matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "In",
+                                      "values": [node]}]}]}}
+        try:
+            self.core.create_persistent_volume(pv)
+            log("volume_provisioned", pv=name, claim=f"{meta['namespace']}/{meta['name']}")
+        except ApiException as e:
+            if e.status != 409:
+                log("volume_provision_failed", pv=name, status=e.status, reason=e.body)
+
+    def handle_volume(self, kind: str, pv: dict) -> None:
+        meta = pv["metadata"]
+        if (kind == "DELETED" or pv.get("status", {}).get("phase") != "Released"
+                or meta.get("annotations", {}).get("pv.kubernetes.io/provisioned-by")
+                != PROVISIONER or pv["spec"].get("persistentVolumeReclaimPolicy") != "Delete"):
+            return
+        try:
+            self.core.delete_persistent_volume(meta["name"])
+            log("volume_deleted", pv=meta["name"])
+        except ApiException as e:
+            if e.status != 404:
+                log("volume_delete_failed", pv=meta["name"], status=e.status)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--kubeconfig", required=True)
+    p.add_argument("--guest-root", required=True, type=Path)
+    p.add_argument("--volume-root", required=True, type=Path)
+    p.add_argument("--state-dir", required=True, help="marks the process as this cluster's")
+    args = p.parse_args()
+    api = config.new_client_from_config(config_file=args.kubeconfig)
+    execs = Execs(api, args.guest_root)
+    prov = Provisioner(api, args.volume_root)
+    stop = threading.Event()
+    loops = [("/api/v1/pods", execs.handle),
+             ("/api/v1/persistentvolumeclaims", prov.handle_claim),
+             ("/api/v1/persistentvolumes", prov.handle_volume)]
+    threads = [threading.Thread(target=watch_forever, args=(api, path, fn, stop), daemon=True)
+               for path, fn in loops]
+    for t in threads:
+        t.start()
+    log("started", guest_root=str(args.guest_root))
+    try:
+        while all(t.is_alive() for t in threads):
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    stop.set()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,8 @@
+"""KubeDirector: run stateful, clustered apps on Kubernetes from an app catalog."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("kubedirector")
+except PackageNotFoundError:  # running from a source tree that was not installed
+    __version__ = "0.0.0+unknown"

@@ -1,0 +1,122 @@
+"""Shared fixtures: one local control plane per test run, a namespace per test.
+
+The cluster comes from `hack/localcluster.py up` (started, or reused if already
+running), unless `KD_TEST_KUBECONFIG` names an existing cluster to use instead.
+Tests under tests/unit are marked `unit`, those under tests/e2e `e2e`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+LOCALCLUSTER = REPO / "hack" / "localcluster.py"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        parts = Path(str(item.fspath)).relative_to(REPO / "tests").parts
+        if parts and parts[0] == "unit":
+            item.add_marker(pytest.mark.unit)
+        elif parts and parts[0] == "e2e":
+            item.add_marker(pytest.mark.e2e)
+
+
+@dataclass(frozen=True)
+class LocalCluster:
+    """Where the test cluster is and the tools that talk to it."""
+
+    kubeconfig: Path
+    bin_dir: Path
+    state_dir: Path | None
+
+    @property
+    def kubectl_path(self) -> Path:
+        return self.bin_dir / "kubectl"
+
+
+def _localcluster(*args: str) -> dict:
+    out = subprocess.run(
+        [sys.executable, str(LOCALCLUSTER), *args, "--json"],
+        check=True,
+        stdout=subprocess.PIPE,
+        text=True,
+        timeout=1200,
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="session")
+def local_cluster() -> LocalCluster:
+    existing = os.environ.get("KD_TEST_KUBECONFIG")
+    if existing:
+        info = _localcluster("binaries")
+        cluster = LocalCluster(Path(existing), Path(info["bin_dir"]), None)
+    else:
+        info = _localcluster("up")
+        cluster = LocalCluster(
+            Path(info["kubeconfig"]), Path(info["bin_dir"]), Path(info["state_dir"])
+        )
+    subprocess.run(
+        [str(cluster.kubectl_path), "--kubeconfig", str(cluster.kubeconfig), "apply",
+         "--server-side", "--force-conflicts", "-f", str(REPO / "manifests" / "crds")],
+        check=True, stdout=subprocess.DEVNULL, timeout=120,
+    )
+    subprocess.run(
+        [str(cluster.kubectl_path), "--kubeconfig", str(cluster.kubeconfig), "wait",
+         "--for=condition=Established", "--timeout=60s", "-f", str(REPO / "manifests" / "crds")],
+        check=True, stdout=subprocess.DEVNULL, timeout=90,
+    )
+    return cluster
+
+
+Kubectl = Callable[..., subprocess.CompletedProcess]
+
+
+@pytest.fixture(scope="session")
+def kubectl(local_cluster: LocalCluster) -> Kubectl:
+    """Run kubectl against the test cluster; `check=False` to inspect failures."""
+
+    def run(*args: str, input: str | None = None, check: bool = True,
+            timeout: float = 120) -> subprocess.CompletedProcess:
+        proc = subprocess.run(
+            [str(local_cluster.kubectl_path), "--kubeconfig", str(local_cluster.kubeconfig),
+             *args],
+            input=input, capture_output=True, text=True, timeout=timeout, check=False,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(
+                f"kubectl {' '.join(args)} exited {proc.returncode}: {proc.stderr.strip()}"
+            )
+        return proc
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def api_client(local_cluster: LocalCluster) -> Iterator[object]:
+    from kubernetes import client, config
+
+    api = config.new_client_from_config(config_file=str(local_cluster.kubeconfig))
+    yield api
+    api.close()
+    del client
+
+
+@pytest.fixture
+def namespace(kubectl: Kubectl, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh namespace for one test, deleted (without waiting) afterwards."""
+    base = request.node.name.lower().replace("_", "-")
+    name = f"t-{''.join(c for c in base if c.isalnum() or c == '-')[:40].strip('-')}-{uuid.uuid4().hex[:6]}"
+    kubectl("create", "namespace", name)
+    yield name
+    kubectl("delete", "namespace", name, "--wait=false", check=False)
