@@ -31,6 +31,10 @@ cluster-down: setup
 cluster-status: setup
 	$(PY) hack/localcluster.py status
 
+## walkthrough: the main job (local simulated cluster unless KUBECONFIG is set)
+walkthrough: setup binaries
+	bash hack/walkthrough.sh
+
 ## test: everything (lint, unit, end-to-end) against the local control plane
 test: setup binaries
 	$(VENV)/bin/ruff check .

@@ -72,7 +72,7 @@ build_kwok() {
   local src="$KD_CACHE_DIR/src/kwok-$KWOK_VERSION-patched"
   log "building kwok v$KWOK_VERSION (with hack/kwok-exec-exit-code.patch)"
   if [ ! -f "$src/.patched" ]; then
-    rm -rf "$src"
+    rm -rf "$src"; mkdir -p "$KD_CACHE_DIR/src"
     GOFLAGS= go mod download "sigs.k8s.io/kwok@v$KWOK_VERSION"
     cp -r "$GOMODCACHE/sigs.k8s.io/kwok@v$KWOK_VERSION" "$src"
     chmod -R u+w "$src"

@@ -1,0 +1,85 @@
+"""`kubedirector run`: build the manager from the controller registry and run it.
+
+Test/extension hook: `KD_EXTRA_CONTROLLERS=module:function[,module:function...]` names
+functions with the signature of `kubedirector.controllers.build_controllers`; their
+controllers run alongside the built-in ones (the end-to-end tests use it to add a
+small ConfigMap-copy controller).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import signal
+from collections.abc import Callable
+from types import FrameType
+
+import structlog
+from kubernetes.client import ApiClient
+
+from kubedirector.cache.factory import InformerFactory
+from kubedirector.controller.controller import Controller
+from kubedirector.controller.health import HealthServer
+from kubedirector.controller.leaderelection import LeaderElectionConfig
+from kubedirector.controller.manager import Manager
+from kubedirector.controllers import build_controllers
+from kubedirector.kube import new_api_client
+from kubedirector.logging import configure_logging
+from kubedirector.options import EXTRA_CONTROLLERS_ENV, RunOptions
+
+log = structlog.get_logger(__name__)
+
+Builder = Callable[[ApiClient, InformerFactory, RunOptions], list[Controller]]
+
+
+def extra_builders(spec: str) -> list[Builder]:
+    """Import each `module:function` in the comma-separated `spec`."""
+    builders: list[Builder] = []
+    for item in filter(None, (s.strip() for s in spec.split(","))):
+        module_name, sep, attr = item.partition(":")
+        if not sep or not module_name or not attr:
+            raise ValueError(f"{EXTRA_CONTROLLERS_ENV}: {item!r} is not module:function")
+        builders.append(getattr(importlib.import_module(module_name), attr))
+    return builders
+
+
+def run(options: RunOptions) -> int:
+    """Run the operator until SIGTERM/SIGINT; the return value is the exit code."""
+    configure_logging(options.log_level, options.log_format)
+    api = new_api_client(options.kubeconfig)
+    informers = InformerFactory(api, options.watch_namespaces)
+    controllers = build_controllers(api, informers, options)
+    for builder in extra_builders(os.environ.get(EXTRA_CONTROLLERS_ENV, "")):
+        controllers.extend(builder(api, informers, options))
+    election = None
+    if options.leader_elect:
+        election = LeaderElectionConfig(
+            namespace=options.leader_election_namespace,
+            name=options.leader_election_id,
+            lease_duration=options.lease_duration,
+            renew_deadline=options.renew_deadline,
+            retry_period=options.retry_period,
+        )
+    manager = Manager(api, controllers, informers=informers.all(), leader_election=election)
+    health = HealthServer(options.metrics_address)
+    health.add_ready_check("informers", manager.synced)
+    health.start()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal_received", signal=signal.Signals(signum).name)
+        manager.stop()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    log.info(
+        "operator_starting",
+        controllers=[c.name for c in controllers],
+        watch_namespaces=list(options.watch_namespaces) or "all",
+        leader_election=options.leader_elect,
+        identity=manager.elector.config.identity if manager.elector else "",
+    )
+    try:
+        return manager.run()
+    finally:
+        health.stop()
+        api.close()

@@ -1,0 +1,70 @@
+"""The registry of controllers `kubedirector run` starts, and their watches."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubernetes.client import ApiClient
+
+from kubedirector.api.constants import LABEL_CLUSTER
+from kubedirector.cache.factory import InformerFactory
+from kubedirector.controller.controller import Controller, label_key, own_key
+from kubedirector.options import RunOptions
+from kubedirector.reconcilers.cluster import ClusterReconciler
+from kubedirector.reconcilers.config import ConfigReconciler
+from kubedirector.reconcilers.events import EventRecorder
+from kubedirector.reconcilers.resources import (
+    APPS,
+    CLUSTERS,
+    CONFIGS,
+    OWNED_KINDS,
+    OWNED_SELECTOR,
+)
+from kubedirector.reconcilers.writer import Writer
+
+APP_INDEX = "app"
+
+
+def _app_name(cluster: dict[str, Any]) -> list[str]:
+    app = (cluster.get("spec") or {}).get("app")
+    return [app] if isinstance(app, str) else []
+
+
+def build_controllers(
+    api: ApiClient, informers: InformerFactory, options: RunOptions
+) -> list[Controller]:
+    """The cluster and config controllers, wired to shared informers from `informers`.
+
+    Apps and the global config are also read from the operator's own namespace
+    (the system catalog), which `--watch-namespace` may not include.
+    """
+    system = (informers if not informers.namespaces or None in informers.namespaces
+              or options.namespace in informers.namespaces
+              else InformerFactory(api, (options.namespace,)))
+    writer = Writer(api)
+    events = EventRecorder(writer)
+    clusters = ClusterReconciler(informers=informers, system=system, writer=writer,
+                                 events=events, operator_namespace=options.namespace)
+    cluster_ctl = Controller("kubedirectorcluster", clusters, workers=options.workers)
+    for informer in informers.informers(CLUSTERS):
+        informer.store.add_indexer(APP_INDEX, _app_name)
+        cluster_ctl.watch(informer, own_key)
+    for kind in OWNED_KINDS:
+        for informer in informers.informers(kind, OWNED_SELECTOR):
+            cluster_ctl.watch(informer, label_key(LABEL_CLUSTER))
+
+    def clusters_using(app: dict[str, Any]) -> list[str]:
+        meta = app["metadata"]
+        return [f"{c['metadata']['namespace']}/{c['metadata']['name']}"
+                for c in informers.by_index(CLUSTERS, APP_INDEX, meta["name"])
+                if meta["namespace"] in (c["metadata"]["namespace"], options.namespace)]
+
+    for factory in {id(informers): informers, id(system): system}.values():
+        for informer in factory.informers(APPS):
+            cluster_ctl.watch(informer, clusters_using)
+    config_ctl = Controller("kubedirectorconfig",
+                            ConfigReconciler(informers=system, writer=writer, events=events,
+                                             operator_namespace=options.namespace))
+    for informer in system.informers(CONFIGS):
+        config_ctl.watch(informer, own_key)
+    return [cluster_ctl, config_ctl]

@@ -1,0 +1,105 @@
+"""The cluster's overall state, rollup, member summary and conditions (pure).
+
+`Ready` follows api.md: state `configured`, the spec's generation observed, and
+every member `configured` with its container running.  So
+`kubectl wait --for=condition=Ready kdcluster/NAME` means "usable now".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from kubedirector.api.constants import ClusterState, ContainerState, MemberState
+from kubedirector.api.status import Condition, MemberStateRollup, MemberStatus
+
+PENDING = frozenset({MemberState.CREATE_PENDING, MemberState.CREATING,
+                     MemberState.DELETE_PENDING, MemberState.DELETING})
+
+
+def _running(m: MemberStatus) -> bool:
+    return m.state_detail.last_known_container_state == ContainerState.RUNNING
+
+
+def rollup(members: Sequence[MemberStatus]) -> MemberStateRollup:
+    def any_of(pred: object) -> bool:
+        return any(pred(m) for m in members)  # type: ignore[operator]
+
+    return MemberStateRollup(
+        membership_changing=any_of(lambda m: m.state in (
+            MemberState.CREATE_PENDING, MemberState.DELETE_PENDING, MemberState.DELETING)),
+        members_down=any_of(lambda m: m.state in (MemberState.CONFIGURED,
+                                                  MemberState.CONFIG_ERROR)
+                            and not _running(m)),
+        members_initializing=any_of(lambda m: m.state == MemberState.CREATING),
+        members_waiting=any_of(lambda m: m.state == MemberState.CREATE_PENDING),
+        members_restarting=any_of(lambda m: m.state != MemberState.CREATE_PENDING
+                                  and m.state_detail.last_known_container_state
+                                  == ContainerState.WAITING),
+        config_errors=any_of(lambda m: m.state == MemberState.CONFIG_ERROR),
+        members_not_scheduled=any_of(lambda m: bool(m.state_detail.scheduling_error_message)),
+    )
+
+
+def cluster_state(previous: str, members: Sequence[MemberStatus]) -> ClusterState:
+    """`creating` until first fully configured, then `updating` while anything moves."""
+    if any(m.state in PENDING for m in members):
+        return (ClusterState.UPDATING if previous in (ClusterState.CONFIGURED,
+                                                      ClusterState.UPDATING)
+                else ClusterState.CREATING)
+    return ClusterState.CONFIGURED
+
+
+def member_summary(members: Sequence[MemberStatus]) -> str:
+    """`ready/total` for the MEMBERS printer column; leaving members don't count."""
+    live = [m for m in members if m.state not in (MemberState.DELETE_PENDING,
+                                                  MemberState.DELETING)]
+    ready = [m for m in live if m.state == MemberState.CONFIGURED and _running(m)]
+    return f"{len(ready)}/{len(live)}"
+
+
+@dataclass(frozen=True)
+class SpecProblem:
+    """Why the spec cannot be realised (unknown app, role not in app, ...)."""
+
+    reason: str
+    message: str
+
+
+def conditions(*, previous: Iterable[Condition], generation: int, state: ClusterState,
+               members: Sequence[MemberStatus], problem: SpecProblem | None,
+               now: str) -> tuple[Condition, ...]:
+    """Ready, Progressing and Degraded; a transition time changes only with the status."""
+    live = [m for m in members if m.state not in (MemberState.DELETE_PENDING,
+                                                  MemberState.DELETING)]
+    errors = [m.pod for m in live if m.state == MemberState.CONFIG_ERROR]
+    down = [m.pod for m in live if m.state == MemberState.CONFIGURED and not _running(m)]
+    ready = (problem is None and state == ClusterState.CONFIGURED
+             and all(m.state == MemberState.CONFIGURED and _running(m) for m in live))
+    if problem is not None:
+        ready_c = ("False", problem.reason, problem.message)
+        degraded = ("True", problem.reason, problem.message)
+    else:
+        if ready:
+            ready_c = ("True", "MembersConfigured", f"all {len(live)} members are configured")
+        else:
+            ready_c = ("False", "MembersNotReady", member_summary(members)
+                       + " members configured and running")
+        if errors:
+            degraded = ("True", "ConfigError", "members in config error: " + ", ".join(errors))
+        elif down:
+            degraded = ("True", "MembersDown", "members down: " + ", ".join(down))
+        else:
+            degraded = ("False", "AsExpected", "no member is down or in config error")
+    progressing = (("True", "MembershipChanging", f"cluster is {state}")
+                   if state != ClusterState.CONFIGURED and problem is None
+                   else ("False", "Stable", "no membership or configuration change pending"))
+    old = {c.type: c for c in previous}
+    out = []
+    for ctype, (status, reason, message) in (("Ready", ready_c), ("Progressing", progressing),
+                                             ("Degraded", degraded)):
+        before = old.get(ctype)
+        since = before.last_transition_time if before and before.status == status else now
+        out.append(Condition(type=ctype, status=status, reason=reason, message=message,
+                             last_transition_time=since, observed_generation=generation))
+    return tuple(out)

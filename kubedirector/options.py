@@ -1,0 +1,271 @@
+"""Flags of `kubedirector run`, each with a `KD_...` environment fallback, validated up front.
+
+Bad values are refused by argparse with the flag's name before anything starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kubedirector.api.k8snames import dns1123_label_error, dns1123_subdomain_error
+from kubedirector.controller.health import parse_address
+from kubedirector.controller.leaderelection import validate_timings
+from kubedirector.kube import IN_CLUSTER_NAMESPACE_FILE, in_cluster
+
+DEFAULT_NAMESPACE = "kubedirector"
+DEFAULT_LEASE_NAME = "kubedirector-leader"
+LOG_FORMATS = ("auto", "json", "console")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+EXTRA_CONTROLLERS_ENV = "KD_EXTRA_CONTROLLERS"
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Everything `kubedirector run` was told, after validation."""
+
+    kubeconfig: str | None
+    namespace: str
+    watch_namespaces: tuple[str, ...]  # empty: all namespaces
+    workers: int
+    metrics_address: str
+    leader_elect: bool
+    leader_election_namespace: str
+    leader_election_id: str
+    lease_duration: float
+    renew_deadline: float
+    retry_period: float
+    log_format: str
+    log_level: str
+
+
+def default_namespace() -> str:
+    """The pod's own namespace when in a cluster, else "kubedirector"."""
+    if in_cluster():
+        return IN_CLUSTER_NAMESPACE_FILE.read_text().strip() or DEFAULT_NAMESPACE
+    return DEFAULT_NAMESPACE
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text.removesuffix("s"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, got {text!r}")
+    return value
+
+
+def _address(text: str) -> str:
+    try:
+        parse_address(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
+
+
+def _choice(choices: tuple[str, ...]) -> Callable[[str], str]:
+    """A type that checks membership itself, so env-var defaults are checked too."""
+
+    def convert(text: str) -> str:
+        value = text.lower()
+        if value not in choices:
+            raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(choices)}")
+        return value
+
+    convert.__name__ = "choice"
+    return convert
+
+
+def _existing_file(text: str) -> str:
+    if not Path(text).is_file():
+        raise argparse.ArgumentTypeError(f"no such file: {text}")
+    return text
+
+
+def _namespace(text: str) -> str:
+    error = dns1123_label_error(text)
+    if error:
+        raise argparse.ArgumentTypeError(f"namespace {text!r} {error}")
+    return text
+
+
+def _object_name(text: str) -> str:
+    error = dns1123_subdomain_error(text)
+    if error:
+        raise argparse.ArgumentTypeError(f"name {text!r} {error}")
+    return text
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"{name}={raw!r} is not true or false")
+
+
+def _env(name: str, default: Any = None) -> Any:
+    return os.environ.get(name) or default
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of `kubedirector run`; each help line names its environment variable."""
+    in_pod = in_cluster()
+    add = parser.add_argument
+    add(
+        "--kubeconfig",
+        type=_existing_file,
+        metavar="PATH",
+        default=_env("KD_KUBECONFIG"),
+        help="kubeconfig file; default: in-cluster service account, else $KUBECONFIG or "
+        "~/.kube/config [KD_KUBECONFIG]",
+    )
+    add(
+        "--namespace",
+        type=_namespace,
+        metavar="NS",
+        default=_env("KD_NAMESPACE"),
+        help="the operator's own namespace; default: the pod's namespace in a cluster, else "
+        f"{DEFAULT_NAMESPACE} [KD_NAMESPACE]",
+    )
+    add(
+        "--watch-namespace",
+        action="append",
+        metavar="NS[,NS]",
+        dest="watch_namespace",
+        help="namespace to watch; repeat or comma-separate for several; default: all "
+        "[KD_WATCH_NAMESPACE]",
+    )
+    add(
+        "--workers",
+        type=_positive_int,
+        metavar="N",
+        default=_env("KD_WORKERS", "4"),
+        help="concurrent reconciles per controller, at least 1 (default 4) [KD_WORKERS]",
+    )
+    add(
+        "--metrics-address",
+        type=_address,
+        metavar="HOST:PORT",
+        default=_env("KD_METRICS_ADDRESS", ":8080" if in_pod else "127.0.0.1:8080"),
+        help="host:port serving /metrics, /healthz and /readyz; default :8080 in a cluster, "
+        "127.0.0.1:8080 elsewhere [KD_METRICS_ADDRESS]",
+    )
+    add(
+        "--leader-elect",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="elect one leader among replicas through a Lease; only the leader reconciles "
+        "(default on) [KD_LEADER_ELECT=true|false]",
+    )
+    add(
+        "--leader-election-namespace",
+        type=_namespace,
+        metavar="NS",
+        default=_env("KD_LEADER_ELECTION_NAMESPACE"),
+        help="namespace of the Lease; default: --namespace [KD_LEADER_ELECTION_NAMESPACE]",
+    )
+    add(
+        "--leader-election-id",
+        type=_object_name,
+        metavar="NAME",
+        default=_env("KD_LEADER_ELECTION_ID", DEFAULT_LEASE_NAME),
+        help=f"name of the Lease (default {DEFAULT_LEASE_NAME}) [KD_LEADER_ELECTION_ID]",
+    )
+    add(
+        "--lease-duration",
+        type=_seconds,
+        metavar="SECONDS",
+        default=_env("KD_LEASE_DURATION", "15"),
+        help="how long standbys wait after the last renewal they saw before taking over, "
+        "seconds (default 15) [KD_LEASE_DURATION]",
+    )
+    add(
+        "--renew-deadline",
+        type=_seconds,
+        metavar="SECONDS",
+        default=_env("KD_RENEW_DEADLINE", "10"),
+        help="how long the leader keeps retrying a renewal before it gives up and exits, "
+        "seconds; less than --lease-duration (default 10) [KD_RENEW_DEADLINE]",
+    )
+    add(
+        "--retry-period",
+        type=_seconds,
+        metavar="SECONDS",
+        default=_env("KD_RETRY_PERIOD", "2"),
+        help="interval between acquire/renew attempts, seconds; --renew-deadline must exceed "
+        "1.2 x this (default 2) [KD_RETRY_PERIOD]",
+    )
+    add(
+        "--log-format",
+        type=_choice(LOG_FORMATS),
+        metavar="FORMAT",
+        default=_env("KD_LOG_FORMAT", "auto"),
+        help="json, console, or auto (console on a terminal, else json) [KD_LOG_FORMAT]",
+    )
+    add(
+        "--log-level",
+        type=_choice(LOG_LEVELS),
+        metavar="LEVEL",
+        default=_env("KD_LOG_LEVEL", "info"),
+        help=f"{', '.join(LOG_LEVELS)} (default info) [KD_LOG_LEVEL]",
+    )
+
+
+def run_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> RunOptions:
+    """Apply the remaining env fallbacks and cross-flag rules; `parser.error` on bad input."""
+    raw_namespaces = args.watch_namespace or [_env("KD_WATCH_NAMESPACE", "")]
+    watch = tuple(
+        dict.fromkeys(ns.strip() for item in raw_namespaces for ns in item.split(",") if ns.strip())
+    )
+    for ns in watch:
+        try:
+            _namespace(ns)
+        except argparse.ArgumentTypeError as e:
+            parser.error(f"argument --watch-namespace: {e}")
+    try:
+        leader_elect = (
+            args.leader_elect
+            if args.leader_elect is not None
+            else _env_bool("KD_LEADER_ELECT", True)
+        )
+    except argparse.ArgumentTypeError as e:
+        parser.error(f"argument --leader-elect: {e}")
+    try:
+        validate_timings(args.lease_duration, args.renew_deadline, args.retry_period)
+    except ValueError as e:
+        parser.error(f"arguments --lease-duration/--renew-deadline/--retry-period: {e}")
+    namespace = args.namespace or default_namespace()
+    return RunOptions(
+        kubeconfig=args.kubeconfig,
+        namespace=namespace,
+        watch_namespaces=watch,
+        workers=args.workers,
+        metrics_address=args.metrics_address,
+        leader_elect=leader_elect,
+        leader_election_namespace=args.leader_election_namespace or namespace,
+        leader_election_id=args.leader_election_id,
+        lease_duration=args.lease_duration,
+        renew_deadline=args.renew_deadline,
+        retry_period=args.retry_period,
+        log_format=args.log_format,
+        log_level=args.log_level,
+    )

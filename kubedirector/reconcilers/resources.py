@@ -1,0 +1,28 @@
+"""The resources the reconcilers read (through informers) and write."""
+
+from __future__ import annotations
+
+from kubedirector.api.constants import (
+    GROUP,
+    KIND_APP,
+    KIND_CLUSTER,
+    KIND_CONFIG,
+    PLURAL_APP,
+    PLURAL_CLUSTER,
+    PLURAL_CONFIG,
+    VERSION,
+)
+from kubedirector.cache.informer import Resource
+
+CLUSTERS = Resource(GROUP, VERSION, PLURAL_CLUSTER, KIND_CLUSTER)
+APPS = Resource(GROUP, VERSION, PLURAL_APP, KIND_APP)
+CONFIGS = Resource(GROUP, VERSION, PLURAL_CONFIG, KIND_CONFIG)
+STATEFULSETS = Resource("apps", "v1", "statefulsets", "StatefulSet")
+SERVICES = Resource("", "v1", "services", "Service")
+PODS = Resource("", "v1", "pods", "Pod")
+PVCS = Resource("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim")
+EVENTS = Resource("", "v1", "events", "Event")
+
+# The derived kinds are cached only where they carry the cluster label.
+OWNED_SELECTOR = "kubedirector.hpe.com/kdcluster"
+OWNED_KINDS = (STATEFULSETS, SERVICES, PODS, PVCS)
