@@ -31,7 +31,6 @@ from kubedirector.api.secretkeys import key_error
 
 MIN_CONFIG_SCHEMA_VERSION = 7
 _PACKAGE_SCHEMES = ("file", "http", "https")
-_ROLE_ID_MAX = 63
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
@@ -153,10 +152,9 @@ def _app_roles(app: App, spec: Mapping[str, Any]) -> list[FieldError]:
         if role.id in seen:
             errors.append(FieldError(join(path, "id"), f"duplicate role id {role.id!r}"))
         seen.add(role.id)
-        if len(role.id) > _ROLE_ID_MAX:
-            errors.append(
-                FieldError(join(path, "id"), f"must be at most {_ROLE_ID_MAX} characters")
-            )
+        problem = k8snames.label_value_error(role.id)
+        if problem:
+            errors.append(FieldError(join(path, "id"), f"{problem} (the role id is a label value)"))
         if role.image is None:
             errors.append(
                 FieldError(

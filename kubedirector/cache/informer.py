@@ -310,8 +310,9 @@ class Informer:
         finally:
             with self._response_lock:
                 self._response = None
-            response.release_conn()
+            # Close before releasing: a half-read stream must never go back to the pool.
             response.close()
+            response.release_conn()
         if self._stop.is_set():
             raise _StoppedError
 

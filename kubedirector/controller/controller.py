@@ -30,6 +30,7 @@ from kubedirector.metrics.registry import (
 log = structlog.get_logger(__name__)
 
 Mapper = Callable[[dict[str, Any]], Iterable[str]]
+RESULTS = ("success", "error", "requeue", "requeue_after")
 GET_TIMEOUT = 0.5  # how often an idle worker checks whether it should stop
 
 
@@ -90,6 +91,13 @@ class Controller:
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._log = log.bind(controller=name)
+        # Zero-valued series from the start, as controller-runtime does, so dashboards see them.
+        for result in RESULTS:
+            RECONCILE_TOTAL.labels(controller=name, result=result)
+        RECONCILE_ERRORS.labels(controller=name)
+        RECONCILE_TIME.labels(controller=name)
+        MAX_CONCURRENT_RECONCILES.labels(controller=name).set(workers)
+        ACTIVE_WORKERS.labels(controller=name).set(0)
 
     def watch(self, informer: Informer, mapper: Mapper = own_key) -> None:
         """Enqueue the keys `mapper` returns for each add, update (old and new) and delete."""
@@ -106,8 +114,6 @@ class Controller:
 
     def start(self) -> None:
         """Start the worker threads."""
-        MAX_CONCURRENT_RECONCILES.labels(controller=self.name).set(self.workers)
-        ACTIVE_WORKERS.labels(controller=self.name).set(0)
         for i in range(self.workers):
             thread = threading.Thread(
                 target=self._work, name=f"{self.name}-worker-{i}", daemon=True
@@ -139,9 +145,11 @@ class Controller:
             try:
                 outcome = self._reconcile(key)
             finally:
-                RECONCILE_TIME.labels(controller=self.name).observe(time.monotonic() - started)
+                elapsed = time.monotonic() - started
+                RECONCILE_TIME.labels(controller=self.name).observe(elapsed)
                 active.dec()
             RECONCILE_TOTAL.labels(controller=self.name, result=outcome).inc()
+            log.debug("reconcile_done", result=outcome, seconds=round(elapsed, 4))
 
     def _reconcile(self, key: str) -> str:
         try:

@@ -36,14 +36,15 @@ def queue(clock):
 
 
 def drain(q: RateLimitingQueue) -> list[str]:
-    """Get and finish every key that is ready now."""
+    """Get and finish every key that is ready now (a runaway queue fails, not hangs)."""
     out = []
-    while True:
-        key, shutdown = q.get(timeout=0)
+    for _ in range(100):
+        key, _ = q.get(timeout=0)
         if key is None:
             return out
         out.append(key)
         q.done(key)
+    raise AssertionError(f"the queue keeps handing out keys: {out[:10]}...")
 
 
 def test_fifo_order_and_deduplication(queue):
@@ -90,14 +91,14 @@ def test_shutdown_hands_out_queued_keys_first(queue):
     queue.shutdown()
     queue.add("c")
     assert queue.shutting_down()
-    assert queue.get() == ("a", False)
-    assert queue.get() == ("b", False)
-    assert queue.get() == (None, True)
+    assert queue.get(timeout=5) == ("a", False)
+    assert queue.get(timeout=5) == ("b", False)
+    assert queue.get(timeout=5) == (None, True)
 
 
 def test_shutdown_wakes_blocked_getters(queue):
     results = []
-    getters = [threading.Thread(target=lambda: results.append(queue.get())) for _ in range(3)]
+    getters = [threading.Thread(target=lambda: results.append(queue.get(timeout=5))) for _ in range(3)]
     for t in getters:
         t.start()
     time.sleep(0.02)
@@ -109,28 +110,28 @@ def test_shutdown_wakes_blocked_getters(queue):
 
 def test_key_re_added_during_processing_is_still_handed_out_after_shutdown(queue):
     queue.add("a")
-    key, _ = queue.get()
+    key, _ = queue.get(timeout=5)
     queue.add("a")
     queue.shutdown()
     queue.done(key)
-    assert queue.get() == ("a", False)
+    assert queue.get(timeout=5) == ("a", False)
     queue.done("a")
-    assert queue.get() == (None, True)
+    assert queue.get(timeout=5) == (None, True)
 
 
 def test_shutdown_with_drain_waits_for_work_in_flight(queue):
     queue.add("a")
-    key, _ = queue.get()
+    key, _ = queue.get(timeout=5)
     threading.Timer(0.05, queue.done, args=(key,)).start()
     start = time.monotonic()
     assert queue.shutdown_with_drain(5.0) is True
     assert time.monotonic() - start >= 0.04
-    assert queue.get() == (None, True)
+    assert queue.get(timeout=5) == (None, True)
 
 
 def test_shutdown_with_drain_is_bounded(queue):
     queue.add("a")
-    queue.get()
+    queue.get(timeout=5)
     start = time.monotonic()
     assert queue.shutdown_with_drain(0.05) is False
     assert time.monotonic() - start < 2
@@ -138,7 +139,7 @@ def test_shutdown_with_drain_is_bounded(queue):
 
 def test_shutdown_cuts_a_drain_short(queue):
     queue.add("a")
-    queue.get()
+    queue.get(timeout=5)
     result = []
     waiter = threading.Thread(target=lambda: result.append(queue.shutdown_with_drain(30)))
     waiter.start()
@@ -387,9 +388,9 @@ def test_concurrent_workers_never_share_a_key_and_lose_no_add(adds, workers, pro
             else:
                 queue.add(key)
 
-    worker_threads = [threading.Thread(target=work) for _ in range(workers)]
+    worker_threads = [threading.Thread(target=work, daemon=True) for _ in range(workers)]
     producer_threads = [
-        threading.Thread(target=produce, args=(adds[i::producers],)) for i in range(producers)
+        threading.Thread(target=produce, args=(adds[i::producers],), daemon=True) for i in range(producers)
     ]
     for t in worker_threads + producer_threads:
         t.start()

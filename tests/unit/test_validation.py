@@ -163,6 +163,12 @@ APP_CASES: list[tuple[str, Mutation, str, str]] = [
         "file://, http:// or https://",
     ),
     ("long role id", lambda d: _role(2)(d).update(id="j" * 64), "spec.roles[2].id", "at most 63"),
+    (
+        "role id not a label value",
+        lambda d: _role(2)(d).update(id="jupyter notebook"),
+        "spec.roles[2].id",
+        "the role id is a label value",
+    ),
 ]
 
 
@@ -669,8 +675,9 @@ def test_config_delete_refused_while_clusters_exist():
 # ---- malformed input never crashes ------------------------------------------------------
 
 json_values = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
-              st.text(max_size=8)),
+    st.one_of(
+        st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=8)
+    ),
     lambda children: st.one_of(
         st.lists(children, max_size=3),
         st.dictionaries(st.text(max_size=8), children, max_size=3),
@@ -702,7 +709,8 @@ def _replace(doc: dict[str, Any], path: tuple[Any, ...], value: Any) -> Any:
 
 def _corrupted(base: dict[str, Any]) -> st.SearchStrategy[Any]:
     return st.tuples(st.sampled_from(_paths(base)), json_values).map(
-        lambda pv: _replace(copy.deepcopy(base), pv[0], pv[1]))
+        lambda pv: _replace(copy.deepcopy(base), pv[0], pv[1])
+    )
 
 
 def _status_doc() -> dict[str, Any]:
