@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup binaries cluster-up cluster-down cluster-status test test-unit test-e2e lint walkthrough clean
+.PHONY: operator-stop setup binaries cluster-up cluster-down cluster-status test test-unit test-e2e lint walkthrough clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ cluster-status: setup
 ## walkthrough: the main job (local simulated cluster unless KUBECONFIG is set)
 walkthrough: setup binaries
 	bash hack/walkthrough.sh
+
+## operator-stop: stop the operator the walkthrough started
+operator-stop:
+	bash hack/local-operator.sh stop
 
 ## test: everything (lint, unit, end-to-end) against the local control plane
 test: setup binaries

@@ -500,6 +500,9 @@ def up(args: argparse.Namespace) -> dict[str, str]:
     if len(alive) == len(COMPONENTS) and (not args.apiserver_port
                                           or args.apiserver_port == opts.ports["apiserver"]):
         save_options(opts)
+        pki = STATE / "pki"
+        wait_until("the API server", lambda: _https_ok(
+            f"https://127.0.0.1:{opts.ports['apiserver']}/readyz", pki), 120, "kube-apiserver")
         bootstrap(bins, opts)
         log(f"already running; kubeconfig: {kubeconfig_path()}")
         return info(bins)

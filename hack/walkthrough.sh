@@ -1,27 +1,72 @@
 #!/usr/bin/env bash
-# The README's first command.  With KUBECONFIG set it uses that cluster;
-# otherwise it brings up the local simulated cluster.  Then it installs the
-# CRDs and the example catalog and shows them.
+# The main job (README's first command), acceptance.md scenario A:
+# a cluster (KUBECONFIG's, else the local simulated one), the CRDs, the example
+# catalog as the system catalog, the operator, and the spark221e2 example
+# cluster, waited for until its members reach the furthest state the operator
+# supports; then what a user would look at.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 PY="$REPO_DIR/.venv/bin/python"
+NS="${KD_NAMESPACE:-kubedirector}"        # the operator's namespace: system catalog, config
+CLUSTER_NS="${KD_WALKTHROUGH_NAMESPACE:-default}"
 
+bin_dir() { "$PY" "$HACK_DIR/localcluster.py" binaries --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["bin_dir"])'; }
 if [ -n "${KUBECONFIG:-}" ] && [ -z "${KD_LOCAL:-}" ]; then
-  log "using the cluster of KUBECONFIG=$KUBECONFIG (set KD_LOCAL=1 to use the local one)"
-  KUBECTL="$(command -v kubectl || true)"
-  [ -n "$KUBECTL" ] || KUBECTL="$("$PY" "$HACK_DIR/localcluster.py" binaries --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["bin_dir"])')/kubectl"
+  log "using the cluster of KUBECONFIG=$KUBECONFIG (set KD_LOCAL=1 for the local simulated one)"
+  KUBECTL="$(command -v kubectl || echo "$(bin_dir)/kubectl")"
 else
   info="$("$PY" "$HACK_DIR/localcluster.py" up --json)"
   export KUBECONFIG="$("$PY" -c 'import json,sys; print(json.loads(sys.argv[1])["kubeconfig"])' "$info")"
   KUBECTL="$("$PY" -c 'import json,sys; print(json.loads(sys.argv[1])["bin_dir"])' "$info")/kubectl"
-  log "local simulated cluster up; KUBECONFIG=$KUBECONFIG"
+  log "local simulated cluster is up; KUBECONFIG=$KUBECONFIG"
 fi
 
 k() { echo "\$ kubectl $*" >&2; "$KUBECTL" "$@"; }
-k apply --server-side --force-conflicts -f "$REPO_DIR/manifests/crds"
-k wait --for=condition=Established --timeout=60s -f "$REPO_DIR/manifests/crds" >/dev/null
-if [ -d "$REPO_DIR/manifests/catalog" ]; then
-  k apply --server-side --force-conflicts -f "$REPO_DIR/manifests/catalog"
-fi
-k get kdapp
+q() { "$KUBECTL" "$@"; }
+
+# 1. CRDs, the operator's namespace, the catalog and the global config.
+q apply --server-side --force-conflicts -f "$REPO_DIR/manifests/crds" >/dev/null
+q wait --for=condition=Established --timeout=60s -f "$REPO_DIR/manifests/crds" >/dev/null
+q create namespace "$NS" --dry-run=client -o yaml | q apply -f - >/dev/null
+q apply --server-side --force-conflicts -n "$NS" -f "$REPO_DIR/manifests/catalog" >/dev/null
+q apply --server-side --force-conflicts -n "$NS" -f "$REPO_DIR/manifests/examples/config/kd-global-config.yaml" >/dev/null
+log "CRDs, the example catalog and kd-global-config installed in namespace $NS"
+
+# 2. The operator: a local process (a simulated cluster has no real pods to run it).
+KD_NAMESPACE="$NS" bash "$HACK_DIR/local-operator.sh" start
+
+# 3. The example Spark cluster.
+k get kdapp -n "$NS"
 echo
-echo "kubectl for this cluster: export KUBECONFIG=$KUBECONFIG; $KUBECTL get kdapp" >&2
+q apply -n "$CLUSTER_NS" -f "$REPO_DIR/manifests/examples/clusters/cr-cluster-spark221e2.yaml" >/dev/null
+log "created kdcluster/spark221e2 in namespace $CLUSTER_NS; waiting for its members"
+
+# 4. Wait for the furthest state: Ready, or every member started and waiting for
+#    app setup (running setup packages inside members is not supported yet).
+settled() {
+  q get kdcluster spark221e2 -n "$CLUSTER_NS" -o json | "$PY" -c '
+import json, sys
+s = json.load(sys.stdin).get("status", {})
+states = [m["state"] for r in s.get("roles", []) for m in r["members"]]
+ready = any(c["type"] == "Ready" and c["status"] == "True" for c in s.get("conditions", []))
+sys.exit(0 if ready or (states and all(x in ("creating", "configured") for x in states)) else 1)'
+}
+for _ in $(seq 1 120); do settled && break; sleep 1; done
+settled || die "spark221e2 did not settle in 120 s; see the operator log (hack/local-operator.sh status)"
+if q wait --for=condition=Ready kdcluster/spark221e2 -n "$CLUSTER_NS" --timeout=2s >/dev/null 2>&1; then
+  log "kdcluster/spark221e2 is Ready"
+else
+  log "kdcluster/spark221e2: every member runs and waits in 'creating' for app setup (setup packages are not run yet)"
+fi
+echo
+k get pods -n "$CLUSTER_NS" -l kubedirector.hpe.com/kdcluster=spark221e2
+echo
+k get svc -n "$CLUSTER_NS" -l kubedirector.hpe.com/kdcluster=spark221e2
+echo
+k get kdcluster -n "$CLUSTER_NS"
+cat >&2 <<MSG
+
+Next: export KUBECONFIG=$KUBECONFIG; kubectl is $KUBECTL
+  scale:  kubectl patch kdcluster spark221e2 -n $CLUSTER_NS --type=json -p '[{"op":"replace","path":"/spec/roles/1/members","value":4}]'
+  delete: kubectl delete kdcluster spark221e2 -n $CLUSTER_NS
+  stop the operator: bash hack/local-operator.sh stop;  the cluster: make cluster-down
+MSG

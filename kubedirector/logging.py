@@ -45,7 +45,7 @@ def configure_logging(level: str = "info", fmt: Format = "auto") -> None:
         logger_factory=structlog.PrintLoggerFactory(file=stream),
         cache_logger_on_first_use=False,
     )
-    handler = logging.StreamHandler(stream)
+    handler = _Handler(stream)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
@@ -56,7 +56,15 @@ def configure_logging(level: str = "info", fmt: Format = "auto") -> None:
             ],
         )
     )
-    logging.basicConfig(handlers=[handler], level=levelno, force=True)
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h, _Handler)]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(levelno)
+
+
+class _Handler(logging.StreamHandler):
+    """Ours, so calling configure_logging again replaces it and leaves other handlers be."""
 
 
 def _is_unattended(stream: object) -> bool:

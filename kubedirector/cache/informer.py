@@ -224,11 +224,9 @@ class Informer:
             if e.status != 410 or rv == "":
                 raise
             self._log.info("informer_relist_expired", resource_version=rv)
-            self._rv_unavailable = True
             items, list_rv = self._list_pages("")
         self._replace(items, list_rv)
-        if rv == "":
-            self._rv_unavailable = False
+        self._rv_unavailable = False
         self._needs_list = False
         self.lists += 1
         self._log.info(

@@ -44,7 +44,9 @@ class RateLimitingQueue(Generic[T]):
         clock: Clock = time.monotonic,
     ) -> None:
         self.name = name
-        self._rate_limiter = rate_limiter or default_controller_rate_limiter(clock)
+        self._rate_limiter = (
+            rate_limiter if rate_limiter is not None else default_controller_rate_limiter(clock)
+        )
         self._clock = clock
         self._metrics = _queue_metrics(name, metrics, clock)
         self._lock = threading.Lock()
@@ -54,8 +56,8 @@ class RateLimitingQueue(Generic[T]):
         self._queue: deque[T] = deque()
         self._dirty: set[T] = set()
         self._processing: set[T] = set()
-        # Delayed keys: a heap of (ready_at, seq, key); `_waiting` maps each key to the seq
-        # of its live entry, so an entry replaced by an earlier one is skipped when popped.
+        # Delayed keys: a heap of (ready_at, seq, key); `_waiting` maps each key to its live
+        # entry's (ready_at, seq), so an entry replaced by an earlier one is skipped when popped.
         self._heap: list[tuple[float, int, T]] = []
         self._waiting: dict[T, tuple[float, int]] = {}
         self._seq = itertools.count()
@@ -88,6 +90,7 @@ class RateLimitingQueue(Generic[T]):
             key = self._queue.popleft()
             self._metrics.get(key)
             self._processing.add(key)
+            self._dirty.discard(key)
             return key, False
 
     def done(self, key: T) -> None:
@@ -152,7 +155,7 @@ class RateLimitingQueue(Generic[T]):
     def shutdown(self) -> None:
         """Refuse new keys; `get` still hands out queued keys, then reports shutdown.
 
-        Delayed keys not yet ready are dropped, as in client-go.
+        Delayed keys whose time has not come are dropped, as in client-go.
         """
         with self._lock:
             self._draining = False
@@ -190,6 +193,7 @@ class RateLimitingQueue(Generic[T]):
         self._has_items.notify()
 
     def _shut_down(self) -> None:
+        self._promote_ready()
         self._shutting_down = True
         self._heap.clear()
         self._waiting.clear()

@@ -18,6 +18,7 @@ objects from the informer caches, then:
 from __future__ import annotations
 
 import datetime
+import json
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -159,7 +160,11 @@ class ClusterReconciler:
             return self.spec_problem(raw, config, errors)
         assert app is not None
         cluster = Cluster.from_dict(raw, config, app)
-        return self.converge(raw, cluster, app, config)
+        try:
+            return self.converge(raw, cluster, app, config)
+        except ApiException as e:
+            self.events.record(raw, "Warning", "ReconcileError", _api_error(e))
+            raise
 
     def spec_errors(self, raw: dict[str, Any], app: App | None,
                     config: Config) -> list[FieldError]:
@@ -419,6 +424,15 @@ class ClusterReconciler:
             del self._names[name_key]
         log.info("cluster_finalized")
         return Result.success()
+
+
+def _api_error(e: ApiException) -> str:
+    """The API server's own message for a failed request, else its status line."""
+    try:
+        message = json.loads(e.body or "{}").get("message")
+    except (ValueError, AttributeError):
+        message = None
+    return f"API request failed ({e.status} {e.reason}): {message or ''}".strip()
 
 
 def _newer(a: dict[str, Any], b: dict[str, Any]) -> bool:

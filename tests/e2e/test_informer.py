@@ -10,7 +10,6 @@ import json
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -19,6 +18,7 @@ import pytest
 
 from kubedirector.cache.informer import Informer, Resource
 from kubedirector.kube import InstrumentedApiClient, load_configuration
+from tests.e2e.support.operator import wait_until
 from tests.e2e.support.tcpproxy import TcpProxy
 
 REPO = Path(__file__).resolve().parents[2]
@@ -58,14 +58,6 @@ class Recorder:
     def of(self, name: str) -> list[tuple[str, str, dict]]:
         with self.lock:
             return [(e, uid, data) for e, n, uid, data in self.events if n == name]
-
-
-def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.1)
 
 
 def create_cm(kubectl, namespace: str, name: str, **data: str) -> str:
@@ -204,7 +196,7 @@ def apiserver_without_watch_cache(local_cluster) -> Iterator[None]:
 
 
 def test_relist_after_410_delivers_what_was_missed(
-    local_cluster, kubectl, namespace, informer_client, started, apiserver_without_watch_cache
+    apiserver_without_watch_cache, local_cluster, kubectl, namespace, informer_client, started
 ):
     target = urlsplit(load_configuration(str(local_cluster.kubeconfig)).host)
     proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 443)

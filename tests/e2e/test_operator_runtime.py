@@ -7,16 +7,9 @@ The operator runs the ConfigMap-copy test controller through the documented hook
 from __future__ import annotations
 
 import json
-import os
 import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -24,6 +17,7 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.e2e.support.operator import Operator, start_operator, wait_until
 from tests.e2e.support.tcpproxy import TcpProxy
 
 REPO = Path(__file__).resolve().parents[2]
@@ -48,117 +42,46 @@ RUNTIME_METRICS = (
 )
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def metric_names(operator: Operator) -> set[str]:
+    """Family and sample names (a histogram's family has no sample of its own name)."""
+    _, body = operator.get("/metrics")
+    families = list(text_string_to_metric_families(body))
+    return {f.name for f in families} | {s.name for f in families for s in f.samples}
 
 
-def wait_until(condition: Callable[[], object], timeout: float, what: str) -> object:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.2)
+def is_leader(operator: Operator) -> bool:
+    return operator.metric("leader_election_master_status", name=LEASE) == 1
 
 
-@dataclass
-class Operator:
-    proc: subprocess.Popen
-    port: int
-    log: Path
+def reconciles(operator: Operator) -> float:
+    return operator.metric("controller_runtime_reconcile_total", controller="configmap-copy")
 
-    def get(self, path: str) -> tuple[int, str]:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as r:
-                return r.status, r.read().decode()
-        except urllib.error.HTTPError as e:
-            return e.code, e.read().decode()
-        except OSError:
-            return 0, ""
 
-    def samples(self) -> list[tuple[str, dict[str, str], float]]:
-        status, body = self.get("/metrics")
-        if status != 200:
-            return []
-        return [
-            (s.name, s.labels, s.value)
-            for family in text_string_to_metric_families(body)
-            for s in family.samples
-        ]
-
-    def metric_names(self) -> set[str]:
-        """Family and sample names (a histogram's family has no sample of its own name)."""
-        _, body = self.get("/metrics")
-        families = list(text_string_to_metric_families(body))
-        return {f.name for f in families} | {s.name for f in families for s in f.samples}
-
-    def is_leader(self) -> bool:
-        return any(
-            name == "leader_election_master_status" and labels.get("name") == LEASE and v == 1
-            for name, labels, v in self.samples()
-        )
-
-    def reconciles(self) -> float:
-        return sum(
-            v
-            for name, labels, v in self.samples()
-            if name == "controller_runtime_reconcile_total"
-            and labels.get("controller") == "configmap-copy"
-        )
-
-    def identity(self) -> str:
-        for line in self.log.read_text().splitlines():
-            if '"operator_starting"' in line:
-                return json.loads(line)["identity"]
-        raise AssertionError(f"no operator_starting line in {self.log}")
+def identity(operator: Operator) -> str:
+    for line in operator.log.read_text().splitlines():
+        if '"operator_starting"' in line:
+            return json.loads(line)["identity"]
+    raise AssertionError(f"no operator_starting line in {operator.log}")
 
 
 @pytest.fixture
-def start_operator(local_cluster, namespace, tmp_path) -> Iterator[Callable[..., Operator]]:
+def operators(local_cluster, namespace, tmp_path) -> Iterator[Callable[..., Operator]]:
+    """Start operators running the copy controller; kill whatever is left afterwards."""
     started: list[Operator] = []
 
     def start(kubeconfig: Path | None = None, *extra: str) -> Operator:
-        port = free_port()
-        log = tmp_path / f"operator-{len(started)}.log"
-        env = dict(os.environ, KD_EXTRA_CONTROLLERS=HOOK, PYTHONPATH=str(REPO))
-        with log.open("w") as out:
-            proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "kubedirector",
-                    "run",
-                    "--kubeconfig",
-                    str(kubeconfig or local_cluster.kubeconfig),
-                    "--namespace",
-                    namespace,
-                    "--watch-namespace",
-                    namespace,
-                    "--metrics-address",
-                    f"127.0.0.1:{port}",
-                    "--workers",
-                    "2",
-                    "--leader-election-id",
-                    LEASE,
-                    "--log-format",
-                    "json",
-                    *extra,
-                ],
-                cwd=REPO,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        operator = Operator(proc, port, log)
-        started.append(operator)
-        wait_until(
-            lambda: operator.get("/healthz")[0] == 200 or proc.poll() is not None, 30, "/healthz"
+        operator = start_operator(
+            kubeconfig or local_cluster.kubeconfig,
+            namespace,
+            tmp_path / f"operator-{len(started)}.log",
+            "--workers",
+            "2",
+            "--leader-election-id",
+            LEASE,
+            *extra,
+            env={"KD_EXTRA_CONTROLLERS": HOOK},
         )
-        assert proc.poll() is None, log.read_text()
+        started.append(operator)
         return operator
 
     yield start
@@ -189,7 +112,7 @@ def create_source(kubectl, namespace: str, name: str, **data: str) -> None:
 
 
 def test_ready_only_after_sync_then_reconciles_and_exposes_metrics(
-    local_cluster, kubectl, namespace, start_operator, tmp_path
+    local_cluster, kubectl, namespace, operators, tmp_path
 ):
     config = yaml.safe_load(local_cluster.kubeconfig.read_text())
     target = urlsplit(config["clusters"][0]["cluster"]["server"])
@@ -199,7 +122,7 @@ def test_ready_only_after_sync_then_reconciles_and_exposes_metrics(
         kubeconfig = tmp_path / "kubeconfig"
         kubeconfig.write_text(yaml.safe_dump(config))
         proxy.cut()
-        operator = start_operator(kubeconfig, "--log-level", "debug")
+        operator = operators(kubeconfig, "--log-level", "debug")
         for _ in range(10):  # the API server is unreachable: alive, not ready
             assert operator.get("/healthz")[0] == 200
             assert operator.get("/readyz")[0] == 503
@@ -214,11 +137,11 @@ def test_ready_only_after_sync_then_reconciles_and_exposes_metrics(
         kubectl("-n", namespace, "delete", "configmap", "src-copy")  # an owned object's event
         wait_for_copy(kubectl, namespace, "src", {"a": "2", "b": "3"})
 
-        names = operator.metric_names()
+        names = metric_names(operator)
         missing = [m for m in RUNTIME_METRICS if m not in names]
         assert not missing, f"/metrics lacks {missing}"
-        assert operator.is_leader()
-        assert operator.reconciles() >= 3
+        assert is_leader(operator)
+        assert reconciles(operator) >= 3
         done = [
             json.loads(line)
             for line in operator.log.read_text().splitlines()
@@ -233,8 +156,8 @@ def test_ready_only_after_sync_then_reconciles_and_exposes_metrics(
     assert operator.proc.wait(15) == 0
 
 
-def leaders(operators: list[Operator]) -> list[Operator]:
-    return [op for op in operators if op.proc.poll() is None and op.is_leader()]
+def leaders(replicas: list[Operator]) -> list[Operator]:
+    return [op for op in replicas if op.proc.poll() is None and is_leader(op)]
 
 
 def lease_holder(kubectl, namespace: str) -> str:
@@ -244,18 +167,18 @@ def lease_holder(kubectl, namespace: str) -> str:
     return proc.stdout if proc.returncode == 0 else ""
 
 
-def test_three_replicas_elect_one_leader_and_hand_over(kubectl, namespace, start_operator):
-    operators = [start_operator() for _ in range(3)]
-    leader = wait_until(lambda: leaders(operators), 30, "a leader")[0]
+def test_three_replicas_elect_one_leader_and_hand_over(kubectl, namespace, operators):
+    replicas = [operators() for _ in range(3)]
+    leader = wait_until(lambda: leaders(replicas), 30, "a leader")[0]
     time.sleep(3)  # more than a retry period: a second leader would have shown by now
-    assert leaders(operators) == [leader]
-    assert lease_holder(kubectl, namespace) == leader.identity()
+    assert leaders(replicas) == [leader]
+    assert lease_holder(kubectl, namespace) == identity(leader)
 
     create_source(kubectl, namespace, "one", v="1")
     wait_for_copy(kubectl, namespace, "one", {"v": "1"})
-    standbys = [op for op in operators if op is not leader]
-    assert leader.reconciles() >= 1
-    assert [op.reconciles() for op in standbys] == [0, 0]
+    standbys = [op for op in replicas if op is not leader]
+    assert reconciles(leader) >= 1
+    assert [reconciles(op) for op in standbys] == [0, 0]
 
     began = time.monotonic()
     leader.proc.kill()  # kill -9: no release; a standby waits out the lease
@@ -263,17 +186,17 @@ def test_three_replicas_elect_one_leader_and_hand_over(kubectl, namespace, start
     took = time.monotonic() - began
     print(f"hand-over after kill -9: {took:.1f}s")
     assert took < 30, f"hand-over after kill -9 took {took:.1f}s"
-    assert lease_holder(kubectl, namespace) == second.identity()
+    assert lease_holder(kubectl, namespace) == identity(second)
 
     last = next(op for op in standbys if op is not second)
     began = time.monotonic()
     second.proc.send_signal(signal.SIGTERM)  # graceful: releases the lease
     assert second.proc.wait(15) == 0
-    wait_until(last.is_leader, 15, "the last replica to lead after SIGTERM")
+    wait_until(lambda: is_leader(last), 15, "the last replica to lead after SIGTERM")
     took = time.monotonic() - began
     print(f"hand-over after SIGTERM: {took:.1f}s")
     assert took < 10, f"hand-over after SIGTERM took {took:.1f}s"
 
     create_source(kubectl, namespace, "two", v="2")
     wait_for_copy(kubectl, namespace, "two", {"v": "2"})
-    assert last.reconciles() >= 1
+    assert reconciles(last) >= 1

@@ -1,0 +1,175 @@
+"""Metric names and labels match what controller-runtime dashboards query."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from kubedirector.controller.queue import RateLimitingQueue
+from kubedirector.metrics import registry
+from kubedirector.metrics.workqueue import WorkqueueMetricsProvider
+
+WORKQUEUE_LABELS = {"name", "controller"}
+EXPECTED = {
+    "workqueue_depth": ("gauge", WORKQUEUE_LABELS),
+    "workqueue_adds_total": ("counter", WORKQUEUE_LABELS),
+    "workqueue_queue_duration_seconds": ("histogram", WORKQUEUE_LABELS),
+    "workqueue_work_duration_seconds": ("histogram", WORKQUEUE_LABELS),
+    "workqueue_unfinished_work_seconds": ("gauge", WORKQUEUE_LABELS),
+    "workqueue_longest_running_processor_seconds": ("gauge", WORKQUEUE_LABELS),
+    "workqueue_retries_total": ("counter", WORKQUEUE_LABELS),
+    "controller_runtime_reconcile_total": ("counter", {"controller", "result"}),
+    "controller_runtime_reconcile_errors_total": ("counter", {"controller"}),
+    "controller_runtime_reconcile_time_seconds": ("histogram", {"controller"}),
+    "controller_runtime_max_concurrent_reconciles": ("gauge", {"controller"}),
+    "controller_runtime_active_workers": ("gauge", {"controller"}),
+    "leader_election_master_status": ("gauge", {"name"}),
+    "rest_client_requests_total": ("counter", {"code", "method", "host"}),
+    "kubedirector_clusters": ("gauge", {"state"}),
+    "kubedirector_members": ("gauge", {"state"}),
+    "kubedirector_setup_runs_total": ("counter", {"result"}),
+    "kubedirector_setup_duration_seconds": ("histogram", set()),
+    "kubedirector_webhook_requests_total": ("counter", {"operation", "kind", "allowed"}),
+    "kubedirector_webhook_latency_seconds": ("histogram", set()),
+}
+SAMPLE = re.compile(r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>[^}]*)\})? ")
+
+
+class FakeClock:
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def exposition() -> str:
+    body, content_type = registry.render()
+    assert content_type.startswith("text/plain")
+    return body.decode()
+
+
+def test_every_name_is_exposed_exactly_with_its_type():
+    text = exposition()
+    for name, (kind, _) in EXPECTED.items():
+        assert f"# TYPE {name} {kind}\n" in text, name
+
+
+def test_labels_are_exactly_the_documented_ones():
+    """Touch each labelled metric once, then read the label names off the samples."""
+    registry.RECONCILE_TOTAL.labels("kdcluster", "success").inc(0)
+    registry.RECONCILE_ERRORS.labels("kdcluster").inc(0)
+    registry.RECONCILE_TIME.labels("kdcluster").observe(0)
+    registry.MAX_CONCURRENT_RECONCILES.labels("kdcluster").set(1)
+    registry.ACTIVE_WORKERS.labels("kdcluster").set(0)
+    registry.LEADER_STATUS.labels("kubedirector").set(0)
+    registry.REST_CLIENT_REQUESTS.labels("200", "GET", "10.0.0.1:6443").inc(0)
+    registry.CLUSTERS.labels("configured").set(0)
+    registry.MEMBERS.labels("ready").set(0)
+    registry.SETUP_RUNS.labels("success").inc(0)
+    registry.WEBHOOK_REQUESTS.labels("CREATE", "KubeDirectorCluster", "true").inc(0)
+    queue = RateLimitingQueue("labels-check")
+    queue.add_after("x", 0)
+    seen: dict[str, set[str]] = {}
+    for line in exposition().splitlines():
+        match = SAMPLE.match(line)
+        if match is None:
+            continue
+        labels = {part.split("=")[0] for part in (match["labels"] or "").split(",") if part}
+        seen.setdefault(match["name"], set()).update(labels - {"le"})
+    for name, (kind, labels) in EXPECTED.items():
+        sample = f"{name}_count" if kind == "histogram" else name
+        assert seen.get(sample) == labels, name
+    queue.shutdown()
+
+
+def test_process_collector_and_no_created_series():
+    text = exposition()
+    assert "process_cpu_seconds_total" in text
+    assert "_created" not in text
+
+
+def test_counters_from_other_modules_land_in_the_registry():
+    before = registry.REGISTRY.get_sample_value(
+        "controller_runtime_reconcile_total", {"controller": "c1", "result": "requeue_after"}
+    )
+    registry.RECONCILE_TOTAL.labels("c1", "requeue_after").inc()
+    after = registry.REGISTRY.get_sample_value(
+        "controller_runtime_reconcile_total", {"controller": "c1", "result": "requeue_after"}
+    )
+    assert after == (before or 0) + 1
+
+
+@pytest.fixture
+def own_registry() -> tuple[CollectorRegistry, WorkqueueMetricsProvider]:
+    reg = CollectorRegistry()
+    return reg, WorkqueueMetricsProvider(reg)
+
+
+def value(reg: CollectorRegistry, name: str, queue: str = "q") -> float | None:
+    return reg.get_sample_value(name, {"name": queue, "controller": queue})
+
+
+def test_queue_reports_depth_adds_latency_and_work_time(own_registry):
+    reg, provider = own_registry
+    clock = FakeClock()
+    queue = RateLimitingQueue("q", metrics=provider, clock=clock)
+    queue.add("a")
+    queue.add("a")
+    queue.add("b")
+    assert value(reg, "workqueue_depth") == 2
+    assert value(reg, "workqueue_adds_total") == 2
+    clock.now += 2
+    key, _ = queue.get(timeout=0)
+    assert value(reg, "workqueue_depth") == 1
+    assert value(reg, "workqueue_queue_duration_seconds_sum") == 2
+    clock.now += 3
+    queue.get(timeout=0)
+    clock.now += 1
+    assert value(reg, "workqueue_unfinished_work_seconds") == 4 + 1
+    assert value(reg, "workqueue_longest_running_processor_seconds") == 4
+    queue.done(key)
+    assert value(reg, "workqueue_work_duration_seconds_sum") == 4
+    assert value(reg, "workqueue_work_duration_seconds_count") == 1
+    assert value(reg, "workqueue_longest_running_processor_seconds") == 1
+    queue.shutdown()
+
+
+def test_delayed_adds_count_as_retries_and_latency_starts_when_ready(own_registry):
+    reg, provider = own_registry
+    clock = FakeClock()
+    queue = RateLimitingQueue("q", metrics=provider, clock=clock)
+    queue.add_after("a", 5)
+    queue.add_rate_limited("b")
+    assert value(reg, "workqueue_retries_total") == 2
+    assert value(reg, "workqueue_depth") == 0
+    clock.now += 5
+    assert len(queue) == 2
+    clock.now += 1
+    queue.get(timeout=0)
+    assert value(reg, "workqueue_queue_duration_seconds_sum") == 1
+    queue.shutdown()
+
+
+def test_queues_sharing_a_name_share_their_series(own_registry):
+    reg, provider = own_registry
+    clock = FakeClock()
+    first = RateLimitingQueue("q", metrics=provider, clock=clock)
+    second = RateLimitingQueue("q", metrics=provider, clock=clock)
+    for queue in (first, second):
+        queue.add("a")
+        queue.get(timeout=0)
+    clock.now += 2
+    assert value(reg, "workqueue_unfinished_work_seconds") == 4
+    assert value(reg, "workqueue_longest_running_processor_seconds") == 2
+    first.shutdown()
+    second.shutdown()
+
+
+def test_a_queue_without_metrics_reports_nothing():
+    queue = RateLimitingQueue("silent", metrics=False)
+    queue.add("a")
+    assert value(registry.REGISTRY, "workqueue_adds_total", "silent") is None
+    queue.shutdown()
