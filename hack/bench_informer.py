@@ -153,7 +153,8 @@ def report(figures: dict[str, float]) -> str:
             "",
             "The watch figure is bounded by how fast the API server accepts creates; the",
             "lag after the last create is the informer's own delay. Memory is for raw dicts",
-            "plus the store's three indexes (namespace, kdcluster label, owner UID).",
+            "(managedFields stripped) plus the store's three indexes (namespace, kdcluster",
+            "label, owner UID); RSS also holds freed parse buffers the allocator keeps.",
             "",
         ]
     )

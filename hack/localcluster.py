@@ -26,6 +26,7 @@ import datetime
 import ipaddress
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -36,6 +37,12 @@ import time
 import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 HACK = Path(__file__).resolve().parent
 CACHE = Path(os.environ.get("KD_CACHE_DIR", Path.home() / ".cache" / "kubedirector"))
@@ -61,8 +68,8 @@ def log(msg: str) -> None:
 
 def _versions() -> dict[str, str]:
     out = {}
-    for line in (HACK / "versions.env").read_text().splitlines():
-        line = line.strip()
+    for raw in (HACK / "versions.env").read_text().splitlines():
+        line = raw.strip()
         if line and not line.startswith("#"):
             key, _, value = line.partition("=")
             out[key] = value
@@ -205,10 +212,6 @@ def check_ports(opts: Options) -> None:
 
 def ensure_pki() -> Path:
     """A CA, one admin certificate (client + serving on 127.0.0.1) and a SA key."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
     pki = STATE / "pki"
     if (pki / "admin.crt").exists():
@@ -269,8 +272,6 @@ def ensure_pki() -> Path:
 def write_kubeconfig(opts: Options, pki: Path) -> None:
     def b64(name: str) -> str:
         return base64.b64encode((pki / name).read_bytes()).decode()
-
-    import yaml
 
     cfg = {
         "apiVersion": "v1", "kind": "Config", "current-context": "kd-local",
@@ -411,8 +412,6 @@ def controller_manager_argv(bins: dict[str, Path], opts: Options, pki: Path) -> 
 
 
 def scheduler_argv(bins: dict[str, Path], opts: Options) -> list[str]:
-    import yaml
-
     cfg = STATE / "scheduler.yaml"
     cfg.write_text(yaml.safe_dump({
         "apiVersion": "kubescheduler.config.k8s.io/v1", "kind": "KubeSchedulerConfiguration",
@@ -452,8 +451,6 @@ def kubectl(bins: dict[str, Path], *args: str, stdin: str | None = None,
 
 
 def node_manifests(opts: Options) -> str:
-    import yaml
-
     docs = []
     for i in range(opts.nodes):
         name = f"kd-node-{i}"
@@ -506,27 +503,40 @@ def up(args: argparse.Namespace) -> dict[str, str]:
         bootstrap(bins, opts)
         log(f"already running; kubeconfig: {kubeconfig_path()}")
         return info(bins)
-    if alive:
-        log(f"found a half-started cluster (running: {', '.join(alive)}); restarting it")
+    if alive and "etcd" not in alive:
+        log(f"found a half-started cluster without etcd (running: {', '.join(alive)}); "
+            "restarting it")
         for c in reversed(COMPONENTS):
             stop(c)
-    assign_ports(opts, args.apiserver_port)
-    check_ports(opts)
+        alive = []
+    elif alive:
+        log(f"found a half-started cluster (running: {', '.join(alive)}); starting the rest")
+    if not alive:
+        assign_ports(opts, args.apiserver_port)
+        check_ports(opts)
     save_options(opts)
     pki = ensure_pki()
     write_kubeconfig(opts, pki)
     started = time.monotonic()
-    start("etcd", etcd_argv(bins, opts))
-    wait_until("etcd", lambda: _http_ok(f"http://127.0.0.1:{opts.ports['etcd']}/health"), 60,
-               "etcd")
-    start("kube-apiserver", apiserver_argv(bins, opts, pki))
-    wait_until("the API server", lambda: _https_ok(
-        f"https://127.0.0.1:{opts.ports['apiserver']}/readyz", pki), 120, "kube-apiserver")
-    bootstrap(bins, opts)
-    start("kube-controller-manager", controller_manager_argv(bins, opts, pki))
-    start("kube-scheduler", scheduler_argv(bins, opts))
-    start("kwok", kwok_argv(bins, opts, pki))
-    start("simkubelet", simkubelet_argv())
+    starters = {
+        "etcd": lambda: etcd_argv(bins, opts),
+        "kube-apiserver": lambda: apiserver_argv(bins, opts, pki),
+        "kube-controller-manager": lambda: controller_manager_argv(bins, opts, pki),
+        "kube-scheduler": lambda: scheduler_argv(bins, opts),
+        "kwok": lambda: kwok_argv(bins, opts, pki),
+        "simkubelet": simkubelet_argv,
+    }
+    for component in COMPONENTS:
+        if component not in alive:
+            start(component, starters[component]())
+        if component == "etcd":
+            wait_until("etcd", lambda: _http_ok(
+                f"http://127.0.0.1:{opts.ports['etcd']}/health"), 60, "etcd")
+        elif component == "kube-apiserver":
+            wait_until("the API server", lambda: _https_ok(
+                f"https://127.0.0.1:{opts.ports['apiserver']}/readyz", pki), 120,
+                "kube-apiserver")
+            bootstrap(bins, opts)
     wait_until(f"{opts.nodes} Ready nodes", lambda: nodes_ready(bins, opts.nodes), 120, "kwok")
     wait_until("the default ServiceAccount", lambda: kubectl(
         bins, "get", "serviceaccount", "default", "-n", "default", check=False).returncode == 0,
@@ -660,8 +670,6 @@ def port_number(value: str) -> int:
 
 
 def quantity(value: str) -> str:
-    import re
-
     if not re.fullmatch(r"\d+(\.\d+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?", value):
         raise argparse.ArgumentTypeError(f"not a Kubernetes quantity: {value!r}")
     return value

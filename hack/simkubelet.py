@@ -7,6 +7,10 @@
   and whose environment sets `KD_GUEST_ROOT` to it, so the operator's scripts
   (which prefix every guest path with `${KD_GUEST_ROOT:-}`) stay inside it.
   A re-created pod (new UID) gets a fresh directory, like a fresh container.
+- Image content: a simulated pod has none, so where the pod's KubeDirectorApp
+  names a `file://` setup package, a stand-in package is seeded at that path in
+  the pod's guest root: its `startscript` logs each call (with arguments) to
+  `<guest root>/var/log/guestconfig/startscript.calls` and exits 0.
 - Storage: a provisioner for StorageClasses whose provisioner is
   `kubedirector.local/simulated`: a PersistentVolume per pending claim (after
   the scheduler picked a node, for WaitForFirstConsumer), bound by the real
@@ -18,10 +22,12 @@ Started and stopped by hack/localcluster.py; logs to its logs folder.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import random
 import shutil
 import sys
+import tarfile
 import threading
 import time
 from collections.abc import Callable
@@ -33,6 +39,16 @@ from kubernetes.client.exceptions import ApiException
 PROVISIONER = "kubedirector.local/simulated"
 SELECTED_NODE = "volume.kubernetes.io/selected-node"
 POD_UID = "kubedirector.local/pod-uid"
+LABEL_APP = "kubedirector.hpe.com/kdapp"
+LABEL_ROLE = "kubedirector.hpe.com/role"
+STAND_IN = """#!/bin/bash
+# Simulation stand-in for the setup package an app image would carry (seeded by
+# hack/simkubelet.py): it records every call and succeeds.
+R="${KD_GUEST_ROOT:-}"
+mkdir -p "$R/var/log/guestconfig"
+echo "$*" >> "$R/var/log/guestconfig/startscript.calls"
+exit 0
+"""
 
 
 def log(event: str, **kv: object) -> None:
@@ -67,7 +83,7 @@ def watch_forever(api: client.ApiClient, path: str, handle: Callable[[str, dict]
                     if event["type"] != "BOOKMARK":
                         handle(event["type"], event["object"])
                 backoff = 0.5
-        except Exception as e:  # noqa: BLE001 - any failure: relist after a pause
+        except Exception as e:
             log("watch_restart", path=path, error=str(e)[:300])
             stop.wait(backoff + random.random() * backoff)
             backoff = min(backoff * 2, 10)
@@ -93,6 +109,7 @@ class Execs:
         if guest.exists():
             return
         guest.mkdir(parents=True, exist_ok=True)
+        self.seed_package(pod, guest)
         body = {
             "apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "Exec",
             "metadata": {"name": meta["name"], "namespace": meta["namespace"],
@@ -115,6 +132,41 @@ class Execs:
                 "kwok.x-k8s.io", "v1alpha1", meta["namespace"], "execs", meta["name"],
                 {"metadata": body["metadata"], "spec": body["spec"]})
         log("exec_ready", pod=f"{meta['namespace']}/{meta['name']}", guest_root=str(guest))
+
+    def package_url(self, pod: dict) -> str | None:
+        """The setup package URL of the pod's app role, if the pod is a KubeDirector member."""
+        labels = pod["metadata"].get("labels") or {}
+        app_name, role_id = labels.get(LABEL_APP), labels.get(LABEL_ROLE)
+        if not app_name or not role_id:
+            return None
+        apps = self.objects.list_cluster_custom_object(
+            "kubedirector.hpe.com", "v1beta1", "kubedirectorapps",
+            field_selector=f"metadata.name={app_name}")["items"]
+        apps.sort(key=lambda a: a["metadata"]["namespace"] != pod["metadata"]["namespace"])
+        for app in apps[:1]:
+            spec = app.get("spec") or {}
+            role = next((r for r in spec.get("roles") or [] if r.get("id") == role_id), {})
+            package = role["configPackage"] if "configPackage" in role else spec.get(
+                "defaultConfigPackage")
+            return (package or {}).get("packageURL")
+        return None
+
+    def seed_package(self, pod: dict, guest: Path) -> None:
+        try:
+            url = self.package_url(pod)
+        except ApiException as e:
+            log("seed_lookup_failed", pod=pod["metadata"]["name"], status=e.status)
+            return
+        if not url or not url.startswith("file://"):
+            return
+        target = guest / url[len("file://"):].lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        script = STAND_IN.encode()
+        with tarfile.open(target, "w:gz") as tar:
+            info = tarfile.TarInfo("appconfig/startscript")
+            info.size, info.mode = len(script), 0o755
+            tar.addfile(info, io.BytesIO(script))
+        log("package_seeded", pod=pod["metadata"]["name"], path=str(target))
 
     def _delete(self, meta: dict) -> None:
         guest = self.guest_root / meta["namespace"] / f"{meta['name']}-{meta['uid'][:8]}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from kubernetes.client import ApiClient
@@ -13,21 +14,36 @@ from kubedirector.options import RunOptions
 from kubedirector.reconcilers.cluster import ClusterReconciler
 from kubedirector.reconcilers.config import ConfigReconciler
 from kubedirector.reconcilers.events import EventRecorder
+from kubedirector.reconcilers.member_setup import MemberSetup
 from kubedirector.reconcilers.resources import (
     APPS,
     CLUSTERS,
+    CONFIGMAPS,
     CONFIGS,
+    CONNECTED_CONFIGMAP_SELECTOR,
+    CONNECTED_SECRET_SELECTOR,
     OWNED_KINDS,
     OWNED_SELECTOR,
+    SECRETS,
 )
 from kubedirector.reconcilers.writer import Writer
+from kubedirector.setup.executor import GuestExecutor
+from kubedirector.setup.runner import SetupRunner
 
 APP_INDEX = "app"
+CONNECTIONS_INDEX = "connections"
 
 
 def _app_name(cluster: dict[str, Any]) -> list[str]:
     app = (cluster.get("spec") or {}).get("app")
     return [app] if isinstance(app, str) else []
+
+
+def _connections(cluster: dict[str, Any]) -> list[str]:
+    """`cluster/<name>`, `configmap/<name>`, `secret/<name>` for each connection."""
+    conns = (cluster.get("spec") or {}).get("connections") or {}
+    return [f"{kind[:-1]}/{name}" for kind in ("clusters", "configmaps", "secrets")
+            for name in conns.get(kind) or [] if isinstance(name, str)]
 
 
 def build_controllers(
@@ -43,15 +59,33 @@ def build_controllers(
               else InformerFactory(api, (options.namespace,)))
     writer = Writer(api)
     events = EventRecorder(writer)
+    member_setup = MemberSetup(SetupRunner(GuestExecutor(api.configuration)))
     clusters = ClusterReconciler(informers=informers, system=system, writer=writer,
-                                 events=events, operator_namespace=options.namespace)
+                                 events=events, member_setup=member_setup,
+                                 operator_namespace=options.namespace)
     cluster_ctl = Controller("kubedirectorcluster", clusters, workers=options.workers)
-    for informer in informers.informers(CLUSTERS):
-        informer.store.add_indexer(APP_INDEX, _app_name)
-        cluster_ctl.watch(informer, own_key)
     for kind in OWNED_KINDS:
         for informer in informers.informers(kind, OWNED_SELECTOR):
             cluster_ctl.watch(informer, label_key(LABEL_CLUSTER))
+
+    def connected_to(kind: str) -> Callable[[dict[str, Any]], list[str]]:
+        def mapper(obj: dict[str, Any]) -> list[str]:
+            meta = obj["metadata"]
+            return [f"{c['metadata']['namespace']}/{c['metadata']['name']}"
+                    for c in informers.by_index(CLUSTERS, CONNECTIONS_INDEX,
+                                                f"{kind}/{meta['name']}")
+                    if c["metadata"]["namespace"] == meta["namespace"]]
+        return mapper
+
+    for informer in informers.informers(CLUSTERS):
+        informer.store.add_indexer(APP_INDEX, _app_name)
+        informer.store.add_indexer(CONNECTIONS_INDEX, _connections)
+        cluster_ctl.watch(informer, own_key)
+        cluster_ctl.watch(informer, connected_to("cluster"))
+    for resource, selector, kind in ((CONFIGMAPS, CONNECTED_CONFIGMAP_SELECTOR, "configmap"),
+                                     (SECRETS, CONNECTED_SECRET_SELECTOR, "secret")):
+        for informer in informers.informers(resource, selector):
+            cluster_ctl.watch(informer, connected_to(kind))
 
     def clusters_using(app: dict[str, Any]) -> list[str]:
         meta = app["metadata"]

@@ -27,6 +27,9 @@ DEFAULT_TIMEOUT: tuple[float, float] = (10.0, 60.0)
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 APPLY_PATCH = "application/apply-patch+yaml"
+# Each informer's watch holds a connection for minutes; workers and leases need more.
+# The client's default (5 x CPUs) makes urllib3 discard connections and re-handshake.
+CONNECTION_POOL_SIZE = 64
 
 
 class InstrumentedApiClient(ApiClient):
@@ -86,7 +89,9 @@ def load_configuration(kubeconfig: str | None = None) -> Configuration:
 
 def new_api_client(kubeconfig: str | None = None) -> InstrumentedApiClient:
     """A counted API client for the configured cluster."""
-    return InstrumentedApiClient(load_configuration(kubeconfig))
+    cfg = load_configuration(kubeconfig)
+    cfg.connection_pool_maxsize = CONNECTION_POOL_SIZE
+    return InstrumentedApiClient(cfg)
 
 
 def resource_path(

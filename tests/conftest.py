@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from kubernetes import config
+from kubernetes.client import ApiClient
 
 REPO = Path(__file__).resolve().parent.parent
 LOCALCLUSTER = REPO / "hack" / "localcluster.py"
@@ -103,20 +105,18 @@ def kubectl(local_cluster: LocalCluster) -> Kubectl:
 
 
 @pytest.fixture(scope="session")
-def api_client(local_cluster: LocalCluster) -> Iterator[object]:
-    from kubernetes import client, config
-
+def api_client(local_cluster: LocalCluster) -> Iterator[ApiClient]:
     api = config.new_client_from_config(config_file=str(local_cluster.kubeconfig))
     yield api
     api.close()
-    del client
 
 
 @pytest.fixture
 def namespace(kubectl: Kubectl, request: pytest.FixtureRequest) -> Iterator[str]:
     """A fresh namespace for one test, deleted (without waiting) afterwards."""
     base = request.node.name.lower().replace("_", "-")
-    name = f"t-{''.join(c for c in base if c.isalnum() or c == '-')[:40].strip('-')}-{uuid.uuid4().hex[:6]}"
+    stem = "".join(c for c in base if c.isalnum() or c == "-")[:40].strip("-")
+    name = f"t-{stem}-{uuid.uuid4().hex[:6]}"
     kubectl("create", "namespace", name)
     yield name
     kubectl("delete", "namespace", name, "--wait=false", check=False)

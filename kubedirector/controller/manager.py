@@ -26,6 +26,8 @@ log = structlog.get_logger(__name__)
 EXIT_OK = 0
 EXIT_FAILED = 1
 POLL = 0.1
+# After losing the lease another replica may lead within seconds: don't wait on reconciles.
+LOST_LEASE_GRACE = 1.0
 
 
 class Manager:
@@ -49,7 +51,7 @@ class Manager:
         self.sync_timeout = sync_timeout
         self.shutdown_timeout = shutdown_timeout
         self._stop = threading.Event()
-        self._lost_leadership = False
+        self._failed = False
         self._elector_stop = threading.Event()
         self.elector: LeaderElector | None = None
         if leader_election is not None:
@@ -75,7 +77,7 @@ class Manager:
         self._stop.set()
 
     def run(self) -> int:
-        """Run until `stop()`; return the process exit code (non-zero if leadership was lost)."""
+        """Run until `stop()`; exit code non-zero if leadership was lost or caches never synced."""
         for informer in self.informers:
             informer.start()
         elector_thread: threading.Thread | None = None
@@ -93,9 +95,9 @@ class Manager:
             while not self._stop.wait(1.0):
                 pass
         elif not self._stop.is_set():
-            self._lost_leadership = True
+            self._failed = True
         self._shutdown(elector_thread)
-        code = EXIT_FAILED if self._lost_leadership else EXIT_OK
+        code = EXIT_FAILED if self._failed else EXIT_OK
         log.info("manager_exited", code=code)
         return code
 
@@ -116,11 +118,12 @@ class Manager:
             controller.start()
 
     def _leadership_lost(self) -> None:
-        self._lost_leadership = True
+        self._failed = True
         self._stop.set()
 
     def _shutdown(self, elector_thread: threading.Thread | None) -> None:
-        deadline = time.monotonic() + self.shutdown_timeout
+        grace = LOST_LEASE_GRACE if self._failed else self.shutdown_timeout
+        deadline = time.monotonic() + grace
         log.info("manager_shutting_down")
         for controller in self.controllers:
             controller.stop(max(0.0, deadline - time.monotonic()))

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from kubedirector.api.constants import ClusterState, ContainerState, MemberState
 from kubedirector.api.status import Condition, MemberStateRollup, MemberStatus
+from kubedirector.lifecycle.notifications import NOTIFY_ERROR, NOTIFY_FAILURES
 
 PENDING = frozenset({MemberState.CREATE_PENDING, MemberState.CREATING,
                      MemberState.DELETE_PENDING, MemberState.DELETING})
@@ -85,10 +86,14 @@ def conditions(*, previous: Iterable[Condition], generation: int, state: Cluster
         else:
             ready_c = ("False", "MembersNotReady", member_summary(members)
                        + " members configured and running")
+        failing = [f"{m.pod}: {m.state_detail.extra.get(NOTIFY_ERROR, '')}" for m in members
+                   if m.state_detail.extra.get(NOTIFY_FAILURES)]
         if errors:
             degraded = ("True", "ConfigError", "members in config error: " + ", ".join(errors))
         elif down:
             degraded = ("True", "MembersDown", "members down: " + ", ".join(down))
+        elif failing:
+            degraded = ("True", "NotifyFailing", "notifications failing: " + "; ".join(failing))
         else:
             degraded = ("False", "AsExpected", "no member is down or in config error")
     progressing = (("True", "MembershipChanging", f"cluster is {state}")

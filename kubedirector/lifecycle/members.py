@@ -17,9 +17,9 @@ from kubedirector.api.constants import APP_CONTAINER_NAME, ContainerState, Membe
 from kubedirector.api.status import MemberStatus, RoleStatus
 from kubedirector.desired import naming
 
-SETUP_NOT_SUPPORTED = (
-    "waiting for app setup: running setup packages inside members is not supported yet"
-)
+# Setup bookkeeping that belongs to one container (kubedirector.setup.runner).
+RESTART_FORGETS = frozenset({"setupRunId", "setupStartedAt", "setupAttempt", "setupRetryAt",
+                             "configErrorGeneration", "knownNodeId"})
 LEAVING = frozenset({MemberState.DELETE_PENDING, MemberState.DELETING})
 
 PodLookup = Callable[[str], Mapping[str, Any] | None]
@@ -56,6 +56,8 @@ def container_state(pod: Mapping[str, Any] | None) -> ContainerState:
         init = pod.get("status", {}).get("initContainerStatuses")
         return ContainerState.INITIALIZING if init else ContainerState.WAITING
     state = status.get("state") or {}
+    if (state.get("waiting") or {}).get("reason") == "PodInitializing":
+        return ContainerState.INITIALIZING  # what kubelets report while init containers run
     for key in ("running", "waiting", "terminated"):
         if key in state:
             return ContainerState(key)
@@ -108,30 +110,34 @@ def plan_role(cluster: Cluster, role_id: str, *, statefulset: str,
 
 def advance_member(member: MemberStatus, pod: Mapping[str, Any] | None,
                    has_setup_package: bool) -> MemberStatus:
-    """One step of a member's lifecycle from what its pod shows now."""
+    """One step of a member's lifecycle from what its pod shows now.
+
+    The setup package itself is run by `kubedirector.setup.runner` (it needs
+    execs); here a member with one just enters `creating` for that container.
+    """
     detail = member.state_detail
     state = container_state(pod)
     identity = container_identity(pod)
     detail = replace(detail, last_known_container_state=str(state),
                      scheduling_error_message=scheduling_error(pod))
     new_state = MemberState(member.state)
-    if new_state == MemberState.DELETE_PENDING:
-        new_state = MemberState.DELETING
-    elif new_state == MemberState.CREATE_PENDING and identity is not None:
+    # The container setup last ran in.  The original operator cleared
+    # configuringContainer once setup ended, keeping only lastConfiguredContainer.
+    setup_container = detail.configuring_container or detail.last_configured_container
+    if new_state == MemberState.CREATE_PENDING and identity is not None:
         new_state = MemberState.CREATING
         detail = replace(detail, configuring_container=identity)
-    elif (new_state in (MemberState.CONFIGURED, MemberState.CONFIG_ERROR)
-          and identity is not None and identity != detail.last_configured_container):
-        # The container restarted: it goes back through setup.
+    elif (new_state in (MemberState.CREATING, MemberState.CONFIGURED, MemberState.CONFIG_ERROR)
+          and identity is not None and identity != setup_container):
+        # The container restarted (maybe while its setup ran): setup starts over in it.
         new_state = MemberState.CREATING
-        detail = replace(detail, configuring_container=identity)
-    if new_state == MemberState.CREATING and identity is not None:
-        if has_setup_package:
-            detail = replace(detail, config_error_detail=SETUP_NOT_SUPPORTED)
-        else:
-            new_state = MemberState.CONFIGURED
-            detail = replace(detail, last_configured_container=identity,
-                             configuring_container=None, config_error_detail=None)
+        detail = replace(detail, configuring_container=identity, config_error_detail=None,
+                         extra={k: v for k, v in detail.extra.items()
+                                if k not in RESTART_FORGETS})
+    if new_state == MemberState.CREATING and identity is not None and not has_setup_package:
+        new_state = MemberState.CONFIGURED
+        detail = replace(detail, last_configured_container=identity,
+                         config_error_detail=None)
     return replace(member, state=new_state, state_detail=detail)
 
 

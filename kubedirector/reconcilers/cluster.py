@@ -18,6 +18,7 @@ objects from the informer caches, then:
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import replace
@@ -34,33 +35,46 @@ from kubedirector.api.constants import (
     GLOBAL_CONFIG_NAME,
     LABEL_ROLE,
     AppCatalog,
+    ClusterState,
     MemberState,
 )
 from kubedirector.api.errors import FieldError, SpecError
 from kubedirector.api.status import ClusterStatus, MemberStatus, RoleStatus
-from kubedirector.api.validation import validate_cluster
+from kubedirector.api.validation import validate_app, validate_cluster
 from kubedirector.cache.factory import InformerFactory
 from kubedirector.cache.indexers import KDCLUSTER_INDEX
 from kubedirector.controller.result import Result
 from kubedirector.desired import naming
 from kubedirector.desired.auth_token import needs_auth_token, new_auth_token
 from kubedirector.desired.diff import semantic_diff
-from kubedirector.desired.headless_service import build_headless_service
+from kubedirector.desired.headless_service import build_headless_service, member_fqdn
 from kubedirector.desired.member_service import build_member_service
 from kubedirector.desired.statefulset import build_statefulset, mutable_part, replicas_for
-from kubedirector.lifecycle import cluster_state, members
+from kubedirector.lifecycle import cluster_state, members, notifications
+from kubedirector.lifecycle.notifications import ANNOUNCED, KNOWN_NODE_ID
 from kubedirector.reconcilers.events import EventRecorder
+from kubedirector.reconcilers.member_setup import MemberSetup
 from kubedirector.reconcilers.resources import (
     APPS,
     CLUSTERS,
+    CONFIGMAPS,
     CONFIGS,
+    CONNECTED_CONFIGMAP_SELECTOR,
+    CONNECTED_SECRET_SELECTOR,
     OWNED_SELECTOR,
     PODS,
     PVCS,
+    SECRETS,
     SERVICES,
     STATEFULSETS,
 )
 from kubedirector.reconcilers.writer import Writer
+from kubedirector.setup.configmeta import (
+    ConnectedCluster,
+    ConnectionsData,
+    build_configmeta,
+    configmeta_json,
+)
 
 log = structlog.get_logger(__name__)
 RandomSource = Callable[[int], str]
@@ -74,12 +88,13 @@ class ClusterReconciler:
     """Turns a KubeDirectorCluster into its Services, StatefulSets and status."""
 
     def __init__(self, *, informers: InformerFactory, system: InformerFactory, writer: Writer,
-                 events: EventRecorder, operator_namespace: str,
+                 events: EventRecorder, member_setup: MemberSetup, operator_namespace: str,
                  rand: RandomSource = naming.random_chars) -> None:
         self.informers = informers
         self.system = system
         self.writer = writer
         self.events = events
+        self.member_setup = member_setup
         self.operator_namespace = operator_namespace
         self.rand = rand
         # Expectations, as client-go's controllers keep them: what this process wrote
@@ -97,7 +112,8 @@ class ClusterReconciler:
         except SpecError:
             return Config()
 
-    def find_app(self, raw: dict[str, Any]) -> App | None:
+    def find_app(self, raw: dict[str, Any]) -> dict[str, Any] | None:
+        """The cluster's KubeDirectorApp as stored: its own namespace, then the system catalog."""
         spec = raw.get("spec") or {}
         name, catalog = spec.get("app"), spec.get("appCatalog")
         places = {AppCatalog.LOCAL: [(self.informers, raw["metadata"]["namespace"])],
@@ -106,15 +122,36 @@ class ClusterReconciler:
         for factory, namespace in order:
             found = factory.get(APPS, f"{namespace}/{name}")
             if found is not None:
-                return App.from_dict(found)
+                return found
         return None
 
     def _owned(self, resource: Any, cluster: Cluster) -> list[dict[str, Any]]:
-        return [o for o in self.informers.by_index(resource, KDCLUSTER_INDEX, cluster.name,
+        return [o for o in self.informers.by_index(resource, KDCLUSTER_INDEX,
+                                                   f"{cluster.namespace}/{cluster.name}",
                                                    OWNED_SELECTOR)
                 if o["metadata"]["namespace"] == cluster.namespace
                 and any(r.get("uid") == cluster.uid
                         for r in o["metadata"].get("ownerReferences") or [])]
+
+    def connections(self, cluster: Cluster) -> ConnectionsData:
+        """The connected clusters, ConfigMaps and Secrets, as the caches hold them now."""
+        ns = cluster.namespace
+        clusters = {}
+        for name in cluster.connections.clusters:
+            raw = self.informers.get(CLUSTERS, f"{ns}/{name}")
+            app_raw = self.find_app(raw) if raw else None
+            if raw is None or app_raw is None:
+                continue
+            try:
+                app = App.from_dict(app_raw)
+                clusters[name] = ConnectedCluster(Cluster.from_dict(raw, self.config(), app), app)
+            except SpecError:
+                continue
+        configmaps = {n: o for n in cluster.connections.configmaps if (o := self.informers.get(
+            CONFIGMAPS, f"{ns}/{n}", CONNECTED_CONFIGMAP_SELECTOR)) is not None}
+        secrets = {n: o for n in cluster.connections.secrets if (o := self.informers.get(
+            SECRETS, f"{ns}/{n}", CONNECTED_SECRET_SELECTOR)) is not None}
+        return ConnectionsData(clusters=clusters, configmaps=configmaps, secrets=secrets)
 
     def _cached(self, resource: Any, namespace: str, name: str) -> dict[str, Any] | None:
         return self.informers.get(resource, f"{namespace}/{name}", OWNED_SELECTOR)
@@ -154,11 +191,12 @@ class ClusterReconciler:
                 "metadata": {"finalizers": [*finalizers, FINALIZER],
                              "resourceVersion": meta["resourceVersion"]}}))
         config = self.config()
-        app = self.find_app(raw)
-        errors = self.spec_errors(raw, app, config)
+        app_raw = self.find_app(raw)
+        errors = self.spec_errors(raw, app_raw, config)
         if errors:
-            return self.spec_problem(raw, config, errors)
-        assert app is not None
+            return self.spec_problem(raw, errors)
+        assert app_raw is not None
+        app = App.from_dict(app_raw)
         cluster = Cluster.from_dict(raw, config, app)
         try:
             return self.converge(raw, cluster, app, config)
@@ -166,9 +204,10 @@ class ClusterReconciler:
             self.events.record(raw, "Warning", "ReconcileError", _api_error(e))
             raise
 
-    def spec_errors(self, raw: dict[str, Any], app: App | None,
+    def spec_errors(self, raw: dict[str, Any], app_raw: dict[str, Any] | None,
                     config: Config) -> list[FieldError]:
-        if app is None:
+        """What makes the spec unworkable: no app, a broken app, a spec the app refutes."""
+        if app_raw is None:
             spec = raw.get("spec") or {}
             where = {AppCatalog.LOCAL: f"namespace {raw['metadata']['namespace']!r}",
                      AppCatalog.SYSTEM: f"the system catalog ({self.operator_namespace!r})"}
@@ -176,28 +215,33 @@ class ClusterReconciler:
                 f"namespace {raw['metadata']['namespace']!r} or the system catalog "
                 f"({self.operator_namespace!r})")
             return [FieldError("spec.app", f"no KubeDirectorApp {spec.get('app')!r} in {place}")]
-        return validate_cluster(raw, app, config)
+        app_errors = validate_app(app_raw)
+        if app_errors:
+            name = app_raw["metadata"]["name"]
+            return [FieldError(f"app {name}: {e.path}", e.message) for e in app_errors]
+        return validate_cluster(raw, App.from_dict(app_raw), config)
 
-    def spec_problem(self, raw: dict[str, Any], config: Config,
-                     errors: list[FieldError]) -> Result:
+    def spec_problem(self, raw: dict[str, Any], errors: list[FieldError]) -> Result:
         """Record why the spec cannot work; the watches on the cluster and apps retry."""
         message = "; ".join(str(e) for e in errors)
+        old = raw.get("status") or {}
         try:
-            previous = Cluster.from_dict(raw, config).status
+            previous = ClusterStatus.from_dict(old)
         except SpecError:
             previous = ClusterStatus()
         all_members = [m for r in previous.roles for m in r.members]
-        problem = cluster_state.SpecProblem("InvalidSpec", message)
-        status = replace(
-            previous,
-            state=previous.state or "creating",
-            conditions=cluster_state.conditions(
-                previous=previous.conditions, generation=raw["metadata"].get("generation", 0),
-                state=previous.state or "creating", members=all_members, problem=problem,
-                now=_now()),
-            observed_generation=raw["metadata"].get("generation"),
-        )
-        if self.write_status(raw, status):
+        state = previous.state or ClusterState.CREATING
+        conditions = cluster_state.conditions(
+            previous=previous.conditions, generation=raw["metadata"].get("generation", 0),
+            state=state, members=all_members,
+            problem=cluster_state.SpecProblem("InvalidSpec", message), now=_now())
+        # Only the conditions change: what the cluster has (members, names) is kept.
+        patch = {"state": state, "conditions": [c.to_dict() for c in conditions],
+                 "observedGeneration": raw["metadata"].get("generation")}
+        if any(old.get(k) != v for k, v in patch.items()):
+            meta = raw["metadata"]
+            self.remember(self.writer.merge_patch(CLUSTERS, meta["namespace"], meta["name"],
+                                                  {"status": patch}, subresource="status"))
             self.events.record(raw, "Warning", "InvalidSpec", message)
         log.warning("cluster_spec_invalid", errors=message)
         return Result.success()
@@ -225,22 +269,68 @@ class ClusterReconciler:
                 cluster, gone.id, statefulset=gone.stateful_set, existing=gone, wanted=0,
                 next_node_id=next_node_id, auth_token=lambda: None)[0])
         self.sync_headless(cluster, app, config, headless)
-        advanced: list[RoleStatus] = []
         for planned in roles:
             self.sync_statefulset(cluster, app, config, planned, headless)
-            role = self.advance_role(cluster, app, planned)
+        draft = replace(status, cluster_service=headless, last_node_id=next_node_id - 1,
+                        roles=tuple(self.advance_role(cluster, app, r) for r in roles))
+        draft, requeue, notify_errors = self.run_members(cluster, app, config, draft)
+        advanced: list[RoleStatus] = []
+        for role in draft.roles:
             self.sync_member_services(cluster, app, config, role)
-            role = self.remove_departed(cluster, role)
-            if role.members or cluster.role(role.id) is not None:
-                advanced.append(role)
+            kept = self.remove_departed(cluster, role)
+            if kept.members or cluster.role(kept.id) is not None:
+                advanced.append(kept)
             else:
-                self.writer.delete(STATEFULSETS, cluster.namespace, role.stateful_set)
-        new_status = self.summarise(raw, cluster, replace(
-            status, cluster_service=headless, roles=tuple(advanced),
-            last_node_id=next_node_id - 1))
+                self.writer.delete(STATEFULSETS, cluster.namespace, kept.stateful_set)
+        new_status = self.summarise(cluster, replace(draft, roles=tuple(advanced)))
         if self.write_status(raw, new_status):
             self.record_membership_events(raw, status, new_status)
-        return Result.success()
+        for error in notify_errors:
+            self.events.record(raw, "Warning", "NotifyFailed", error)
+        return Result.after(min(requeue)) if requeue else Result.success()
+
+    def run_members(self, cluster: Cluster, app: App, config: Config,
+                    draft: ClusterStatus) -> tuple[ClusterStatus, list[float], list[str]]:
+        """Setup steps, then who must be told what, then delivery (all through exec)."""
+        before = {m.pod: m for r in cluster.status.roles for m in r.members}
+
+        def fqdn(member: MemberStatus) -> str:
+            return member_fqdn(member.pod, draft.cluster_service, cluster.namespace, config)
+
+        connections = self.connections(cluster)
+
+        def configmeta(current: ClusterStatus, member: MemberStatus) -> str:
+            return configmeta_json(build_configmeta(app, cluster, config, current,
+                                                    member_pod=member.pod,
+                                                    connections=connections))
+
+        setup = self.member_setup.setup(cluster, app, draft, configmeta)
+        # A member set up now (or configured without setup) knows every member so far.
+        roles = [replace(r, members=tuple(
+            replace(m, state_detail=replace(m.state_detail, extra=m.state_detail.extra | {
+                KNOWN_NODE_ID: draft.last_node_id}))
+            if m.state in (MemberState.CREATING, MemberState.CONFIGURED)
+            and KNOWN_NODE_ID not in m.state_detail.extra else m for m in r.members))
+            for r in setup.roles]
+        leaving = {r.id: [m for m in r.members if m.state == MemberState.DELETE_PENDING
+                          and before.get(m.pod, m).state != MemberState.DELETE_PENDING]
+                   for r in roles}
+        roles = notifications.tell(roles, app, "delnodes", leaving, fqdn)
+        joined = {r.id: [m for m in r.members if m.state == MemberState.CONFIGURED
+                         and not m.state_detail.extra.get(ANNOUNCED)] for r in roles}
+        roles = notifications.tell(roles, app, "addnodes", joined, fqdn,
+                                   concerns=notifications.is_news)
+        roles = [replace(r, members=tuple(
+            replace(m, state_detail=replace(m.state_detail, extra=m.state_detail.extra
+                                            | {ANNOUNCED: True}))
+            if m.state == MemberState.CONFIGURED else m for m in r.members)) for r in roles]
+        connection_hash = connection_digest(connections)
+        if draft.last_connection_hash not in (None, connection_hash):
+            roles = notifications.reconnect(roles, app)
+        draft = replace(draft, roles=tuple(roles), last_connection_hash=connection_hash)
+        told = self.member_setup.notify(cluster, draft, configmeta)
+        draft = replace(draft, roles=tuple(notifications.release_leaving(told.roles, fqdn)))
+        return draft, setup.requeue_after + told.requeue_after, told.notify_errors
 
     # ----------------------------------------------------------------- names
 
@@ -339,27 +429,22 @@ class ClusterReconciler:
     def remove_departed(self, cluster: Cluster, role: RoleStatus) -> RoleStatus:
         """Delete a `deleting` member's service and claims once its pod is gone; drop it."""
         kept: list[MemberStatus] = []
-        spec_role = cluster.role(role.id)
-        blocks = spec_role.block_storage.num_devices if spec_role and spec_role.block_storage \
-            else 0
+        claims = self._owned(PVCS, cluster)
         for member in role.members:
             if member.state != MemberState.DELETING or self._cached(
                     PODS, cluster.namespace, member.pod) is not None:
                 kept.append(member)
                 continue
-            claims = [naming.pvc_name(member.pod)] + [
-                naming.block_pvc_name(i, member.pod) for i in range(blocks)]
             for claim in claims:
-                if self._cached(PVCS, cluster.namespace, claim) is not None:
-                    self.writer.delete(PVCS, cluster.namespace, claim)
+                if _claim_of(claim["metadata"]["name"], member.pod):
+                    self.writer.delete(PVCS, cluster.namespace, claim["metadata"]["name"])
             if self._cached(SERVICES, cluster.namespace, member.service) is not None:
                 self.writer.delete(SERVICES, cluster.namespace, member.service)
         return replace(role, members=tuple(kept))
 
     # ----------------------------------------------------------------- status
 
-    def summarise(self, raw: dict[str, Any], cluster: Cluster,
-                  status: ClusterStatus) -> ClusterStatus:
+    def summarise(self, cluster: Cluster, status: ClusterStatus) -> ClusterStatus:
         all_members = [m for r in status.roles for m in r.members]
         state = cluster_state.cluster_state(status.state, all_members)
         return replace(
@@ -407,7 +492,9 @@ class ClusterReconciler:
         meta = raw["metadata"]
         if FINALIZER not in (meta.get("finalizers") or []):
             return Result.success()
-        for pvc in self.informers.by_index(PVCS, KDCLUSTER_INDEX, meta["name"], OWNED_SELECTOR):
+        for pvc in self.informers.by_index(PVCS, KDCLUSTER_INDEX,
+                                           f"{meta['namespace']}/{meta['name']}",
+                                           OWNED_SELECTOR):
             if pvc["metadata"]["namespace"] == meta["namespace"] and not pvc["metadata"].get(
                     "deletionTimestamp"):
                 self.writer.delete(PVCS, meta["namespace"], pvc["metadata"]["name"])
@@ -424,6 +511,24 @@ class ClusterReconciler:
             del self._names[name_key]
         log.info("cluster_finalized")
         return Result.success()
+
+
+def connection_digest(connections: ConnectionsData) -> str:
+    """Changes when a connected cluster's spec, ConfigMap or Secret changes (api.md 4.7)."""
+    parts = sorted(
+        [f"cluster/{n}/{c.cluster.generation}" for n, c in connections.clusters.items()]
+        + [f"configmap/{n}/{o['metadata']['resourceVersion']}"
+           for n, o in connections.configmaps.items()]
+        + [f"secret/{n}/{o['metadata']['resourceVersion']}"
+           for n, o in connections.secrets.items()])
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def _claim_of(claim: str, pod: str) -> bool:
+    """Whether a claim is one of the pod's: `p-<pod>` or a block device `b<N>-<pod>`."""
+    prefix, _, rest = claim.partition("-")
+    return rest == pod and (prefix == naming.PVC_TEMPLATE or (
+        prefix[:1] == "b" and prefix[1:].isdigit()))
 
 
 def _api_error(e: ApiException) -> str:

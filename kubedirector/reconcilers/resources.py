@@ -22,7 +22,14 @@ SERVICES = Resource("", "v1", "services", "Service")
 PODS = Resource("", "v1", "pods", "Pod")
 PVCS = Resource("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim")
 EVENTS = Resource("", "v1", "events", "Event")
+CONFIGMAPS = Resource("", "v1", "configmaps", "ConfigMap")
+SECRETS = Resource("", "v1", "secrets", "Secret")
 
 # The derived kinds are cached only where they carry the cluster label.
 OWNED_SELECTOR = "kubedirector.hpe.com/kdcluster"
 OWNED_KINDS = (STATEFULSETS, SERVICES, PODS, PVCS)
+
+# Connected ConfigMaps and Secrets carry these labels (as in the original):
+# only those are cached, and only they reach a member's configmeta.
+CONNECTED_CONFIGMAP_SELECTOR = "kubedirector.hpe.com/cmType"
+CONNECTED_SECRET_SELECTOR = "kubedirector.hpe.com/secretType"

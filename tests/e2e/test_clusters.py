@@ -11,14 +11,13 @@ from __future__ import annotations
 import json
 import re
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import REPO, LocalCluster
-from tests.e2e.support.operator import Operator, start_operator, wait_until
+from tests.conftest import REPO
+from tests.e2e.support.operator import start_operator, wait_until
 
 CATALOG = REPO / "manifests" / "catalog"
 EXAMPLES = REPO / "manifests" / "examples"
@@ -38,21 +37,6 @@ def without_setup(app: dict) -> dict:
         role.pop("configPackage", None)
     app["metadata"].pop("namespace", None)
     return app
-
-
-@pytest.fixture
-def operator(local_cluster: LocalCluster, kubectl, namespace: str,
-             tmp_path: Path) -> Iterator[Operator]:
-    """An operator for the test namespace; at the end it deletes the namespace's clusters
-    (through their finalizer) before it stops, so the namespace can go."""
-    op = start_operator(local_cluster.kubeconfig, namespace, tmp_path / "operator.log",
-                        "--no-leader-elect", "--workers", "2")
-    yield op
-    if op.proc.poll() is not None:
-        op = start_operator(local_cluster.kubeconfig, namespace, tmp_path / "final.log",
-                            "--no-leader-elect")
-    kubectl("delete", "kdcluster", "--all", "-n", namespace, "--timeout=60s", timeout=90)
-    op.stop()
 
 
 @pytest.fixture

@@ -17,7 +17,12 @@ from urllib.parse import urlsplit
 import pytest
 
 from kubedirector.cache.informer import Informer, Resource
-from kubedirector.kube import InstrumentedApiClient, load_configuration
+from kubedirector.kube import (
+    InstrumentedApiClient,
+    load_configuration,
+    requests_by_verb,
+    write_count,
+)
 from tests.e2e.support.operator import wait_until
 from tests.e2e.support.tcpproxy import TcpProxy
 
@@ -116,6 +121,7 @@ def started() -> Iterator[Callable[[Informer], Informer]]:
 
 def test_events_reach_handlers_and_selectors_filter(kubectl, namespace, informer_client, started):
     create_cm(kubectl, namespace, "before", k="0")
+    writes, gets = write_count(), requests_by_verb().get("GET", 0)
     recorder = Recorder()
     informer = Informer(informer_client(), CONFIGMAPS, namespace=namespace, page_size=1)
     recorder.attach(informer)
@@ -127,6 +133,8 @@ def test_events_reach_handlers_and_selectors_filter(kubectl, namespace, informer
     started(informer)
     started(labelled)
     assert [e for e, _, _ in recorder.of("before")] == ["add"]
+    # Pages of one object: "before" and kube-root-ca.crt take two LIST requests, plus a WATCH.
+    assert requests_by_verb()["GET"] - gets >= 3
 
     uid = create_cm(kubectl, namespace, "a", k="1")
     set_data(kubectl, namespace, "a", k="2")
@@ -157,6 +165,8 @@ def test_events_reach_handlers_and_selectors_filter(kubectl, namespace, informer
     assert {"before", "b", "kube-root-ca.crt"} <= cached
     assert sorted(n for _, n, _, _ in replayed) == sorted(cached)
     assert {e for e, _, _, _ in replayed} == {"update"}
+    assert write_count() == writes  # informers only read
+    assert all("managedFields" not in o["metadata"] for o in informer.store.list())
 
 
 def test_informer_resumes_after_apiserver_restart(kubectl, namespace, informer_client, started):

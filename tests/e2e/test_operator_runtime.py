@@ -111,49 +111,67 @@ def create_source(kubectl, namespace: str, name: str, **data: str) -> None:
     kubectl("-n", namespace, "apply", "-f", "-", input=json.dumps(manifest))
 
 
-def test_ready_only_after_sync_then_reconciles_and_exposes_metrics(
-    local_cluster, kubectl, namespace, operators, tmp_path
-):
+@pytest.fixture
+def proxied(local_cluster, tmp_path) -> Iterator[tuple[Path, TcpProxy]]:
+    """A kubeconfig whose server is a cuttable proxy in front of the API server."""
     config = yaml.safe_load(local_cluster.kubeconfig.read_text())
     target = urlsplit(config["clusters"][0]["cluster"]["server"])
     proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 443)
-    try:
-        config["clusters"][0]["cluster"]["server"] = f"https://127.0.0.1:{proxy.port}"
-        kubeconfig = tmp_path / "kubeconfig"
-        kubeconfig.write_text(yaml.safe_dump(config))
-        proxy.cut()
-        operator = operators(kubeconfig, "--log-level", "debug")
-        for _ in range(10):  # the API server is unreachable: alive, not ready
-            assert operator.get("/healthz")[0] == 200
-            assert operator.get("/readyz")[0] == 503
-            time.sleep(0.2)
-        proxy.heal()
-        wait_until(lambda: operator.get("/readyz")[0] == 200, 45, "/readyz after the caches sync")
+    config["clusters"][0]["cluster"]["server"] = f"https://127.0.0.1:{proxy.port}"
+    kubeconfig = tmp_path / "proxied-kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump(config))
+    yield kubeconfig, proxy
+    proxy.close()
 
-        create_source(kubectl, namespace, "src", a="1")
-        wait_for_copy(kubectl, namespace, "src", {"a": "1"})
-        create_source(kubectl, namespace, "src", a="2", b="3")
-        wait_for_copy(kubectl, namespace, "src", {"a": "2", "b": "3"})
-        kubectl("-n", namespace, "delete", "configmap", "src-copy")  # an owned object's event
-        wait_for_copy(kubectl, namespace, "src", {"a": "2", "b": "3"})
 
-        names = metric_names(operator)
-        missing = [m for m in RUNTIME_METRICS if m not in names]
-        assert not missing, f"/metrics lacks {missing}"
-        assert is_leader(operator)
-        assert reconciles(operator) >= 3
-        done = [
-            json.loads(line)
-            for line in operator.log.read_text().splitlines()
-            if '"reconcile_done"' in line
-        ]
-        assert done and all(d["reconcile_id"] and d["key"] for d in done)
-        assert len({d["reconcile_id"] for d in done}) == len(done)
-    finally:
-        proxy.close()
+def test_ready_only_after_sync_then_reconciles_and_exposes_metrics(
+    kubectl, namespace, operators, proxied
+):
+    kubeconfig, proxy = proxied
+    proxy.cut()
+    operator = operators(kubeconfig, "--log-level", "debug")
+    for _ in range(10):  # the API server is unreachable: alive, not ready
+        assert operator.get("/healthz")[0] == 200
+        assert operator.get("/readyz")[0] == 503
+        time.sleep(0.2)
+    proxy.heal()
+    wait_until(lambda: operator.get("/readyz")[0] == 200, 45, "/readyz after the caches sync")
+
+    create_source(kubectl, namespace, "src", a="1")
+    wait_for_copy(kubectl, namespace, "src", {"a": "1"})
+    create_source(kubectl, namespace, "src", a="2", b="3")
+    wait_for_copy(kubectl, namespace, "src", {"a": "2", "b": "3"})
+    kubectl("-n", namespace, "delete", "configmap", "src-copy")  # an owned object's event
+    wait_for_copy(kubectl, namespace, "src", {"a": "2", "b": "3"})
+
+    names = metric_names(operator)
+    missing = [m for m in RUNTIME_METRICS if m not in names]
+    assert not missing, f"/metrics lacks {missing}"
+    assert is_leader(operator)
+    assert reconciles(operator) >= 3
+    done = [
+        json.loads(line)
+        for line in operator.log.read_text().splitlines()
+        if '"reconcile_done"' in line
+    ]
+    assert done and all(d["reconcile_id"] and d["key"] for d in done)
+    assert len({d["reconcile_id"] for d in done}) == len(done)
 
     operator.proc.send_signal(signal.SIGTERM)
     assert operator.proc.wait(15) == 0
+
+
+def test_leader_that_cannot_renew_exits_nonzero(namespace, operators, proxied):
+    kubeconfig, proxy = proxied
+    timing = ("--lease-duration", "6", "--renew-deadline", "4", "--retry-period", "1")
+    operator = operators(kubeconfig, *timing)
+    wait_until(lambda: is_leader(operator), 30, "the only replica to lead")
+    began = time.monotonic()
+    proxy.cut()  # renewals now fail
+    assert operator.proc.wait(20) == 1
+    took = time.monotonic() - began
+    assert 3 <= took < 10, f"exited {took:.1f}s after losing the API server"
+    assert '"leader_lost"' in operator.log.read_text()
 
 
 def leaders(replicas: list[Operator]) -> list[Operator]:

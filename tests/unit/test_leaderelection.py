@@ -164,16 +164,12 @@ def test_a_write_from_a_stale_read_gets_a_conflict_and_does_not_lead():
     assert a.try_acquire_or_renew()
     assert not b.try_acquire_or_renew()
     clock.now += 16  # expired for b
-    real_get = leases.get
-
-    def get_then_renew_by_a():
-        lease = real_get()
-        a.try_acquire_or_renew()  # a renews between b's read and b's write
-        return lease
-
-    leases.get = get_then_renew_by_a
+    stale = leases.get()
+    assert a.try_acquire_or_renew()  # a renews after b's read, before b's write
+    leases.get = lambda: copy.deepcopy(stale)
     assert not b.try_acquire_or_renew()
     assert leases.lease["spec"]["holderIdentity"] == "a"
+    assert leases.lease["spec"]["leaseTransitions"] == 0
 
 
 def test_released_lease_is_taken_at_the_next_try():

@@ -18,7 +18,7 @@ from kubedirector.cache.informer import Resource
 from kubedirector.cache.store import split_key
 from kubedirector.controller.controller import Controller, owner_key
 from kubedirector.controller.result import Result
-from kubedirector.kube import request_json, resource_path
+from kubedirector.kube import JSON_PATCH, request_json, resource_path
 from kubedirector.options import RunOptions
 
 CONFIGMAPS = Resource("", "v1", "configmaps", "ConfigMap")
@@ -89,7 +89,7 @@ class CopyReconciler:
             "PATCH",
             path,
             body=[{"op": "replace", "path": "/data", "value": data}],
-            content_type="application/json-patch+json",
+            content_type=JSON_PATCH,
         )
 
 

@@ -1,0 +1,97 @@
+"""Which members are told what (api.md section 4, steps 4, 5 and 7), as pure functions.
+
+Commands wait in each member's `stateDetail.pendingNotifyCmds` until delivered,
+so a restart of the operator loses none.  Only configured members whose role's
+`eventList` allows the event are told.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from itertools import pairwise
+
+from kubedirector.api.app import App
+from kubedirector.api.constants import MemberState
+from kubedirector.api.status import MemberStatus, RoleStatus
+
+Args = tuple[str, ...]
+# stateDetail keys beside the API's fields: delivery failures of the first pending
+# command (kubedirector.setup.runner keeps them), and whether a member's joining
+# was announced to the others.
+NOTIFY_FAILURES = "notifyFailures"
+NOTIFY_ERROR = "lastNotifyError"
+ANNOUNCED = "announced"
+# The highest node id in the member's configmeta when it was last written: members
+# with higher ids are news to it.
+KNOWN_NODE_ID = "knownNodeId"
+
+
+def membership_args(event: str, role: str, fqdns: Sequence[str]) -> Args:
+    return (f"--{event}", "--nodegroup", "1", "--role", role, "--fqdns", ",".join(fqdns))
+
+
+def _eligible(member: MemberStatus, event: str, app: App, role_id: str,
+              skip: set[str]) -> bool:
+    app_role = app.role(role_id)
+    return (member.state == MemberState.CONFIGURED and member.pod not in skip
+            and app_role is not None and event in app_role.event_list)
+
+
+def is_news(recipient: MemberStatus, member: MemberStatus) -> bool:
+    """Whether `member` joined after `recipient`'s configmeta was last written."""
+    known = recipient.state_detail.extra.get(KNOWN_NODE_ID)
+    return known is None or member.node_id > int(known)
+
+
+def tell(roles: Sequence[RoleStatus], app: App, event: str,
+         changes: Mapping[str, Sequence[MemberStatus]],
+         fqdn: Callable[[MemberStatus], str], *,
+         concerns: Callable[[MemberStatus, MemberStatus], bool] = lambda _r, _m: True,
+         ) -> list[RoleStatus]:
+    """Queue `--<event>` for the members `changes` (role -> members) concern.
+
+    `concerns(recipient, member)` says whether the recipient needs telling about
+    that member (for joins: only members it does not know from its configmeta).
+    """
+    concerned = {m.pod for ms in changes.values() for m in ms}
+    out = []
+    for role in roles:
+        members = []
+        for member in role.members:
+            if not _eligible(member, event, app, role.id, concerned):
+                members.append(member)
+                continue
+            news = {r: [m for m in ms if concerns(member, m)] for r, ms in changes.items()}
+            cmds = list(member.state_detail.pending_notify_cmds)
+            cmds += [membership_args(event, r, [fqdn(m) for m in ms])
+                     for r, ms in sorted(news.items()) if ms]
+            members.append(replace(member, state_detail=replace(
+                member.state_detail, pending_notify_cmds=tuple(cmds))))
+        out.append(replace(role, members=tuple(members)))
+    return out
+
+
+def reconnect(roles: Sequence[RoleStatus], app: App) -> list[RoleStatus]:
+    """Queue `--reconnect` where the role allows it (a connection changed)."""
+    return [replace(role, members=tuple(
+        replace(m, state_detail=replace(m.state_detail, pending_notify_cmds=(
+            *m.state_detail.pending_notify_cmds, ("--reconnect",))))
+        if _eligible(m, "reconnect", app, role.id, set()) else m
+        for m in role.members)) for role in roles]
+
+
+def _fqdns(args: Args) -> list[str]:
+    return [name for flag, value in pairwise(args) if flag == "--fqdns"
+            for name in value.split(",")]
+
+
+def release_leaving(roles: Sequence[RoleStatus],
+                    fqdn: Callable[[MemberStatus], str]) -> list[RoleStatus]:
+    """`delete pending` members become `deleting` once no one still waits to be told."""
+    pending = {name for role in roles for m in role.members
+               for args in m.state_detail.pending_notify_cmds for name in _fqdns(args)}
+    return [replace(role, members=tuple(
+        replace(m, state=MemberState.DELETING)
+        if m.state == MemberState.DELETE_PENDING and fqdn(m) not in pending else m
+        for m in role.members)) for role in roles]

@@ -1,0 +1,95 @@
+"""The exec-driven part of a cluster reconcile: setup steps and notifications.
+
+The cluster reconciler hands over a draft status (membership planned, states
+advanced from the pods); this runs one short step of setup per member that
+needs one, delivers pending `--addnodes/--delnodes/--reconnect` commands, and
+returns the updated roles with how soon the reconcile should come back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from kubedirector.api.app import App
+from kubedirector.api.cluster import Cluster
+from kubedirector.api.constants import ContainerState, MemberState
+from kubedirector.api.status import ClusterStatus, MemberStatus, RoleStatus
+from kubedirector.setup.runner import SetupRunner, SetupSpec
+
+ConfigmetaFor = Callable[[ClusterStatus, MemberStatus], str]
+
+
+@dataclass
+class StepOutcome:
+    """What the setup pass changed and learnt."""
+
+    roles: list[RoleStatus]
+    requeue_after: list[float] = field(default_factory=list)
+    notify_errors: list[str] = field(default_factory=list)
+
+
+def _running(member: MemberStatus) -> bool:
+    return member.state_detail.last_known_container_state == ContainerState.RUNNING
+
+
+class MemberSetup:
+    """Runs setup and notifications for one cluster's members."""
+
+    def __init__(self, runner: SetupRunner) -> None:
+        self.runner = runner
+
+    def setup(self, cluster: Cluster, app: App, draft: ClusterStatus,
+              configmeta: ConfigmetaFor) -> StepOutcome:
+        outcome = StepOutcome(roles=[])
+        for role in draft.roles:
+            app_role = app.role(role.id)
+            spec_role = cluster.role(role.id)
+            package = app_role.config_package if app_role else None
+            if package is None or app_role is None:
+                outcome.roles.append(role)
+                continue
+            members = []
+            for member in role.members:
+                current = member
+                if current.state == MemberState.CONFIG_ERROR and _running(current):
+                    due, wait = self.runner.retry_due(current, cluster.generation)
+                    if wait is not None:
+                        outcome.requeue_after.append(wait)
+                    if due:
+                        current = self.runner.retried(current)
+                if current.state == MemberState.CREATING and _running(current):
+                    spec = SetupSpec(
+                        namespace=cluster.namespace, package_url=package.package_url,
+                        injections=spec_role.file_injections if spec_role else (),
+                        max_log_size=app_role.max_log_size_dump,
+                        configmeta=configmeta(draft, current), generation=cluster.generation)
+                    current, again = self.runner.step(current, spec)
+                    if again is not None:
+                        outcome.requeue_after.append(again)
+                members.append(current)
+            outcome.roles.append(replace(role, members=tuple(members)))
+        return outcome
+
+    def notify(self, cluster: Cluster, draft: ClusterStatus,
+               configmeta: ConfigmetaFor) -> StepOutcome:
+        """Deliver each configured member's first pending command."""
+        outcome = StepOutcome(roles=[])
+        for role in draft.roles:
+            members = []
+            for member in role.members:
+                current = member
+                if (current.state == MemberState.CONFIGURED and _running(current)
+                        and current.state_detail.pending_notify_cmds):
+                    current, again, error = self.runner.notify(
+                        current, namespace=cluster.namespace,
+                        configmeta=configmeta(draft, current))
+                    if error:
+                        outcome.notify_errors.append(f"{current.pod}: {error}")
+                    if again is not None:
+                        outcome.requeue_after.append(again)
+                    elif current.state_detail.pending_notify_cmds:
+                        outcome.requeue_after.append(0.1)
+                members.append(current)
+            outcome.roles.append(replace(role, members=tuple(members)))
+        return outcome

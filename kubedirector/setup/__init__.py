@@ -1,0 +1,1 @@
+"""App setup inside members: configmeta, guest scripts, the exec path."""

@@ -1,0 +1,104 @@
+"""Run a bash script inside a member's `app` container through `pods/exec`.
+
+Each call opens its own websocket (the client's `stream()` helper swaps the
+shared ApiClient's transport, which is unsafe with several worker threads),
+feeds the script on stdin (an exec's stdin may never be closed, so every script
+ends with `exit`), and gives up after a timeout: a hung guest costs one worker
+at most that long, never the queue.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from urllib.parse import quote, urlencode, urlsplit
+
+import structlog
+import yaml
+from kubernetes.client import Configuration
+from kubernetes.stream.ws_client import ERROR_CHANNEL, WSClient, get_websocket_url
+
+from kubedirector.api.constants import APP_CONTAINER_NAME
+from kubedirector.metrics.registry import REST_CLIENT_REQUESTS
+
+log = structlog.get_logger(__name__)
+DEFAULT_TIMEOUT = 30.0
+_ENDS_WITH_EXIT = re.compile(r"(^|[\n;])\s*exit\b[^\n;]*\s*$")
+
+
+class ExecError(Exception):
+    """The exec itself failed (no exit code): unreachable pod, refused, timed out."""
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+class GuestExecutor:
+    """Runs scripts in pods of the cluster the configuration points at."""
+
+    def __init__(self, configuration: Configuration) -> None:
+        self.configuration = configuration
+
+    def run(self, namespace: str, pod: str, script: str, *,
+            timeout: float = DEFAULT_TIMEOUT, container: str = APP_CONTAINER_NAME) -> ExecResult:
+        """Run `script` with `bash -s`; raises ExecError when no exit code came back."""
+        if not _ENDS_WITH_EXIT.search(script):
+            raise ValueError("a guest script must end with an explicit exit")
+        query = urlencode([("command", "bash"), ("command", "-s"), ("container", container),
+                           ("stdin", "true"), ("stdout", "true"), ("stderr", "true"),
+                           ("tty", "false")])
+        url = get_websocket_url(f"{self.configuration.host}/api/v1/namespaces/"
+                                f"{quote(namespace)}/pods/{quote(pod)}/exec?{query}")
+        code = "<error>"
+        started = time.monotonic()
+        try:
+            client = WSClient(self.configuration, url, self._headers(), True)
+        except Exception as e:  # the websocket library raises its own types
+            raise ExecError(f"exec into {namespace}/{pod} failed: {e}") from e
+        finally:
+            REST_CLIENT_REQUESTS.labels(code="101", method="GET",
+                                        host=urlsplit(url).netloc).inc()
+        try:
+            client.write_stdin(script if script.endswith("\n") else script + "\n")
+            deadline = started + timeout
+            while client.is_open() and time.monotonic() < deadline:
+                client.update(timeout=min(1.0, max(0.0, deadline - time.monotonic())))
+            if client.is_open():
+                code = "timeout"
+                raise ExecError(f"exec into {namespace}/{pod} timed out after {timeout:.0f}s")
+            stdout, stderr = client.read_stdout(), client.read_stderr()
+            exit_code = _exit_code(client.read_channel(ERROR_CHANNEL))
+            code = str(exit_code)
+            return ExecResult(exit_code, stdout or "", stderr or "")
+        finally:
+            client.close()
+            log.debug("guest_exec", pod=f"{namespace}/{pod}", result=code,
+                      seconds=round(time.monotonic() - started, 3))
+
+    def _headers(self) -> dict[str, str]:
+        cfg = self.configuration
+        if cfg.refresh_api_key_hook is not None:
+            cfg.refresh_api_key_hook(cfg)
+        token = cfg.get_api_key_with_prefix("authorization")
+        return {"authorization": token} if token else {}
+
+
+def _exit_code(status_text: str) -> int:
+    """The exit code from the exec's status channel (a v1 Status document)."""
+    try:
+        status = yaml.safe_load(status_text) if status_text else None
+    except yaml.YAMLError:
+        status = None
+    if not isinstance(status, dict):
+        raise ExecError("the exec ended without a status")
+    if status.get("status") == "Success":
+        return 0
+    for cause in (status.get("details") or {}).get("causes") or []:
+        if cause.get("reason") == "ExitCode":  # metav1.StatusCause.Type is "reason" in JSON
+            return int(cause["message"])
+    raise ExecError(str(status.get("message") or "the exec failed"))

@@ -1,0 +1,146 @@
+"""The bash scripts the operator runs inside members (api.md section 5), as text.
+
+Every guest path is prefixed with `${KD_GUEST_ROOT:-}` (unset in a real pod; in
+the simulated cluster each fake pod's own directory), every script ends with an
+explicit `exit`, and the configure run is left in the background with its
+output redirected, so the exec returns at once and later reconciles poll it.
+
+Layout in the guest (as the original's app images expect):
+    /etc/guestconfig/configmeta.json       the cluster's topology
+    /opt/guestconfig/<package>/startscript  from the unpacked setup package
+    /opt/guestconfig/configure.status       `<run id>=<exit code>` lines
+    /opt/guestconfig/configure.stdout|.stderr  the configure run's output
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from kubedirector.api.cluster import FileInjection
+
+GUESTCONFIG = "/opt/guestconfig"
+CONFIGMETA = "/etc/guestconfig/configmeta.json"
+PACKAGE_FILE = f"{GUESTCONFIG}/appconfig.tgz"
+STATUS_FILE = f"{GUESTCONFIG}/configure.status"
+STDOUT_FILE = f"{GUESTCONFIG}/configure.stdout"
+STDERR_FILE = f"{GUESTCONFIG}/configure.stderr"
+MARK_RUNNING = "KD-CONFIGURE-RUNNING"
+MARK_DONE = "KD-CONFIGURE-DONE"
+MARK_STDOUT = "KD-STDOUT"
+MARK_STDERR = "KD-STDERR"
+FETCH_TIMEOUT = 120
+NOTIFY_TIMEOUT = 60
+
+_PRELUDE = 'R="${KD_GUEST_ROOT:-}"\n'
+_FIND_STARTSCRIPT = (
+    f'SS="$(ls -d "$R{GUESTCONFIG}"/*/startscript 2>/dev/null | head -n 1)"\n'
+    'if [ -z "$SS" ]; then echo "no */startscript in the setup package under '
+    f'{GUESTCONFIG}" >&2; exit 97; fi\n'
+)
+
+
+def _heredoc(path: str, content: str) -> str:
+    """Write `content` to the guest path verbatim (quoted heredoc: no expansion)."""
+    marker = "KD_EOF_7f3a"
+    while marker in content:
+        marker += "_"
+    return (f'mkdir -p "$(dirname "$R{path}")"\n'
+            f"cat > \"$R{path}\" <<'{marker}'\n{content}\n{marker}\n")
+
+
+def _injection(inj: FileInjection, index: int) -> str:
+    dest = inj.dest_dir.rstrip("/") or "/"
+    name = inj.src_url.rstrip("/").rsplit("/", 1)[-1] or f"injected-{index}"
+    target = f"{dest}/{name}"
+    lines = [f'mkdir -p "$R{dest}"',
+             f'curl -fsSL --max-time {FETCH_TIMEOUT} -o "$R{target}" '
+             f'{shlex.quote(inj.src_url)} || {{ echo "file injection {index}: could not fetch '
+             f'{inj.src_url}" >&2; exit 96; }}']
+    if inj.file_mode:
+        lines.append(f'chmod {shlex.quote(inj.file_mode)} "$R{target}"')
+    if inj.file_owner:
+        owner = inj.file_owner + (f":{inj.file_group}" if inj.file_group else "")
+        lines.append(f'chown {shlex.quote(owner)} "$R{target}" 2>/dev/null || true')
+    return "\n".join(lines) + "\n"
+
+
+def _fetch(package_url: str) -> str:
+    quoted = shlex.quote(package_url)
+    if package_url.startswith("file://"):
+        src = package_url[len("file://"):]
+        return (f'cp "$R{src}" "$R{PACKAGE_FILE}" 2>/dev/null || {{ echo "setup package '
+                f'{package_url}: no such file in the container" >&2; exit 95; }}\n')
+    return (f'curl -fsSL --max-time {FETCH_TIMEOUT} -o "$R{PACKAGE_FILE}" {quoted} '
+            f'|| {{ echo "setup package {package_url}: could not be fetched" >&2; exit 95; }}\n')
+
+
+def start_configure(*, configmeta: str, package_url: str, run_id: str,
+                    injections: Sequence[FileInjection] = ()) -> str:
+    """File injections, configmeta, package fetch and unpack, then `--configure` in
+    the background; its exit code is appended to configure.status as `<run id>=<code>`."""
+    return "".join([
+        "set -u\n", _PRELUDE,
+        *(_injection(inj, i) for i, inj in enumerate(injections)),
+        _heredoc(CONFIGMETA, configmeta),
+        f'mkdir -p "$R{GUESTCONFIG}"\n',
+        _fetch(package_url),
+        f'tar -xzf "$R{PACKAGE_FILE}" -C "$R{GUESTCONFIG}" || {{ echo "setup package '
+        f'{package_url}: not a gzipped tar" >&2; exit 94; }}\n',
+        _FIND_STARTSCRIPT,
+        f'cd "$R{GUESTCONFIG}"\n',
+        f'nohup bash -c \'"$0" --configure >"$1" 2>"$2"; echo "$3=$?" >>"$4"\' '
+        f'"$SS" "$R{STDOUT_FILE}" "$R{STDERR_FILE}" {shlex.quote(run_id)} "$R{STATUS_FILE}" '
+        "</dev/null >/dev/null 2>&1 &\n",
+        "exit 0\n",
+    ])
+
+
+def poll_configure(*, run_id: str, max_chars: int) -> str:
+    """Print whether the run finished and, if so, its exit code and output tails."""
+    return "".join([
+        _PRELUDE,
+        f"code=\"$(awk -F= -v id={shlex.quote(run_id)} '$1 == id {{ c = $2 }} "
+        f"END {{ print c }}' \"$R{STATUS_FILE}\" 2>/dev/null)\"\n",
+        f'if [ -z "$code" ]; then echo {MARK_RUNNING}; exit 0; fi\n',
+        f'echo "{MARK_DONE} $code"\n',
+        f'echo {MARK_STDOUT}; tail -c {max_chars} "$R{STDOUT_FILE}" 2>/dev/null; echo\n',
+        f'echo {MARK_STDERR}; tail -c {max_chars} "$R{STDERR_FILE}" 2>/dev/null; echo\n',
+        "exit 0\n",
+    ])
+
+
+def notify(*, configmeta: str, arguments: Sequence[str]) -> str:
+    """Refresh configmeta, then run the startscript with `arguments` (addnodes, ...)."""
+    args = " ".join(shlex.quote(a) for a in arguments)
+    return "".join([
+        "set -u\n", _PRELUDE, _heredoc(CONFIGMETA, configmeta), _FIND_STARTSCRIPT,
+        f'cd "$R{GUESTCONFIG}"\n',
+        f'timeout {NOTIFY_TIMEOUT} "$SS" {args} </dev/null\n',
+        "exit $?\n",
+    ])
+
+
+@dataclass(frozen=True)
+class ConfigureResult:
+    """What a poll found: still running, or the exit code and the output tails."""
+
+    running: bool
+    exit_code: int | None = None
+    stdout: str = ""
+    stderr: str = ""
+
+
+def parse_poll(output: str) -> ConfigureResult:
+    lines = output.splitlines()
+    if not lines or lines[0].strip() == MARK_RUNNING:
+        return ConfigureResult(running=True)
+    head = lines[0].split()
+    code = int(head[1]) if len(head) == 2 and head[0] == MARK_DONE and head[1].lstrip(
+        "-").isdigit() else -1
+    text = "\n".join(lines[1:])
+    out, _, err = text.partition(f"\n{MARK_STDERR}\n")
+    out = out.removeprefix(f"{MARK_STDOUT}\n")
+    return ConfigureResult(running=False, exit_code=code, stdout=out.strip("\n"),
+                           stderr=err.strip("\n"))

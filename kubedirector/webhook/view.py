@@ -1,0 +1,148 @@
+"""What admission may know about the cluster: a read-only view of the shared caches.
+
+Admission never calls the API server: every replica answers from its informer
+caches, which all converge on the same objects, so no answer depends on state
+held in one process's memory.  `StaticView` serves the unit tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from kubedirector.api.constants import GLOBAL_CONFIG_NAME, AppCatalog
+from kubedirector.cache.factory import InformerFactory
+from kubedirector.cache.informer import Informer, Resource
+from kubedirector.reconcilers.resources import APPS, CLUSTERS, CONFIGS
+
+STORAGE_CLASSES = Resource("storage.k8s.io", "v1", "storageclasses", "StorageClass")
+DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
+
+Obj = dict[str, Any]
+
+
+class View(Protocol):
+    """The objects admission decisions depend on."""
+
+    operator_namespace: str
+
+    def synced(self) -> bool:
+        """False until every cache has listed once: until then answers could be wrong."""
+
+    def app(self, namespace: str, name: str) -> Obj | None: ...
+
+    def config(self) -> Obj | None: ...
+
+    def clusters(self) -> list[Obj]: ...
+
+    def storage_classes(self) -> list[Obj]: ...
+
+
+@dataclass
+class StaticView:
+    """A fixed set of objects (tests, and anything that already holds the objects)."""
+
+    operator_namespace: str
+    apps: Sequence[Obj] = ()
+    cluster_list: Sequence[Obj] = ()
+    config_doc: Obj | None = None
+    classes: Sequence[Obj] = field(default_factory=list)
+    is_synced: bool = True
+
+    def synced(self) -> bool:
+        return self.is_synced
+
+    def app(self, namespace: str, name: str) -> Obj | None:
+        return next(
+            (a for a in self.apps
+             if a["metadata"]["name"] == name and a["metadata"].get("namespace") == namespace),
+            None,
+        )
+
+    def config(self) -> Obj | None:
+        return self.config_doc
+
+    def clusters(self) -> list[Obj]:
+        return list(self.cluster_list)
+
+    def storage_classes(self) -> list[Obj]:
+        return list(self.classes)
+
+
+class CacheView:
+    """The view over shared informers: `informers` for the watched namespaces and
+    `system` for the operator's namespace (system catalog and the global config)."""
+
+    def __init__(self, informers: InformerFactory, system: InformerFactory,
+                 storage_classes: Informer, operator_namespace: str) -> None:
+        self.operator_namespace = operator_namespace
+        self._informers = informers
+        self._system = system
+        self._classes = storage_classes
+        # Touch every informer admission reads, so the caller can start them.
+        self.used: list[Informer] = [
+            *informers.informers(APPS), *informers.informers(CLUSTERS),
+            *system.informers(APPS), *system.informers(CONFIGS), storage_classes,
+        ]
+
+    def synced(self) -> bool:
+        return all(informer.has_synced() for informer in self.used)
+
+    def app(self, namespace: str, name: str) -> Obj | None:
+        factory = self._system if namespace == self.operator_namespace else self._informers
+        return factory.get(APPS, f"{namespace}/{name}")
+
+    def config(self) -> Obj | None:
+        return self._system.get(CONFIGS, f"{self.operator_namespace}/{GLOBAL_CONFIG_NAME}")
+
+    def clusters(self) -> list[Obj]:
+        return [c for informer in self._informers.informers(CLUSTERS)
+                for c in informer.store.list()]
+
+    def storage_classes(self) -> list[Obj]:
+        return self._classes.store.list()
+
+
+def resolve_app(view: View, cluster: Mapping[str, Any]) -> tuple[Obj | None, str | None]:
+    """The app a cluster names and the catalog it was found in: the cluster's own
+    namespace (`local`) first, then the operator's (`system`), unless `appCatalog` says."""
+    spec = cluster.get("spec") if isinstance(cluster.get("spec"), Mapping) else {}
+    name = spec.get("app")
+    if not isinstance(name, str) or not name:
+        return None, None
+    namespace = (cluster.get("metadata") or {}).get("namespace", "")
+    places = {AppCatalog.LOCAL.value: namespace, AppCatalog.SYSTEM.value: view.operator_namespace}
+    catalog = spec.get("appCatalog")
+    order = [catalog] if catalog in places else list(places)
+    for where in order:
+        found = view.app(places[where], name)
+        if found is not None:
+            return found, where
+    return None, None
+
+
+def clusters_using(view: View, app: Mapping[str, Any]) -> list[str]:
+    """"namespace/name" of each live cluster whose app resolves to `app` (deleting
+    clusters do not count: they no longer need it, and a namespace being deleted
+    must be able to remove its apps)."""
+    meta = app.get("metadata") or {}
+    users = []
+    for cluster in view.clusters():
+        cmeta = cluster.get("metadata") or {}
+        if cmeta.get("deletionTimestamp") or (cluster.get("spec") or {}).get("app") != meta.get(
+                "name"):
+            continue
+        found, _ = resolve_app(view, cluster)
+        if found is not None and (found.get("metadata") or {}).get("namespace") == meta.get(
+                "namespace"):
+            users.append(f"{cmeta.get('namespace')}/{cmeta.get('name')}")
+    return sorted(users)
+
+
+def default_storage_class(view: View) -> str | None:
+    """The StorageClass annotated as the cluster's default, if exactly one is."""
+    defaults = [c["metadata"]["name"] for c in view.storage_classes()
+                if (c["metadata"].get("annotations") or {}).get(DEFAULT_CLASS_ANNOTATION)
+                == "true"]
+    return defaults[0] if len(defaults) == 1 else None

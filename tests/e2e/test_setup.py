@@ -1,0 +1,253 @@
+"""Scenario C of acceptance.md: app setup inside members, with a test app whose
+setup package records every call and can be told (through the app's configMeta)
+to fail or hang.  The package is served over HTTP on 127.0.0.1 by the test.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import io
+import json
+import tarfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.support.operator import free_port, wait_until
+
+STARTSCRIPT = """#!/bin/bash
+R="${KD_GUEST_ROOT:-}"
+mkdir -p "$R/var/log/guestconfig"
+echo "$*" >> "$R/var/log/guestconfig/startscript.calls"
+mode="$(grep -o '"mode":"[a-z]*"' "$R/etc/guestconfig/configmeta.json" | head -n 1 | cut -d'"' -f4)"
+if [ "$1" = "--configure" ]; then
+  case "$mode" in
+    fail) echo "configure says hello"; echo "failing on purpose" >&2; exit 7 ;;
+    hang) sleep 120 ;;
+  esac
+fi
+exit 0
+"""
+
+
+@pytest.fixture(scope="module")
+def package_server(tmp_path_factory) -> Iterator[str]:
+    """An HTTP server on loopback serving the recorder package as /recorder.tgz."""
+    root = tmp_path_factory.mktemp("packages")
+    data = STARTSCRIPT.encode()
+    with tarfile.open(root / "recorder.tgz", "w:gz") as tar:
+        info = tarfile.TarInfo("recorder/startscript")
+        info.size, info.mode = len(data), 0o755
+        tar.addfile(info, io.BytesIO(data))
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def recorder_app(name: str, url: str, mode: str = "ok") -> dict:
+    role = {"cardinality": "0+", "imageRepoTag": "example/recorder:1"}
+    return {
+        "apiVersion": "kubedirector.hpe.com/v1beta1", "kind": "KubeDirectorApp",
+        "metadata": {"name": name},
+        "spec": {
+            "label": {"name": "recorder"}, "distroID": "example/recorder", "version": "1",
+            "configSchemaVersion": 7, "defaultConfigPackage": {"packageURL": url},
+            "services": [{"id": "ssh", "label": {"name": "ssh"}, "endpoint": {"port": 22}}],
+            "roles": [{**role, "id": "a", "cardinality": "1"}, {**role, "id": "b"},
+                      {**role, "id": "c"}],
+            "config": {"selectedRoles": ["a", "b", "c"],
+                       "roleServices": [{"roleID": r, "serviceIDs": ["ssh"]}
+                                        for r in ("a", "b", "c")],
+                       "configMeta": {"mode": mode}},
+        },
+    }
+
+
+def recorder_cluster(name: str, app: str, members: dict[str, int],
+                     configmaps: list[str] | None = None) -> dict:
+    res = {"requests": {"cpu": "100m", "memory": "128Mi"},
+           "limits": {"cpu": "100m", "memory": "128Mi"}}
+    spec: dict = {"app": app, "roles": [{"id": r, "members": n, "resources": res}
+                                        for r, n in members.items()]}
+    if configmaps:
+        spec["connections"] = {"configmaps": configmaps}
+    return {"apiVersion": "kubedirector.hpe.com/v1beta1", "kind": "KubeDirectorCluster",
+            "metadata": {"name": name}, "spec": spec}
+
+
+def apply(kubectl, namespace: str, doc: dict) -> None:
+    kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(doc))
+
+
+def status(kubectl, namespace: str, name: str) -> dict:
+    return json.loads(kubectl("get", "kdcluster", name, "-n", namespace, "-o",
+                              "json").stdout).get("status", {})
+
+
+def members(st: dict) -> dict[str, dict]:
+    return {m["pod"]: {**m, "role": r["id"]} for r in st.get("roles", []) for m in r["members"]}
+
+
+def wait_ready(kubectl, namespace: str, name: str, timeout: int = 90) -> dict:
+    kubectl("wait", "--for=condition=Ready", f"kdcluster/{name}", "-n", namespace,
+            f"--timeout={timeout}s", timeout=timeout + 10)
+    return status(kubectl, namespace, name)
+
+
+def calls(kubectl, namespace: str, pod: str) -> list[str]:
+    out = kubectl("exec", pod, "-n", namespace, "--", "sh", "-c",
+                  'cat "$KD_GUEST_ROOT/var/log/guestconfig/startscript.calls"; exit 0').stdout
+    return out.splitlines()
+
+
+def fqdns(call_lines: list[str], event: str, role: str) -> set[str]:
+    found: set[str] = set()
+    for line in call_lines:
+        args = line.split()
+        if args[:1] == [f"--{event}"] and args[args.index("--role") + 1] == role:
+            found |= set(args[args.index("--fqdns") + 1].split(","))
+    return found
+
+
+def fqdn(st: dict, namespace: str, pod: str) -> str:
+    return f"{pod}.{st['clusterService']}.{namespace}.svc.cluster.local"
+
+
+def set_workers(kubectl, namespace: str, name: str, count: int) -> None:
+    kubectl("patch", "kdcluster", name, "-n", namespace, "--type=json", "-p", json.dumps(
+        [{"op": "replace", "path": "/spec/roles/1/members", "value": count}]))
+
+
+def test_configure_once_and_membership_notifications(kubectl, namespace, operator,
+                                                     package_server):
+    apply(kubectl, namespace, recorder_app("recorder", f"{package_server}/recorder.tgz"))
+    apply(kubectl, namespace, recorder_cluster("rec", "recorder", {"a": 1, "b": 1, "c": 1}))
+    first = wait_ready(kubectl, namespace, "rec")
+    original = sorted(members(first))
+    for pod in original:
+        assert calls(kubectl, namespace, pod) == ["--configure"], pod
+
+    set_workers(kubectl, namespace, "rec", 3)
+    wait_until(lambda: len(members(status(kubectl, namespace, "rec"))) == 5, 60, "5 members")
+    grown = wait_ready(kubectl, namespace, "rec")
+    added = sorted(set(members(grown)) - set(original))
+    assert len(added) == 2
+    expected = {fqdn(grown, namespace, p) for p in added}
+    for pod in original:
+        wait_until(lambda p=pod: fqdns(calls(kubectl, namespace, p), "addnodes", "b")
+                   == expected, 30, f"{pod} to hear of both new members")
+    for pod in added:
+        assert calls(kubectl, namespace, pod) == ["--configure"], pod
+
+    set_workers(kubectl, namespace, "rec", 1)
+    wait_until(lambda: len(members(status(kubectl, namespace, "rec"))) == 3, 60,
+               "back to 3 members")
+    shrunk = wait_ready(kubectl, namespace, "rec")
+    assert sorted(members(shrunk)) == original
+    for pod in original:
+        heard = fqdns(calls(kubectl, namespace, pod), "delnodes", "b")
+        assert heard == expected, pod
+    node_ids = [m["nodeID"] for m in members(shrunk).values()]
+    assert len(set(node_ids)) == 3 and shrunk["lastNodeID"] == 5
+
+
+def test_failing_configure_is_a_config_error_with_output(kubectl, namespace, operator,
+                                                         package_server):
+    apply(kubectl, namespace, recorder_app("failing", f"{package_server}/recorder.tgz", "fail"))
+    apply(kubectl, namespace, recorder_cluster("bad", "failing", {"a": 1}))
+
+    def errored() -> dict | None:
+        m = next(iter(members(status(kubectl, namespace, "bad")).values()), None)
+        return m if m and m["state"] == "config error" else None
+
+    member = wait_until(errored, 60, "config error")
+    detail = member["stateDetail"]
+    assert "exited with status 7" in detail["configErrorDetail"]
+    assert "failing on purpose" in detail["startScriptStderrMessage"]
+    assert "configure says hello" in detail["startScriptStdoutMessage"]
+    st = status(kubectl, namespace, "bad")
+    degraded = next(c for c in st["conditions"] if c["type"] == "Degraded")
+    assert degraded["status"] == "True" and degraded["reason"] == "ConfigError"
+    assert st["memberStateRollup"]["configErrors"] is True
+    events = kubectl("get", "events", "-n", namespace, "--field-selector",
+                     "involvedObject.name=bad,type=Warning", "-o",
+                     "jsonpath={.items[*].message}").stdout
+    assert "config error" in events
+
+
+def test_unreachable_package_is_a_clear_config_error(kubectl, namespace, operator):
+    url = f"http://127.0.0.1:{free_port()}/nowhere.tgz"
+    apply(kubectl, namespace, recorder_app("unreachable", url))
+    apply(kubectl, namespace, recorder_cluster("nopkg", "unreachable", {"a": 1}))
+    member = wait_until(lambda: next((m for m in members(status(
+        kubectl, namespace, "nopkg")).values() if m["state"] == "config error"), None),
+        90, "config error")
+    assert url in member["stateDetail"]["configErrorDetail"]
+    assert "could not be fetched" in member["stateDetail"]["configErrorDetail"]
+
+
+def test_restarted_member_is_set_up_again(kubectl, namespace, operator, package_server):
+    apply(kubectl, namespace, recorder_app("recorder", f"{package_server}/recorder.tgz"))
+    apply(kubectl, namespace, recorder_cluster("rec", "recorder", {"a": 1, "b": 1}))
+    before = members(wait_ready(kubectl, namespace, "rec"))
+    pod = next(p for p, m in before.items() if m["role"] == "b")
+    old_container = before[pod]["stateDetail"]["lastConfiguredContainer"]
+    kubectl("delete", "pod", pod, "-n", namespace)
+    wait_until(lambda: members(status(kubectl, namespace, "rec"))[pod]["stateDetail"].get(
+        "lastConfiguredContainer") not in (None, old_container), 90, "setup of the new container")
+    wait_ready(kubectl, namespace, "rec")
+    assert calls(kubectl, namespace, pod) == ["--configure"], "a fresh container, set up again"
+
+
+def test_connected_configmap_change_triggers_reconnect(kubectl, namespace, operator,
+                                                      package_server):
+    kubectl("create", "configmap", "settings", "-n", namespace, "--from-literal=level=1")
+    kubectl("label", "configmap", "settings", "-n", namespace, "kubedirector.hpe.com/cmType=app")
+    apply(kubectl, namespace, recorder_app("recorder", f"{package_server}/recorder.tgz"))
+    apply(kubectl, namespace, recorder_cluster("rec", "recorder", {"a": 1},
+                                               configmaps=["settings"]))
+    pod = next(iter(members(wait_ready(kubectl, namespace, "rec"))))
+    assert calls(kubectl, namespace, pod) == ["--configure"]
+    kubectl("patch", "configmap", "settings", "-n", namespace, "--type=merge", "-p",
+            json.dumps({"data": {"level": "2"}}))
+    wait_until(lambda: "--reconnect" in calls(kubectl, namespace, pod), 60, "--reconnect")
+    meta = json.loads(kubectl("exec", pod, "-n", namespace, "--", "sh", "-c",
+                              'cat "$KD_GUEST_ROOT/etc/guestconfig/configmeta.json"; exit 0'
+                              ).stdout)
+    assert json.dumps(meta["connections"]["configmaps"]).count('"level": "2"') == 1
+
+
+def test_hanging_setup_does_not_delay_another_cluster(kubectl, namespace, operator,
+                                                      package_server):
+    apply(kubectl, namespace, recorder_app("hanging", f"{package_server}/recorder.tgz", "hang"))
+    apply(kubectl, namespace, recorder_app("recorder", f"{package_server}/recorder.tgz"))
+    apply(kubectl, namespace, recorder_cluster("stuck", "hanging", {"a": 1, "b": 2}))
+    wait_until(lambda: any("running for" in (m["stateDetail"].get("configErrorDetail") or "")
+                           for m in members(status(kubectl, namespace, "stuck")).values()),
+               60, "the hanging setup to be running")
+    started = time.monotonic()
+    apply(kubectl, namespace, recorder_cluster("quick", "recorder", {"a": 1, "b": 1}))
+    wait_ready(kubectl, namespace, "quick", timeout=60)
+    took = time.monotonic() - started
+    print(f"another cluster became Ready in {took:.1f}s while a setup hung")
+    assert took < 30, f"took {took:.1f}s"
+    assert status(kubectl, namespace, "stuck")["state"] == "creating"
+
+
+def test_catalog_app_reaches_ready_with_its_setup_package(kubectl, namespace, operator):
+    repo = Path(__file__).resolve().parents[2]
+    kubectl("apply", "-n", namespace, "-f", str(repo / "manifests/catalog/spark221e2.yaml"))
+    kubectl("apply", "-n", namespace, "-f",
+            str(repo / "manifests/examples/clusters/cr-cluster-spark221e2.yaml"))
+    st = wait_ready(kubectl, namespace, "spark221e2")
+    assert st["memberSummary"] == "4/4"
+    for pod in members(st):
+        assert calls(kubectl, namespace, pod) == ["--configure"]

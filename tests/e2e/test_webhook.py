@@ -1,0 +1,187 @@
+"""Scenario D and the admission parts of B through the real API server: the webhook
+runs in-process on 127.0.0.1, registered from the manifests for the test namespace."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import ssl
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from kubernetes.client import ApiException
+
+from kubedirector.kube import request_json, resource_path
+from kubedirector.webhook.start import Webhook
+from tests.admission_cases import CASES, app, cluster, config, document, min_app
+from tests.conftest import LocalCluster
+from tests.e2e.support.operator import wait_until
+from tests.e2e.support.webhook import webhook_in_namespace
+from tests.unit.kd_fixtures import BROKEN_YAML, compat_files
+
+
+@pytest.fixture
+def webhook(local_cluster: LocalCluster, kubectl, namespace: str) -> Iterator[Webhook]:
+    with webhook_in_namespace(local_cluster.kubeconfig, kubectl, namespace) as hook:
+        yield hook
+
+
+def create(kubectl, doc: dict, *args: str, check: bool = True):
+    return kubectl("create", *args, "-f", "-", input=json.dumps(doc), check=check)
+
+
+def get(kubectl, kind: str, namespace: str, name: str) -> dict:
+    return json.loads(kubectl("get", kind, name, "-n", namespace, "-o", "json").stdout)
+
+
+@pytest.fixture
+def catalog(kubectl, namespace: str, webhook: Webhook) -> None:
+    """The cases' context: two apps and a config requiring secret prefix `kd-`."""
+    for doc in (config(namespace), app(namespace), min_app(namespace)):
+        create(kubectl, doc)
+    # Admission must see them before judging clusters against them.
+    wait_until(lambda: webhook.view.app(namespace, "spark-min") and webhook.view.config(),
+               10, "apps and config in the webhook's cache")
+
+
+def test_invalid_documents_refused_naming_the_field(kubectl, namespace: str, catalog: None):
+    cases = [c for c in CASES if c.e2e]
+    assert len(cases) >= 30
+    for case in cases:
+        out = create(kubectl, document(case, namespace), check=False)
+        assert out.returncode != 0, f"{case.id} was accepted"
+        assert case.field in out.stderr, f"{case.id}: {out.stderr}"
+    names = kubectl("get", "kdapp,kdcluster,kdconfig", "-n", namespace, "-o", "name").stdout
+    assert sorted(names.split()) == sorted([
+        "kubedirectorapp.kubedirector.hpe.com/spark221e2",
+        "kubedirectorapp.kubedirector.hpe.com/spark-min",
+        "kubedirectorconfig.kubedirector.hpe.com/kd-global-config"])
+    # Still serving: a valid cluster goes through.
+    create(kubectl, cluster(namespace, "good"))
+
+
+def test_defaults_visible_on_created_cluster(kubectl, namespace: str, catalog: None):
+    doc = cluster(namespace, "defaults")
+    del doc["spec"]["roles"][1]["members"]
+    doc["spec"]["roles"][1]["storage"] = {"size": "1Gi"}
+    doc["spec"]["defaultSecret"] = {"name": "kd-shared", "mountPath": "/etc/kd"}
+    create(kubectl, doc)
+    spec = get(kubectl, "kdcluster", namespace, "defaults")["spec"]
+    assert spec["appCatalog"] == "local"
+    assert spec["serviceType"] == "NodePort"  # the config's default
+    assert spec["namingScheme"] == "CrNameRole"
+    worker = spec["roles"][1]
+    assert worker["members"] == 0
+    assert worker["storage"]["storageClassName"] == "local-path"  # the cluster default class
+    assert all(r["secret"]["name"] == "kd-shared" for r in spec["roles"])
+
+
+def test_dry_run_applies_defaults_and_creates_nothing(kubectl, namespace: str, catalog: None):
+    out = create(kubectl, cluster(namespace, "dry"), "--dry-run=server", "-o", "json")
+    assert json.loads(out.stdout)["spec"]["serviceType"] == "NodePort"
+    bad = create(kubectl, document(CASES[0], namespace), "--dry-run=server", check=False)
+    assert CASES[0].field in bad.stderr
+    assert kubectl("get", "kdcluster", "dry", "-n", namespace, check=False).returncode != 0
+
+
+def test_app_in_use_and_cluster_app_are_frozen(kubectl, namespace: str, catalog: None):
+    create(kubectl, cluster(namespace, "user"))
+    patch = json.dumps({"spec": {"version": "9.9"}})
+    out = kubectl("patch", "kdapp", "spark221e2", "-n", namespace, "--type=merge", "-p", patch,
+                  check=False)
+    assert out.returncode != 0 and "in use" in out.stderr, out.stderr
+    out = kubectl("delete", "kdapp", "spark221e2", "-n", namespace, check=False)
+    assert out.returncode != 0 and f"{namespace}/user" in out.stderr, out.stderr
+    out = kubectl("patch", "kdcluster", "user", "-n", namespace, "--type=merge",
+                  "-p", json.dumps({"spec": {"app": "spark-min"}}), check=False)
+    assert out.returncode != 0 and "spec.app: cannot change" in out.stderr, out.stderr
+    # Labels and scaling stay possible; the app can go once its cluster has.
+    kubectl("label", "kdapp", "spark221e2", "-n", namespace, "team=data")
+    kubectl("patch", "kdcluster", "user", "-n", namespace, "--type=json",
+            "-p", json.dumps([{"op": "replace", "path": "/spec/roles/1/members", "value": 3}]))
+    out = kubectl("delete", "kdconfig", "kd-global-config", "-n", namespace, check=False)
+    assert out.returncode != 0 and "clusters still exist" in out.stderr, out.stderr
+    kubectl("delete", "kdcluster", "user", "-n", namespace, "--timeout=30s")
+    deadline = time.monotonic() + 10
+    while kubectl("delete", "kdapp", "spark221e2", "-n", namespace,
+                  check=False).returncode != 0:  # until the webhook's cache saw the deletion
+        assert time.monotonic() < deadline, "app still refused after its cluster went"
+        time.sleep(0.2)
+
+
+def _compat(kind: str) -> list[Path]:
+    return [p for p in compat_files(kind) if p.name != "eks-gp2-for-kd.yaml"]
+
+
+def test_upstream_compat_outcomes_under_admission(kubectl, namespace: str, webhook: Webhook):
+    """EXPECTATIONS.md, at admission: the catalog and every example cluster and config
+    accepted (server-side dry run), the training-engine cluster refused naming role
+    `controller`, the malformed datafabric610 file not parseable."""
+    for path in compat_files("example_catalog"):
+        kubectl("create", "-n", namespace, "-f", str(path))
+    wait_until(lambda: webhook.view.app(namespace, "training-engine"), 10, "catalog cached")
+    for path in _compat("example_clusters") + _compat("example_configs"):
+        out = kubectl("create", "--dry-run=server", "-n", namespace, "-f", str(path),
+                      check=False)
+        if path.name in BROKEN_YAML:
+            assert out.returncode != 0 and "yaml" in out.stderr.lower(), out.stderr
+        elif path.name == "cr-cluster-training-engine.yaml":
+            assert out.returncode != 0
+            assert "spec.roles[2].id: role 'controller' is not a role of app" in out.stderr, \
+                out.stderr
+        else:
+            assert out.returncode == 0, f"{path.name}: {out.stderr}"
+
+
+def test_certificate_rotation_without_failed_requests(local_cluster: LocalCluster, kubectl,
+                                                      namespace: str, api_client):
+    """A serving certificate valid 12 s is renewed about every 8 s while admission
+    requests keep flowing; every one of them must get its normal answer."""
+    with webhook_in_namespace(local_cluster.kubeconfig, kubectl, namespace,
+                              leaf_validity=datetime.timedelta(seconds=12),
+                              check_interval=0.5) as hook:
+        create(kubectl, app(namespace))
+        path = resource_path("kubedirector.hpe.com", "v1beta1", "kubedirectorclusters",
+                             namespace=namespace)
+        serials: set[int] = set()
+        stop = threading.Event()
+
+        def watch_serials() -> None:
+            while not stop.is_set():
+                pem = ssl.get_server_certificate(("127.0.0.1", hook.port), timeout=5)
+                serials.add(x509.load_pem_x509_certificate(pem.encode()).serial_number)
+                stop.wait(0.5)
+
+        watcher = threading.Thread(target=watch_serials, daemon=True)
+        watcher.start()
+        failures: list[str] = []
+        good, bad = cluster(namespace, "rotating"), cluster(namespace, "rotating-bad")
+        bad["spec"]["roles"][0]["members"] = 5
+        requests = 0
+        deadline = time.monotonic() + 30
+        try:
+            while time.monotonic() < deadline:
+                requests += 1
+                try:
+                    out = request_json(api_client, "POST", path, query={"dryRun": "All"},
+                                       body=good)
+                    if out["spec"].get("namingScheme") != "CrNameRole":
+                        failures.append("mutation missing")
+                except ApiException as e:
+                    failures.append(f"valid cluster: {e.status} {e.body}"[:300])
+                try:
+                    request_json(api_client, "POST", path, query={"dryRun": "All"}, body=bad)
+                    failures.append("invalid cluster accepted")
+                except ApiException as e:
+                    if "spec.roles[0].members" not in str(e.body):
+                        failures.append(f"invalid cluster: {e.status} {e.body}"[:300])
+        finally:
+            stop.set()
+            watcher.join(10)
+    assert failures == [], failures
+    assert requests > 20
+    assert len(serials) >= 3, f"only {len(serials)} serving certificates seen"
