@@ -31,6 +31,8 @@ q apply --server-side --force-conflicts -n "$NS" -f "$REPO_DIR/manifests/catalog
 q apply --server-side --force-conflicts -n "$NS" -f "$REPO_DIR/manifests/examples/config/kd-global-config.yaml" >/dev/null
 log "CRDs, the example catalog and kd-global-config installed in namespace $NS"
 
+STATE_HINT="bash hack/local-operator.sh status"
+
 # 2. The operator: a local process (a simulated cluster has no real pods to run it).
 KD_NAMESPACE="$NS" bash "$HACK_DIR/local-operator.sh" start
 
@@ -40,23 +42,12 @@ echo
 q apply -n "$CLUSTER_NS" -f "$REPO_DIR/manifests/examples/clusters/cr-cluster-spark221e2.yaml" >/dev/null
 log "created kdcluster/spark221e2 in namespace $CLUSTER_NS; waiting for its members"
 
-# 4. Wait for the furthest state: Ready, or every member started and waiting for
-#    app setup (running setup packages inside members is not supported yet).
-settled() {
-  q get kdcluster spark221e2 -n "$CLUSTER_NS" -o json | "$PY" -c '
-import json, sys
-s = json.load(sys.stdin).get("status", {})
-states = [m["state"] for r in s.get("roles", []) for m in r["members"]]
-ready = any(c["type"] == "Ready" and c["status"] == "True" for c in s.get("conditions", []))
-sys.exit(0 if ready or (states and all(x in ("creating", "configured") for x in states)) else 1)'
-}
-for _ in $(seq 1 120); do settled && break; sleep 1; done
-settled || die "spark221e2 did not settle in 120 s; see the operator log (hack/local-operator.sh status)"
-if q wait --for=condition=Ready kdcluster/spark221e2 -n "$CLUSTER_NS" --timeout=2s >/dev/null 2>&1; then
-  log "kdcluster/spark221e2 is Ready"
-else
-  log "kdcluster/spark221e2: every member runs and waits in 'creating' for app setup (setup packages are not run yet)"
+# 4. Wait until the cluster is Ready: every member set up by its app's package.
+if ! q wait --for=condition=Ready kdcluster/spark221e2 -n "$CLUSTER_NS" --timeout=180s >/dev/null; then
+  q get kdcluster spark221e2 -n "$CLUSTER_NS" -o yaml >&2 || true
+  die "spark221e2 did not become Ready in 180 s; see the operator log ($STATE_HINT)"
 fi
+log "kdcluster/spark221e2 is Ready"
 echo
 k get pods -n "$CLUSTER_NS" -l kubedirector.hpe.com/kdcluster=spark221e2
 echo

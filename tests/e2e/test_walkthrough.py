@@ -27,10 +27,11 @@ def test_walkthrough_command(kubectl, namespace, local_cluster):
         for app in ("spark221e2", "spark211up", "cassandra311"):
             assert app in out
         assert "operator running as a local process" in proc.stderr
+        assert "kdcluster/spark221e2 is Ready" in proc.stderr
         status = json.loads(kubectl("get", "kdcluster", "spark221e2", "-n", namespace, "-o",
                                     "json").stdout)["status"]
         states = [m["state"] for r in status["roles"] for m in r["members"]]
-        assert len(states) == 4 and set(states) <= {"creating", "configured"}
+        assert states == ["configured"] * 4
         pods = kubectl("get", "pods", "-n", namespace, "-o", "name").stdout.split()
         assert len(pods) == 4 and all("spark221e2-" in p for p in pods)
         kubectl("delete", "kdcluster", "spark221e2", "-n", namespace, "--timeout=60s")
