@@ -10,6 +10,7 @@ from kubernetes.client import ApiClient
 from kubedirector.api.constants import LABEL_CLUSTER
 from kubedirector.cache.factory import InformerFactory
 from kubedirector.controller.controller import Controller, label_key, own_key
+from kubedirector.metrics.registry import CLUSTER_STATES
 from kubedirector.options import RunOptions
 from kubedirector.reconcilers.cluster import ClusterReconciler
 from kubedirector.reconcilers.config import ConfigReconciler
@@ -96,6 +97,8 @@ def build_controllers(
     for factory in {id(informers): informers, id(system): system}.values():
         for informer in factory.informers(APPS):
             cluster_ctl.watch(informer, clusters_using)
+    CLUSTER_STATES.watch(lambda: [c for i in informers.informers(CLUSTERS)
+                                   for c in i.store.list()])
     config_ctl = Controller("kubedirectorconfig",
                             ConfigReconciler(informers=system, writer=writer, events=events,
                                              operator_namespace=options.namespace))

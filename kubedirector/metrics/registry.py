@@ -21,6 +21,7 @@ from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
+from kubedirector.metrics.clusters import ClusterStateCollector
 from kubedirector.metrics.workqueue import WorkqueueMetricsProvider
 
 # Go clients expose no `_created` series; leaving them on would double the series count.
@@ -88,18 +89,8 @@ REST_CLIENT_REQUESTS = Counter(
     ("code", "method", "host"),
     registry=REGISTRY,
 )
-CLUSTERS = Gauge(
-    "kubedirector_clusters",
-    "KubeDirectorClusters by state",
-    ("state",),
-    registry=REGISTRY,
-)
-MEMBERS = Gauge(
-    "kubedirector_members",
-    "KubeDirectorCluster members by state",
-    ("state",),
-    registry=REGISTRY,
-)
+CLUSTER_STATES = ClusterStateCollector()
+REGISTRY.register(CLUSTER_STATES)
 SETUP_RUNS = Counter(
     "kubedirector_setup_runs",
     "Setup-script runs in cluster members, by result",

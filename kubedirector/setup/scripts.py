@@ -14,6 +14,7 @@ Layout in the guest (as the original's app images expect):
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,6 +42,16 @@ _FIND_STARTSCRIPT = (
 )
 
 
+def _guest(path: str) -> str:
+    """A guest path as one shell word under the guest root, taken literally."""
+    return f'"$R"{shlex.quote(path)}'
+
+
+def _fail(message: str, code: int) -> str:
+    """Report `message` (taken literally) on stderr and exit with `code`."""
+    return f"{{ echo {shlex.quote(message)} >&2; exit {code}; }}"
+
+
 def _heredoc(path: str, content: str) -> str:
     """Write `content` to the guest path verbatim (quoted heredoc: no expansion)."""
     marker = "KD_EOF_7f3a"
@@ -54,15 +65,15 @@ def _injection(inj: FileInjection, index: int) -> str:
     dest = inj.dest_dir.rstrip("/") or "/"
     name = inj.src_url.rstrip("/").rsplit("/", 1)[-1] or f"injected-{index}"
     target = f"{dest}/{name}"
-    lines = [f'mkdir -p "$R{dest}"',
-             f'curl -fsSL --max-time {FETCH_TIMEOUT} -o "$R{target}" '
-             f'{shlex.quote(inj.src_url)} || {{ echo "file injection {index}: could not fetch '
-             f'{inj.src_url}" >&2; exit 96; }}']
+    lines = [f"mkdir -p {_guest(dest)}",
+             f"curl -fsSL --max-time {FETCH_TIMEOUT} -o {_guest(target)} "
+             f"{shlex.quote(inj.src_url)} || "
+             + _fail(f"file injection {index}: could not fetch {inj.src_url}", 96)]
     if inj.file_mode:
-        lines.append(f'chmod {shlex.quote(inj.file_mode)} "$R{target}"')
+        lines.append(f"chmod {shlex.quote(inj.file_mode)} {_guest(target)}")
     if inj.file_owner:
         owner = inj.file_owner + (f":{inj.file_group}" if inj.file_group else "")
-        lines.append(f'chown {shlex.quote(owner)} "$R{target}" 2>/dev/null || true')
+        lines.append(f"chown {shlex.quote(owner)} {_guest(target)} 2>/dev/null || true")
     return "\n".join(lines) + "\n"
 
 
@@ -70,10 +81,11 @@ def _fetch(package_url: str) -> str:
     quoted = shlex.quote(package_url)
     if package_url.startswith("file://"):
         src = package_url[len("file://"):]
-        return (f'cp "$R{src}" "$R{PACKAGE_FILE}" 2>/dev/null || {{ echo "setup package '
-                f'{package_url}: no such file in the container" >&2; exit 95; }}\n')
-    return (f'curl -fsSL --max-time {FETCH_TIMEOUT} -o "$R{PACKAGE_FILE}" {quoted} '
-            f'|| {{ echo "setup package {package_url}: could not be fetched" >&2; exit 95; }}\n')
+        return (f'cp {_guest(src)} "$R{PACKAGE_FILE}" 2>/dev/null || '
+                + _fail(f"setup package {package_url}: no such file in the container", 95)
+                + "\n")
+    return (f'curl -fsSL --max-time {FETCH_TIMEOUT} -o "$R{PACKAGE_FILE}" {quoted} || '
+            + _fail(f"setup package {package_url}: could not be fetched", 95) + "\n")
 
 
 def start_configure(*, configmeta: str, package_url: str, run_id: str,
@@ -86,8 +98,8 @@ def start_configure(*, configmeta: str, package_url: str, run_id: str,
         _heredoc(CONFIGMETA, configmeta),
         f'mkdir -p "$R{GUESTCONFIG}"\n',
         _fetch(package_url),
-        f'tar -xzf "$R{PACKAGE_FILE}" -C "$R{GUESTCONFIG}" || {{ echo "setup package '
-        f'{package_url}: not a gzipped tar" >&2; exit 94; }}\n',
+        f'tar -xzf "$R{PACKAGE_FILE}" -C "$R{GUESTCONFIG}" || '
+        + _fail(f"setup package {package_url}: not a gzipped tar", 94) + "\n",
         _FIND_STARTSCRIPT,
         f'cd "$R{GUESTCONFIG}"\n',
         f'nohup bash -c \'"$0" --configure >"$1" 2>"$2"; echo "$3=$?" >>"$4"\' '
@@ -137,8 +149,8 @@ def parse_poll(output: str) -> ConfigureResult:
     if not lines or lines[0].strip() == MARK_RUNNING:
         return ConfigureResult(running=True)
     head = lines[0].split()
-    code = int(head[1]) if len(head) == 2 and head[0] == MARK_DONE and head[1].lstrip(
-        "-").isdigit() else -1
+    code = (int(head[1]) if len(head) == 2 and head[0] == MARK_DONE
+            and re.fullmatch(r"-?[0-9]+", head[1]) else -1)
     text = "\n".join(lines[1:])
     out, _, err = text.partition(f"\n{MARK_STDERR}\n")
     out = out.removeprefix(f"{MARK_STDOUT}\n")

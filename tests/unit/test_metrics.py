@@ -9,6 +9,7 @@ from prometheus_client import CollectorRegistry
 
 from kubedirector.controller.queue import RateLimitingQueue
 from kubedirector.metrics import registry
+from kubedirector.metrics.clusters import ClusterStateCollector
 from kubedirector.metrics.workqueue import WorkqueueMetricsProvider
 
 WORKQUEUE_LABELS = {"name", "controller"}
@@ -66,8 +67,8 @@ def test_labels_are_exactly_the_documented_ones():
     registry.ACTIVE_WORKERS.labels("kdcluster").set(0)
     registry.LEADER_STATUS.labels("kubedirector").set(0)
     registry.REST_CLIENT_REQUESTS.labels("200", "GET", "10.0.0.1:6443").inc(0)
-    registry.CLUSTERS.labels("configured").set(0)
-    registry.MEMBERS.labels("ready").set(0)
+    registry.CLUSTER_STATES.watch(lambda: [{"status": {"state": "configured", "roles": [
+        {"members": [{"state": "configured"}]}]}}])
     registry.SETUP_RUNS.labels("success").inc(0)
     registry.WEBHOOK_REQUESTS.labels("CREATE", "KubeDirectorCluster", "true").inc(0)
     queue = RateLimitingQueue("labels-check")
@@ -173,3 +174,24 @@ def test_a_queue_without_metrics_reports_nothing():
     queue.add("a")
     assert value(registry.REGISTRY, "workqueue_adds_total", "silent") is None
     queue.shutdown()
+
+
+def test_cluster_and_member_gauges_count_the_cache_at_scrape_time():
+    collector = ClusterStateCollector()
+    clusters = [
+        {"status": {"state": "configured", "roles": [
+            {"members": [{"state": "configured"}, {"state": "configured"}]}]}},
+        {"status": {"state": "creating", "roles": [
+            {"members": [{"state": "creating"}]}, {"members": [{"state": "create pending"}]}]}},
+        {"metadata": {"name": "not-yet-reconciled"}},
+    ]
+    collector.watch(lambda: clusters)
+    families = {f.name: {s.labels["state"]: s.value for s in f.samples}
+                for f in collector.collect()}
+    assert families["kubedirector_clusters"] == {"configured": 1, "creating": 1, "new": 1}
+    assert families["kubedirector_members"] == {"configured": 2, "creating": 1,
+                                                "create pending": 1}
+    clusters.pop(0)
+    again = {f.name: {s.labels["state"]: s.value for s in f.samples}
+             for f in collector.collect()}
+    assert "configured" not in again["kubedirector_clusters"]
