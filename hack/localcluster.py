@@ -489,6 +489,10 @@ def nodes_ready(bins: dict[str, Path], count: int) -> bool:
 
 def up(args: argparse.Namespace) -> dict[str, str]:
     bins = resolve_binaries()
+    if args.reset_stopped and STATE.exists() and not any(
+            running_pid(c) is not None for c in COMPONENTS):
+        log(f"the cluster in {STATE} is stopped: starting from empty state (--reset-stopped)")
+        shutil.rmtree(STATE)
     opts = load_options() or Options()
     for name in ("nodes", "cpu", "memory", "pods", "gpu_nodes", "gpus"):
         if getattr(args, name) is not None:
@@ -631,6 +635,9 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--gpu-nodes", type=non_negative,
                    help="how many nodes advertise nvidia.com/gpu (default 2)")
     u.add_argument("--gpus", type=non_negative, help="nvidia.com/gpu per GPU node (default 4)")
+    u.add_argument("--reset-stopped", action="store_true",
+                   help="if the cluster is stopped (e.g. after a reboot), discard its state and "
+                   "start empty (the test suite does this)")
     u.add_argument("--apiserver-port", type=port_number,
                    help="API server port (default: a free port, kept across restarts)")
     add("down", down, "stop every component and remove the cluster's state")

@@ -1,7 +1,7 @@
 """Shared fixtures: one local control plane per test run, a namespace per test.
 
-The cluster comes from `hack/localcluster.py up` (started, or reused if already
-running), unless `KD_TEST_KUBECONFIG` names an existing cluster to use instead.
+The cluster comes from `hack/localcluster.py up --reset-stopped` (reused if running,
+else started from empty state), unless `KD_TEST_KUBECONFIG` names an existing cluster.
 Tests under tests/unit are marked `unit`, those under tests/e2e `e2e`.
 """
 
@@ -64,7 +64,7 @@ def local_cluster() -> LocalCluster:
         info = _localcluster("binaries")
         cluster = LocalCluster(Path(existing), Path(info["bin_dir"]), None)
     else:
-        info = _localcluster("up")
+        info = _localcluster("up", "--reset-stopped")
         cluster = LocalCluster(
             Path(info["kubeconfig"]), Path(info["bin_dir"]), Path(info["state_dir"])
         )
