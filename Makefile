@@ -56,3 +56,14 @@ lint: setup
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+
+# ---- deployment (hack/deploy.sh; see docs/deploy.md) ---------------------------------
+# deploy: CRDs, operator, webhooks and the catalog to the current kubeconfig's cluster
+#   (DEPLOY_ARGS=--local for the simulated cluster, --dry-run for a server-side dry run)
+# undeploy: clusters, then apps, then operator and webhooks, then CRDs
+.PHONY: deploy undeploy
+deploy:
+	bash hack/deploy.sh deploy $(DEPLOY_ARGS)
+
+undeploy:
+	bash hack/deploy.sh undeploy $(DEPLOY_ARGS)

@@ -28,6 +28,7 @@ import json
 import os
 import platform
 import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -59,10 +60,12 @@ DEFAULT_STATE = CACHE / "bench-cluster"
 SHARED_STATE = Path(os.environ.get("KD_CLUSTER_DIR", CACHE / "cluster"))
 EXAMPLE = REPO / "manifests" / "examples" / "clusters" / "cr-cluster-spark221e2.yaml"
 OPERATOR_NS = "kubedirector"
-KDCLUSTERS = Resource("kubedirector.hpe.com", "v1beta1", "kubedirectorclusters",
-                      "KubeDirectorCluster")
+KDCLUSTERS = Resource(
+    "kubedirector.hpe.com", "v1beta1", "kubedirectorclusters", "KubeDirectorCluster"
+)
 WRITE_VERBS = ("POST", "PUT", "PATCH", "DELETE")
-VERBS = ("GET", "LIST", "WATCH", *WRITE_VERBS)
+EXEC = "exec"
+VERBS = ("GET", EXEC, "LIST", "WATCH", *WRITE_VERBS)
 BENCHMARKS = REPO / "BENCHMARKS.md"
 SECTION = "## Clusters"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -80,6 +83,7 @@ def free_port() -> int:
 
 # --------------------------------------------------------------------------- the bench cluster
 
+
 class BenchCluster:
     """`localcluster.py` run with KD_CLUSTER_DIR pointing at the bench state directory."""
 
@@ -92,14 +96,31 @@ class BenchCluster:
         self.kubectl_bin = ""
 
     def localcluster(self, *args: str, timeout: float = 900) -> dict[str, str]:
-        out = subprocess.run([str(PY), str(LOCALCLUSTER), *args, "--json"], env=self.env,
-                             check=True, stdout=subprocess.PIPE, text=True, timeout=timeout)
+        out = subprocess.run(
+            [str(PY), str(LOCALCLUSTER), *args, "--json"],
+            env=self.env,
+            check=True,
+            stdout=subprocess.PIPE,
+            text=True,
+            timeout=timeout,
+        )
         return json.loads(out.stdout.strip().splitlines()[-1])
 
     def up(self, nodes: int, cpu: str, memory: str, pods: int) -> None:
         started = time.monotonic()
-        info = self.localcluster("up", "--nodes", str(nodes), "--cpu", cpu, "--memory", memory,
-                                 "--pods", str(pods), "--gpu-nodes", "0")
+        info = self.localcluster(
+            "up",
+            "--nodes",
+            str(nodes),
+            "--cpu",
+            cpu,
+            "--memory",
+            memory,
+            "--pods",
+            str(pods),
+            "--gpu-nodes",
+            "0",
+        )
         self.kubeconfig = info["kubeconfig"]
         self.kubectl_bin = str(Path(info["bin_dir"]) / "kubectl")
         log(f"bench cluster up in {time.monotonic() - started:.0f}s: {self.state}")
@@ -112,26 +133,46 @@ class BenchCluster:
         except (subprocess.SubprocessError, OSError) as e:
             log(f"localcluster down failed: {e}")
 
-    def kubectl(self, *args: str, stdin: str | None = None,
-                timeout: float = 300) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([self.kubectl_bin, f"--kubeconfig={self.kubeconfig}", *args],
-                              input=stdin, check=True, stdout=subprocess.PIPE, text=True,
-                              timeout=timeout)
+    def kubectl(
+        self, *args: str, stdin: str | None = None, timeout: float = 300
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [self.kubectl_bin, f"--kubeconfig={self.kubeconfig}", *args],
+            input=stdin,
+            check=True,
+            stdout=subprocess.PIPE,
+            text=True,
+            timeout=timeout,
+        )
 
     def install(self) -> None:
         m = REPO / "manifests"
         self.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(m / "crds"))
-        self.kubectl("wait", "--for=condition=Established", "--timeout=60s",
-                     "-f", str(m / "crds"))
+        self.kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", str(m / "crds"))
         self.kubectl("create", "namespace", OPERATOR_NS)
-        self.kubectl("apply", "--server-side", "--force-conflicts", "-n", OPERATOR_NS,
-                     "-f", str(m / "catalog"))
-        self.kubectl("apply", "--server-side", "--force-conflicts", "-n", OPERATOR_NS,
-                     "-f", str(m / "examples" / "config" / "kd-global-config.yaml"))
+        self.kubectl(
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "-n",
+            OPERATOR_NS,
+            "-f",
+            str(m / "catalog"),
+        )
+        self.kubectl(
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "-n",
+            OPERATOR_NS,
+            "-f",
+            str(m / "examples" / "config" / "kd-global-config.yaml"),
+        )
         log("CRDs, catalog and kd-global-config installed")
 
 
 # --------------------------------------------------------------------------- the operator
+
 
 @dataclass
 class Usage:
@@ -139,19 +180,27 @@ class Usage:
 
     at: float
     cpu_seconds: float
-    requests: dict[str, float]                                   # by verb
-    reconciles: dict[tuple[str, str], float]                     # (controller, result)
-    errors: dict[str, float]                                     # by controller
-    setup_runs: dict[str, float]                                 # by result
+    requests: dict[str, float]  # by verb
+    reconciles: dict[tuple[str, str], float]  # (controller, result)
+    errors: dict[str, float]  # by controller
+    setup_runs: dict[str, float]  # by result
+    pending: float = 0.0  # queued keys plus reconciles in flight, every controller
+    reconcile_seconds: float = 0.0  # time spent in reconciles, every controller
 
     def minus(self, before: Usage) -> Usage:
         def sub(a: dict[Any, float], b: dict[Any, float]) -> dict[Any, float]:
             return {k: a.get(k, 0.0) - b.get(k, 0.0) for k in a.keys() | b.keys()}
 
-        return Usage(self.at - before.at, self.cpu_seconds - before.cpu_seconds,
-                     sub(self.requests, before.requests),
-                     sub(self.reconciles, before.reconciles),
-                     sub(self.errors, before.errors), sub(self.setup_runs, before.setup_runs))
+        return Usage(
+            self.at - before.at,
+            self.cpu_seconds - before.cpu_seconds,
+            sub(self.requests, before.requests),
+            sub(self.reconciles, before.reconciles),
+            sub(self.errors, before.errors),
+            sub(self.setup_runs, before.setup_runs),
+            self.pending,
+            self.reconcile_seconds - before.reconcile_seconds,
+        )
 
     def writes(self) -> float:
         return sum(self.requests.get(v, 0.0) for v in WRITE_VERBS)
@@ -169,12 +218,28 @@ class Operator:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with log_path.open("w") as out:
             proc = subprocess.Popen(
-                [str(PY), "-m", "kubedirector", "run", "--kubeconfig", kubeconfig,
-                 "--namespace", OPERATOR_NS, "--no-leader-elect",
-                 "--metrics-address", f"127.0.0.1:{port}", "--log-format", "json",
-                 "--workers", str(workers)],
-                cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
-                stdout=out, stderr=subprocess.STDOUT)
+                [
+                    str(PY),
+                    "-m",
+                    "kubedirector",
+                    "run",
+                    "--kubeconfig",
+                    kubeconfig,
+                    "--namespace",
+                    OPERATOR_NS,
+                    "--no-leader-elect",
+                    "--metrics-address",
+                    f"127.0.0.1:{port}",
+                    "--log-format",
+                    "json",
+                    "--workers",
+                    str(workers),
+                ],
+                cwd=REPO,
+                env={**os.environ, "PYTHONPATH": str(REPO)},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         op = cls(proc, port, log_path)
         deadline = time.monotonic() + 60
         while op.get("/readyz")[0] != 200:
@@ -197,8 +262,8 @@ class Operator:
 
     def cpu_seconds(self) -> float:
         stat = Path(f"/proc/{self.proc.pid}/stat").read_text()
-        fields = stat[stat.rindex(")") + 2:].split()
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK   # utime, stime
+        fields = stat[stat.rindex(")") + 2 :].split()
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
 
     def status_kib(self, key: str) -> int:
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
@@ -210,12 +275,14 @@ class Operator:
         status, body = self.get("/metrics")
         if status != 200:
             raise RuntimeError(f"/metrics answered {status}")
-        cpu = self.cpu_seconds()   # read right after the scrape, which costs CPU itself
-        u = Usage(time.monotonic(), cpu, {}, {}, {}, {})
+        cpu = self.cpu_seconds()  # read right after the scrape, which costs CPU itself
+        u = Usage(time.monotonic(), cpu, {}, {}, {}, {}, 0.0)
         for family in text_string_to_metric_families(body):
             for s in family.samples:
                 if s.name == "rest_client_requests_total":
                     verb = s.labels.get("method", "?")
+                    if verb == "GET" and s.labels.get("code") == "101":
+                        verb = EXEC  # a pods/exec websocket (the executor counts it as GET)
                     u.requests[verb] = u.requests.get(verb, 0.0) + s.value
                 elif s.name == "controller_runtime_reconcile_total":
                     key = (s.labels.get("controller", "?"), s.labels.get("result", "?"))
@@ -224,7 +291,22 @@ class Operator:
                     u.errors[s.labels.get("controller", "?")] = s.value
                 elif s.name == "kubedirector_setup_runs_total":
                     u.setup_runs[s.labels.get("result", "?")] = s.value
+                elif s.name == "controller_runtime_reconcile_time_seconds_sum":
+                    u.reconcile_seconds += s.value
+                elif s.name in ("workqueue_depth", "controller_runtime_active_workers"):
+                    u.pending += s.value
         return u
+
+    def settle(self, timeout: float) -> tuple[float, bool]:
+        """Wait until no controller has queued or running work (twice in a row)."""
+        began = time.monotonic()
+        quiet = 0
+        while time.monotonic() - began < timeout:
+            quiet = quiet + 1 if self.usage().pending == 0 else 0
+            if quiet >= 2:
+                return time.monotonic() - began, True
+            time.sleep(0.25)
+        return time.monotonic() - began, False
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -255,6 +337,7 @@ class Operator:
 
 
 # --------------------------------------------------------------------------- the clusters
+
 
 @dataclass
 class ReadyWatch:
@@ -287,8 +370,9 @@ def is_ready(obj: dict[str, Any]) -> bool:
     generation = obj["metadata"].get("generation")
     for c in obj.get("status", {}).get("conditions", []) or []:
         if c.get("type") == "Ready":
-            return c.get("status") == "True" and c.get("observedGeneration", generation) == \
-                generation
+            return (
+                c.get("status") == "True" and c.get("observedGeneration", generation) == generation
+            )
     return False
 
 
@@ -311,11 +395,14 @@ def state_summary(watch: ReadyWatch) -> str:
             for role in o.get("status", {}).get("roles", []) or []:
                 for m in role.get("members", []) or []:
                     members[str(m.get("state", "-"))] += 1
-    return (f"{len(watch.ready_at)}/{len(watch.expected)} Ready; clusters "
-            f"{dict(states)}; members {dict(members)}")
+    return (
+        f"{len(watch.ready_at)}/{len(watch.expected)} Ready; clusters "
+        f"{dict(states)}; members {dict(members)}"
+    )
 
 
 # --------------------------------------------------------------------------- the run
+
 
 @dataclass
 class Results:
@@ -328,6 +415,7 @@ class Results:
     ready_p50: float = 0.0
     ready_p90: float = 0.0
     ready_count: int = 0
+    settle_seconds: float = 0.0
     busy: Usage | None = None
     idle: Usage | None = None
     idle_timeline: list[tuple[float, float, float]] = field(default_factory=list)
@@ -352,9 +440,18 @@ def run_bench(args: argparse.Namespace, cluster: BenchCluster, res: Results) -> 
 
 def measure(args: argparse.Namespace, cluster: BenchCluster, op: Operator, res: Results) -> None:
     ns_names, docs = cluster_docs(args.clusters, args.namespaces)
-    cluster.kubectl("create", "-f", "-", stdin="".join(
-        yaml.safe_dump({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}},
-                       explicit_start=True) for n in ns_names))
+    cluster.kubectl(
+        "create",
+        "-f",
+        "-",
+        stdin="".join(
+            yaml.safe_dump(
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}},
+                explicit_start=True,
+            )
+            for n in ns_names
+        ),
+    )
     api = new_api_client(cluster.kubeconfig)
     watch = ReadyWatch({(d["metadata"]["namespace"], d["metadata"]["name"]) for d in docs})
     informer = Informer(api, KDCLUSTERS, name="bench-ready")
@@ -363,12 +460,13 @@ def measure(args: argparse.Namespace, cluster: BenchCluster, op: Operator, res: 
     if not informer.wait_for_sync(60):
         raise SystemExit("the bench's own kdcluster watch did not sync")
     try:
-        time.sleep(2)                      # let the operator settle after start-up
+        op.settle(30)  # the start-up reconciles (config, empty cluster list) done
         before = op.usage()
         log(f"creating {args.clusters} clusters in {args.namespaces} namespace(s)")
         watch.began = time.monotonic()
-        cluster.kubectl("create", "-f", "-", stdin="".join(
-            yaml.safe_dump(d, explicit_start=True) for d in docs))
+        cluster.kubectl(
+            "create", "-f", "-", stdin="".join(yaml.safe_dump(d, explicit_start=True) for d in docs)
+        )
         res.create_seconds = time.monotonic() - watch.began
         log(f"created in {res.create_seconds:.1f}s; waiting for Ready")
         deadline = watch.began + args.timeout
@@ -380,6 +478,13 @@ def measure(args: argparse.Namespace, cluster: BenchCluster, op: Operator, res: 
                 res.notes.append(f"timed out after {args.timeout}s: {state_summary(watch)}")
                 log(res.notes[-1])
                 break
+        # The reconcile that reports a cluster Ready still writes its Events afterwards:
+        # count that tail with the creation, and start the idle window once all is quiet.
+        res.settle_seconds, settled = op.settle(120)
+        if not settled:
+            res.notes.append(
+                f"the work queues were still busy {res.settle_seconds:.0f} s after the last Ready"
+            )
         after = op.usage()
         res.peak_rss_kib = op.status_kib("VmHWM")
         res.rss_kib = op.status_kib("VmRSS")
@@ -390,8 +495,10 @@ def measure(args: argparse.Namespace, cluster: BenchCluster, op: Operator, res: 
             res.ready_seconds = times[-1]
             res.ready_p50 = times[len(times) // 2]
             res.ready_p90 = times[min(len(times) - 1, int(len(times) * 0.9))]
-        log(f"{res.ready_count}/{args.clusters} Ready after {res.ready_seconds:.1f}s; "
-            f"idle for {args.idle}s")
+        log(
+            f"{res.ready_count}/{args.clusters} Ready after {res.ready_seconds:.1f}s; "
+            f"idle for {args.idle}s"
+        )
         if args.idle > 0:
             start = prev = op.usage()
             end = start.at + args.idle
@@ -399,11 +506,14 @@ def measure(args: argparse.Namespace, cluster: BenchCluster, op: Operator, res: 
                 time.sleep(max(0.0, min(args.sample, end - time.monotonic())))
                 now = op.usage()
                 step = now.minus(prev)
-                res.idle_timeline.append((now.at - start.at, step.writes(),
-                                          sum(step.requests.values())))
+                res.idle_timeline.append(
+                    (now.at - start.at, step.writes(), sum(step.requests.values()))
+                )
                 if step.writes():
-                    log(f"  {step.writes():.0f} writes in the last {step.at:.0f}s: "
-                        f"{ {k: v for k, v in step.requests.items() if v} }")
+                    log(
+                        f"  {step.writes():.0f} writes in the last {step.at:.0f}s: "
+                        f"{ {k: v for k, v in step.requests.items() if v} }"
+                    )
                 prev = now
                 if now.at >= end:
                     break
@@ -417,22 +527,26 @@ def measure(args: argparse.Namespace, cluster: BenchCluster, op: Operator, res: 
 
 # --------------------------------------------------------------------------- report
 
+
 def per_cluster(u: Usage, n: int, verb: str) -> str:
     return f"{u.requests.get(verb, 0.0) / max(n, 1):.1f}"
 
 
-def report(args: argparse.Namespace, res: Results, command: str, machine: str) -> str:
+def report(args: argparse.Namespace, res: Results, command: str, host: str) -> str:
     n = res.clusters
     stamp = datetime.now(UTC).strftime("%Y-%m-%d")
     lines = [
-        SECTION, "",
+        SECTION,
+        "",
         f"`hack/bench_clusters.py`: {n} copies of `cr-cluster-spark221e2.yaml` (catalog app",
-        "`spark221e2` with its setup package: every member runs `--configure` through exec;",
-        "4 members of 2 CPU / 4Gi each), in "
-        f"{res.namespaces} namespace(s) of {n // max(res.namespaces, 1)}, against a local cluster "
-        f"of {args.nodes} simulated nodes ({args.cpu} CPU, {args.memory}, {args.pods} pods each) in "
-        "its own state directory. The operator runs as a local process with "
-        f"`--workers {res.workers} --no-leader-elect` (so no Lease requests). {stamp}, {machine}.",
+        "`spark221e2` with its setup package, so every member runs `--configure` through",
+        "exec; 4 members of 2 CPU / 4Gi each), "
+        f"{n // max(res.namespaces, 1)} per namespace in {res.namespaces} namespace(s).",
+        f"Its own local cluster: {args.nodes} simulated nodes of {args.cpu} CPU, {args.memory},",
+        f"{args.pods} pods, in a separate state directory. The operator is a local process",
+        f"with `--workers {res.workers} --no-leader-elect` (so no Lease requests).",
+        f"{stamp}; {host}.",
+        *([args.note] if args.note else []),
         "",
         "```",
         command,
@@ -447,7 +561,8 @@ def report(args: argparse.Namespace, res: Results, command: str, machine: str) -
             f"| clusters Ready | {res.ready_count} / {n} |",
             f"| wall time, first create to last Ready | {res.ready_seconds:.1f} s "
             f"(median cluster {res.ready_p50:.1f} s, 90th percentile {res.ready_p90:.1f} s; "
-            f"the {n} creates took {res.create_seconds:.1f} s) |",
+            f"the {n} creates took {res.create_seconds:.1f} s; queues empty "
+            f"{res.settle_seconds:.1f} s after the last Ready) |",
             f"| operator CPU | {busy.cpu_seconds:.1f} s "
             f"({busy.cpu_seconds / max(n, 1):.2f} s per cluster) |",
             f"| operator peak RSS (VmHWM) | {res.peak_rss_kib / 1024:.0f} MiB "
@@ -455,39 +570,67 @@ def report(args: argparse.Namespace, res: Results, command: str, machine: str) -
         ]
         for verb in VERBS:
             if busy.requests.get(verb, 0.0) or verb in ("GET", "POST", "PATCH"):
-                lines.append(f"| {verb} requests per cluster | {per_cluster(busy, n, verb)} "
-                             f"({busy.requests.get(verb, 0.0):,.0f} in all) |")
+                lines.append(
+                    f"| {verb} requests per cluster | {per_cluster(busy, n, verb)} "
+                    f"({busy.requests.get(verb, 0.0):,.0f} in all) |"
+                )
         others = sorted(v for v in busy.requests if v not in VERBS and busy.requests[v])
         for verb in others:
             lines.append(f"| {verb} requests per cluster | {per_cluster(busy, n, verb)} |")
         rec = sorted((k, v) for k, v in busy.reconciles.items() if v)
-        lines.append("| reconciles (controller/result) | "
-                     + ", ".join(f"{c}/{r} {v:,.0f}" for (c, r), v in rec) + " |")
-        lines.append("| reconcile errors | "
-                     + (", ".join(f"{c} {v:,.0f}" for c, v in sorted(busy.errors.items()) if v)
-                        or "0") + " |")
+        lines.append(
+            "| reconciles (controller/result) | "
+            + ", ".join(f"{c}/{r} {v:,.0f}" for (c, r), v in rec)
+            + " |"
+        )
+        count = sum(v for _, v in rec)
+        lines.append(
+            f"| time in reconciles | {busy.reconcile_seconds:,.0f} s "
+            f"(mean {busy.reconcile_seconds / max(count, 1):.2f} s; {res.workers} workers) |"
+        )
+        lines.append(
+            "| reconcile errors | "
+            + (", ".join(f"{c} {v:,.0f}" for c, v in sorted(busy.errors.items()) if v) or "0")
+            + " |"
+        )
         if busy.setup_runs:
-            lines.append("| setup runs (result) | " + ", ".join(
-                f"{r} {v:,.0f}" for r, v in sorted(busy.setup_runs.items()) if v) + " |")
+            lines.append(
+                "| setup runs (result) | "
+                + ", ".join(f"{r} {v:,.0f}" for r, v in sorted(busy.setup_runs.items()) if v)
+                + " |"
+            )
         lines.append("")
     if idle is not None:
         total = sum(idle.requests.values())
         lines += [
             f"| idle, {res.idle_seconds:.0f} s | value |",
             "|---|---|",
-            f"| API requests | {total:,.0f} "
-            + ("(" + ", ".join(f"{v} {c:,.0f}" for v, c in sorted(idle.requests.items()) if c)
-               + ")" if total else "") + " |",
+            f"| API requests | {total:,.0f}"
+            + (
+                " ("
+                + ", ".join(f"{v} {c:,.0f}" for v, c in sorted(idle.requests.items()) if c)
+                + ")"
+                if total
+                else ""
+            )
+            + " |",
             f"| write requests (target 0) | {idle.writes():,.0f} |",
             f"| operator CPU | {idle.cpu_seconds:.2f} s "
             f"({100 * idle.cpu_seconds / max(idle.at, 1):.2f} % of one core) |",
-            "| reconciles | " + (", ".join(f"{c}/{r} {v:,.0f}" for (c, r), v in
-                                         sorted(idle.reconciles.items()) if v) or "0") + " |",
+            "| reconciles | "
+            + (
+                ", ".join(f"{c}/{r} {v:,.0f}" for (c, r), v in sorted(idle.reconciles.items()) if v)
+                or "0"
+            )
+            + " |",
             "",
         ]
     if res.log_problems:
-        lines.append("Operator log warnings/errors: " + "; ".join(
-            f"{k} x{v}" for k, v in res.log_problems.most_common(8)) + ".")
+        lines.append(
+            "Operator log warnings/errors: "
+            + "; ".join(f"{k} x{v}" for k, v in res.log_problems.most_common(8))
+            + "."
+        )
         lines.append("")
     for note in res.notes:
         lines += [note, ""]
@@ -511,33 +654,56 @@ def machine() -> str:
         if line.startswith("MemTotal:"):
             mem_kib = int(line.split()[1])
     load = os.getloadavg()
-    return (f"{os.cpu_count()} cores, {mem_kib / 2**20:.0f} GiB, CPython "
-            f"{platform.python_version()}, load average {load[0]:.1f} at the start")
+    return (
+        f"{os.cpu_count()} cores, {mem_kib / 2**20:.0f} GiB, CPython "
+        f"{platform.python_version()}, load average {load[0]:.1f} at the start"
+    )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clusters", type=int, default=100)
-    parser.add_argument("--namespaces", type=int, default=10,
-                        help="spread the clusters round-robin over this many namespaces")
+    parser.add_argument(
+        "--namespaces",
+        type=int,
+        default=10,
+        help="spread the clusters round-robin over this many namespaces",
+    )
     parser.add_argument("--workers", type=int, default=4, help="the operator's --workers")
     parser.add_argument("--idle", type=float, default=300, help="idle window, seconds")
-    parser.add_argument("--sample", type=float, default=30,
-                        help="seconds between metric readings while idle")
-    parser.add_argument("--timeout", type=float, default=1800,
-                        help="give up waiting for Ready after this many seconds")
+    parser.add_argument(
+        "--sample", type=float, default=30, help="seconds between metric readings while idle"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=1800,
+        help="give up waiting for Ready after this many seconds",
+    )
     parser.add_argument("--nodes", type=int, default=30)
     parser.add_argument("--cpu", default="32")
     parser.add_argument("--memory", default="128Gi")
     parser.add_argument("--pods", type=int, default=110)
-    parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE,
-                        help="the bench cluster's KD_CLUSTER_DIR (default %(default)s)")
-    parser.add_argument("--operator-log", type=Path, default=CACHE / "bench-operator.log",
-                        help="outside the state dir, so it outlives the cluster")
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=DEFAULT_STATE,
+        help="the bench cluster's KD_CLUSTER_DIR (default %(default)s)",
+    )
+    parser.add_argument(
+        "--operator-log",
+        type=Path,
+        default=CACHE / "bench-operator.log",
+        help="outside the state dir, so it outlives the cluster",
+    )
     parser.add_argument("--keep", action="store_true", help="leave the bench cluster running")
-    parser.add_argument("--down", action="store_true",
-                        help="only tear down the bench cluster (after --keep) and exit")
+    parser.add_argument(
+        "--down",
+        action="store_true",
+        help="only tear down the bench cluster (after --keep) and exit",
+    )
     parser.add_argument("--no-record", action="store_true", help="don't update BENCHMARKS.md")
+    parser.add_argument("--note", default="", help="a sentence added to the recorded section")
     args = parser.parse_args()
     configure_logging("warning", "console")
 
@@ -550,7 +716,7 @@ def main() -> int:
         raise KeyboardInterrupt(f"signal {signum}")
 
     signal.signal(signal.SIGTERM, terminate)
-    command = ".venv/bin/python hack/bench_clusters.py " + " ".join(sys.argv[1:])
+    command = shlex.join([".venv/bin/python", "hack/bench_clusters.py", *sys.argv[1:]])
     res = Results(args.clusters, args.namespaces, args.workers, args.idle)
     host = machine()
     failed = False
@@ -568,12 +734,14 @@ def main() -> int:
             raise
     finally:
         if args.keep:
-            log(f"keeping the bench cluster: KD_CLUSTER_DIR={args.state_dir}, "
-                f"KUBECONFIG={cluster.kubeconfig}")
+            log(
+                f"keeping the bench cluster: KD_CLUSTER_DIR={args.state_dir}, "
+                f"KUBECONFIG={cluster.kubeconfig}"
+            )
         else:
             cluster.down()
             log("bench cluster removed")
-    section = report(args, res, command.strip(), host)
+    section = report(args, res, command, host)
     print(section)
     if res.busy is not None and not args.no_record and not failed:
         record(section)

@@ -51,18 +51,26 @@ def cluster(namespace: str, name: str = "bad") -> Doc:
 
 
 def config(namespace: str) -> Doc:
-    return {"apiVersion": "kubedirector.hpe.com/v1beta1", "kind": "KubeDirectorConfig",
-            "metadata": {"name": "kd-global-config", "namespace": namespace},
-            "spec": {"requiredSecretPrefix": SECRET_PREFIX, "defaultServiceType": "NodePort"}}
+    return {
+        "apiVersion": "kubedirector.hpe.com/v1beta1",
+        "kind": "KubeDirectorConfig",
+        "metadata": {"name": "kd-global-config", "namespace": namespace},
+        "spec": {"requiredSecretPrefix": SECRET_PREFIX, "defaultServiceType": "NodePort"},
+    }
 
 
 def storage_class() -> Doc:
-    return {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
-            "metadata": {"name": STORAGE_CLASS}, "provisioner": "example.com/local"}
+    return {
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "StorageClass",
+        "metadata": {"name": STORAGE_CLASS},
+        "provisioner": "example.com/local",
+    }
 
 
 def _set(path: str, value: Any) -> Callable[[Doc], None]:
     """Set a dotted path (numbers index lists) in the document."""
+
     def change(doc: Doc) -> None:
         *parents, last = path.split(".")
         node: Any = doc
@@ -72,6 +80,7 @@ def _set(path: str, value: Any) -> Callable[[Doc], None]:
             node[int(last)] = value
         else:
             node[last] = value
+
     return change
 
 
@@ -79,6 +88,7 @@ def _do(*changes: Callable[[Doc], Any]) -> Callable[[Doc], None]:
     def change(doc: Doc) -> None:
         for c in changes:
             c(doc)
+
     return change
 
 
@@ -92,87 +102,193 @@ SECRET = {"name": "plain-secret", "mountPath": "/etc/secret"}
 
 APP_CASES = [
     Case("app-duplicate-role", "kdapp", _set("spec.roles.1.id", "controller"), "spec.roles[1].id"),
-    Case("app-duplicate-service", "kdapp", _set("spec.services.1.id", "ssh"),
-         "spec.services[1].id"),
-    Case("app-selected-unknown-role", "kdapp",
-         lambda d: d["spec"]["config"]["selectedRoles"].append("ghost"),
-         "spec.config.selectedRoles[3]"),
-    Case("app-roleservices-unknown-role", "kdapp",
-         _set("spec.config.roleServices.0.roleID", "ghost"), "spec.config.roleServices[0].roleID"),
-    Case("app-roleservices-unknown-service", "kdapp",
-         lambda d: d["spec"]["config"]["roleServices"][1]["serviceIDs"].append("nope"),
-         "spec.config.roleServices[1].serviceIDs[2]"),
-    Case("app-no-image", "kdapp", lambda d: d["spec"].pop("defaultImageRepoTag"),
-         "spec.roles[0].imageRepoTag"),
-    Case("app-tty-without-stdin", "kdapp", _set("spec.roles.0.containerSpec", {"tty": True}),
-         "spec.roles[0].containerSpec.tty"),
-    Case("app-dashboard-without-scheme", "kdapp",
-         lambda d: d["spec"]["services"][1]["endpoint"].pop("urlScheme"),
-         "spec.services[1].endpoint.isDashboard"),
-    Case("app-persist-root", "kdapp", _set("spec.roles.0.persistDirs", ["/"]),
-         "spec.roles[0].persistDirs[0]"),
-    Case("app-default-persist-root", "kdapp", _set("spec.defaultPersistDirs", ["/data", "/"]),
-         "spec.defaultPersistDirs[1]"),
-    Case("app-schema-version", "kdapp", _set("spec.configSchemaVersion", 6),
-         "spec.configSchemaVersion"),
+    Case(
+        "app-duplicate-service", "kdapp", _set("spec.services.1.id", "ssh"), "spec.services[1].id"
+    ),
+    Case(
+        "app-selected-unknown-role",
+        "kdapp",
+        lambda d: d["spec"]["config"]["selectedRoles"].append("ghost"),
+        "spec.config.selectedRoles[3]",
+    ),
+    Case(
+        "app-roleservices-unknown-role",
+        "kdapp",
+        _set("spec.config.roleServices.0.roleID", "ghost"),
+        "spec.config.roleServices[0].roleID",
+    ),
+    Case(
+        "app-roleservices-unknown-service",
+        "kdapp",
+        lambda d: d["spec"]["config"]["roleServices"][1]["serviceIDs"].append("nope"),
+        "spec.config.roleServices[1].serviceIDs[2]",
+    ),
+    Case(
+        "app-no-image",
+        "kdapp",
+        lambda d: d["spec"].pop("defaultImageRepoTag"),
+        "spec.roles[0].imageRepoTag",
+    ),
+    Case(
+        "app-tty-without-stdin",
+        "kdapp",
+        _set("spec.roles.0.containerSpec", {"tty": True}),
+        "spec.roles[0].containerSpec.tty",
+    ),
+    Case(
+        "app-dashboard-without-scheme",
+        "kdapp",
+        lambda d: d["spec"]["services"][1]["endpoint"].pop("urlScheme"),
+        "spec.services[1].endpoint.isDashboard",
+    ),
+    Case(
+        "app-persist-root",
+        "kdapp",
+        _set("spec.roles.0.persistDirs", ["/"]),
+        "spec.roles[0].persistDirs[0]",
+    ),
+    Case(
+        "app-default-persist-root",
+        "kdapp",
+        _set("spec.defaultPersistDirs", ["/data", "/"]),
+        "spec.defaultPersistDirs[1]",
+    ),
+    Case(
+        "app-schema-version",
+        "kdapp",
+        _set("spec.configSchemaVersion", 6),
+        "spec.configSchemaVersion",
+    ),
 ]
 
 CLUSTER_CASES = [
     Case("cluster-unknown-app", "kdcluster", _set("spec.app", "nope"), "spec.app"),
     Case("cluster-unknown-role", "kdcluster", _set(f"{R2}.id", "ghost"), "spec.roles[2].id"),
     Case("cluster-duplicate-role", "kdcluster", _set(f"{R2}.id", "worker"), "spec.roles[2].id"),
-    Case("cluster-required-role-missing", "kdcluster", lambda d: d["spec"]["roles"].pop(0),
-         "spec.roles"),
-    Case("cluster-members-cardinality", "kdcluster", _set(f"{R0}.members", 2),
-         "spec.roles[0].members"),
+    Case(
+        "cluster-required-role-missing",
+        "kdcluster",
+        lambda d: d["spec"]["roles"].pop(0),
+        "spec.roles",
+    ),
+    Case(
+        "cluster-members-cardinality",
+        "kdcluster",
+        _set(f"{R0}.members", 2),
+        "spec.roles[0].members",
+    ),
     Case("cluster-too-many-members", "kdcluster", _set(f"{R1}.members", 1001), "spec.roles"),
-    Case("cluster-below-min-cpu", "kdcluster",
-         _do(_uses_min_app, _set(f"{R0}.resources.requests.cpu", "500m")),
-         "spec.roles[0].resources.requests.cpu"),
-    Case("cluster-storage-missing", "kdcluster",
-         _do(_uses_min_app, lambda d: d["spec"]["roles"][1].pop("storage")),
-         "spec.roles[1].storage"),
-    Case("cluster-storage-below-min", "kdcluster",
-         _do(_uses_min_app, _set(f"{R1}.storage", {"size": "1Gi"})), "spec.roles[1].storage.size"),
-    Case("cluster-unknown-storage-class", "kdcluster",
-         _set(f"{R0}.storage", {"size": "1Gi", "storageClassName": "gold"}),
-         "spec.roles[0].storage.storageClassName"),
-    Case("cluster-bad-pod-label-key", "kdcluster", _set(f"{R0}.podLabels", {"bad key!": "x"}),
-         "spec.roles[0].podLabels"),
-    Case("cluster-bad-pod-label-value", "kdcluster",
-         _set(f"{R0}.podLabels", {"team": "not a label value"}), "spec.roles[0].podLabels"),
-    Case("cluster-bad-service-annotation", "kdcluster",
-         _set(f"{R1}.serviceAnnotations", {"/x": "y"}), "spec.roles[1].serviceAnnotations"),
-    Case("cluster-secret-prefix", "kdcluster", _set(f"{R0}.secret", SECRET),
-         "spec.roles[0].secret.name"),
-    Case("cluster-default-secret-prefix", "kdcluster", _set("spec.defaultSecret", SECRET),
-         "spec.defaultSecret.name"),
-    Case("cluster-limits-cpu-missing", "kdcluster",
-         lambda d: d["spec"]["roles"][0]["resources"]["limits"].pop("cpu"),
-         "spec.roles[0].resources.limits.cpu"),
-    Case("cluster-request-over-limit", "kdcluster", _set(f"{R1}.resources.requests.memory", "8Gi"),
-         "spec.roles[1].resources.requests.memory"),
-    Case("cluster-injection-scheme", "kdcluster",
-         _set(f"{R0}.fileInjections", [{"srcURL": "ftp://host/f", "destDir": "/opt"}]),
-         "spec.roles[0].fileInjections[0].srcURL"),
-    Case("cluster-injection-relative-dir", "kdcluster",
-         _set(f"{R0}.fileInjections", [{"srcURL": "file:///f", "destDir": "opt"}]),
-         "spec.roles[0].fileInjections[0].destDir"),
+    Case(
+        "cluster-below-min-cpu",
+        "kdcluster",
+        _do(_uses_min_app, _set(f"{R0}.resources.requests.cpu", "500m")),
+        "spec.roles[0].resources.requests.cpu",
+    ),
+    Case(
+        "cluster-storage-missing",
+        "kdcluster",
+        _do(_uses_min_app, lambda d: d["spec"]["roles"][1].pop("storage")),
+        "spec.roles[1].storage",
+    ),
+    Case(
+        "cluster-storage-below-min",
+        "kdcluster",
+        _do(_uses_min_app, _set(f"{R1}.storage", {"size": "1Gi"})),
+        "spec.roles[1].storage.size",
+    ),
+    Case(
+        "cluster-unknown-storage-class",
+        "kdcluster",
+        _set(f"{R0}.storage", {"size": "1Gi", "storageClassName": "gold"}),
+        "spec.roles[0].storage.storageClassName",
+    ),
+    Case(
+        "cluster-bad-pod-label-key",
+        "kdcluster",
+        _set(f"{R0}.podLabels", {"bad key!": "x"}),
+        "spec.roles[0].podLabels",
+    ),
+    Case(
+        "cluster-bad-pod-label-value",
+        "kdcluster",
+        _set(f"{R0}.podLabels", {"team": "not a label value"}),
+        "spec.roles[0].podLabels",
+    ),
+    Case(
+        "cluster-bad-service-annotation",
+        "kdcluster",
+        _set(f"{R1}.serviceAnnotations", {"/x": "y"}),
+        "spec.roles[1].serviceAnnotations",
+    ),
+    Case(
+        "cluster-secret-prefix",
+        "kdcluster",
+        _set(f"{R0}.secret", SECRET),
+        "spec.roles[0].secret.name",
+    ),
+    Case(
+        "cluster-default-secret-prefix",
+        "kdcluster",
+        _set("spec.defaultSecret", SECRET),
+        "spec.defaultSecret.name",
+    ),
+    Case(
+        "cluster-limits-cpu-missing",
+        "kdcluster",
+        lambda d: d["spec"]["roles"][0]["resources"]["limits"].pop("cpu"),
+        "spec.roles[0].resources.limits.cpu",
+    ),
+    Case(
+        "cluster-request-over-limit",
+        "kdcluster",
+        _set(f"{R1}.resources.requests.memory", "8Gi"),
+        "spec.roles[1].resources.requests.memory",
+    ),
+    Case(
+        "cluster-injection-scheme",
+        "kdcluster",
+        _set(f"{R0}.fileInjections", [{"srcURL": "ftp://host/f", "destDir": "/opt"}]),
+        "spec.roles[0].fileInjections[0].srcURL",
+    ),
+    Case(
+        "cluster-injection-relative-dir",
+        "kdcluster",
+        _set(f"{R0}.fileInjections", [{"srcURL": "file:///f", "destDir": "opt"}]),
+        "spec.roles[0].fileInjections[0].destDir",
+    ),
     Case("cluster-name-too-long", "kdcluster", _set("metadata.name", "c" * 64), "metadata.name"),
-    Case("cluster-secret-key-empty", "kdcluster", _set(f"{R0}.secretKeys", [{"name": "k"}]),
-         "spec.roles[0].secretKeys[0]"),
+    Case(
+        "cluster-secret-key-empty",
+        "kdcluster",
+        _set(f"{R0}.secretKeys", [{"name": "k"}]),
+        "spec.roles[0].secretKeys[0]",
+    ),
 ]
 
 CONFIG_CASES = [
     Case("config-wrong-name", "kdconfig", _set("metadata.name", "other-config"), "metadata.name"),
-    Case("config-wrong-namespace", "kdconfig", _set("metadata.namespace", "elsewhere"),
-         "metadata.namespace", e2e=False),
-    Case("config-bad-key", "kdconfig", _set("spec.masterEncryptionKey", "xyz"),
-         "spec.masterEncryptionKey"),
-    Case("config-domain-base", "kdconfig", _set("spec.clusterSvcDomainBase", "svc.local"),
-         "spec.clusterSvcDomainBase"),
-    Case("config-bad-pod-label", "kdconfig", _set("spec.podLabels", {"a/b/c": "x"}),
-         "spec.podLabels"),
+    Case(
+        "config-wrong-namespace",
+        "kdconfig",
+        _set("metadata.namespace", "elsewhere"),
+        "metadata.namespace",
+        e2e=False,
+    ),
+    Case(
+        "config-bad-key",
+        "kdconfig",
+        _set("spec.masterEncryptionKey", "xyz"),
+        "spec.masterEncryptionKey",
+    ),
+    Case(
+        "config-domain-base",
+        "kdconfig",
+        _set("spec.clusterSvcDomainBase", "svc.local"),
+        "spec.clusterSvcDomainBase",
+    ),
+    Case(
+        "config-bad-pod-label", "kdconfig", _set("spec.podLabels", {"a/b/c": "x"}), "spec.podLabels"
+    ),
 ]
 
 CASES = APP_CASES + CLUSTER_CASES + CONFIG_CASES

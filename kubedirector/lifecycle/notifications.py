@@ -12,7 +12,7 @@ from dataclasses import replace
 from itertools import pairwise
 
 from kubedirector.api.app import App
-from kubedirector.api.constants import MemberState
+from kubedirector.api.constants import ContainerState, MemberState
 from kubedirector.api.status import MemberStatus, RoleStatus
 
 Args = tuple[str, ...]
@@ -88,8 +88,13 @@ def _fqdns(args: Args) -> list[str]:
 
 def release_leaving(roles: Sequence[RoleStatus],
                     fqdn: Callable[[MemberStatus], str]) -> list[RoleStatus]:
-    """`delete pending` members become `deleting` once no one still waits to be told."""
+    """`delete pending` members become `deleting` once no reachable member still waits
+    to be told of them."""
+    # Only members that can be told now hold a leaver back: one that is down or in
+    # config error keeps its commands for later, but cannot block a scale-down.
     pending = {name for role in roles for m in role.members
+               if m.state == MemberState.CONFIGURED
+               and m.state_detail.last_known_container_state == ContainerState.RUNNING
                for args in m.state_detail.pending_notify_cmds for name in _fqdns(args)}
     return [replace(role, members=tuple(
         replace(m, state=MemberState.DELETING)

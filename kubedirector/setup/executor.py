@@ -98,7 +98,14 @@ def _exit_code(status_text: str) -> int:
         raise ExecError("the exec ended without a status")
     if status.get("status") == "Success":
         return 0
-    for cause in (status.get("details") or {}).get("causes") or []:
-        if cause.get("reason") == "ExitCode":  # metav1.StatusCause.Type is "reason" in JSON
-            return int(cause["message"])
+    details = status.get("details")
+    causes = details.get("causes") if isinstance(details, dict) else None
+    for cause in causes if isinstance(causes, list) else []:
+        # metav1.StatusCause.Type is "reason" in JSON
+        if isinstance(cause, dict) and cause.get("reason") == "ExitCode":
+            try:
+                return int(str(cause.get("message")).strip())
+            except ValueError:
+                raise ExecError(f"the exec ended with an unreadable exit code: "
+                                f"{cause.get('message')!r}") from None
     raise ExecError(str(status.get("message") or "the exec failed"))

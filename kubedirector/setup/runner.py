@@ -31,6 +31,7 @@ from kubedirector.setup.executor import ExecError, GuestExecutor
 log = structlog.get_logger(__name__)
 POLL_INTERVAL = 2.0
 EXEC_RETRY = 5.0
+START_MARGIN = 30.0
 RETRY_BASE = 30.0
 RETRY_MAX = 600.0
 RETRY_LIMIT = 5
@@ -98,7 +99,10 @@ class SetupRunner:
                                          package_url=spec.package_url, run_id=run_id,
                                          injections=spec.injections)
         try:
-            result = self.executor.run(spec.namespace, member.pod, script)
+            # Long enough for every fetch (each curl has its own --max-time): an exec
+            # given up on early would leave its fetch running beside the next attempt's.
+            result = self.executor.run(spec.namespace, member.pod, script, timeout=(
+                scripts.FETCH_TIMEOUT * (1 + len(spec.injections)) + START_MARGIN))
         except ExecError as e:
             detail = replace(member.state_detail, config_error_detail=f"waiting to start app "
                              f"setup: {e}")
@@ -189,6 +193,8 @@ class SetupRunner:
         detail = member.state_detail
         args = detail.pending_notify_cmds[0]
         failures = int(detail.extra.get(NOTIFY_FAILURES, 0))
+        if failures >= NOTIFY_LIMIT:
+            failures = 0  # the count of a command given up on (kept for Degraded)
         try:
             result = self.executor.run(namespace, member.pod, scripts.notify(
                 configmeta=configmeta, arguments=args), timeout=scripts.NOTIFY_TIMEOUT + 10)

@@ -55,8 +55,9 @@ class Decision:
 
     @classmethod
     def deny(cls, errors: list[FieldError], code: int = 422) -> Decision:
-        return cls(allowed=False, errors=errors, code=code,
-                   message="; ".join(str(e) for e in errors))
+        return cls(
+            allowed=False, errors=errors, code=code, message="; ".join(str(e) for e in errors)
+        )
 
 
 def review(body: Mapping[str, Any], view: View, mode: Mode) -> Obj:
@@ -71,24 +72,27 @@ def review(body: Mapping[str, Any], view: View, mode: Mode) -> Obj:
             "code": decision.code,
             "reason": "Invalid" if decision.code == 422 else "Forbidden",
             "message": decision.message,
-            "details": {"causes": [{"field": e.path, "message": e.message}
-                                   for e in decision.errors]},
+            "details": {
+                "causes": [{"field": e.path, "message": e.message} for e in decision.errors]
+            },
         }
     if decision.patch:
         response["patchType"] = "JSONPatch"
         response["patch"] = base64.b64encode(json.dumps(decision.patch).encode()).decode()
     if decision.warnings:
         response["warnings"] = decision.warnings
-    return {"apiVersion": body.get("apiVersion", "admission.k8s.io/v1"),
-            "kind": "AdmissionReview", "response": response}
+    return {
+        "apiVersion": body.get("apiVersion", "admission.k8s.io/v1"),
+        "kind": "AdmissionReview",
+        "response": response,
+    }
 
 
 def decide(request: Mapping[str, Any], view: View, mode: Mode) -> Decision:
     """Route one request by kind and operation; anything not ours is allowed."""
     kind = request.get("kind") or {}
     operation = request.get("operation")
-    if kind.get("group") != GROUP or kind.get("kind") not in (KIND_APP, KIND_CLUSTER,
-                                                             KIND_CONFIG):
+    if kind.get("group") != GROUP or kind.get("kind") not in (KIND_APP, KIND_CLUSTER, KIND_CONFIG):
         return Decision()
     obj = _with_namespace(request.get("object"), request)
     old = _with_namespace(request.get("oldObject"), request)
@@ -100,16 +104,22 @@ def decide(request: Mapping[str, Any], view: View, mode: Mode) -> Decision:
         return _validate_delete(kind["kind"], old, view)
     if operation not in ("CREATE", "UPDATE") or obj is None:
         return Decision()
-    if operation == "UPDATE" and old is not None and (
-            old.get("spec") == obj.get("spec") or obj["metadata"].get("deletionTimestamp")):
+    if (
+        operation == "UPDATE"
+        and old is not None
+        and (old.get("spec") == obj.get("spec") or obj["metadata"].get("deletionTimestamp"))
+    ):
         # Metadata-only changes (finalizers, labels) and objects on their way out are
         # never refused: nobody must be stuck unable to finish a deletion.
         return Decision()
     if not view.synced():
         return Decision.deny([FieldError("metadata", NOT_READY)], code=503)
     if mode == "mutate":
-        return Decision(patch=cluster_defaults(obj, old, view)) if kind["kind"] == KIND_CLUSTER \
+        return (
+            Decision(patch=cluster_defaults(obj, old, view))
+            if kind["kind"] == KIND_CLUSTER
             else Decision()
+        )
     errors = _validate(kind["kind"], obj, old, view)
     return Decision.deny(errors) if errors else Decision()
 
@@ -151,7 +161,8 @@ def _validate_delete(kind: str, old: Obj | None, view: View) -> Decision:
     elif kind == KIND_CONFIG:
         live = [c for c in view.clusters() if not c["metadata"].get("deletionTimestamp")]
         errors = validate_config_delete(
-            f"{c['metadata']['namespace']}/{c['metadata']['name']}" for c in live)
+            f"{c['metadata']['namespace']}/{c['metadata']['name']}" for c in live
+        )
     else:
         errors = []
     return Decision.deny(errors, code=403) if errors else Decision()
@@ -188,9 +199,11 @@ def cluster_defaults(obj: Obj, old: Obj | None, view: View) -> list[Obj]:
     config = _config(view)
     app_doc, catalog = resolve_app(view, obj)
     patch: list[Obj] = []
-    top = {"appCatalog": old_spec.get("appCatalog") or catalog,
-           "serviceType": old_spec.get("serviceType") or config.default_service_type,
-           "namingScheme": old_spec.get("namingScheme") or config.default_naming_scheme}
+    top = {
+        "appCatalog": old_spec.get("appCatalog") or catalog,
+        "serviceType": old_spec.get("serviceType") or config.default_service_type,
+        "namingScheme": old_spec.get("namingScheme") or config.default_naming_scheme,
+    }
     for key, value in top.items():
         if spec.get(key) is None and value:
             patch.append({"op": "add", "path": f"/spec/{key}", "value": value})
@@ -200,24 +213,38 @@ def cluster_defaults(obj: Obj, old: Obj | None, view: View) -> list[Obj]:
         storage_class = config.default_storage_class_name or default_storage_class(view)
         for i, role in enumerate(roles):
             if isinstance(role, Mapping):
-                patch += _role_defaults(role, f"/spec/roles/{i}", spec, app=app,
-                                        storage_class=storage_class, config=config)
+                patch += _role_defaults(
+                    role,
+                    f"/spec/roles/{i}",
+                    spec,
+                    app=app,
+                    storage_class=storage_class,
+                    config=config,
+                )
     return patch
 
 
-def _role_defaults(role: Mapping[str, Any], path: str, spec: Mapping[str, Any], *,
-                   app: App | None, storage_class: str | None, config: Config) -> list[Obj]:
+def _role_defaults(
+    role: Mapping[str, Any],
+    path: str,
+    spec: Mapping[str, Any],
+    *,
+    app: App | None,
+    storage_class: str | None,
+    config: Config,
+) -> list[Obj]:
     patch: list[Obj] = []
-    app_role = app.role(role.get("id")) if app is not None and isinstance(role.get("id"),
-                                                                          str) else None
+    app_role = (
+        app.role(role.get("id")) if app is not None and isinstance(role.get("id"), str) else None
+    )
     if role.get("members") is None and app_role is not None and app_role.cardinality:
-        patch.append({"op": "add", "path": f"{path}/members",
-                      "value": app_role.cardinality.count})
+        patch.append({"op": "add", "path": f"{path}/members", "value": app_role.cardinality.count})
     for key in ("storage", "blockStorage"):
         volume = role.get(key)
         if isinstance(volume, Mapping) and not volume.get("storageClassName") and storage_class:
-            patch.append({"op": "add", "path": f"{path}/{key}/storageClassName",
-                          "value": storage_class})
+            patch.append(
+                {"op": "add", "path": f"{path}/{key}/storageClassName", "value": storage_class}
+            )
     if role.get("secret") is None and isinstance(spec.get("defaultSecret"), Mapping):
         patch.append({"op": "add", "path": f"{path}/secret", "value": spec["defaultSecret"]})
     key = config.master_encryption_key
@@ -225,7 +252,14 @@ def _role_defaults(role: Mapping[str, Any], path: str, spec: Mapping[str, Any], 
     if key and not key_error(key) and isinstance(keys, list):
         for j, item in enumerate(keys):
             if isinstance(item, Mapping) and isinstance(item.get("value"), str):
-                patch.append({"op": "replace", "path": f"{path}/secretKeys/{j}",
-                              "value": {"name": item.get("name"),
-                                        "encryptedValue": encrypt(item["value"], key)}})
+                patch.append(
+                    {
+                        "op": "replace",
+                        "path": f"{path}/secretKeys/{j}",
+                        "value": {
+                            "name": item.get("name"),
+                            "encryptedValue": encrypt(item["value"], key),
+                        },
+                    }
+                )
     return patch

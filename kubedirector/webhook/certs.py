@@ -47,8 +47,10 @@ def bundle_from_secret(secret: dict[str, Any]) -> pki.Bundle | None:
     """The PEMs in a Secret (keys tls.crt, tls.key, ca.crt, ca.key), or None if incomplete."""
     data = secret.get("data") or {}
     try:
-        text = {k: base64.b64decode(data.get(k) or "").decode() for k in
-                ("ca.crt", "ca.key", "tls.crt", "tls.key")}
+        text = {
+            k: base64.b64decode(data.get(k) or "").decode()
+            for k in ("ca.crt", "ca.key", "tls.crt", "tls.key")
+        }
     except ValueError:
         return None
     if not (text["ca.crt"] and text["tls.crt"] and text["tls.key"]):
@@ -57,15 +59,29 @@ def bundle_from_secret(secret: dict[str, Any]) -> pki.Bundle | None:
 
 
 def _secret_body(settings: CertSettings, bundle: pki.Bundle, rv: str | None) -> dict[str, Any]:
-    meta: dict[str, Any] = {"name": settings.secret, "namespace": settings.namespace,
-                            "labels": {"app.kubernetes.io/name": "kubedirector",
-                                       "app.kubernetes.io/component": "webhook-cert"}}
+    meta: dict[str, Any] = {
+        "name": settings.secret,
+        "namespace": settings.namespace,
+        "labels": {
+            "app.kubernetes.io/name": "kubedirector",
+            "app.kubernetes.io/component": "webhook-cert",
+        },
+    }
     if rv:
         meta["resourceVersion"] = rv
-    fields = {"ca.crt": bundle.ca_crt, "ca.key": bundle.ca_key, "tls.crt": bundle.tls_crt,
-              "tls.key": bundle.tls_key}
-    return {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls", "metadata": meta,
-            "data": {k: base64.b64encode(v.encode()).decode() for k, v in fields.items()}}
+    fields = {
+        "ca.crt": bundle.ca_crt,
+        "ca.key": bundle.ca_key,
+        "tls.crt": bundle.tls_crt,
+        "tls.key": bundle.tls_key,
+    }
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "kubernetes.io/tls",
+        "metadata": meta,
+        "data": {k: base64.b64encode(v.encode()).decode() for k, v in fields.items()},
+    }
 
 
 class CertStore:
@@ -93,36 +109,49 @@ class CertStore:
             bundle = bundle_from_secret(secret) if secret else None
             if not self.settings.manage:
                 if bundle is None:
-                    raise RuntimeError(f"Secret {self.settings.namespace}/{self.settings.secret}"
-                                       " has no certificate yet (waiting for its issuer)")
+                    raise RuntimeError(
+                        f"Secret {self.settings.namespace}/{self.settings.secret}"
+                        " has no certificate yet (waiting for its issuer)"
+                    )
                 return bundle
             if bundle is None or not bundle.ca_key:
-                reason, fresh = "absent", pki.issue(self.settings.hosts,
-                                                    leaf_validity=self.settings.leaf_validity,
-                                                    now=now)
+                reason, fresh = (
+                    "absent",
+                    pki.issue(
+                        self.settings.hosts, leaf_validity=self.settings.leaf_validity, now=now
+                    ),
+                )
             else:
                 reason = pki.renewal_reason(bundle, self.settings.hosts, now)
                 if reason is None:
                     return bundle
-                fresh = pki.renew(bundle, self.settings.hosts,
-                                  leaf_validity=self.settings.leaf_validity, now=now)
+                fresh = pki.renew(
+                    bundle, self.settings.hosts, leaf_validity=self.settings.leaf_validity, now=now
+                )
             if self._write(secret, fresh):
                 log.info("webhook_cert_issued", reason=reason, secret=self.settings.secret)
                 return fresh
             log.info("webhook_cert_write_conflict", secret=self.settings.secret)
-        raise RuntimeError(f"Secret {self.settings.secret}: gave up after "
-                           f"{CONFLICT_RETRIES} conflicting writes")
+        raise RuntimeError(
+            f"Secret {self.settings.secret}: gave up after {CONFLICT_RETRIES} conflicting writes"
+        )
 
     def _write(self, existing: dict[str, Any] | None, bundle: pki.Bundle) -> bool:
         """Create, or replace at the version read; False if another writer was first."""
         try:
             if existing is None:
-                request_json(self.api, "POST", self._path(),
-                             body=_secret_body(self.settings, bundle, None))
+                request_json(
+                    self.api, "POST", self._path(), body=_secret_body(self.settings, bundle, None)
+                )
             else:
-                request_json(self.api, "PUT", self._path(self.settings.secret),
-                             body=_secret_body(self.settings, bundle,
-                                               existing["metadata"]["resourceVersion"]))
+                request_json(
+                    self.api,
+                    "PUT",
+                    self._path(self.settings.secret),
+                    body=_secret_body(
+                        self.settings, bundle, existing["metadata"]["resourceVersion"]
+                    ),
+                )
         except ApiException as e:
             if e.status == 409:
                 return False
@@ -147,14 +176,20 @@ class CertStore:
                 ops: list[dict[str, Any]] = [
                     {"op": "add", "path": f"/webhooks/{i}/clientConfig/caBundle", "value": ca_b64}
                     for i, hook in enumerate(config.get("webhooks") or [])
-                    if (hook.get("clientConfig") or {}).get("caBundle") != ca_b64]
+                    if (hook.get("clientConfig") or {}).get("caBundle") != ca_b64
+                ]
                 if not ops:
                     continue
-                ops.insert(0, {"op": "test", "path": "/metadata/resourceVersion",
-                               "value": config["metadata"]["resourceVersion"]})
+                ops.insert(
+                    0,
+                    {
+                        "op": "test",
+                        "path": "/metadata/resourceVersion",
+                        "value": config["metadata"]["resourceVersion"],
+                    },
+                )
                 request_json(self.api, "PATCH", path, body=ops, content_type=JSON_PATCH)
-                log.info("webhook_ca_bundle_published", kind=kind, name=name,
-                         webhooks=len(ops) - 1)
+                log.info("webhook_ca_bundle_published", kind=kind, name=name, webhooks=len(ops) - 1)
                 patched += 1
         return patched
 
@@ -162,8 +197,14 @@ class CertStore:
 class CertRotator:
     """A thread that keeps the served certificate and the `caBundle` current."""
 
-    def __init__(self, store: CertStore, on_bundle: Callable[[pki.Bundle], None], *,
-                 interval: float = 60.0, retry: float = 5.0) -> None:
+    def __init__(
+        self,
+        store: CertStore,
+        on_bundle: Callable[[pki.Bundle], None],
+        *,
+        interval: float = 60.0,
+        retry: float = 5.0,
+    ) -> None:
         self.store = store
         self.on_bundle = on_bundle
         self.interval = interval
@@ -195,8 +236,13 @@ class CertRotator:
             try:
                 self.check()
                 wait = self.interval
-            except (ApiException, urllib3.exceptions.HTTPError, OSError, RuntimeError,
-                    ValueError) as e:
+            except (
+                ApiException,
+                urllib3.exceptions.HTTPError,
+                OSError,
+                RuntimeError,
+                ValueError,
+            ) as e:
                 log.warning("webhook_cert_check_failed", error=str(e)[:300])
                 wait = self.retry
             self._stop.wait(wait)

@@ -47,44 +47,69 @@ def _key() -> ec.EllipticCurvePrivateKey:
 
 
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> str:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption()).decode()
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
 
 
 def _cert_pem(cert: x509.Certificate) -> str:
     return cert.public_bytes(serialization.Encoding.PEM).decode()
 
 
-def _window(now: datetime.datetime, validity: datetime.timedelta,
-            ) -> tuple[datetime.datetime, datetime.datetime]:
+def _window(
+    now: datetime.datetime,
+    validity: datetime.timedelta,
+) -> tuple[datetime.datetime, datetime.datetime]:
     return now - min(MAX_BACKDATE, validity / 10), now + validity
 
 
-def new_ca(common_name: str, *, validity: datetime.timedelta = CA_VALIDITY,
-           now: datetime.datetime | None = None) -> tuple[str, str]:
+def new_ca(
+    common_name: str,
+    *,
+    validity: datetime.timedelta = CA_VALIDITY,
+    now: datetime.datetime | None = None,
+) -> tuple[str, str]:
     """A self-signed CA: (certificate PEM, key PEM)."""
     key = _key()
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     start, end = _window(now or _now(), validity)
     cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(start).not_valid_after(end)
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                     content_commitment=False, key_encipherment=False,
-                                     data_encipherment=False, key_agreement=False,
-                                     encipher_only=False, decipher_only=False), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
-                       critical=False)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
     return _cert_pem(cert), _key_pem(key)
 
 
-def new_leaf(ca_crt: str, ca_key: str, hosts: Sequence[str], *,
-             validity: datetime.timedelta = LEAF_VALIDITY,
-             now: datetime.datetime | None = None) -> tuple[str, str]:
+def new_leaf(
+    ca_crt: str,
+    ca_key: str,
+    hosts: Sequence[str],
+    *,
+    validity: datetime.timedelta = LEAF_VALIDITY,
+    now: datetime.datetime | None = None,
+) -> tuple[str, str]:
     """A serving certificate for `hosts` (DNS names or IP addresses) signed by the first
     CA in `ca_crt`: (certificate PEM, key PEM)."""
     ca = x509.load_pem_x509_certificates(ca_crt.encode())[0]
@@ -97,14 +122,17 @@ def new_leaf(ca_crt: str, ca_key: str, hosts: Sequence[str], *,
         x509.CertificateBuilder()
         # Clients check the SANs; the CN is informative and limited to 64 characters.
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0][:64])]))
-        .issuer_name(ca.subject).public_key(key.public_key())
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(start).not_valid_after(end)
+        .not_valid_before(start)
+        .not_valid_after(end)
         .add_extension(x509.SubjectAlternativeName(_sans(hosts)), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(signer.public_key()),
-                       critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(signer.public_key()), critical=False
+        )
         .sign(signer, hashes.SHA256())
     )
     return _cert_pem(cert), _key_pem(key)
@@ -120,9 +148,13 @@ def _sans(hosts: Sequence[str]) -> list[x509.GeneralName]:
     return names
 
 
-def issue(hosts: Sequence[str], *, ca: tuple[str, str] | None = None,
-          leaf_validity: datetime.timedelta = LEAF_VALIDITY,
-          now: datetime.datetime | None = None) -> Bundle:
+def issue(
+    hosts: Sequence[str],
+    *,
+    ca: tuple[str, str] | None = None,
+    leaf_validity: datetime.timedelta = LEAF_VALIDITY,
+    now: datetime.datetime | None = None,
+) -> Bundle:
     """A bundle with a serving certificate from `ca` (cert, key), or from a new CA."""
     ca_crt, ca_key = ca or new_ca("kubedirector-webhook-ca", now=now)
     tls_crt, tls_key = new_leaf(ca_crt, ca_key, hosts, validity=leaf_validity, now=now)
@@ -136,8 +168,9 @@ def due(cert_pem: str, now: datetime.datetime | None = None) -> bool:
     return (now or _now()) >= start + (end - start) * RENEW_FRACTION
 
 
-def renewal_reason(bundle: Bundle, hosts: Sequence[str],
-                   now: datetime.datetime | None = None) -> str | None:
+def renewal_reason(
+    bundle: Bundle, hosts: Sequence[str], now: datetime.datetime | None = None
+) -> str | None:
     """Why the bundle's serving certificate (or CA) must be replaced now, or None."""
     try:
         cas = x509.load_pem_x509_certificates(bundle.ca_crt.encode())
@@ -167,24 +200,41 @@ def _signed_by(leaf: x509.Certificate, ca: x509.Certificate) -> bool:
     return True
 
 
-def renew(bundle: Bundle, hosts: Sequence[str], *,
-          leaf_validity: datetime.timedelta = LEAF_VALIDITY,
-          now: datetime.datetime | None = None) -> Bundle:
+def renew(
+    bundle: Bundle,
+    hosts: Sequence[str],
+    *,
+    leaf_validity: datetime.timedelta = LEAF_VALIDITY,
+    now: datetime.datetime | None = None,
+) -> Bundle:
     """A new serving certificate from the same CA; a new CA too when it is near expiry,
     with the old CA kept in `ca_crt` (still trusted) until it expires."""
     if not due(bundle.ca_crt, now):
-        return issue(hosts, ca=(bundle.ca_crt, bundle.ca_key), leaf_validity=leaf_validity,
-                     now=now)
+        return issue(hosts, ca=(bundle.ca_crt, bundle.ca_key), leaf_validity=leaf_validity, now=now)
     fresh = issue(hosts, leaf_validity=leaf_validity, now=now)
     moment = now or _now()
-    still_valid = [c for c in x509.load_pem_x509_certificates(bundle.ca_crt.encode())
-                   if c.not_valid_after_utc > moment]
-    return Bundle(fresh.ca_crt + "".join(_cert_pem(c) for c in still_valid), fresh.ca_key,
-                  fresh.tls_crt, fresh.tls_key)
+    still_valid = [
+        c
+        for c in x509.load_pem_x509_certificates(bundle.ca_crt.encode())
+        if c.not_valid_after_utc > moment
+    ]
+    return Bundle(
+        fresh.ca_crt + "".join(_cert_pem(c) for c in still_valid),
+        fresh.ca_key,
+        fresh.tls_crt,
+        fresh.tls_key,
+    )
 
 
 def service_hosts(service: str, namespace: str, extra: Sequence[str] = ()) -> list[str]:
     """The names the API server may use for the webhook Service, plus loopback (the
     local overlay reaches the webhook at https://127.0.0.1:<port>)."""
-    return [f"{service}.{namespace}.svc", service, f"{service}.{namespace}",
-            f"{service}.{namespace}.svc.cluster.local", "localhost", "127.0.0.1", *extra]
+    return [
+        f"{service}.{namespace}.svc",
+        service,
+        f"{service}.{namespace}",
+        f"{service}.{namespace}.svc.cluster.local",
+        "localhost",
+        "127.0.0.1",
+        *extra,
+    ]

@@ -78,9 +78,12 @@ class WebhookServer:
         self.view = view
         self.context: ssl.SSLContext | None = None
         self._server = _TLSServer(parse_address(address), self)
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.5}, name="webhook-server",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.5},
+            name="webhook-server",
+            daemon=True,
+        )
 
     @property
     def port(self) -> int:
@@ -138,20 +141,28 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         self._reply(405, {"error": "POST an AdmissionReview to /validate or /mutate"})
 
-    def _record(self, mode: Mode, request: dict[str, Any], response: dict[str, Any],
-                elapsed: float) -> None:
+    def _record(
+        self, mode: Mode, request: dict[str, Any], response: dict[str, Any], elapsed: float
+    ) -> None:
         kind = (request.get("kind") or {}).get("kind", "")
         operation = request.get("operation", "")
         allowed = bool(response.get("allowed"))
-        WEBHOOK_REQUESTS.labels(operation=operation, kind=kind,
-                                allowed=str(allowed).lower()).inc()
+        WEBHOOK_REQUESTS.labels(operation=operation, kind=kind, allowed=str(allowed).lower()).inc()
         WEBHOOK_LATENCY.observe(elapsed)
-        log.info("admission_reviewed", webhook=mode, uid=request.get("uid", ""), kind=kind,
-                 operation=operation, namespace=request.get("namespace", ""),
-                 name=request.get("name", ""), dry_run=bool(request.get("dryRun")),
-                 allowed=allowed, patched="patch" in response,
-                 message=(response.get("status") or {}).get("message", "")[:500],
-                 duration_ms=round(elapsed * 1000, 2))
+        log.info(
+            "admission_reviewed",
+            webhook=mode,
+            uid=request.get("uid", ""),
+            kind=kind,
+            operation=operation,
+            namespace=request.get("namespace", ""),
+            name=request.get("name", ""),
+            dry_run=bool(request.get("dryRun")),
+            allowed=allowed,
+            patched="patch" in response,
+            message=(response.get("status") or {}).get("message", "")[:500],
+            duration_ms=round(elapsed * 1000, 2),
+        )
 
     def _reply(self, code: int, payload: dict[str, Any]) -> None:
         data = json.dumps(payload).encode()

@@ -57,13 +57,21 @@ def system_factory(api: ApiClient, informers: InformerFactory, namespace: str) -
     return InformerFactory(api, (namespace,))
 
 
-def start_webhook(api: ApiClient, informers: InformerFactory, *, namespace: str,
-                  address: str, cert_secret: str = DEFAULT_CERT_SECRET,
-                  webhook_config_names: Sequence[str] = DEFAULT_CONFIG_NAMES,
-                  service_name: str = DEFAULT_SERVICE, url: str | None = None,
-                  system: InformerFactory | None = None, manage_certs: bool = True,
-                  leaf_validity: datetime.timedelta = pki.LEAF_VALIDITY,
-                  check_interval: float = 60.0) -> Webhook:
+def start_webhook(
+    api: ApiClient,
+    informers: InformerFactory,
+    *,
+    namespace: str,
+    address: str,
+    cert_secret: str = DEFAULT_CERT_SECRET,
+    webhook_config_names: Sequence[str] = DEFAULT_CONFIG_NAMES,
+    service_name: str = DEFAULT_SERVICE,
+    url: str | None = None,
+    system: InformerFactory | None = None,
+    manage_certs: bool = True,
+    leaf_validity: datetime.timedelta = pki.LEAF_VALIDITY,
+    check_interval: float = 60.0,
+) -> Webhook:
     """Serve admission on `address`; informers in the result must still be started
     (by the manager, or by the caller) before `ready()` turns true.
 
@@ -77,11 +85,14 @@ def start_webhook(api: ApiClient, informers: InformerFactory, *, namespace: str,
     view = CacheView(informers, system, classes, namespace)
     server = WebhookServer(address, view)
     extra = [urlsplit(url).hostname or ""] if url else []
-    settings = CertSettings(namespace=namespace, secret=cert_secret,
-                            hosts=pki.service_hosts(service_name, namespace,
-                                                    [h for h in extra if h]),
-                            webhook_configs=tuple(webhook_config_names),
-                            leaf_validity=leaf_validity, manage=manage_certs)
+    settings = CertSettings(
+        namespace=namespace,
+        secret=cert_secret,
+        hosts=pki.service_hosts(service_name, namespace, [h for h in extra if h]),
+        webhook_configs=tuple(webhook_config_names),
+        leaf_validity=leaf_validity,
+        manage=manage_certs,
+    )
     rotator = CertRotator(CertStore(api, settings), server.use, interval=check_interval)
     server.start()
     rotator.start()

@@ -55,8 +55,11 @@ class StaticView:
 
     def app(self, namespace: str, name: str) -> Obj | None:
         return next(
-            (a for a in self.apps
-             if a["metadata"]["name"] == name and a["metadata"].get("namespace") == namespace),
+            (
+                a
+                for a in self.apps
+                if a["metadata"]["name"] == name and a["metadata"].get("namespace") == namespace
+            ),
             None,
         )
 
@@ -74,16 +77,24 @@ class CacheView:
     """The view over shared informers: `informers` for the watched namespaces and
     `system` for the operator's namespace (system catalog and the global config)."""
 
-    def __init__(self, informers: InformerFactory, system: InformerFactory,
-                 storage_classes: Informer, operator_namespace: str) -> None:
+    def __init__(
+        self,
+        informers: InformerFactory,
+        system: InformerFactory,
+        storage_classes: Informer,
+        operator_namespace: str,
+    ) -> None:
         self.operator_namespace = operator_namespace
         self._informers = informers
         self._system = system
         self._classes = storage_classes
         # Touch every informer admission reads, so the caller can start them.
         self.used: list[Informer] = [
-            *informers.informers(APPS), *informers.informers(CLUSTERS),
-            *system.informers(APPS), *system.informers(CONFIGS), storage_classes,
+            *informers.informers(APPS),
+            *informers.informers(CLUSTERS),
+            *system.informers(APPS),
+            *system.informers(CONFIGS),
+            storage_classes,
         ]
 
     def synced(self) -> bool:
@@ -97,8 +108,9 @@ class CacheView:
         return self._system.get(CONFIGS, f"{self.operator_namespace}/{GLOBAL_CONFIG_NAME}")
 
     def clusters(self) -> list[Obj]:
-        return [c for informer in self._informers.informers(CLUSTERS)
-                for c in informer.store.list()]
+        return [
+            c for informer in self._informers.informers(CLUSTERS) for c in informer.store.list()
+        ]
 
     def storage_classes(self) -> list[Obj]:
         return self._classes.store.list()
@@ -123,7 +135,7 @@ def resolve_app(view: View, cluster: Mapping[str, Any]) -> tuple[Obj | None, str
 
 
 def clusters_using(view: View, app: Mapping[str, Any]) -> list[str]:
-    """"namespace/name" of each live cluster whose app resolves to `app` (deleting
+    """ "namespace/name" of each live cluster whose app resolves to `app` (deleting
     clusters do not count: they no longer need it, and a namespace being deleted
     must be able to remove its apps)."""
     meta = app.get("metadata") or {}
@@ -131,18 +143,22 @@ def clusters_using(view: View, app: Mapping[str, Any]) -> list[str]:
     for cluster in view.clusters():
         cmeta = cluster.get("metadata") or {}
         if cmeta.get("deletionTimestamp") or (cluster.get("spec") or {}).get("app") != meta.get(
-                "name"):
+            "name"
+        ):
             continue
         found, _ = resolve_app(view, cluster)
         if found is not None and (found.get("metadata") or {}).get("namespace") == meta.get(
-                "namespace"):
+            "namespace"
+        ):
             users.append(f"{cmeta.get('namespace')}/{cmeta.get('name')}")
     return sorted(users)
 
 
 def default_storage_class(view: View) -> str | None:
     """The StorageClass annotated as the cluster's default, if exactly one is."""
-    defaults = [c["metadata"]["name"] for c in view.storage_classes()
-                if (c["metadata"].get("annotations") or {}).get(DEFAULT_CLASS_ANNOTATION)
-                == "true"]
+    defaults = [
+        c["metadata"]["name"]
+        for c in view.storage_classes()
+        if (c["metadata"].get("annotations") or {}).get(DEFAULT_CLASS_ANNOTATION) == "true"
+    ]
     return defaults[0] if len(defaults) == 1 else None

@@ -25,8 +25,10 @@ CATALOG = REPO / "manifests" / "catalog"
 
 def manifests_rbac(namespace: str, unique: str) -> list[dict]:
     """The ServiceAccount, roles and bindings of manifests/base, moved to `namespace`."""
-    docs = [*yaml.safe_load_all((RBAC / "serviceaccount.yaml").read_text()),
-            *yaml.safe_load_all((RBAC / "rbac.yaml").read_text())]
+    docs = [
+        *yaml.safe_load_all((RBAC / "serviceaccount.yaml").read_text()),
+        *yaml.safe_load_all((RBAC / "rbac.yaml").read_text()),
+    ]
     for doc in docs:
         meta = doc["metadata"]
         if doc["kind"] in ("ClusterRole", "ClusterRoleBinding"):
@@ -52,24 +54,38 @@ def token_kubeconfig(admin: Path, token: str, path: Path) -> Path:
 
 
 @pytest.fixture
-def identity(local_cluster: LocalCluster, kubectl, namespace: str, api_client,
-             tmp_path: Path) -> Iterator[Path]:
+def identity(
+    local_cluster: LocalCluster, kubectl, namespace: str, api_client, tmp_path: Path
+) -> Iterator[Path]:
     """A kubeconfig holding a TokenRequest token of the manifests' ServiceAccount."""
     unique = f"kd-test-{namespace}"[:63]
     docs = manifests_rbac(namespace, unique)
     try:
-        kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List",
-                                                       "items": docs}))
+        kubectl(
+            "apply",
+            "-f",
+            "-",
+            input=json.dumps({"apiVersion": "v1", "kind": "List", "items": docs}),
+        )
         review = request_json(
-            api_client, "POST",
+            api_client,
+            "POST",
             f"/api/v1/namespaces/{namespace}/serviceaccounts/kubedirector/token",
-            body={"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
-                  "spec": {"expirationSeconds": 1800}})
-        yield token_kubeconfig(local_cluster.kubeconfig, review["status"]["token"],
-                               tmp_path / "kubedirector.kubeconfig")
+            body={
+                "apiVersion": "authentication.k8s.io/v1",
+                "kind": "TokenRequest",
+                "spec": {"expirationSeconds": 1800},
+            },
+        )
+        yield token_kubeconfig(
+            local_cluster.kubeconfig,
+            review["status"]["token"],
+            tmp_path / "kubedirector.kubeconfig",
+        )
     finally:
-        kubectl("delete", "clusterrole,clusterrolebinding", unique, "--ignore-not-found",
-                check=False)
+        kubectl(
+            "delete", "clusterrole,clusterrolebinding", unique, "--ignore-not-found", check=False
+        )
 
 
 @pytest.fixture
@@ -80,23 +96,36 @@ def other_namespace(kubectl, namespace: str) -> Iterator[str]:
     kubectl("delete", "namespace", other, "--wait=false", check=False)
 
 
-def as_operator(local_cluster: LocalCluster, identity: Path, *args: str,
-                input: str | None = None):
-    return subprocess.run([str(local_cluster.kubectl_path), "--kubeconfig", str(identity),
-                           *args], input=input, capture_output=True, text=True, timeout=60,
-                          check=False)
+def as_operator(local_cluster: LocalCluster, identity: Path, *args: str, input: str | None = None):
+    return subprocess.run(
+        [str(local_cluster.kubectl_path), "--kubeconfig", str(identity), *args],
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 STATEFULSET = {
-    "apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "rbac-probe"},
-    "spec": {"replicas": 0, "serviceName": "rbac-probe",
-             "selector": {"matchLabels": {"app": "rbac-probe"}},
-             "template": {"metadata": {"labels": {"app": "rbac-probe"}},
-                          "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}}
+    "apiVersion": "apps/v1",
+    "kind": "StatefulSet",
+    "metadata": {"name": "rbac-probe"},
+    "spec": {
+        "replicas": 0,
+        "serviceName": "rbac-probe",
+        "selector": {"matchLabels": {"app": "rbac-probe"}},
+        "template": {
+            "metadata": {"labels": {"app": "rbac-probe"}},
+            "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+        },
+    },
+}
 
 
-def test_service_account_can_do_its_job(local_cluster, kubectl, namespace, identity,
-                                        other_namespace):
+def test_service_account_can_do_its_job(
+    local_cluster, kubectl, namespace, identity, other_namespace
+):
     op = lambda *a, **kw: as_operator(local_cluster, identity, *a, **kw)  # noqa: E731
     kubectl("create", "-n", other_namespace, "-f", str(CATALOG / "spark221e2.yaml"))
     allowed = [
@@ -105,34 +134,77 @@ def test_service_account_can_do_its_job(local_cluster, kubectl, namespace, ident
         op("get", "pods,services,pvc,statefulsets,configmaps", "-n", other_namespace),
         op("create", "-n", other_namespace, "-f", "-", input=json.dumps(STATEFULSET)),
         op("delete", "statefulset", "rbac-probe", "-n", other_namespace),
-        op("create", "-n", other_namespace, "service", "clusterip", "rbac-probe",
-           "--tcp=80:80"),
-        op("create", "-n", namespace, "secret", "generic", "kubedirector-webhook-cert",
-           "--from-literal=a=b"),
-        op("replace", "-f", "-", input=op("get", "-n", namespace, "secret",
-                                           "kubedirector-webhook-cert", "-o", "json").stdout),
+        op("create", "-n", other_namespace, "service", "clusterip", "rbac-probe", "--tcp=80:80"),
+        op(
+            "create",
+            "-n",
+            namespace,
+            "secret",
+            "generic",
+            "kubedirector-webhook-cert",
+            "--from-literal=a=b",
+        ),
+        op(
+            "replace",
+            "-f",
+            "-",
+            input=op(
+                "get", "-n", namespace, "secret", "kubedirector-webhook-cert", "-o", "json"
+            ).stdout,
+        ),
         op("get", "storageclasses"),
     ]
     for result in allowed:
         assert result.returncode == 0, f"{result.args[3:]}: {result.stderr}"
-    kubectl("create", "-n", other_namespace, "-f", "-", input=json.dumps({
-        "apiVersion": "kubedirector.hpe.com/v1beta1", "kind": "KubeDirectorCluster",
-        "metadata": {"name": "probe"},
-        "spec": {"app": "spark221e2", "roles": [{"id": "controller", "members": 1,
-                                                 "resources": {"limits": {"cpu": "1",
-                                                                          "memory": "1Gi"}}}]}}))
+    kubectl(
+        "create",
+        "-n",
+        other_namespace,
+        "-f",
+        "-",
+        input=json.dumps(
+            {
+                "apiVersion": "kubedirector.hpe.com/v1beta1",
+                "kind": "KubeDirectorCluster",
+                "metadata": {"name": "probe"},
+                "spec": {
+                    "app": "spark221e2",
+                    "roles": [
+                        {
+                            "id": "controller",
+                            "members": 1,
+                            "resources": {"limits": {"cpu": "1", "memory": "1Gi"}},
+                        }
+                    ],
+                },
+            }
+        ),
+    )
     api = new_api_client(str(identity))  # a bare PATCH, as the operator sends it
     try:
-        patched = request_json(api, "PATCH", resource_path(
-            "kubedirector.hpe.com", "v1beta1", "kubedirectorclusters", namespace=other_namespace,
-            name="probe", subresource="status"), body={"status": {"state": "creating"}},
-            content_type=MERGE_PATCH)
+        patched = request_json(
+            api,
+            "PATCH",
+            resource_path(
+                "kubedirector.hpe.com",
+                "v1beta1",
+                "kubedirectorclusters",
+                namespace=other_namespace,
+                name="probe",
+                subresource="status",
+            ),
+            body={"status": {"state": "creating"}},
+            content_type=MERGE_PATCH,
+        )
     finally:
         api.close()
     assert patched["status"]["state"] == "creating"
-    for verb_resource in ("patch validatingwebhookconfigurations/kubedirector-webhook",
-                          "patch mutatingwebhookconfigurations/kubedirector-webhook",
-                          "create pods --subresource=exec", "create events"):
+    for verb_resource in (
+        "patch validatingwebhookconfigurations/kubedirector-webhook",
+        "patch mutatingwebhookconfigurations/kubedirector-webhook",
+        "create pods --subresource=exec",
+        "create events",
+    ):
         out = op("auth", "can-i", *verb_resource.split(), "-n", other_namespace)
         assert out.stdout.strip() == "yes", verb_resource
 
@@ -141,8 +213,7 @@ def test_service_account_can_do_its_job(local_cluster, kubectl, namespace, ident
 # find nothing to delete).
 FORBIDDEN = [
     ("delete", "node", "any-node"),
-    ("create", "clusterrolebinding", "escalate", "--clusterrole=cluster-admin",
-     "--user=someone"),
+    ("create", "clusterrolebinding", "escalate", "--clusterrole=cluster-admin", "--user=someone"),
     ("create", "namespace", "not-mine"),
     ("delete", "customresourcedefinition", "kubedirectorapps.kubedirector.hpe.com"),
     ("create", "deployment", "d", "--image=busybox"),
@@ -155,34 +226,66 @@ FORBIDDEN = [
 ]
 
 
-def test_service_account_refused_what_it_does_not_need(local_cluster, identity,
-                                                       other_namespace):
+def test_service_account_refused_what_it_does_not_need(local_cluster, identity, other_namespace):
     for args in FORBIDDEN:
         out = as_operator(local_cluster, identity, "-n", other_namespace, *args)
         assert out.returncode != 0 and "forbidden" in out.stderr.lower(), (args, out.stderr)
-    for verb_resource in ("patch validatingwebhookconfigurations/someone-elses",
-                          "get leases/someone-elses", "update secrets/someone-elses"):
+    for verb_resource in (
+        "patch validatingwebhookconfigurations/someone-elses",
+        "get leases/someone-elses",
+        "update secrets/someone-elses",
+    ):
         out = as_operator(local_cluster, identity, "auth", "can-i", *verb_resource.split())
         assert out.stdout.strip() == "no", verb_resource
 
 
-def test_walkthrough_with_the_service_account(local_cluster, kubectl, namespace, identity,
-                                              tmp_path):
+def test_walkthrough_with_the_service_account(
+    local_cluster, kubectl, namespace, identity, tmp_path
+):
     """The operator itself, run with only the manifests' RBAC, brings a cluster to Ready
     (leader election included) and deletes it through its finalizer."""
-    kubectl("create", "-n", namespace, "-f", str(CATALOG / "spark211up.yaml"))
-    operator = start_operator(identity, namespace, tmp_path / "operator.log",
-                              "--leader-election-id", "kubedirector-leader")
+    app = yaml.safe_load((CATALOG / "spark211up.yaml").read_text())
+    app["spec"]["defaultConfigPackage"] = None  # members are configured once they run
+    kubectl("create", "-n", namespace, "-f", "-", input=json.dumps(app))
+    operator = start_operator(
+        identity,
+        namespace,
+        tmp_path / "operator.log",
+        "--leader-election-id",
+        "kubedirector-leader",
+    )
     try:
-        kubectl("create", "-n", namespace, "-f",
-                str(REPO / "manifests" / "examples" / "clusters" / "cr-cluster-spark211up.yaml"))
+        kubectl(
+            "create",
+            "-n",
+            namespace,
+            "-f",
+            str(REPO / "manifests" / "examples" / "clusters" / "cr-cluster-spark211up.yaml"),
+        )
         name = json.loads(kubectl("get", "kdcluster", "-n", namespace, "-o", "json").stdout)[
-            "items"][0]["metadata"]["name"]
-        kubectl("wait", "--for=condition=Ready", f"kdcluster/{name}", "-n", namespace,
-                "--timeout=150s", timeout=160)
+            "items"
+        ][0]["metadata"]["name"]
+        ready = kubectl(
+            "wait",
+            "--for=condition=Ready",
+            f"kdcluster/{name}",
+            "-n",
+            namespace,
+            "--timeout=90s",
+            timeout=100,
+            check=False,
+        )
+        assert ready.returncode == 0, kubectl(
+            "get", "kdcluster", name, "-n", namespace, "-o", "yaml"
+        ).stdout[-3000:]
         kubectl("delete", "kdcluster", name, "-n", namespace, "--timeout=60s", timeout=90)
-        wait_until(lambda: not kubectl("get", "statefulsets", "-n", namespace, "-o",
-                                       "name").stdout.strip(), 60, "statefulsets gone")
+        wait_until(
+            lambda: (
+                not kubectl("get", "statefulsets", "-n", namespace, "-o", "name").stdout.strip()
+            ),
+            60,
+            "statefulsets gone",
+        )
         log = operator.log.read_text()
         assert "forbidden" not in log.lower(), log[-3000:]
     finally:

@@ -44,8 +44,11 @@ def catalog(kubectl, namespace: str, webhook: Webhook) -> None:
     for doc in (config(namespace), app(namespace), min_app(namespace)):
         create(kubectl, doc)
     # Admission must see them before judging clusters against them.
-    wait_until(lambda: webhook.view.app(namespace, "spark-min") and webhook.view.config(),
-               10, "apps and config in the webhook's cache")
+    wait_until(
+        lambda: webhook.view.app(namespace, "spark-min") and webhook.view.config(),
+        10,
+        "apps and config in the webhook's cache",
+    )
 
 
 def test_invalid_documents_refused_naming_the_field(kubectl, namespace: str, catalog: None):
@@ -56,10 +59,13 @@ def test_invalid_documents_refused_naming_the_field(kubectl, namespace: str, cat
         assert out.returncode != 0, f"{case.id} was accepted"
         assert case.field in out.stderr, f"{case.id}: {out.stderr}"
     names = kubectl("get", "kdapp,kdcluster,kdconfig", "-n", namespace, "-o", "name").stdout
-    assert sorted(names.split()) == sorted([
-        "kubedirectorapp.kubedirector.hpe.com/spark221e2",
-        "kubedirectorapp.kubedirector.hpe.com/spark-min",
-        "kubedirectorconfig.kubedirector.hpe.com/kd-global-config"])
+    assert sorted(names.split()) == sorted(
+        [
+            "kubedirectorapp.kubedirector.hpe.com/spark221e2",
+            "kubedirectorapp.kubedirector.hpe.com/spark-min",
+            "kubedirectorconfig.kubedirector.hpe.com/kd-global-config",
+        ]
+    )
     # Still serving: a valid cluster goes through.
     create(kubectl, cluster(namespace, "good"))
 
@@ -91,24 +97,43 @@ def test_dry_run_applies_defaults_and_creates_nothing(kubectl, namespace: str, c
 def test_app_in_use_and_cluster_app_are_frozen(kubectl, namespace: str, catalog: None):
     create(kubectl, cluster(namespace, "user"))
     patch = json.dumps({"spec": {"version": "9.9"}})
-    out = kubectl("patch", "kdapp", "spark221e2", "-n", namespace, "--type=merge", "-p", patch,
-                  check=False)
+    out = kubectl(
+        "patch", "kdapp", "spark221e2", "-n", namespace, "--type=merge", "-p", patch, check=False
+    )
     assert out.returncode != 0 and "in use" in out.stderr, out.stderr
     out = kubectl("delete", "kdapp", "spark221e2", "-n", namespace, check=False)
     assert out.returncode != 0 and f"{namespace}/user" in out.stderr, out.stderr
-    out = kubectl("patch", "kdcluster", "user", "-n", namespace, "--type=merge",
-                  "-p", json.dumps({"spec": {"app": "spark-min"}}), check=False)
+    out = kubectl(
+        "patch",
+        "kdcluster",
+        "user",
+        "-n",
+        namespace,
+        "--type=merge",
+        "-p",
+        json.dumps({"spec": {"app": "spark-min"}}),
+        check=False,
+    )
     assert out.returncode != 0 and "spec.app: cannot change" in out.stderr, out.stderr
     # Labels and scaling stay possible; the app can go once its cluster has.
     kubectl("label", "kdapp", "spark221e2", "-n", namespace, "team=data")
-    kubectl("patch", "kdcluster", "user", "-n", namespace, "--type=json",
-            "-p", json.dumps([{"op": "replace", "path": "/spec/roles/1/members", "value": 3}]))
+    kubectl(
+        "patch",
+        "kdcluster",
+        "user",
+        "-n",
+        namespace,
+        "--type=json",
+        "-p",
+        json.dumps([{"op": "replace", "path": "/spec/roles/1/members", "value": 3}]),
+    )
     out = kubectl("delete", "kdconfig", "kd-global-config", "-n", namespace, check=False)
     assert out.returncode != 0 and "clusters still exist" in out.stderr, out.stderr
     kubectl("delete", "kdcluster", "user", "-n", namespace, "--timeout=30s")
     deadline = time.monotonic() + 10
-    while kubectl("delete", "kdapp", "spark221e2", "-n", namespace,
-                  check=False).returncode != 0:  # until the webhook's cache saw the deletion
+    while (
+        kubectl("delete", "kdapp", "spark221e2", "-n", namespace, check=False).returncode != 0
+    ):  # until the webhook's cache saw the deletion
         assert time.monotonic() < deadline, "app still refused after its cluster went"
         time.sleep(0.2)
 
@@ -125,28 +150,34 @@ def test_upstream_compat_outcomes_under_admission(kubectl, namespace: str, webho
         kubectl("create", "-n", namespace, "-f", str(path))
     wait_until(lambda: webhook.view.app(namespace, "training-engine"), 10, "catalog cached")
     for path in _compat("example_clusters") + _compat("example_configs"):
-        out = kubectl("create", "--dry-run=server", "-n", namespace, "-f", str(path),
-                      check=False)
+        out = kubectl("create", "--dry-run=server", "-n", namespace, "-f", str(path), check=False)
         if path.name in BROKEN_YAML:
             assert out.returncode != 0 and "yaml" in out.stderr.lower(), out.stderr
         elif path.name == "cr-cluster-training-engine.yaml":
             assert out.returncode != 0
-            assert "spec.roles[2].id: role 'controller' is not a role of app" in out.stderr, \
+            assert "spec.roles[2].id: role 'controller' is not a role of app" in out.stderr, (
                 out.stderr
+            )
         else:
             assert out.returncode == 0, f"{path.name}: {out.stderr}"
 
 
-def test_certificate_rotation_without_failed_requests(local_cluster: LocalCluster, kubectl,
-                                                      namespace: str, api_client):
+def test_certificate_rotation_without_failed_requests(
+    local_cluster: LocalCluster, kubectl, namespace: str, api_client
+):
     """A serving certificate valid 12 s is renewed about every 8 s while admission
     requests keep flowing; every one of them must get its normal answer."""
-    with webhook_in_namespace(local_cluster.kubeconfig, kubectl, namespace,
-                              leaf_validity=datetime.timedelta(seconds=12),
-                              check_interval=0.5) as hook:
+    with webhook_in_namespace(
+        local_cluster.kubeconfig,
+        kubectl,
+        namespace,
+        leaf_validity=datetime.timedelta(seconds=12),
+        check_interval=0.5,
+    ) as hook:
         create(kubectl, app(namespace))
-        path = resource_path("kubedirector.hpe.com", "v1beta1", "kubedirectorclusters",
-                             namespace=namespace)
+        path = resource_path(
+            "kubedirector.hpe.com", "v1beta1", "kubedirectorclusters", namespace=namespace
+        )
         serials: set[int] = set()
         stop = threading.Event()
 
@@ -167,8 +198,7 @@ def test_certificate_rotation_without_failed_requests(local_cluster: LocalCluste
             while time.monotonic() < deadline:
                 requests += 1
                 try:
-                    out = request_json(api_client, "POST", path, query={"dryRun": "All"},
-                                       body=good)
+                    out = request_json(api_client, "POST", path, query={"dryRun": "All"}, body=good)
                     if out["spec"].get("namingScheme") != "CrNameRole":
                         failures.append("mutation missing")
                 except ApiException as e:

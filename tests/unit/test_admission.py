@@ -26,25 +26,47 @@ from tests.admission_cases import (
 from tests.unit.kd_fixtures import BROKEN_YAML, compat_apps, compat_files, load_docs
 
 NS = "apps"
-KINDS = {"kdapp": "KubeDirectorApp", "kdcluster": "KubeDirectorCluster",
-         "kdconfig": "KubeDirectorConfig"}
+KINDS = {
+    "kdapp": "KubeDirectorApp",
+    "kdcluster": "KubeDirectorCluster",
+    "kdconfig": "KubeDirectorConfig",
+}
 KEY = "00112233445566778899aabbccddeeff"
 
 
-def request(kind: str, operation: str, obj: dict | None, old: dict | None = None, *,
-            dry_run: bool = False, namespace: str = NS) -> dict[str, Any]:
+def request(
+    kind: str,
+    operation: str,
+    obj: dict | None,
+    old: dict | None = None,
+    *,
+    dry_run: bool = False,
+    namespace: str = NS,
+) -> dict[str, Any]:
     meta = (obj or old or {}).get("metadata", {})
-    return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
-            "request": {"uid": "uid-42", "operation": operation, "dryRun": dry_run,
-                        "kind": {"group": "kubedirector.hpe.com", "version": "v1beta1",
-                                 "kind": KINDS[kind]},
-                        "namespace": meta.get("namespace", namespace),
-                        "name": meta.get("name", ""), "object": obj, "oldObject": old}}
+    return {
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": "uid-42",
+            "operation": operation,
+            "dryRun": dry_run,
+            "kind": {"group": "kubedirector.hpe.com", "version": "v1beta1", "kind": KINDS[kind]},
+            "namespace": meta.get("namespace", namespace),
+            "name": meta.get("name", ""),
+            "object": obj,
+            "oldObject": old,
+        },
+    }
 
 
 def view(**overrides: Any) -> StaticView:
-    settings: dict[str, Any] = {"operator_namespace": NS, "apps": [app(NS), min_app(NS)],
-                                "config_doc": config(NS), "classes": [storage_class()]}
+    settings: dict[str, Any] = {
+        "operator_namespace": NS,
+        "apps": [app(NS), min_app(NS)],
+        "config_doc": config(NS),
+        "classes": [storage_class()],
+    }
     settings.update(overrides)
     return StaticView(**settings)
 
@@ -81,27 +103,38 @@ def test_invalid_document_refused_naming_the_field(case: Case):
     assert resp["status"]["code"] == 422
 
 
-@pytest.mark.parametrize("doc", [app(NS), min_app(NS), cluster(NS, "good"), config(NS)],
-                         ids=["app", "min-app", "cluster", "config"])
+@pytest.mark.parametrize(
+    "doc",
+    [app(NS), min_app(NS), cluster(NS, "good"), config(NS)],
+    ids=["app", "min-app", "cluster", "config"],
+)
 def test_valid_documents_allowed(doc: dict):
     kind = {"KubeDirectorApp": "kdapp", "KubeDirectorCluster": "kdcluster"}.get(
-        doc["kind"], "kdconfig")
+        doc["kind"], "kdconfig"
+    )
     assert response(request(kind, "CREATE", doc))["allowed"] is True
 
 
 def _compat_clusters() -> list[tuple[str, dict]]:
-    return [(p.name, d) for p in compat_files("example_clusters") if p.name not in BROKEN_YAML
-            for d in load_docs(p) if d["kind"] == "KubeDirectorCluster"]
+    return [
+        (p.name, d)
+        for p in compat_files("example_clusters")
+        if p.name not in BROKEN_YAML
+        for d in load_docs(p)
+        if d["kind"] == "KubeDirectorCluster"
+    ]
 
 
-@pytest.mark.parametrize(("name", "doc"), _compat_clusters(), ids=lambda x: x
-                         if isinstance(x, str) else "")
+@pytest.mark.parametrize(
+    ("name", "doc"), _compat_clusters(), ids=lambda x: x if isinstance(x, str) else ""
+)
 def test_upstream_clusters_against_the_system_catalog(name: str, doc: dict):
     """Clusters in a user namespace; their apps in the operator's namespace (system
     catalog) unless the cluster asks for the local one."""
     where = "users" if doc["spec"].get("appCatalog") == "local" else "kd-system"
-    catalog = [dict(a, metadata={**a["metadata"], "namespace": where})
-               for a in compat_apps().values()]
+    catalog = [
+        dict(a, metadata={**a["metadata"], "namespace": where}) for a in compat_apps().values()
+    ]
     v = view(operator_namespace="kd-system", apps=catalog, config_doc=None)
     resp = response(request("kdcluster", "CREATE", copy.deepcopy(doc), namespace="users"), v)
     if name == "cr-cluster-training-engine.yaml":
@@ -110,9 +143,16 @@ def test_upstream_clusters_against_the_system_catalog(name: str, doc: dict):
         assert "spec.roles[2].id" in resp["status"]["message"]
     else:
         assert resp["allowed"] is True, resp.get("status")
-        assert ops(response(request("kdcluster", "CREATE", copy.deepcopy(doc),
-                                    namespace="users"), v, "mutate")).get(
-            "/spec/appCatalog", "system") == "system"  # unset, found in the system catalog
+        assert (
+            ops(
+                response(
+                    request("kdcluster", "CREATE", copy.deepcopy(doc), namespace="users"),
+                    v,
+                    "mutate",
+                )
+            ).get("/spec/appCatalog", "system")
+            == "system"
+        )  # unset, found in the system catalog
 
 
 def test_unknown_app_in_the_named_catalog():
@@ -131,8 +171,12 @@ def test_defaults_filled_where_unset():
     doc["spec"]["roles"][0]["storage"] = {"size": "1Gi"}
     doc["spec"]["defaultSecret"] = {"name": "kd-s", "mountPath": "/etc/s"}
     doc["spec"]["roles"][2]["secret"] = {"name": "kd-own", "mountPath": "/own"}
-    classes = [dict(storage_class(), metadata={"name": STORAGE_CLASS, "annotations": {
-        DEFAULT_CLASS_ANNOTATION: "true"}})]
+    classes = [
+        dict(
+            storage_class(),
+            metadata={"name": STORAGE_CLASS, "annotations": {DEFAULT_CLASS_ANNOTATION: "true"}},
+        )
+    ]
     got = ops(response(request("kdcluster", "CREATE", doc), view(classes=classes), "mutate"))
     assert got == {
         "/spec/appCatalog": "local",
@@ -155,8 +199,7 @@ def test_set_values_are_kept():
 def test_config_storage_class_and_system_catalog():
     cfg = config("kd-system")
     cfg["spec"]["defaultStorageClassName"] = "fast"
-    v = view(operator_namespace="kd-system", config_doc=cfg,
-             apps=[app("kd-system")])
+    v = view(operator_namespace="kd-system", config_doc=cfg, apps=[app("kd-system")])
     doc = cluster(NS)
     doc["spec"]["roles"][1]["blockStorage"] = {"size": "1Gi", "pathPrefix": "/dev/kd"}
     got = ops(response(request("kdcluster", "CREATE", doc), v, "mutate"))
@@ -165,8 +208,9 @@ def test_config_storage_class_and_system_catalog():
 
 
 def test_without_config_the_built_in_defaults_apply():
-    got = ops(response(request("kdcluster", "CREATE", cluster(NS)), view(config_doc=None),
-                       "mutate"))
+    got = ops(
+        response(request("kdcluster", "CREATE", cluster(NS)), view(config_doc=None), "mutate")
+    )
     assert got["/spec/serviceType"] == "LoadBalancer"
     assert got["/spec/namingScheme"] == "CrNameRole"
 
@@ -177,16 +221,21 @@ def test_update_keeps_the_stored_naming_scheme_and_catalog():
     new = cluster(NS)
     new["spec"]["roles"][1]["members"] = 3
     got = ops(response(request("kdcluster", "UPDATE", new, old), mode="mutate"))
-    assert got == {"/spec/namingScheme": "UID", "/spec/appCatalog": "local",
-                   "/spec/serviceType": "ClusterIP"}
+    assert got == {
+        "/spec/namingScheme": "UID",
+        "/spec/appCatalog": "local",
+        "/spec/serviceType": "ClusterIP",
+    }
 
 
 def test_secret_key_values_are_encrypted():
     cfg = config(NS)
     cfg["spec"]["masterEncryptionKey"] = KEY
     doc = cluster(NS)
-    doc["spec"]["roles"][0]["secretKeys"] = [{"name": "token", "value": "s3cret"},
-                                             {"name": "done", "encryptedValue": "00"}]
+    doc["spec"]["roles"][0]["secretKeys"] = [
+        {"name": "token", "value": "s3cret"},
+        {"name": "done", "encryptedValue": "00"},
+    ]
     got = ops(response(request("kdcluster", "CREATE", doc), view(config_doc=cfg), "mutate"))
     stored = got["/spec/roles/0/secretKeys/0"]
     assert set(stored) == {"name", "encryptedValue"}
@@ -246,11 +295,13 @@ def test_app_not_in_use_can_change_and_go():
 def test_deleting_clusters_and_other_catalogs_do_not_hold_an_app():
     leaving = cluster(NS, "leaving")
     leaving["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
-    assert response(request("kdapp", "DELETE", None, app(NS)),
-                    view(cluster_list=[leaving]))["allowed"]
+    assert response(request("kdapp", "DELETE", None, app(NS)), view(cluster_list=[leaving]))[
+        "allowed"
+    ]
     elsewhere = cluster("other", "elsewhere")  # its app resolves to the system catalog
-    v = view(operator_namespace="kd-system", cluster_list=[elsewhere],
-             apps=[app(NS), app("kd-system")])
+    v = view(
+        operator_namespace="kd-system", cluster_list=[elsewhere], apps=[app(NS), app("kd-system")]
+    )
     assert response(request("kdapp", "DELETE", None, app(NS)), v)["allowed"]
     assert not response(request("kdapp", "DELETE", None, app("kd-system")), v)["allowed"]
 
@@ -261,8 +312,10 @@ def test_cluster_app_and_catalog_cannot_change():
     for key, value in (("app", "spark-min"), ("appCatalog", "system")):
         new = copy.deepcopy(old)
         new["spec"][key] = value
-        resp = response(request("kdcluster", "UPDATE", new, old),
-                        view(apps=[app(NS), min_app(NS), app("kd-system")]))
+        resp = response(
+            request("kdcluster", "UPDATE", new, old),
+            view(apps=[app(NS), min_app(NS), app("kd-system")]),
+        )
         assert resp["allowed"] is False
         assert f"spec.{key}: cannot change" in resp["status"]["message"]
 
@@ -326,5 +379,8 @@ def test_not_an_admission_review():
 
 def test_response_envelope():
     out = review(request("kdapp", "CREATE", app(NS)), view(), "validate")
-    assert out == {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
-                   "response": {"uid": "uid-42", "allowed": True}}
+    assert out == {
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "response": {"uid": "uid-42", "allowed": True},
+    }

@@ -48,7 +48,8 @@ def test_renewal_at_two_thirds_of_the_serving_certificate_life():
     life = cert(bundle.tls_crt).not_valid_after_utc - start
     assert pki.renewal_reason(bundle, HOSTS, start + life * 0.66) is None
     assert pki.renewal_reason(bundle, HOSTS, start + life * 0.67) == (
-        "serving certificate near expiry")
+        "serving certificate near expiry"
+    )
 
 
 def test_short_validity_is_not_eaten_by_the_backdating():
@@ -100,7 +101,13 @@ def test_secret_round_trip():
 
 def test_cert_manager_secret_without_ca_key_is_usable():
     bundle = pki.issue(HOSTS, now=NOW)
-    data = {k: base64.b64encode(v.encode()).decode() for k, v in
-            {"ca.crt": bundle.ca_crt, "tls.crt": bundle.tls_crt, "tls.key": bundle.tls_key}.items()}
+    data = {
+        k: base64.b64encode(v.encode()).decode()
+        for k, v in {
+            "ca.crt": bundle.ca_crt,
+            "tls.crt": bundle.tls_crt,
+            "tls.key": bundle.tls_key,
+        }.items()
+    }
     loaded = bundle_from_secret({"data": data})
     assert loaded is not None and loaded.ca_key == ""

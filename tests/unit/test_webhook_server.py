@@ -36,8 +36,7 @@ def connect(srv: WebhookServer, ca: str) -> http.client.HTTPSConnection:
 
 
 def post(conn: http.client.HTTPSConnection, path: str, body: object) -> tuple[int, dict]:
-    conn.request("POST", path, body=json.dumps(body),
-                 headers={"Content-Type": "application/json"})
+    conn.request("POST", path, body=json.dumps(body), headers={"Content-Type": "application/json"})
     resp = conn.getresponse()
     return resp.status, json.loads(resp.read())
 
@@ -50,12 +49,17 @@ def served_serial(conn: http.client.HTTPSConnection) -> int:
 def test_validate_and_mutate_over_tls(served: tuple[WebhookServer, pki.Bundle]):
     server, bundle = served
     conn = connect(server, bundle.ca_crt)
-    before = WEBHOOK_REQUESTS.labels(operation="CREATE", kind="KubeDirectorApp",
-                                     allowed="false")._value.get()
+    before = WEBHOOK_REQUESTS.labels(
+        operation="CREATE", kind="KubeDirectorApp", allowed="false"
+    )._value.get()
     status, out = post(conn, "/validate", request("kdapp", "CREATE", document(CASES[0], NS)))
     assert status == 200 and out["response"]["allowed"] is False
-    assert WEBHOOK_REQUESTS.labels(operation="CREATE", kind="KubeDirectorApp",
-                                   allowed="false")._value.get() == before + 1
+    assert (
+        WEBHOOK_REQUESTS.labels(
+            operation="CREATE", kind="KubeDirectorApp", allowed="false"
+        )._value.get()
+        == before + 1
+    )
     status, out = post(conn, "/mutate", request("kdapp", "CREATE", app(NS)))
     assert status == 200 and out["response"]["allowed"] is True
 
@@ -72,7 +76,8 @@ def test_bad_requests(served: tuple[WebhookServer, pki.Bundle]):
 
 
 def test_certificate_swap_keeps_the_listener_and_open_connections(
-        served: tuple[WebhookServer, pki.Bundle]):
+    served: tuple[WebhookServer, pki.Bundle],
+):
     server, bundle = served
     ca = bundle.ca_crt
     old = connect(server, ca)
@@ -82,8 +87,11 @@ def test_certificate_swap_keeps_the_listener_and_open_connections(
     server.use(renewed)
     fresh = connect(server, ca)  # same CA: clients need no new trust
     assert post(fresh, "/validate", request("kdapp", "CREATE", app(NS)))[0] == 200
-    assert served_serial(fresh) == x509.load_pem_x509_certificate(
-        renewed.tls_crt.encode()).serial_number != old_serial
+    assert (
+        served_serial(fresh)
+        == x509.load_pem_x509_certificate(renewed.tls_crt.encode()).serial_number
+        != old_serial
+    )
     assert post(old, "/validate", request("kdapp", "CREATE", app(NS)))[0] == 200
 
 

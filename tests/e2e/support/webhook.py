@@ -32,8 +32,7 @@ def scoped_registration(name: str, namespace: str, port: int) -> list[dict]:
         for hook in doc["webhooks"]:
             path = hook["clientConfig"]["service"]["path"]
             hook["clientConfig"] = {"url": f"https://127.0.0.1:{port}{path}"}
-            hook["namespaceSelector"] = {
-                "matchLabels": {"kubernetes.io/metadata.name": namespace}}
+            hook["namespaceSelector"] = {"matchLabels": {"kubernetes.io/metadata.name": namespace}}
     return docs
 
 
@@ -42,9 +41,18 @@ def registered(kubectl, namespace: str, port: int) -> Iterator[str]:
     """Register the scoped webhook configurations; yield their name; always remove them."""
     name = f"kd-test-{namespace}"[:63]
     try:
-        kubectl("apply", "-f", "-", input=json.dumps(
-            {"apiVersion": "v1", "kind": "List",
-             "items": scoped_registration(name, namespace, port)}))
+        kubectl(
+            "apply",
+            "-f",
+            "-",
+            input=json.dumps(
+                {
+                    "apiVersion": "v1",
+                    "kind": "List",
+                    "items": scoped_registration(name, namespace, port),
+                }
+            ),
+        )
         yield name
     finally:
         for kind in ("validatingwebhookconfiguration", "mutatingwebhookconfiguration"):
@@ -52,20 +60,31 @@ def registered(kubectl, namespace: str, port: int) -> Iterator[str]:
 
 
 @contextmanager
-def webhook_in_namespace(kubeconfig: Path, kubectl, namespace: str, *,
-                         leaf_validity: datetime.timedelta = pki.LEAF_VALIDITY,
-                         check_interval: float = 5.0) -> Iterator[Webhook]:
+def webhook_in_namespace(
+    kubeconfig: Path,
+    kubectl,
+    namespace: str,
+    *,
+    leaf_validity: datetime.timedelta = pki.LEAF_VALIDITY,
+    check_interval: float = 5.0,
+) -> Iterator[Webhook]:
     """A webhook serving `namespace` (also its operator namespace), registered and
     answering through the API server before the body runs."""
     port = free_port()
     api = new_api_client(str(kubeconfig))
     informers = InformerFactory(api, (namespace,))
     with registered(kubectl, namespace, port) as name:
-        webhook = start_webhook(api, informers, namespace=namespace,
-                                address=f"127.0.0.1:{port}", cert_secret="kd-webhook-cert",
-                                webhook_config_names=[name],
-                                url=f"https://127.0.0.1:{port}",
-                                leaf_validity=leaf_validity, check_interval=check_interval)
+        webhook = start_webhook(
+            api,
+            informers,
+            namespace=namespace,
+            address=f"127.0.0.1:{port}",
+            cert_secret="kd-webhook-cert",
+            webhook_config_names=[name],
+            url=f"https://127.0.0.1:{port}",
+            leaf_validity=leaf_validity,
+            check_interval=check_interval,
+        )
         for informer in webhook.informers:
             informer.start()
         try:
@@ -81,7 +100,11 @@ def webhook_in_namespace(kubeconfig: Path, kubectl, namespace: str, *,
 
 def _answers(kubectl, namespace: str) -> bool:
     """True once a server-side dry run of an invalid config comes back with our refusal."""
-    probe = {"apiVersion": "kubedirector.hpe.com/v1beta1", "kind": "KubeDirectorConfig",
-             "metadata": {"name": "probe", "namespace": namespace}, "spec": {}}
+    probe = {
+        "apiVersion": "kubedirector.hpe.com/v1beta1",
+        "kind": "KubeDirectorConfig",
+        "metadata": {"name": "probe", "namespace": namespace},
+        "spec": {},
+    }
     out = kubectl("create", "--dry-run=server", "-f", "-", input=json.dumps(probe), check=False)
     return "metadata.name: must be 'kd-global-config'" in out.stderr

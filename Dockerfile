@@ -1,0 +1,36 @@
+# syntax=docker/dockerfile:1
+# The operator image: `kubedirector run` as a non-root user on a slim Python.
+#   docker build -t ghcr.io/kubedirector/kubedirector:0.1.0 .
+# Build stage: install the package and its dependencies (all published as wheels,
+# so no compiler is needed) into a virtual environment without pip.
+ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
+
+FROM ${PYTHON_IMAGE} AS build
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_ROOT_USER_ACTION=ignore
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY kubedirector ./kubedirector
+RUN python -m venv --without-pip /opt/kubedirector \
+ && python -m pip --python /opt/kubedirector/bin/python install --no-compile .
+
+# Final stage: the interpreter, the environment, an unprivileged user; nothing else.
+FROM ${PYTHON_IMAGE}
+ARG VERSION=0.1.0
+LABEL org.opencontainers.image.title="kubedirector" \
+      org.opencontainers.image.description="Run stateful, clustered apps on Kubernetes from an app catalog (KubeDirector v1beta1 API)" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.licenses="Apache-2.0"
+RUN groupadd --gid 65532 kubedirector \
+ && useradd --uid 65532 --gid 65532 --no-create-home --home-dir /nonexistent \
+      --shell /usr/sbin/nologin kubedirector
+COPY --from=build /opt/kubedirector /opt/kubedirector
+ENV PATH=/opt/kubedirector/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1
+USER 65532:65532
+# 8080: /metrics, /healthz, /readyz; 9443: the admission webhook (HTTPS).
+EXPOSE 8080 9443
+ENTRYPOINT ["kubedirector"]
+CMD ["run"]

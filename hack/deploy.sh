@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Deploy or remove KubeDirector on the cluster of the current kubeconfig.
+#
+#   hack/deploy.sh deploy   [--local] [--dry-run]   (make deploy)
+#   hack/deploy.sh undeploy [--local]               (make undeploy)
+#
+# deploy: CRDs, then the operator (namespace kubedirector, RBAC, Deployment,
+# Services, PodDisruptionBudget, webhook configurations), waits until the webhook
+# answers, then the example catalog as the system catalog.  --local targets the
+# simulated cluster of hack/localcluster.py: no pod can run there, so the operator
+# runs as a local process (hack/local-operator.sh) and the webhook is called by
+# URL (manifests/overlays/local).  --dry-run sends everything as a server-side dry
+# run: nothing is created and nothing waits.
+#
+# undeploy, in an order that cannot get stuck: clusters first (the operator removes
+# their members and finalizers), then apps and configs, then the operator and its
+# webhooks, then the CRDs.  It prints what it removed.
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+NS=kubedirector
+KUBECTL="${KUBECTL:-kubectl}"
+WAIT=120s                 # each wait below; a cluster deletion includes its members'
+LOCAL_WEBHOOK=127.0.0.1:9443
+
+action="${1:-}"; shift || true
+local_mode=""; dry_run=""
+for arg in "$@"; do
+  case "$arg" in
+    --local) local_mode=1 ;;
+    --dry-run) dry_run=1 ;;
+    *) die "unknown option $arg (usage: $0 deploy|undeploy [--local] [--dry-run])" ;;
+  esac
+done
+command -v "$KUBECTL" >/dev/null 2>&1 || die "kubectl not found (set KUBECTL=/path/to/kubectl)"
+k() { "$KUBECTL" "$@"; }
+overlay() { if [ -n "$local_mode" ]; then echo "$REPO_DIR/manifests/overlays/local"; else echo "$REPO_DIR/manifests/base"; fi; }
+
+webhook_answers() {
+  # A server-side dry run of a misnamed config comes back refused by our webhook.
+  k create --dry-run=server -n "$NS" -f - 2>&1 >/dev/null <<'EOF' | grep -q "must be 'kd-global-config'"
+{"apiVersion": "kubedirector.hpe.com/v1beta1", "kind": "KubeDirectorConfig",
+ "metadata": {"name": "deploy-probe"}, "spec": {}}
+EOF
+}
+
+deploy() {
+  local dry=()
+  [ -n "$dry_run" ] && dry=(--dry-run=server)
+  log "context: $(k config current-context)"
+  k apply --server-side --force-conflicts "${dry[@]}" -k "$REPO_DIR/manifests/crds"
+  [ -n "$dry_run" ] || k wait --for=condition=Established --timeout="$WAIT" -f "$REPO_DIR/manifests/crds"
+  k apply --server-side --force-conflicts "${dry[@]}" -k "$(overlay)"
+  if [ -n "$dry_run" ]; then
+    # The catalog needs the CRDs to exist, which a dry run does not create.
+    if k get crd kubedirectorapps.kubedirector.hpe.com >/dev/null 2>&1; then
+      k apply --server-side --force-conflicts "${dry[@]}" -n "$NS" -k "$REPO_DIR/manifests/catalog"
+    fi
+    log "dry run: nothing was changed"
+    return
+  fi
+  if [ -n "$local_mode" ]; then
+    log "simulated cluster: the operator runs as a local process, not as the Deployment"
+    KD_NAMESPACE="$NS" KD_OPERATOR_ARGS="--webhook-address=$LOCAL_WEBHOOK --webhook-url=https://$LOCAL_WEBHOOK" \
+      bash "$HACK_DIR/local-operator.sh" start
+  else
+    k -n "$NS" rollout status deployment/kubedirector --timeout="$WAIT"
+  fi
+  for _ in $(seq 1 60); do webhook_answers && break; sleep 2; done
+  webhook_answers || die "the admission webhook does not answer after 120 s (kubectl -n $NS logs deploy/kubedirector)"
+  k apply --server-side --force-conflicts -n "$NS" -k "$REPO_DIR/manifests/catalog"
+  log "deployed: CRDs, operator and webhooks in namespace $NS, catalog: $(k get kdapp -n "$NS" -o name | wc -l) apps"
+}
+
+REMOVED="$(mktemp)"
+trap 'rm -f "$REMOVED"' EXIT
+# Echo kubectl's "... deleted" lines and keep them for the summary.
+record() { while read -r line; do [ -n "$line" ] && echo "  $line" | tee -a "$REMOVED" >&2; done; return 0; }
+
+undeploy() {
+  log "context: $(k config current-context)"
+  if k get crd kubedirectorclusters.kubedirector.hpe.com >/dev/null 2>&1; then
+    log "1/4 clusters (the operator removes their members)"
+    if ! k delete kdcluster --all -A --wait --timeout="$WAIT" 2>&1 | record; then
+      # The operator could not finish in time (or is gone): nothing else would
+      # remove the finalizer, so do what it would have done and say so.
+      log "clusters still deleting after $WAIT: removing their finalizers"
+      k get kdcluster -A -o jsonpath='{range .items[*]}{.metadata.namespace}{" "}{.metadata.name}{"\n"}{end}' |
+        while read -r ns name; do
+          k patch kdcluster "$name" -n "$ns" --type=merge -p '{"metadata":{"finalizers":null}}' | record
+        done
+    fi
+    log "2/4 apps and configs"
+    k delete kdapp,kdconfig,kdstatusbackup --all -A --wait --timeout="$WAIT" 2>&1 | record
+  fi
+  log "3/4 the operator and its webhooks"
+  [ -n "$local_mode" ] && bash "$HACK_DIR/local-operator.sh" stop
+  # Webhook configurations first: nothing may call a webhook that is going away.
+  k delete validatingwebhookconfiguration,mutatingwebhookconfiguration kubedirector-webhook \
+    --ignore-not-found 2>&1 | record
+  k delete -k "$(overlay)" --ignore-not-found --wait --timeout="$WAIT" 2>&1 | record
+  log "4/4 CRDs"
+  k delete -k "$REPO_DIR/manifests/crds" --ignore-not-found --wait --timeout="$WAIT" 2>&1 | record
+  log "removed $(grep -c ' deleted' "$REMOVED" || true) objects:"
+  grep ' deleted' "$REMOVED" | sed 's/^ *//' | awk '{print $1}' | sed 's/\/.*//' | sort | uniq -c >&2 || true
+}
+
+case "$action" in
+  deploy) deploy ;;
+  undeploy) [ -z "$dry_run" ] || die "undeploy has no --dry-run"; undeploy ;;
+  *) die "usage: $0 deploy|undeploy [--local] [--dry-run]" ;;
+esac
