@@ -33,9 +33,12 @@ def membership_args(event: str, role: str, fqdns: Sequence[str]) -> Args:
 
 def _eligible(member: MemberStatus, event: str, app: App, role_id: str,
               skip: set[str]) -> bool:
+    """Members whose startscript takes the event: configured, or still being set up
+    (their commands wait until they are configured)."""
     app_role = app.role(role_id)
-    return (member.state == MemberState.CONFIGURED and member.pod not in skip
-            and app_role is not None and event in app_role.event_list)
+    return (member.state in (MemberState.CONFIGURED, MemberState.CREATING)
+            and member.pod not in skip and app_role is not None
+            and app_role.config_package is not None and event in app_role.event_list)
 
 
 def is_news(recipient: MemberStatus, member: MemberStatus) -> bool:
@@ -73,12 +76,23 @@ def tell(roles: Sequence[RoleStatus], app: App, event: str,
 
 
 def reconnect(roles: Sequence[RoleStatus], app: App) -> list[RoleStatus]:
-    """Queue `--reconnect` where the role allows it (a connection changed)."""
-    return [replace(role, members=tuple(
-        replace(m, state_detail=replace(m.state_detail, pending_notify_cmds=(
-            *m.state_detail.pending_notify_cmds, ("--reconnect",))))
-        if _eligible(m, "reconnect", app, role.id, set()) else m
-        for m in role.members)) for role in roles]
+    """A connection changed: `--reconnect` where the role takes it; every other
+    configured member gets an empty command, which only refreshes its configmeta."""
+    def command(member: MemberStatus, role_id: str) -> Args | None:
+        if _eligible(member, "reconnect", app, role_id, set()):
+            return ("--reconnect",)
+        return () if member.state == MemberState.CONFIGURED else None
+
+    out = []
+    for role in roles:
+        members = []
+        for member in role.members:
+            args = command(member, role.id)
+            members.append(member if args is None else replace(
+                member, state_detail=replace(member.state_detail, pending_notify_cmds=(
+                    *member.state_detail.pending_notify_cmds, args))))
+        out.append(replace(role, members=tuple(members)))
+    return out
 
 
 def _fqdns(args: Args) -> list[str]:

@@ -420,7 +420,9 @@ class ClusterReconciler:
     # ----------------------------------------------------------------- members
 
     def advance_role(self, cluster: Cluster, app: App, role: RoleStatus) -> RoleStatus:
-        has_setup = members.role_has_setup(app, role.id)
+        spec_role = cluster.role(role.id)
+        has_setup = members.role_has_setup(app, role.id) or bool(
+            spec_role and spec_role.file_injections)
         advanced = tuple(
             members.advance_member(m, self._cached(PODS, cluster.namespace, m.pod), has_setup)
             for m in role.members)
@@ -429,7 +431,9 @@ class ClusterReconciler:
     def remove_departed(self, cluster: Cluster, role: RoleStatus) -> RoleStatus:
         """Delete a `deleting` member's service and claims once its pod is gone; drop it."""
         kept: list[MemberStatus] = []
-        claims = self._owned(PVCS, cluster)
+        # Claims made from a StatefulSet's templates carry its labels, not an owner.
+        claims = [c for c in self.informers.by_index(
+            PVCS, KDCLUSTER_INDEX, f"{cluster.namespace}/{cluster.name}", OWNED_SELECTOR)]
         for member in role.members:
             if member.state != MemberState.DELETING or self._cached(
                     PODS, cluster.namespace, member.pod) is not None:

@@ -46,7 +46,8 @@ class MemberSetup:
             app_role = app.role(role.id)
             spec_role = cluster.role(role.id)
             package = app_role.config_package if app_role else None
-            if package is None or app_role is None:
+            injections = spec_role.file_injections if spec_role else ()
+            if app_role is None or (package is None and not injections):
                 outcome.roles.append(role)
                 continue
             members = []
@@ -59,11 +60,14 @@ class MemberSetup:
                     if due:
                         current = self.runner.retried(current)
                 if current.state == MemberState.CREATING and _running(current):
+                    restarted = current.state_detail.last_configured_container is not None
                     spec = SetupSpec(
-                        namespace=cluster.namespace, package_url=package.package_url,
-                        injections=spec_role.file_injections if spec_role else (),
-                        max_log_size=app_role.max_log_size_dump,
-                        configmeta=configmeta(draft, current), generation=cluster.generation)
+                        namespace=cluster.namespace,
+                        package_url=package.package_url if package else None,
+                        injections=injections, max_log_size=app_role.max_log_size_dump,
+                        configmeta=configmeta(draft, current), generation=cluster.generation,
+                        keep_configured=restarted and spec_role is not None
+                        and spec_role.storage is not None)
                     current, again = self.runner.step(current, spec)
                     if again is not None:
                         outcome.requeue_after.append(again)

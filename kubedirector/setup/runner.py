@@ -52,11 +52,12 @@ class SetupSpec:
     """What setting up one member needs, beyond the member itself."""
 
     namespace: str
-    package_url: str
+    package_url: str | None
     injections: Sequence[FileInjection]
     max_log_size: int
     configmeta: str
     generation: int
+    keep_configured: bool = False
 
 
 def _now(clock: Callable[[], float]) -> str:
@@ -97,7 +98,8 @@ class SetupRunner:
                run_id: str) -> tuple[MemberStatus, float | None]:
         script = scripts.start_configure(configmeta=spec.configmeta,
                                          package_url=spec.package_url, run_id=run_id,
-                                         injections=spec.injections)
+                                         injections=spec.injections,
+                                         keep_configured=spec.keep_configured)
         try:
             # Long enough for every fetch (each curl has its own --max-time): an exec
             # given up on early would leave its fetch running beside the next attempt's.

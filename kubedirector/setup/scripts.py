@@ -65,10 +65,14 @@ def _injection(inj: FileInjection, index: int) -> str:
     dest = inj.dest_dir.rstrip("/") or "/"
     name = inj.src_url.rstrip("/").rsplit("/", 1)[-1] or f"injected-{index}"
     target = f"{dest}/{name}"
+    if inj.src_url.startswith("file://"):  # a file in the image, like a file:// package
+        fetch = f"cp {_guest(inj.src_url[len('file://'):])} {_guest(target)}"
+    else:
+        fetch = (f"curl -fsSL --max-time {FETCH_TIMEOUT} -o {_guest(target)} "
+                 f"{shlex.quote(inj.src_url)}")
     lines = [f"mkdir -p {_guest(dest)}",
-             f"curl -fsSL --max-time {FETCH_TIMEOUT} -o {_guest(target)} "
-             f"{shlex.quote(inj.src_url)} || "
-             + _fail(f"file injection {index}: could not fetch {inj.src_url}", 96)]
+             f"{fetch} || " + _fail(f"file injection {index}: could not fetch {inj.src_url}",
+                                    96)]
     if inj.file_mode:
         lines.append(f"chmod {shlex.quote(inj.file_mode)} {_guest(target)}")
     if inj.file_owner:
@@ -88,15 +92,28 @@ def _fetch(package_url: str) -> str:
             + _fail(f"setup package {package_url}: could not be fetched", 95) + "\n")
 
 
-def start_configure(*, configmeta: str, package_url: str, run_id: str,
-                    injections: Sequence[FileInjection] = ()) -> str:
+def start_configure(*, configmeta: str, package_url: str | None, run_id: str,
+                    injections: Sequence[FileInjection] = (),
+                    keep_configured: bool = False) -> str:
     """File injections, configmeta, package fetch and unpack, then `--configure` in
-    the background; its exit code is appended to configure.status as `<run id>=<code>`."""
+    the background; its exit code is appended to configure.status as `<run id>=<code>`.
+
+    Without a package only the injections and configmeta are written (and the run
+    counts as done, exit 0).  `keep_configured` (a restarted member whose
+    guestconfig persisted): a successful earlier configure in the status file
+    stands, as api.md section 4 says, and is not run again.
+    """
+    record = f'echo {shlex.quote(run_id + "=0")} >>"$R{STATUS_FILE}"\n'
+    parts = ["set -u\n", _PRELUDE,
+             *(_injection(inj, i) for i, inj in enumerate(injections)),
+             _heredoc(CONFIGMETA, configmeta), f'mkdir -p "$R{GUESTCONFIG}"\n']
+    if package_url is None:
+        return "".join([*parts, record, "exit 0\n"])
+    if keep_configured:
+        parts.append(f'if grep -q "=0$" "$R{STATUS_FILE}" 2>/dev/null; then '
+                     f'{record.strip()}; exit 0; fi\n')
     return "".join([
-        "set -u\n", _PRELUDE,
-        *(_injection(inj, i) for i, inj in enumerate(injections)),
-        _heredoc(CONFIGMETA, configmeta),
-        f'mkdir -p "$R{GUESTCONFIG}"\n',
+        *parts,
         _fetch(package_url),
         f'tar -xzf "$R{PACKAGE_FILE}" -C "$R{GUESTCONFIG}" || '
         + _fail(f"setup package {package_url}: not a gzipped tar", 94) + "\n",
@@ -124,7 +141,10 @@ def poll_configure(*, run_id: str, max_chars: int) -> str:
 
 
 def notify(*, configmeta: str, arguments: Sequence[str]) -> str:
-    """Refresh configmeta, then run the startscript with `arguments` (addnodes, ...)."""
+    """Refresh configmeta, then run the startscript with `arguments` (addnodes, ...);
+    with no arguments only configmeta is refreshed."""
+    if not arguments:
+        return "".join(["set -u\n", _PRELUDE, _heredoc(CONFIGMETA, configmeta), "exit 0\n"])
     args = " ".join(shlex.quote(a) for a in arguments)
     return "".join([
         "set -u\n", _PRELUDE, _heredoc(CONFIGMETA, configmeta), _FIND_STARTSCRIPT,

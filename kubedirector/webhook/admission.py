@@ -37,6 +37,7 @@ from kubedirector.webhook.view import View, clusters_using, default_storage_clas
 
 Mode = Literal["validate", "mutate"]
 Obj = dict[str, Any]
+REASONS = {403: "Forbidden", 422: "Invalid", 503: "ServiceUnavailable"}
 NOT_READY = (
     "kubedirector admission is not ready yet (its caches have not synced); retry in a few seconds"
 )
@@ -70,7 +71,7 @@ def review(body: Mapping[str, Any], view: View, mode: Mode) -> Obj:
     if not decision.allowed:
         response["status"] = {
             "code": decision.code,
-            "reason": "Invalid" if decision.code == 422 else "Forbidden",
+            "reason": REASONS.get(decision.code, "BadRequest"),
             "message": decision.message,
             "details": {
                 "causes": [{"field": e.path, "message": e.message} for e in decision.errors]

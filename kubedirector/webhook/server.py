@@ -8,8 +8,10 @@ Every request is answered from a `View` of the informer caches: no API call.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import socket
 import ssl
 import tempfile
 import threading
@@ -53,6 +55,8 @@ class _TLSServer(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], webhook: WebhookServer) -> None:
         self.webhook = webhook
+        self.open: set[ssl.SSLSocket] = set()  # kept-alive connections, closed by stop()
+        self.open_lock = threading.Lock()
         super().__init__(address, _Handler)
 
     def finish_request(self, request: Any, client_address: Any) -> None:
@@ -65,10 +69,22 @@ class _TLSServer(ThreadingHTTPServer):
         except (ssl.SSLError, OSError) as e:
             log.debug("webhook_tls_handshake_failed", client=client_address[0], error=str(e))
             return
+        with self.open_lock:
+            self.open.add(tls)
         try:
             self.RequestHandlerClass(tls, client_address, self)
         finally:
+            with self.open_lock:
+                self.open.discard(tls)
             tls.close()
+
+    def close_open(self) -> None:
+        """End kept-alive connections too: a stopped server must stop answering."""
+        with self.open_lock:
+            connections = list(self.open)
+        for tls in connections:
+            with contextlib.suppress(OSError):  # already closed by the peer
+                tls.shutdown(socket.SHUT_RDWR)
 
 
 class WebhookServer:
@@ -104,6 +120,7 @@ class WebhookServer:
     def stop(self, timeout: float = 2.0) -> None:
         self._server.shutdown()
         self._server.server_close()
+        self._server.close_open()
         self._thread.join(timeout)
 
 

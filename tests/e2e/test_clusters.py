@@ -307,3 +307,21 @@ def test_upstream_cluster_reconciles(kubectl, namespace, operator, cluster_file,
         wait_until(lambda: all(c["status"].get("phase") == "Bound" for c in items(
             kubectl, namespace, "pvc", selector)) and items(kubectl, namespace, "pvc", selector),
             60, "claims to bind")
+
+
+@pytest.mark.usefixtures("catalog")
+def test_scale_down_deletes_the_removed_members_claims(kubectl, namespace, operator):
+    spec = load(EXAMPLES / "clusters" / "cr-cluster-spark221e2.yaml")
+    spec["spec"]["roles"][1]["storage"] = {"size": "1Gi"}
+    kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(spec))
+    spark = wait_ready(kubectl, namespace, "spark221e2")
+    workers = member_pods(spark, "worker")
+    claims = {f"p-{pod}" for pod in workers}
+    wait_until(lambda: {c["metadata"]["name"] for c in items(kubectl, namespace, "pvc", SPARK)
+                        if c["status"].get("phase") == "Bound"} == claims, 60, "bound claims")
+    kubectl("patch", "kdcluster", "spark221e2", "-n", namespace, "--type=json", "-p",
+            json.dumps([{"op": "replace", "path": "/spec/roles/1/members", "value": 1}]))
+    kept = f"p-{sorted(workers)[0]}"
+    wait_until(lambda: {c["metadata"]["name"] for c in items(kubectl, namespace, "pvc", SPARK)
+                        if not c["metadata"].get("deletionTimestamp")} == {kept}, 60,
+               "only the remaining member's claim")

@@ -361,6 +361,7 @@ def test_before_sync_writes_refused_and_deletes_allowed_with_a_warning():
     for mode in ("validate", "mutate"):
         resp = response(request("kdcluster", "CREATE", cluster(NS)), v, mode)
         assert resp["allowed"] is False and resp["status"]["code"] == 503
+        assert resp["status"]["reason"] == "ServiceUnavailable"
         assert NOT_READY in resp["status"]["message"]
     resp = response(request("kdapp", "DELETE", None, app(NS)), v)
     assert resp["allowed"] is True and NOT_READY in resp["warnings"][0]

@@ -87,7 +87,7 @@ def test_membership_args_format() -> None:
 # ---------------------------------------------------------------- tell
 
 
-def test_addnodes_goes_to_configured_members_whose_role_wants_it() -> None:
+def test_addnodes_goes_to_configured_and_creating_members_whose_role_wants_it() -> None:
     new = member("w-2", 5)
     creating = member("w-3", 6, MemberState.CREATING)
     error = member("w-4", 7, MemberState.CONFIG_ERROR)
@@ -96,8 +96,17 @@ def test_addnodes_goes_to_configured_members_whose_role_wants_it() -> None:
                  {"worker": [new]}, fqdn)
     told = membership_args("addnodes", "worker", [f("w-2")])
     assert cmds(roles) == {"ctrl-0": (told,), "w-0": (told,), "w-1": (told,),
-                           "w-2": (), "w-3": (), "w-4": (), "w-5": (), "jup-0": ()}
+                           "w-2": (), "w-3": (told,), "w-4": (), "w-5": (), "jup-0": ()}
     assert states(roles) == states(cluster(new, creating, error, leaving))
+
+
+def test_roles_without_a_setup_package_are_not_told() -> None:
+    doc = spark_app()
+    doc["spec"]["defaultConfigPackage"] = None
+    app = App.from_dict(doc)
+    roles = tell(cluster(member("w-2", 5)), app, "addnodes", {"worker": [member("w-2", 5)]},
+                 fqdn)
+    assert all(not c for c in cmds(roles).values())
 
 
 def test_tell_appends_after_pending_commands_one_per_role_sorted() -> None:
@@ -198,7 +207,7 @@ def test_tell_invariants(worker_states: list[str], ctrl_state: str, changed: set
         for b, a in zip(before.members, after.members, strict=True):
             assert (a.pod, a.state) == (b.pod, b.state)
             should = (bool(concerned) and wants[before.id] and b not in concerned
-                      and b.state == MemberState.CONFIGURED)
+                      and b.state in (MemberState.CONFIGURED, MemberState.CREATING))
             assert a.state_detail.pending_notify_cmds == ((expected_cmd,) if should else ())
 
 
@@ -216,15 +225,15 @@ def test_reconnect_where_the_role_allows_it() -> None:
         "ctrl-0": (("--reconnect",),),
         "w-0": (("--delnodes", "--fqdns", "x"), ("--reconnect",)),
         "w-1": (("--reconnect",),),
-        "w-2": (),
-        "jup-0": (),
+        "w-2": (("--reconnect",),),  # its configmeta may predate the change
+        "jup-0": ((),),  # no reconnect event: an empty command only refreshes configmeta
     }
 
 
 def test_reconnect_not_in_the_event_list() -> None:
     roles = reconnect(cluster(), APP)
-    assert cmds(roles)["w-0"] == ()       # worker's eventList has no reconnect
-    assert cmds(roles)["jup-0"] == ()
+    assert cmds(roles)["w-0"] == ((),)    # worker's eventList has no reconnect: refresh only
+    assert cmds(roles)["jup-0"] == ((),)
     assert cmds(roles)["ctrl-0"] == (("--reconnect",),)  # default eventList: every event
 
 

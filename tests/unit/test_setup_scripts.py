@@ -286,11 +286,12 @@ def test_missing_package_with_shell_characters_in_its_url(guest: Path) -> None:
 
 
 def test_file_injection_is_fetched_with_its_mode(guest: Path, tmp_path: Path) -> None:
-    source = tmp_path / "source" / "inject.conf"
+    source = guest / "image" / "inject.conf"  # file:// names a file in the container
     source.parent.mkdir()
     source.write_text("injected\n")
     with_package(guest)
-    inj = FileInjection(src_url=f"file://{source}", dest_dir="/etc/my conf/", file_mode="600")
+    inj = FileInjection(src_url="file:///image/inject.conf", dest_dir="/etc/my conf/",
+                        file_mode="600")
     proc = start(guest, injections=(inj,))
     assert proc.returncode == 0, proc.stderr
     target = guest / "etc/my conf/inject.conf"
@@ -441,3 +442,49 @@ def test_parse_poll_never_raises(output: str) -> None:
         assert isinstance(result.exit_code, int)
         if not lines[0].strip().startswith(scripts.MARK_DONE):
             assert result.exit_code == -1
+
+
+# ---------------------------------------------------------------- no package, restarts
+
+
+def test_without_a_package_only_injections_and_configmeta_are_written(guest: Path) -> None:
+    source = guest / "image" / "motd"
+    source.parent.mkdir()
+    source.write_text("hello\n")
+    inj = FileInjection(src_url="file:///image/motd", dest_dir="/etc")
+    proc = run_guest(guest, scripts.start_configure(
+        configmeta='{"v": 1}', package_url=None, run_id=RUN_ID, injections=(inj,)))
+    assert proc.returncode == 0, proc.stderr
+    assert (guest / "etc/motd").read_text() == "hello\n"
+    assert configmeta_file(guest).read_text() == '{"v": 1}\n'
+    assert wait_done(guest) == ConfigureResult(running=False, exit_code=0)
+    assert not (guest / "calls").exists(), "no startscript ran"
+
+
+def test_keep_configured_skips_configure_after_an_earlier_success(guest: Path) -> None:
+    with_package(guest)
+    assert start(guest, run_id="first").returncode == 0
+    assert wait_done(guest, run_id="first").exit_code == 0
+    (guest / "calls").unlink()
+    proc = run_guest(guest, scripts.start_configure(
+        configmeta="{}", package_url=PACKAGE_URL, run_id="second", keep_configured=True))
+    assert proc.returncode == 0, proc.stderr
+    assert wait_done(guest, run_id="second").exit_code == 0
+    assert not (guest / "calls").exists(), "the persisted status decided"
+
+
+def test_keep_configured_still_configures_when_nothing_succeeded_before(guest: Path) -> None:
+    with_package(guest)
+    proc = run_guest(guest, scripts.start_configure(
+        configmeta="{}", package_url=PACKAGE_URL, run_id="only", keep_configured=True))
+    assert proc.returncode == 0, proc.stderr
+    assert wait_done(guest, run_id="only").exit_code == 0
+    assert (guest / "calls").read_text() == f"{guest}/opt/guestconfig --configure\n"
+
+
+def test_notify_without_arguments_only_refreshes_configmeta(guest: Path) -> None:
+    with_package(guest)
+    proc = run_guest(guest, scripts.notify(configmeta='{"new": true}', arguments=()))
+    assert proc.returncode == 0, proc.stderr
+    assert configmeta_file(guest).read_text() == '{"new": true}\n'
+    assert not (guest / "calls").exists()
