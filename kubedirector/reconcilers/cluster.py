@@ -39,6 +39,7 @@ from kubedirector.api.constants import (
     MemberState,
 )
 from kubedirector.api.errors import FieldError, SpecError
+from kubedirector.api.secretkeys import SecretKeyError
 from kubedirector.api.status import ClusterStatus, MemberStatus, RoleStatus
 from kubedirector.api.validation import validate_app, validate_cluster
 from kubedirector.cache.factory import InformerFactory
@@ -200,6 +201,8 @@ class ClusterReconciler:
         cluster = Cluster.from_dict(raw, config, app)
         try:
             return self.converge(raw, cluster, app, config)
+        except SecretKeyError as e:
+            return self.spec_problem(raw, [FieldError("spec.roles[].secretKeys", str(e))])
         except ApiException as e:
             self.events.record(raw, "Warning", "ReconcileError", _api_error(e))
             raise
