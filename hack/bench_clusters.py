@@ -416,6 +416,7 @@ class Results:
     ready_p90: float = 0.0
     ready_count: int = 0
     settle_seconds: float = 0.0
+    load_at_ready: float = 0.0
     busy: Usage | None = None
     idle: Usage | None = None
     idle_timeline: list[tuple[float, float, float]] = field(default_factory=list)
@@ -480,6 +481,7 @@ def measure(args: argparse.Namespace, cluster: BenchCluster, op: Operator, res: 
                 break
         # The reconcile that reports a cluster Ready still writes its Events afterwards:
         # count that tail with the creation, and start the idle window once all is quiet.
+        res.load_at_ready = os.getloadavg()[0]
         res.settle_seconds, settled = op.settle(120)
         if not settled:
             res.notes.append(
@@ -545,7 +547,7 @@ def report(args: argparse.Namespace, res: Results, command: str, host: str) -> s
         f"Its own local cluster: {args.nodes} simulated nodes of {args.cpu} CPU, {args.memory},",
         f"{args.pods} pods, in a separate state directory. The operator is a local process",
         f"with `--workers {res.workers} --no-leader-elect` (so no Lease requests).",
-        f"{stamp}; {host}.",
+        f"{stamp}; {host}, {res.load_at_ready:.1f} when the last cluster was Ready.",
         *([args.note] if args.note else []),
         "",
         "```",
@@ -654,8 +656,21 @@ def machine() -> str:
         if line.startswith("MemTotal:"):
             mem_kib = int(line.split()[1])
     load = os.getloadavg()
+    try:
+        tree = subprocess.run(
+            ["git", "describe", "--always", "--dirty"],
+            cwd=REPO,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            timeout=10,
+            check=False,
+        ).stdout.strip()
+    except OSError:
+        tree = ""
     return (
-        f"{os.cpu_count()} cores, {mem_kib / 2**20:.0f} GiB, CPython "
+        (f"commit {tree}, " if tree else "")
+        + f"{os.cpu_count()} cores, {mem_kib / 2**20:.0f} GiB, CPython "
         f"{platform.python_version()}, load average {load[0]:.1f} at the start"
     )
 

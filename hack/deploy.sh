@@ -20,7 +20,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 NS=kubedirector
 KUBECTL="${KUBECTL:-kubectl}"
-WAIT=120s                 # each wait below; a cluster deletion includes its members'
+WAIT="${KD_DEPLOY_TIMEOUT:-120s}"  # each wait below; a cluster deletion includes its members'
 LOCAL_WEBHOOK=127.0.0.1:9443
 
 action="${1:-}"; shift || true
@@ -38,10 +38,11 @@ overlay() { if [ -n "$local_mode" ]; then echo "$REPO_DIR/manifests/overlays/loc
 
 webhook_answers() {
   # A server-side dry run of a misnamed config comes back refused by our webhook.
-  k create --dry-run=server -n "$NS" -f - 2>&1 >/dev/null <<'EOF' | grep -q "must be 'kd-global-config'"
-{"apiVersion": "kubedirector.hpe.com/v1beta1", "kind": "KubeDirectorConfig",
- "metadata": {"name": "deploy-probe"}, "spec": {}}
-EOF
+  local probe='{"apiVersion": "kubedirector.hpe.com/v1beta1", "kind": "KubeDirectorConfig",
+    "metadata": {"name": "deploy-probe"}, "spec": {}}'
+  local out
+  out="$(k create --dry-run=server -n "$NS" -f - <<<"$probe" 2>&1 || true)"
+  [[ "$out" == *"must be 'kd-global-config'"* ]]
 }
 
 deploy() {

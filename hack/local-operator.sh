@@ -21,7 +21,7 @@ case "${1:-}" in
     mkdir -p "$(dirname "$PIDFILE")" "$(dirname "$LOGFILE")"
     nohup "$REPO_DIR/.venv/bin/kubedirector" run --kubeconfig "$KUBECONFIG" \
       --namespace "${KD_NAMESPACE:-kubedirector}" --metrics-address "$METRICS" \
-      --log-format json >>"$LOGFILE" 2>&1 </dev/null &
+      --log-format json ${KD_OPERATOR_ARGS:-} >>"$LOGFILE" 2>&1 </dev/null &
     echo $! >"$PIDFILE"
     for _ in $(seq 1 100); do
       ready && break

@@ -6,14 +6,16 @@
 # supports; then what a user would look at.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 PY="$REPO_DIR/.venv/bin/python"
-NS="${KD_NAMESPACE:-kubedirector}"        # the operator's namespace: system catalog, config
+NS=kubedirector                            # the operator's namespace: system catalog, config
 CLUSTER_NS="${KD_WALKTHROUGH_NAMESPACE:-default}"
+STATE_HINT="bash hack/local-operator.sh status"
 
 bin_dir() { "$PY" "$HACK_DIR/localcluster.py" binaries --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["bin_dir"])'; }
 if [ -n "${KUBECONFIG:-}" ] && [ -z "${KD_LOCAL:-}" ]; then
   log "using the cluster of KUBECONFIG=$KUBECONFIG (set KD_LOCAL=1 for the local simulated one)"
   KUBECTL="$(command -v kubectl || echo "$(bin_dir)/kubectl")"
 else
+  LOCAL_CLUSTER=1
   info="$("$PY" "$HACK_DIR/localcluster.py" up --json)"
   export KUBECONFIG="$("$PY" -c 'import json,sys; print(json.loads(sys.argv[1])["kubeconfig"])' "$info")"
   KUBECTL="$("$PY" -c 'import json,sys; print(json.loads(sys.argv[1])["bin_dir"])' "$info")/kubectl"
@@ -23,18 +25,15 @@ fi
 k() { echo "\$ kubectl $*" >&2; "$KUBECTL" "$@"; }
 q() { "$KUBECTL" "$@"; }
 
-# 1. CRDs, the operator's namespace, the catalog and the global config.
-q apply --server-side --force-conflicts -f "$REPO_DIR/manifests/crds" >/dev/null
-q wait --for=condition=Established --timeout=60s -f "$REPO_DIR/manifests/crds" >/dev/null
-q create namespace "$NS" --dry-run=client -o yaml | q apply -f - >/dev/null
-q apply --server-side --force-conflicts -n "$NS" -f "$REPO_DIR/manifests/catalog" >/dev/null
+# 1-2. Deploy: CRDs, the operator (with its admission webhook) and RBAC, the
+#      catalog as the system catalog in namespace kubedirector, and the config.
+if [ -n "${LOCAL_CLUSTER:-}" ]; then
+  KUBECTL="$KUBECTL" bash "$HACK_DIR/deploy.sh" deploy --local
+else
+  KUBECTL="$KUBECTL" bash "$HACK_DIR/deploy.sh" deploy
+fi
 q apply --server-side --force-conflicts -n "$NS" -f "$REPO_DIR/manifests/examples/config/kd-global-config.yaml" >/dev/null
-log "CRDs, the example catalog and kd-global-config installed in namespace $NS"
-
-STATE_HINT="bash hack/local-operator.sh status"
-
-# 2. The operator: a local process (a simulated cluster has no real pods to run it).
-KD_NAMESPACE="$NS" bash "$HACK_DIR/local-operator.sh" start
+log "kd-global-config installed in namespace $NS (member services of type NodePort)"
 
 # 3. The example Spark cluster.
 k get kdapp -n "$NS"
@@ -59,5 +58,5 @@ cat >&2 <<MSG
 Next: export KUBECONFIG=$KUBECONFIG; kubectl is $KUBECTL
   scale:  kubectl patch kdcluster spark221e2 -n $CLUSTER_NS --type=json -p '[{"op":"replace","path":"/spec/roles/1/members","value":4}]'
   delete: kubectl delete kdcluster spark221e2 -n $CLUSTER_NS
-  stop the operator: bash hack/local-operator.sh stop;  the cluster: make cluster-down
+  remove everything: make undeploy (DEPLOY_ARGS=--local for the simulated cluster);  the cluster: make cluster-down
 MSG

@@ -26,6 +26,7 @@ from kubedirector.controllers import build_controllers
 from kubedirector.kube import new_api_client
 from kubedirector.logging import configure_logging
 from kubedirector.options import EXTRA_CONTROLLERS_ENV, RunOptions
+from kubedirector.webhook.start import start_webhook
 
 log = structlog.get_logger(__name__)
 
@@ -60,9 +61,20 @@ def run(options: RunOptions) -> int:
             renew_deadline=options.renew_deadline,
             retry_period=options.retry_period,
         )
-    manager = Manager(api, controllers, informers=informers.all(), leader_election=election)
+    webhook = None
+    if options.webhook_address:
+        webhook = start_webhook(
+            api, informers, namespace=options.namespace, address=options.webhook_address,
+            cert_secret=options.webhook_cert_secret,
+            webhook_config_names=(options.webhook_config_name,),
+            service_name=options.webhook_service, url=options.webhook_url,
+            manage_certs=options.webhook_cert_mode == "self")
+    manager = Manager(api, controllers, leader_election=election,
+                      informers=[*informers.all(), *(webhook.informers if webhook else [])])
     health = HealthServer(options.metrics_address)
     health.add_ready_check("informers", manager.synced)
+    if webhook is not None:
+        health.add_ready_check("webhook", webhook.ready)
     health.start()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -76,10 +88,13 @@ def run(options: RunOptions) -> int:
         controllers=[c.name for c in controllers],
         watch_namespaces=list(options.watch_namespaces) or "all",
         leader_election=options.leader_elect,
+        webhook=options.webhook_address or "off",
         identity=manager.elector.config.identity if manager.elector else "",
     )
     try:
         return manager.run()
     finally:
+        if webhook is not None:
+            webhook.stop()
         health.stop()
         api.close()

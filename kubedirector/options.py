@@ -41,6 +41,12 @@ class RunOptions:
     retry_period: float
     log_format: str
     log_level: str
+    webhook_address: str | None = None  # None: no admission webhook served
+    webhook_url: str | None = None
+    webhook_cert_secret: str = "kubedirector-webhook-cert"
+    webhook_config_name: str = "kubedirector-webhook"
+    webhook_service: str = "kubedirector-webhook"
+    webhook_cert_mode: str = "self"
 
 
 def default_namespace() -> str:
@@ -228,6 +234,49 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         default=_env("KD_LOG_LEVEL", "info"),
         help=f"{', '.join(LOG_LEVELS)} (default info) [KD_LOG_LEVEL]",
     )
+    add_webhook_arguments(parser)
+
+
+def _webhook_url(text: str) -> str:
+    if not text.startswith("https://"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an https:// URL")
+    return text.rstrip("/")
+
+
+def _optional_address(text: str) -> str:
+    return _address(text) if text else ""
+
+
+def add_webhook_arguments(parser: argparse.ArgumentParser) -> None:
+    """The admission webhook's flags (docs/admission.md)."""
+    in_pod = in_cluster()
+    add = parser.add_argument
+    add("--webhook-address", type=_optional_address, metavar="HOST:PORT",
+        default=_env("KD_WEBHOOK_ADDRESS", ":9443" if in_pod else ""),
+        help="host:port serving the admission webhook over HTTPS; default :9443 in a "
+        "cluster, off elsewhere [KD_WEBHOOK_ADDRESS]")
+    add("--no-webhook", action="store_true",
+        help="serve no admission webhook, even in a cluster")
+    add("--webhook-url", type=_webhook_url, metavar="URL", default=_env("KD_WEBHOOK_URL"),
+        help="the base URL the API server calls when the webhook configuration uses a URL "
+        "(the local overlay: https://127.0.0.1:9443); its host joins the certificate "
+        "[KD_WEBHOOK_URL]")
+    add("--webhook-cert-secret", type=_object_name, metavar="NAME",
+        default=_env("KD_WEBHOOK_CERT_SECRET", "kubedirector-webhook-cert"),
+        help="Secret (in --namespace) keeping the serving certificate and its CA "
+        "[KD_WEBHOOK_CERT_SECRET]")
+    add("--webhook-config-name", type=_object_name, metavar="NAME",
+        default=_env("KD_WEBHOOK_CONFIG_NAME", "kubedirector-webhook"),
+        help="name of the Validating/MutatingWebhookConfiguration whose caBundle is kept "
+        "current [KD_WEBHOOK_CONFIG_NAME]")
+    add("--webhook-service", type=_object_name, metavar="NAME",
+        default=_env("KD_WEBHOOK_SERVICE", "kubedirector-webhook"),
+        help="the webhook's Service (its DNS names go into the certificate) "
+        "[KD_WEBHOOK_SERVICE]")
+    add("--webhook-cert-mode", type=_choice(("self", "external")), metavar="MODE",
+        default=_env("KD_WEBHOOK_CERT_MODE", "self"),
+        help="self: the operator issues, rotates and publishes its certificate; external: "
+        "another issuer (cert-manager) fills the Secret and caBundle [KD_WEBHOOK_CERT_MODE]")
 
 
 def run_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> RunOptions:
@@ -268,4 +317,11 @@ def run_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Ru
         retry_period=args.retry_period,
         log_format=args.log_format,
         log_level=args.log_level,
+        webhook_address=None if args.no_webhook or not args.webhook_address
+        else args.webhook_address,
+        webhook_url=args.webhook_url,
+        webhook_cert_secret=args.webhook_cert_secret,
+        webhook_config_name=args.webhook_config_name,
+        webhook_service=args.webhook_service,
+        webhook_cert_mode=args.webhook_cert_mode,
     )

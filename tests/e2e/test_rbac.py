@@ -18,6 +18,7 @@ import yaml
 from kubedirector.kube import MERGE_PATCH, new_api_client, request_json, resource_path
 from tests.conftest import REPO, LocalCluster
 from tests.e2e.support.operator import start_operator, wait_until
+from tests.e2e.support.webhook import delete_surely
 
 RBAC = REPO / "manifests" / "base"
 CATALOG = REPO / "manifests" / "catalog"
@@ -83,9 +84,7 @@ def identity(
             tmp_path / "kubedirector.kubeconfig",
         )
     finally:
-        kubectl(
-            "delete", "clusterrole,clusterrolebinding", unique, "--ignore-not-found", check=False
-        )
+        delete_surely(kubectl, "clusterrole,clusterrolebinding", unique)
 
 
 @pytest.fixture

@@ -9,13 +9,16 @@ import ssl
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from cryptography import x509
 from kubernetes.client import ApiException
 
-from kubedirector.kube import request_json, resource_path
+from kubedirector.kube import new_api_client, request_json, resource_path
+from kubedirector.webhook import pki
+from kubedirector.webhook.certs import CertSettings, CertStore
 from kubedirector.webhook.start import Webhook
 from tests.admission_cases import CASES, app, cluster, config, document, min_app
 from tests.conftest import LocalCluster
@@ -215,3 +218,69 @@ def test_certificate_rotation_without_failed_requests(
     assert failures == [], failures
     assert requests > 20
     assert len(serials) >= 3, f"only {len(serials)} serving certificates seen"
+
+
+def test_down_webhook_never_blocks_deletion(
+    local_cluster: LocalCluster, kubectl, namespace: str, catalog: None, webhook: Webhook
+):
+    """With no replica answering: new specs are refused (failurePolicy Fail), but deleting
+    a cluster, removing its finalizer and deleting apps and configs all still work."""
+    create(kubectl, cluster(namespace, "held"))
+    kubectl(
+        "patch",
+        "kdcluster",
+        "held",
+        "-n",
+        namespace,
+        "--type=merge",
+        "-p",
+        json.dumps({"metadata": {"finalizers": ["kubedirector.hpe.com/cleanup"]}}),
+    )
+    webhook.stop()
+    out = create(kubectl, cluster(namespace, "new"), check=False)
+    assert out.returncode != 0, out.stdout
+    assert 'failed calling webhook "mutate.kubedirector.hpe.com"' in out.stderr, out.stderr
+    kubectl("delete", "kdcluster", "held", "-n", namespace, "--wait=false")
+    kubectl(
+        "patch",
+        "kdcluster",
+        "held",
+        "-n",
+        namespace,
+        "--type=merge",
+        "-p",
+        json.dumps({"metadata": {"finalizers": None}}),
+    )
+    kubectl("delete", "kdapp", "spark221e2", "spark-min", "-n", namespace, "--timeout=30s")
+    kubectl("delete", "kdconfig", "kd-global-config", "-n", namespace, "--timeout=30s")
+    left = kubectl("get", "kdapp,kdcluster,kdconfig", "-n", namespace, "-o", "name").stdout
+    assert left.strip() == ""
+
+
+def test_replicas_agree_on_one_certificate(local_cluster: LocalCluster, namespace: str):
+    """Replicas racing to create, then to renew, the Secret end up serving the same one:
+    the losers of each write (409) adopt the winner's."""
+    settings = CertSettings(
+        namespace=namespace,
+        secret="kd-webhook-cert",
+        hosts=pki.service_hosts("kubedirector-webhook", namespace),
+        webhook_configs=(),
+    )
+    apis = [new_api_client(str(local_cluster.kubeconfig)) for _ in range(3)]
+    stores = [CertStore(api, settings) for api in apis]
+
+    def race(now: datetime.datetime | None) -> list[pki.Bundle]:
+        with ThreadPoolExecutor(len(stores)) as pool:
+            return list(pool.map(lambda s: s.current(now), stores))
+
+    try:
+        created = race(None)
+        assert len(set(created)) == 1
+        later = datetime.datetime.now(datetime.UTC) + pki.LEAF_VALIDITY * 0.8
+        renewed = race(later)
+        assert len(set(renewed)) == 1
+        assert renewed[0].tls_crt != created[0].tls_crt
+        assert renewed[0].ca_crt == created[0].ca_crt
+    finally:
+        for api in apis:
+            api.close()

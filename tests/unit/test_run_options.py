@@ -35,6 +35,8 @@ def clean_env(monkeypatch):
         "KD_LEASE_DURATION",
         "KD_LOG_FORMAT",
         "KD_KUBECONFIG",
+        "KD_WEBHOOK_ADDRESS",
+        "KD_WEBHOOK_URL",
         "KUBERNETES_SERVICE_HOST",
     ):
         monkeypatch.delenv(key, raising=False)
@@ -121,6 +123,10 @@ def test_flag_beats_environment(monkeypatch):
         (["--watch-namespace", "ok,Not_OK"], "--watch-namespace"),
         (["--namespace", "a/b"], "--namespace"),
         (["--leader-election-id", "UPPER"], "--leader-election-id"),
+        (["--webhook-address", "9443"], "--webhook-address"),
+        (["--webhook-url", "http://127.0.0.1:9443"], "--webhook-url"),
+        (["--webhook-cert-mode", "magic"], "--webhook-cert-mode"),
+        (["--webhook-config-name", "Bad_Name"], "--webhook-config-name"),
     ],
 )
 def test_bad_values_are_refused_naming_the_flag(argv, flag, capsys):
@@ -157,8 +163,27 @@ def test_help_documents_every_flag(capsys):
         "--lease-duration",
         "--renew-deadline",
         "--retry-period",
+        "--webhook-address",
+        "--no-webhook",
+        "--webhook-url",
+        "--webhook-cert-secret",
+        "--webhook-config-name",
+        "--webhook-service",
+        "--webhook-cert-mode",
         "--log-format",
         "--log-level",
         "KD_EXTRA_CONTROLLERS",
     ):
         assert flag in out
+
+
+def test_webhook_is_off_outside_a_cluster_unless_an_address_is_given(monkeypatch):
+    assert parse([]).webhook_address is None
+    options = parse(["--webhook-address", "127.0.0.1:9443",
+                     "--webhook-url", "https://127.0.0.1:9443/"])
+    assert options.webhook_address == "127.0.0.1:9443"
+    assert options.webhook_url == "https://127.0.0.1:9443"
+    assert options.webhook_cert_mode == "self"
+    assert parse(["--webhook-address", "127.0.0.1:9443", "--no-webhook"]).webhook_address is None
+    env = parse([], monkeypatch, {"KD_WEBHOOK_ADDRESS": "127.0.0.1:9444"})
+    assert env.webhook_address == "127.0.0.1:9444"

@@ -55,8 +55,18 @@ def registered(kubectl, namespace: str, port: int) -> Iterator[str]:
         )
         yield name
     finally:
-        for kind in ("validatingwebhookconfiguration", "mutatingwebhookconfiguration"):
-            kubectl("delete", kind, name, "--ignore-not-found", check=False)
+        delete_surely(kubectl, "validatingwebhookconfiguration,mutatingwebhookconfiguration", name)
+
+
+def delete_surely(kubectl, kinds: str, name: str, timeout: float = 60) -> None:
+    """Delete cluster-scoped test objects, retrying through API server restarts (other
+    tests restart it): a leftover webhook or role would outlive the test."""
+    wait_until(
+        lambda: kubectl("delete", kinds, name, "--ignore-not-found", check=False).returncode == 0,
+        timeout,
+        f"{kinds} {name} deleted",
+        interval=1,
+    )
 
 
 @contextmanager
