@@ -3,6 +3,7 @@
 # kube-scheduler, kubectl, etcd, kwok) from the Go module proxy, pinned by
 # hack/versions.env, into a cache folder outside the clone.  Idempotent: a
 # binary already in the cache is not rebuilt.  Prints the bin folder.
+# shellcheck source=hack/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 KUBE_CMDS=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
@@ -20,7 +21,7 @@ build_kube() {
   mkdir -p "$mod"
   log "building Kubernetes v$KUBE_VERSION commands in one go build (first time: many minutes on 2 cores)"
   (
-    cd "$mod"
+    cd "$mod" || exit 1
     if [ ! -f go.mod ]; then
       # k8s.io/kubernetes requires its staging modules at v0.0.0 with local
       # replaces a dependent module ignores: replace each with its v0.X.Y tag.
@@ -57,7 +58,7 @@ build_etcd() {
   mkdir -p "$mod"
   log "building etcd v$ETCD_VERSION"
   (
-    cd "$mod"
+    cd "$mod" || exit 1
     [ -f go.mod ] || printf 'module kdbuild/etcd\ngo 1.26\n' >go.mod
     go get "go.etcd.io/etcd/server/v3@v$ETCD_VERSION"
     go build -trimpath -ldflags "-s -w" -o "$KD_BIN_DIR.tmp/etcd" go.etcd.io/etcd/server/v3
@@ -73,13 +74,13 @@ build_kwok() {
   log "building kwok v$KWOK_VERSION (with hack/kwok-exec-exit-code.patch)"
   if [ ! -f "$src/.patched" ]; then
     rm -rf "$src"; mkdir -p "$KD_CACHE_DIR/src"
-    GOFLAGS= go mod download "sigs.k8s.io/kwok@v$KWOK_VERSION"
+    GOFLAGS='' go mod download "sigs.k8s.io/kwok@v$KWOK_VERSION"
     cp -r "$GOMODCACHE/sigs.k8s.io/kwok@v$KWOK_VERSION" "$src"
     chmod -R u+w "$src"
     (cd "$src" && git apply "$HACK_DIR/kwok-exec-exit-code.patch")
     touch "$src/.patched"
   fi
-  (cd "$src" && GOFLAGS= go build -trimpath -ldflags "-s -w" -o "$KD_BIN_DIR.tmp/kwok" ./cmd/kwok)
+  (cd "$src" && GOFLAGS='' go build -trimpath -ldflags "-s -w" -o "$KD_BIN_DIR.tmp/kwok" ./cmd/kwok)
   mv "$KD_BIN_DIR.tmp/kwok" "$KD_BIN_DIR/kwok"
 }
 

@@ -15,7 +15,7 @@
 # undeploy, in an order that cannot get stuck: clusters first (the operator removes
 # their members and finalizers), then apps and configs, then the operator and its
 # webhooks, then the CRDs.  It prints what it removed.
-# shellcheck source=lib.sh
+# shellcheck source=hack/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 NS=kubedirector

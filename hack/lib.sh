@@ -1,9 +1,11 @@
-# Shared shell helpers for hack/ scripts (sourced, not run).
+# shellcheck shell=bash disable=SC2034
+# Shared shell helpers for hack/ scripts (sourced, not run); the variables are
+# the sourcing scripts'.
 set -euo pipefail
 
 HACK_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_DIR="$(cd "$HACK_DIR/.." && pwd)"
-# shellcheck source=versions.env
+# shellcheck source=hack/versions.env
 source "$HACK_DIR/versions.env"
 
 KD_CACHE_DIR="${KD_CACHE_DIR:-$HOME/.cache/kubedirector}"

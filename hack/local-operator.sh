@@ -2,6 +2,7 @@
 # Run the operator as a local process against a kubeconfig (the simulated
 # cluster has no real pods to run it in).   local-operator.sh start|stop|status
 # Logs: $KD_CLUSTER_DIR/logs/operator.log; metrics/health on $KD_OPERATOR_METRICS.
+# shellcheck source=hack/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 STATE="${KD_CLUSTER_DIR:-$KD_CACHE_DIR/cluster}"
 PIDFILE="$STATE/pids/operator.pid"
@@ -19,9 +20,10 @@ case "${1:-}" in
     [ -n "${KUBECONFIG:-}" ] || die "KUBECONFIG is not set"
     if running; then log "operator already running (pid $(cat "$PIDFILE"))"; exit 0; fi
     mkdir -p "$(dirname "$PIDFILE")" "$(dirname "$LOGFILE")"
+    read -r -a extra <<<"${KD_OPERATOR_ARGS:-}"  # more flags, e.g. the webhook's (deploy.sh)
     nohup "$REPO_DIR/.venv/bin/kubedirector" run --kubeconfig "$KUBECONFIG" \
       --namespace "${KD_NAMESPACE:-kubedirector}" --metrics-address "$METRICS" \
-      --log-format json ${KD_OPERATOR_ARGS:-} >>"$LOGFILE" 2>&1 </dev/null &
+      --log-format json "${extra[@]}" >>"$LOGFILE" 2>&1 </dev/null &
     echo $! >"$PIDFILE"
     for _ in $(seq 1 100); do
       ready && break

@@ -4,6 +4,7 @@
 # catalog as the system catalog, the operator, and the spark221e2 example
 # cluster, waited for until its members reach the furthest state the operator
 # supports; then what a user would look at.
+# shellcheck source=hack/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 PY="$REPO_DIR/.venv/bin/python"
 NS=kubedirector                            # the operator's namespace: system catalog, config
@@ -17,7 +18,8 @@ if [ -n "${KUBECONFIG:-}" ] && [ -z "${KD_LOCAL:-}" ]; then
 else
   LOCAL_CLUSTER=1
   info="$("$PY" "$HACK_DIR/localcluster.py" up --json)"
-  export KUBECONFIG="$("$PY" -c 'import json,sys; print(json.loads(sys.argv[1])["kubeconfig"])' "$info")"
+  KUBECONFIG="$("$PY" -c 'import json,sys; print(json.loads(sys.argv[1])["kubeconfig"])' "$info")"
+  export KUBECONFIG
   KUBECTL="$("$PY" -c 'import json,sys; print(json.loads(sys.argv[1])["bin_dir"])' "$info")/kubectl"
   log "local simulated cluster is up; KUBECONFIG=$KUBECONFIG"
 fi
