@@ -10,9 +10,11 @@ and measures
   - wall time from the first create until every cluster has condition Ready=True
     (a watch, with observedGeneration current);
   - API requests the operator sent, per cluster and by verb (its /metrics
-    `rest_client_requests_total`; exec websockets count as GET);
+    `rest_client_requests_total`; pods/exec websockets, which the operator counts
+    as GET with code 101, are shown as "exec"), the reconciles and their errors;
   - operator CPU seconds (/proc/<pid>/stat utime+stime) and peak RSS (VmHWM);
-  - then the same clusters idle for `--idle` seconds: requests by verb and CPU.
+  - once the work queues are empty, the same clusters idle for `--idle` seconds:
+    requests by verb, reconciles and CPU.
 Prints a table and records it under "## Clusters" in BENCHMARKS.md.
 
     .venv/bin/python hack/bench_clusters.py [--clusters 100] [--namespaces 10]
@@ -88,7 +90,7 @@ class BenchCluster:
     """`localcluster.py` run with KD_CLUSTER_DIR pointing at the bench state directory."""
 
     def __init__(self, state: Path) -> None:
-        if state.resolve() == SHARED_STATE.resolve() or state.resolve() == (CACHE / "cluster"):
+        if state.resolve() in (SHARED_STATE.resolve(), (CACHE / "cluster").resolve()):
             raise SystemExit(f"refusing to use the shared cluster directory {state}")
         self.state = state
         self.env = {**os.environ, "KD_CLUSTER_DIR": str(state)}
@@ -627,6 +629,13 @@ def report(args: argparse.Namespace, res: Results, command: str, host: str) -> s
             + " |",
             "",
         ]
+    if idle is not None and idle.writes():
+        lines.append(
+            "Idle writes by window (seconds into the idle period: writes): "
+            + ", ".join(f"{t:.0f}: {w:.0f}" for t, w, _ in res.idle_timeline if w)
+            + "."
+        )
+        lines.append("")
     if res.log_problems:
         lines.append(
             "Operator log warnings/errors: "

@@ -91,6 +91,13 @@ undeploy() {
           k patch kdcluster "$name" -n "$ns" --type=merge -p '{"metadata":{"finalizers":null}}' | record
         done
     fi
+    # Garbage collection removes each cluster's StatefulSets, Services and pods
+    # through their owner references, which it can resolve only while the CRD
+    # exists: wait for it before going on.
+    for kind in statefulsets services pods; do
+      k wait --for=delete "$kind" -A -l kubedirector.hpe.com/kdcluster --timeout="$WAIT" \
+        >/dev/null 2>&1 || log "some $kind of deleted clusters remain after $WAIT"
+    done
     log "2/4 apps and configs"
     k delete kdapp,kdconfig,kdstatusbackup --all -A --wait --timeout="$WAIT" 2>&1 | record
   fi

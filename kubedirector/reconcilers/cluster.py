@@ -411,7 +411,9 @@ class ClusterReconciler:
             return
         diff = semantic_diff(compared, actual)
         if diff:
-            log.info("drift_corrected", kind=resource.kind, name=meta["name"], fields=diff[:5])
+            # Replicas follow membership; anything else differing is drift being undone.
+            event = "replicas_changed" if diff == ["spec.replicas"] else "drift_corrected"
+            log.info(event, kind=resource.kind, name=meta["name"], fields=diff[:5])
             body = {"metadata": {"name": meta["name"], "namespace": meta["namespace"],
                                  "labels": meta.get("labels", {}),
                                  "ownerReferences": meta["ownerReferences"]},

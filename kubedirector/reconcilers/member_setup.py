@@ -8,7 +8,9 @@ returns the updated roles with how soon the reconcile should come back.
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 from kubedirector.api.app import App
@@ -18,6 +20,9 @@ from kubedirector.api.status import ClusterStatus, MemberStatus, RoleStatus
 from kubedirector.setup.runner import SetupRunner, SetupSpec
 
 ConfigmetaFor = Callable[[ClusterStatus, MemberStatus], str]
+# Setup execs of one reconcile run side by side (each has its own timeout), so a
+# large cluster is not set up one member at a time.
+PARALLEL_EXECS = 8
 
 
 @dataclass
@@ -41,17 +46,19 @@ class MemberSetup:
 
     def setup(self, cluster: Cluster, app: App, draft: ClusterStatus,
               configmeta: ConfigmetaFor) -> StepOutcome:
+        """One setup step for every member that needs one, the execs side by side."""
         outcome = StepOutcome(roles=[])
-        for role in draft.roles:
+        steps: list[tuple[int, int, MemberStatus, SetupSpec]] = []
+        roles: list[list[MemberStatus]] = []
+        for r, role in enumerate(draft.roles):
             app_role = app.role(role.id)
             spec_role = cluster.role(role.id)
             package = app_role.config_package if app_role else None
             injections = spec_role.file_injections if spec_role else ()
+            roles.append(list(role.members))
             if app_role is None or (package is None and not injections):
-                outcome.roles.append(role)
                 continue
-            members = []
-            for member in role.members:
+            for m, member in enumerate(role.members):
                 current = member
                 if current.state == MemberState.CONFIG_ERROR and _running(current):
                     due, wait = self.runner.retry_due(current, cluster.generation)
@@ -59,21 +66,35 @@ class MemberSetup:
                         outcome.requeue_after.append(wait)
                     if due:
                         current = self.runner.retried(current)
+                roles[r][m] = current
                 if current.state == MemberState.CREATING and _running(current):
                     restarted = current.state_detail.last_configured_container is not None
-                    spec = SetupSpec(
+                    steps.append((r, m, current, SetupSpec(
                         namespace=cluster.namespace,
                         package_url=package.package_url if package else None,
                         injections=injections, max_log_size=app_role.max_log_size_dump,
                         configmeta=configmeta(draft, current), generation=cluster.generation,
                         keep_configured=restarted and spec_role is not None
-                        and spec_role.storage is not None)
-                    current, again = self.runner.step(current, spec)
-                    if again is not None:
-                        outcome.requeue_after.append(again)
-                members.append(current)
-            outcome.roles.append(replace(role, members=tuple(members)))
+                        and spec_role.storage is not None)))
+        for (r, m, _, _), (stepped, again) in zip(steps, self._run_steps(steps), strict=True):
+            roles[r][m] = stepped
+            if again is not None:
+                outcome.requeue_after.append(again)
+        outcome.roles = [replace(role, members=tuple(members))
+                         for role, members in zip(draft.roles, roles, strict=True)]
         return outcome
+
+    def _run_steps(self, steps: list[tuple[int, int, MemberStatus, SetupSpec]]
+                   ) -> list[tuple[MemberStatus, float | None]]:
+        if len(steps) <= 1:
+            return [self.runner.step(member, spec) for _, _, member, spec in steps]
+        # Each task runs in a copy of this reconcile's context: its logs keep the
+        # reconcile id and key.
+        contexts = [contextvars.copy_context() for _ in steps]
+        with ThreadPoolExecutor(max_workers=min(PARALLEL_EXECS, len(steps)),
+                                thread_name_prefix="kd-setup") as pool:
+            return list(pool.map(lambda c, s: c.run(self.runner.step, s[2], s[3]),
+                                 contexts, steps))
 
     def notify(self, cluster: Cluster, draft: ClusterStatus,
                configmeta: ConfigmetaFor) -> StepOutcome:

@@ -18,6 +18,7 @@ import structlog
 import yaml
 from kubernetes.client import Configuration
 from kubernetes.stream.ws_client import ERROR_CHANNEL, WSClient, get_websocket_url
+from websocket import WebSocketException
 
 from kubedirector.api.constants import APP_CONTAINER_NAME
 from kubedirector.metrics.registry import REST_CLIENT_REQUESTS
@@ -64,15 +65,26 @@ class GuestExecutor:
             REST_CLIENT_REQUESTS.labels(code="101", method="GET",
                                         host=urlsplit(url).netloc).inc()
         try:
-            client.write_stdin(script if script.endswith("\n") else script + "\n")
-            deadline = started + timeout
-            while client.is_open() and time.monotonic() < deadline:
-                client.update(timeout=min(1.0, max(0.0, deadline - time.monotonic())))
-            if client.is_open():
+            lost = None
+            try:
+                client.write_stdin(script if script.endswith("\n") else script + "\n")
+                deadline = started + timeout
+                while client.is_open() and time.monotonic() < deadline:
+                    client.update(timeout=min(1.0, max(0.0, deadline - time.monotonic())))
+            except (WebSocketException, OSError) as e:
+                # The connection went first (a close race): the status that arrived decides.
+                lost = e
+            if lost is None and client.is_open():
                 code = "timeout"
                 raise ExecError(f"exec into {namespace}/{pod} timed out after {timeout:.0f}s")
-            stdout, stderr = client.read_stdout(), client.read_stderr()
-            exit_code = _exit_code(client.read_channel(ERROR_CHANNEL))
+            try:
+                stdout, stderr = client.read_stdout(), client.read_stderr()
+                status = client.read_channel(ERROR_CHANNEL)
+            except (WebSocketException, OSError) as e:
+                raise ExecError(f"exec into {namespace}/{pod}: connection lost: {e}") from e
+            if lost is not None and not status:
+                raise ExecError(f"exec into {namespace}/{pod}: connection lost: {lost}")
+            exit_code = _exit_code(status)
             code = str(exit_code)
             return ExecResult(exit_code, stdout or "", stderr or "")
         finally:

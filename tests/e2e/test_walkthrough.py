@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO, LocalCluster
-from tests.e2e.support.operator import free_port
+from tests.e2e.support.operator import free_port, wait_until
 
 
 @pytest.fixture
@@ -73,4 +73,5 @@ def test_walkthrough_then_undeploy(own_cluster):
     assert "removed" in undeploy.stderr
     assert kubectl("get", "crd", "kubedirectorclusters.kubedirector.hpe.com",
                    check=False).returncode != 0
-    assert "spark221e2" not in kubectl("get", "pods", "-A").stdout
+    wait_until(lambda: "spark221e2" not in kubectl("get", "pods", "-A").stdout, 90,
+               "garbage collection of the cluster's pods")

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from kubernetes.client import Configuration
+from websocket import WebSocketConnectionClosedException
 
 from kubedirector.setup import executor
 from kubedirector.setup.executor import ExecError, ExecResult, GuestExecutor, _exit_code
@@ -210,4 +211,26 @@ def test_run_wraps_connection_failures(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(executor, "WSClient", refuse)
     with pytest.raises(ExecError, match="exec into ns/pod-0 failed: connection refused"):
+        guest_executor().run("ns", "pod-0", "exit 0\n")
+
+
+class ClosingWSClient(FakeWSClient):
+    """The server's close arrives before the client answers it (a close race)."""
+
+    def update(self, timeout: float = 0) -> None:
+        raise WebSocketConnectionClosedException("socket is already closed")
+
+
+def test_a_close_race_after_the_status_still_gives_the_exit_code(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(executor, "WSClient", ClosingWSClient)
+    monkeypatch.setattr(ClosingWSClient, "status", status_doc(status="Success"))
+    assert guest_executor().run("ns", "pod-0", "exit 0\n").exit_code == 0
+
+
+def test_a_connection_lost_before_any_status_is_an_exec_error(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(executor, "WSClient", ClosingWSClient)
+    monkeypatch.setattr(ClosingWSClient, "status", "")
+    with pytest.raises(ExecError, match="connection lost"):
         guest_executor().run("ns", "pod-0", "exit 0\n")
