@@ -16,6 +16,7 @@ from kubedirector.api.cluster import Cluster
 from kubedirector.api.constants import APP_CONTAINER_NAME, ContainerState, MemberState
 from kubedirector.api.status import MemberStatus, RoleStatus
 from kubedirector.desired import naming
+from kubedirector.desired.storage import block_device_paths
 
 # Setup bookkeeping that belongs to one container (kubedirector.setup.runner).
 RESTART_FORGETS = frozenset({"setupRunId", "setupStartedAt", "setupAttempt", "setupRetryAt",
@@ -83,6 +84,8 @@ def plan_role(cluster: Cluster, role_id: str, *, statefulset: str,
     """
     spec_role = cluster.role(role_id)
     has_storage = spec_role is not None and spec_role.storage is not None
+    devices = tuple(block_device_paths(spec_role.block_storage)) if (
+        spec_role is not None and spec_role.block_storage is not None) else ()
     members = list(existing.members) if existing else []
     staying = [m for m in members if m.state not in LEAVING]
     leaving = [m for m in members if m.state in LEAVING]
@@ -100,6 +103,7 @@ def plan_role(cluster: Cluster, role_id: str, *, statefulset: str,
                 node_id=next_node_id,
                 state=MemberState.CREATE_PENDING,
                 pvc=naming.pvc_name(pod) if has_storage else None,
+                block_device_paths=devices,
                 auth_token=auth_token(),
             ))
             next_node_id += 1

@@ -820,3 +820,17 @@ def test_plan_is_idempotent(size: int, wanted: int) -> None:
     live = [m for m in once.members if m.state not in LEAVING]
     assert len(live) == wanted
     assert len(once.members) == max(size, wanted)
+
+
+def test_new_members_record_their_block_device_paths() -> None:
+    doc = spark_cluster()
+    for role in doc["spec"]["roles"]:
+        if role["id"] == "worker":
+            role["blockStorage"] = {"numDevices": 2, "size": "1Gi", "pathPrefix": "/dev/kdblk",
+                                    "storageClassName": "local-path"}
+    cluster = Cluster.from_dict(doc, Config(), App.from_dict(spark_app()))
+    with_devices, _ = plan(None, 2, cluster=cluster)
+    assert [m.block_device_paths for m in with_devices.members] == [
+        ("/dev/kdblk0", "/dev/kdblk1")] * 2
+    without, _ = plan(None, 1, cluster=parse_cluster())
+    assert without.members[0].block_device_paths == ()
