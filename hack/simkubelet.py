@@ -41,6 +41,7 @@ SELECTED_NODE = "volume.kubernetes.io/selected-node"
 POD_UID = "kubedirector.local/pod-uid"
 LABEL_APP = "kubedirector.hpe.com/kdapp"
 LABEL_ROLE = "kubedirector.hpe.com/role"
+APP_CACHE_SECONDS = 5.0
 STAND_IN = """#!/bin/bash
 # Simulation stand-in for the setup package an app image would carry (seeded by
 # hack/simkubelet.py): it records every call and succeeds.
@@ -95,6 +96,8 @@ class Execs:
     def __init__(self, api: client.ApiClient, guest_root: Path) -> None:
         self.objects = client.CustomObjectsApi(api)
         self.guest_root = guest_root
+        # Apps by name, briefly cached: a large cluster's pods share a few apps.
+        self._apps: dict[str, tuple[float, list[dict]]] = {}
 
     def dir_for(self, pod: dict) -> Path:
         meta = pod["metadata"]
@@ -139,10 +142,14 @@ class Execs:
         app_name, role_id = labels.get(LABEL_APP), labels.get(LABEL_ROLE)
         if not app_name or not role_id:
             return None
-        apps = self.objects.list_cluster_custom_object(
-            "kubedirector.hpe.com", "v1beta1", "kubedirectorapps",
-            field_selector=f"metadata.name={app_name}")["items"]
-        apps.sort(key=lambda a: a["metadata"]["namespace"] != pod["metadata"]["namespace"])
+        listed_at, apps = self._apps.get(app_name, (0.0, []))
+        if time.monotonic() - listed_at > APP_CACHE_SECONDS:
+            apps = self.objects.list_cluster_custom_object(
+                "kubedirector.hpe.com", "v1beta1", "kubedirectorapps",
+                field_selector=f"metadata.name={app_name}")["items"]
+            self._apps[app_name] = (time.monotonic(), apps)
+        namespace = pod["metadata"]["namespace"]
+        apps = sorted(apps, key=lambda a: a["metadata"]["namespace"] != namespace)
         for app in apps[:1]:
             spec = app.get("spec") or {}
             role = next((r for r in spec.get("roles") or [] if r.get("id") == role_id), {})
