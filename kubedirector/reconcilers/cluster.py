@@ -437,8 +437,8 @@ class ClusterReconciler:
         """Delete a `deleting` member's service and claims once its pod is gone; drop it."""
         kept: list[MemberStatus] = []
         # Claims made from a StatefulSet's templates carry its labels, not an owner.
-        claims = [c for c in self.informers.by_index(
-            PVCS, KDCLUSTER_INDEX, f"{cluster.namespace}/{cluster.name}", OWNED_SELECTOR)]
+        claims = self.informers.by_index(PVCS, KDCLUSTER_INDEX,
+                                         f"{cluster.namespace}/{cluster.name}", OWNED_SELECTOR)
         for member in role.members:
             if member.state != MemberState.DELETING or self._cached(
                     PODS, cluster.namespace, member.pod) is not None:

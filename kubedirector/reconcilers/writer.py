@@ -15,7 +15,7 @@ import structlog
 from kubernetes.client import ApiClient, ApiException
 
 from kubedirector.cache.informer import Resource
-from kubedirector.kube import APPLY_PATCH, JSON_PATCH, MERGE_PATCH, request_json, resource_path
+from kubedirector.kube import APPLY_PATCH, MERGE_PATCH, request_json, resource_path
 
 FIELD_MANAGER = "kubedirector"
 log = structlog.get_logger(__name__)
@@ -58,11 +58,6 @@ class Writer:
         return request_json(self.api, "PATCH",
                             self._path(resource, namespace, name, subresource),
                             body=patch, content_type=MERGE_PATCH)
-
-    def json_patch(self, resource: Resource, namespace: str | None, name: str,
-                   ops: list[dict[str, Any]]) -> dict[str, Any]:
-        return request_json(self.api, "PATCH", self._path(resource, namespace, name),
-                            body=ops, content_type=JSON_PATCH)
 
     def delete(self, resource: Resource, namespace: str | None, name: str,
                uid: str | None = None) -> bool:
