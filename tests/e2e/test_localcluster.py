@@ -73,7 +73,7 @@ def test_statefulset_pods_run_and_claims_bind(kubectl, namespace):
             for c in p["status"].get("conditions", []))]
         return pods if len(ready) == 3 else None
 
-    pods = wait_for(all_ready, what="3 Running and Ready pods")
+    pods = wait_for(all_ready, timeout=120, what="3 Running and Ready pods")
     assert {p["metadata"]["name"] for p in pods} == {"web-0", "web-1", "web-2"}
     nodes = {n["metadata"]["name"]: n for n in get_json(kubectl, "nodes")["items"]}
     for pod in pods:
