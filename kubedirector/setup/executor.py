@@ -93,11 +93,10 @@ class GuestExecutor:
                       seconds=round(time.monotonic() - started, 3))
 
     def _headers(self) -> dict[str, str]:
-        cfg = self.configuration
-        if cfg.refresh_api_key_hook is not None:
-            cfg.refresh_api_key_hook(cfg)
-        token = cfg.get_api_key_with_prefix("authorization")
-        return {"authorization": token} if token else {}
+        """The bearer token, as the client itself sends it (refreshed if it expires);
+        without it the exec would be anonymous."""
+        bearer = self.configuration.auth_settings().get("BearerToken")
+        return {"authorization": bearer["value"]} if bearer and bearer.get("value") else {}
 
 
 def _exit_code(status_text: str) -> int:

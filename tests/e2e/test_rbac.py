@@ -241,11 +241,10 @@ def test_service_account_refused_what_it_does_not_need(local_cluster, identity, 
 def test_walkthrough_with_the_service_account(
     local_cluster, kubectl, namespace, identity, tmp_path
 ):
-    """The operator itself, run with only the manifests' RBAC, brings a cluster to Ready
-    (leader election included) and deletes it through its finalizer."""
-    app = yaml.safe_load((CATALOG / "spark211up.yaml").read_text())
-    app["spec"]["defaultConfigPackage"] = None  # members are configured once they run
-    kubectl("create", "-n", namespace, "-f", "-", input=json.dumps(app))
+    """The operator itself, run with only the manifests' RBAC, brings a catalog cluster to
+    Ready (its setup package runs in every member through pods/exec; leader election
+    included) and deletes it through its finalizer."""
+    kubectl("create", "-n", namespace, "-f", str(CATALOG / "spark211up.yaml"))
     operator = start_operator(
         identity,
         namespace,
@@ -277,6 +276,12 @@ def test_walkthrough_with_the_service_account(
         assert ready.returncode == 0, kubectl(
             "get", "kdcluster", name, "-n", namespace, "-o", "yaml"
         ).stdout[-3000:]
+        status = json.loads(
+            kubectl("get", "kdcluster", name, "-n", namespace, "-o", "json").stdout
+        )["status"]
+        for role in status["roles"]:
+            for member in role["members"]:
+                assert member["stateDetail"]["lastSetupGeneration"] >= 1, member["pod"]
         kubectl("delete", "kdcluster", name, "-n", namespace, "--timeout=60s", timeout=90)
         wait_until(
             lambda: (

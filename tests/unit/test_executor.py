@@ -143,8 +143,7 @@ def fake_ws(monkeypatch: pytest.MonkeyPatch) -> type[FakeWSClient]:
 def guest_executor() -> GuestExecutor:
     configuration = Configuration()
     configuration.host = "https://127.0.0.1:6443"
-    configuration.api_key = {"authorization": "abc"}
-    configuration.api_key_prefix = {"authorization": "Bearer"}
+    configuration.api_key = {"BearerToken": "Bearer abc"}  # as kube_config stores it
     return GuestExecutor(configuration)
 
 
@@ -234,3 +233,20 @@ def test_a_connection_lost_before_any_status_is_an_exec_error(
     monkeypatch.setattr(ClosingWSClient, "status", "")
     with pytest.raises(ExecError, match="connection lost"):
         guest_executor().run("ns", "pod-0", "exit 0\n")
+
+
+def test_the_bearer_token_of_a_kubeconfig_or_service_account_is_sent(
+        fake_ws: type[FakeWSClient]) -> None:
+    """kubernetes>=36 keeps the token under 'BearerToken' (kube_config, in-cluster)."""
+    configuration = Configuration()
+    configuration.host = "https://127.0.0.1:6443"
+    configuration.api_key = {"BearerToken": "Bearer sa-token"}
+    GuestExecutor(configuration).run("ns", "pod-0", "exit 0\n")
+    assert fake_ws.instances[-1].headers == {"authorization": "Bearer sa-token"}
+
+
+def test_no_token_sends_no_authorization_header(fake_ws: type[FakeWSClient]) -> None:
+    configuration = Configuration()
+    configuration.host = "https://127.0.0.1:6443"
+    GuestExecutor(configuration).run("ns", "pod-0", "exit 0\n")
+    assert fake_ws.instances[-1].headers == {}
