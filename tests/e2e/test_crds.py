@@ -16,13 +16,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-REPO = Path(__file__).resolve().parents[2]
-COMPAT = REPO.parent / "shared" / "compat" / "upstream-v0.11"
-CATALOG = REPO / "manifests" / "catalog"
-EXAMPLES = REPO / "manifests" / "examples"
-GROUP = "kubedirector.hpe.com"
+from tests.crd_cases import (
+    CASSANDRA,
+    CASSANDRA_CLUSTER,
+    CATALOG,
+    COMPAT,
+    CONFIG,
+    EXAMPLES,
+    GROUP,
+    load_docs,
+    mutate,
+)
+
 CRD_NAMES = [
     f"{p}.{GROUP}"
     for p in (
@@ -34,14 +40,6 @@ CRD_NAMES = [
 ]
 
 Kubectl = Callable[..., subprocess.CompletedProcess]
-
-
-def load_docs(path: Path) -> list[dict[str, Any]]:
-    """The documents of a file as kubectl reads them (JSON files may hold tabs)."""
-    text = path.read_text()
-    if path.suffix == ".json":
-        return [json.loads(text)]
-    return [d for d in yaml.safe_load_all(text) if d is not None]
 
 
 def _upstream_apps() -> dict[str, Path]:
@@ -210,21 +208,6 @@ def test_upstream_config_is_accepted_unchanged(kubectl: Kubectl, namespace: str)
 # --- malformed documents are refused by the API server, naming the field ------------------------
 
 
-CASSANDRA = "example_catalog/cr-app-cassandra-3.11.json"
-CASSANDRA_CLUSTER = "example_clusters/cr-cluster-cassandra311-stor.yaml"
-CONFIG = "example_configs/cr-config-onprem.yaml"
-
-
-def mutate(doc: dict[str, Any], path: str, value: Any) -> None:
-    """Set the value at a dotted path (`[n]` indexes lists), or delete it if `value` is `...`."""
-    keys = [int(k) if k.isdigit() else k for k in re.findall(r"[^.\[\]]+", path)]
-    node: Any = doc
-    for key in keys[:-1]:
-        node = node[key]
-    if value is ...:
-        del node[keys[-1]]
-    else:
-        node[keys[-1]] = value
 
 
 # (id, source file, field, bad value or ... to delete it): the server's message must name it.

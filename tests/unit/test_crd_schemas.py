@@ -10,7 +10,6 @@ default `--validate=strict` does) and checked with `jsonschema`.
 from __future__ import annotations
 
 import copy
-import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,13 +21,21 @@ import yaml
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-REPO = Path(__file__).resolve().parents[2]
-CRDS = REPO / "manifests" / "crds"
-CATALOG = REPO / "manifests" / "catalog"
-EXAMPLES = REPO / "manifests" / "examples"
-COMPAT = REPO.parent / "shared" / "compat" / "upstream-v0.11"
+from tests.crd_cases import (
+    CASSANDRA,
+    CASSANDRA_CLUSTER,
+    CATALOG,
+    COMPAT,
+    CONFIG,
+    EXAMPLES,
+    GROUP,
+    REPO,
+    load_docs,
+    mutate,
+)
 
-GROUP = "kubedirector.hpe.com"
+CRDS = REPO / "manifests" / "crds"
+
 KINDS = {
     "KubeDirectorApp": ("kubedirectorapps", "kdapp", False),
     "KubeDirectorCluster": ("kubedirectorclusters", "kdcluster", True),
@@ -38,14 +45,6 @@ KINDS = {
 # Upstream files that are not schema-valid KubeDirector objects (EXPECTATIONS.md).
 UNPARSABLE = {"example_clusters/cr-cluster-datafabric610.yaml"}
 NOT_OURS = {"example_configs/eks-gp2-for-kd.yaml"}
-
-
-def load_docs(path: Path) -> list[dict[str, Any]]:
-    """The documents of a file as kubectl reads them (JSON files may hold tabs)."""
-    text = path.read_text()
-    if path.suffix == ".json":
-        return [json.loads(text)]
-    return [d for d in yaml.safe_load_all(text) if d is not None]
 
 
 def load_crd(kind: str) -> dict[str, Any]:
@@ -173,22 +172,7 @@ def _compat(name: str) -> dict[str, Any]:
     return copy.deepcopy(load_docs(COMPAT / name)[0])
 
 
-CASSANDRA = "example_catalog/cr-app-cassandra-3.11.json"
 QWEN2 = "example_catalog/cr-app-qwen2.yaml"
-CASSANDRA_CLUSTER = "example_clusters/cr-cluster-cassandra311-stor.yaml"
-CONFIG = "example_configs/cr-config-onprem.yaml"
-
-
-def mutate(doc: dict[str, Any], path: str, value: Any) -> None:
-    """Set the value at a dotted path (`[n]` indexes lists), or delete it if `value` is `...`."""
-    keys = [int(k) if k.isdigit() else k for k in re.findall(r"[^.\[\]]+", path)]
-    node: Any = doc
-    for key in keys[:-1]:
-        node = node.setdefault(key, {}) if isinstance(node, dict) else node[key]
-    if value is ...:
-        del node[keys[-1]]
-    else:
-        node[keys[-1]] = value
 
 
 # (id, source file, field, bad value or ... to delete it): the error must name that field.
