@@ -194,6 +194,7 @@ class SetupRunner:
         """Run the member's first pending notification: (member, requeue after, error)."""
         detail = member.state_detail
         args = detail.pending_notify_cmds[0]
+        what = f"startscript {' '.join(args)}" if args else "configmeta refresh"
         failures = int(detail.extra.get(NOTIFY_FAILURES, 0))
         if failures >= NOTIFY_LIMIT:
             failures = 0  # the count of a command given up on (kept for Degraded)
@@ -201,10 +202,10 @@ class SetupRunner:
             result = self.executor.run(namespace, member.pod, scripts.notify(
                 configmeta=configmeta, arguments=args), timeout=scripts.NOTIFY_TIMEOUT + 10)
             error = None if result.exit_code == 0 else (
-                f"startscript {' '.join(args)} exited with status {result.exit_code}: "
+                f"{what} exited with status {result.exit_code}: "
                 f"{result.stderr.strip()[-256:]}")
         except ExecError as e:
-            error = f"startscript {' '.join(args)}: {e}"
+            error = f"{what}: {e}"
         if error is None:
             detail = _with(replace(detail, pending_notify_cmds=detail.pending_notify_cmds[1:]),
                            **{NOTIFY_FAILURES: None})

@@ -100,8 +100,8 @@ def start_configure(*, configmeta: str, package_url: str | None, run_id: str,
 
     Without a package only the injections and configmeta are written (and the run
     counts as done, exit 0).  `keep_configured` (a restarted member whose
-    guestconfig persisted): a successful earlier configure in the status file
-    stands, as api.md section 4 says, and is not run again.
+    guestconfig persisted): if the latest configure in the status file succeeded,
+    it stands, as api.md section 4 says, and is not run again.
     """
     record = f'echo {shlex.quote(run_id + "=0")} >>"$R{STATUS_FILE}"\n'
     parts = ["set -u\n", _PRELUDE,
@@ -110,7 +110,7 @@ def start_configure(*, configmeta: str, package_url: str | None, run_id: str,
     if package_url is None:
         return "".join([*parts, record, "exit 0\n"])
     if keep_configured:
-        parts.append(f'if grep -q "=0$" "$R{STATUS_FILE}" 2>/dev/null; then '
+        parts.append(f'if tail -n 1 "$R{STATUS_FILE}" 2>/dev/null | grep -q "=0$"; then '
                      f'{record.strip()}; exit 0; fi\n')
     return "".join([
         *parts,

@@ -488,3 +488,17 @@ def test_notify_without_arguments_only_refreshes_configmeta(guest: Path) -> None
     assert proc.returncode == 0, proc.stderr
     assert configmeta_file(guest).read_text() == '{"new": true}\n'
     assert not (guest / "calls").exists()
+
+
+def test_keep_configured_follows_the_latest_outcome_not_any_earlier_success(
+        guest: Path) -> None:
+    with_package(guest)
+    status = guest / scripts.STATUS_FILE.lstrip("/")
+    status.parent.mkdir(parents=True, exist_ok=True)
+    status.write_text("first=0\nretry#1=7\n")
+    proc = run_guest(guest, scripts.start_configure(
+        configmeta="{}", package_url=PACKAGE_URL, run_id="after-restart", keep_configured=True))
+    assert proc.returncode == 0, proc.stderr
+    assert wait_done(guest, run_id="after-restart").exit_code == 0
+    assert (guest / "calls").read_text() == f"{guest}/opt/guestconfig --configure\n", (
+        "the last run failed, so setup runs again")
