@@ -572,7 +572,7 @@ def status(_: argparse.Namespace) -> dict[str, str]:
 
 def restart_apiserver(args: argparse.Namespace) -> dict[str, str]:
     """Restart the API server, optionally with extra flags (kept until the next restart),
-    then the simulated node side."""
+    then every other component but etcd."""
     opts = load_options()
     if opts is None or running_pid("etcd") is None:
         raise ClusterError("no local cluster is running: run `hack/localcluster.py up` first")
@@ -584,10 +584,12 @@ def restart_apiserver(args: argparse.Namespace) -> dict[str, str]:
     start("kube-apiserver", apiserver_argv(bins, opts, pki))
     wait_until("the API server", lambda: _https_ok(
         f"https://127.0.0.1:{opts.ports['apiserver']}/readyz", pki), 120, "kube-apiserver")
-    # The simulated node side starts over with fresh watches, as a kubelet whose API
-    # server went away would reconnect; kwok can otherwise lag for minutes.
-    for component, argv in (("kwok", kwok_argv(bins, opts, pki)),
-                            ("simkubelet", simkubelet_argv())):
+    # The other components start over with fresh watches, as after a real control-
+    # plane outage; after a compaction their caches (and kwok) could lag for minutes.
+    for component, argv in (
+            ("kube-controller-manager", controller_manager_argv(bins, opts, pki)),
+            ("kube-scheduler", scheduler_argv(bins, opts)),
+            ("kwok", kwok_argv(bins, opts, pki)), ("simkubelet", simkubelet_argv())):
         stop(component)
         start(component, argv)
     wait_until(f"{opts.nodes} Ready nodes", lambda: nodes_ready(bins, opts.nodes), 120, "kwok")

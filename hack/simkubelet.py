@@ -246,6 +246,19 @@ class Provisioner:
             if e.status != 409:
                 log("volume_provision_failed", pv=name, status=e.status, reason=e.body)
 
+    def resync_forever(self, stop: threading.Event, every: float = 5.0) -> None:
+        """Look at pending claims again now and then: a missed watch event (the API
+        server restarted) must not leave a claim unprovisioned."""
+        while not stop.wait(every):
+            try:
+                claims = self.core.api_client.call_api(
+                    "/api/v1/persistentvolumeclaims", "GET", auth_settings=["BearerToken"],
+                    _preload_content=False, _request_timeout=(10, 30))
+                for pvc in json.loads(claims.data).get("items", []):
+                    self.handle_claim("MODIFIED", pvc)
+            except Exception as e:
+                log("claims_resync_failed", error=str(e)[:300])
+
     def handle_volume(self, kind: str, pv: dict) -> None:
         meta = pv["metadata"]
         if (kind == "DELETED" or pv.get("status", {}).get("phase") != "Released"
@@ -276,6 +289,7 @@ def main() -> int:
              ("/api/v1/persistentvolumes", prov.handle_volume)]
     threads = [threading.Thread(target=watch_forever, args=(api, path, fn, stop), daemon=True)
                for path, fn in loops]
+    threads.append(threading.Thread(target=prov.resync_forever, args=(stop,), daemon=True))
     for t in threads:
         t.start()
     log("started", guest_root=str(args.guest_root))

@@ -25,6 +25,8 @@ LOCALCLUSTER = REPO / "hack" / "localcluster.py"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Tests marked `disruptive` (they restart the API server) run after all others.
+    items.sort(key=lambda item: item.get_closest_marker("disruptive") is not None)
     for item in items:
         parts = Path(str(item.fspath)).relative_to(REPO / "tests").parts
         if parts and parts[0] == "unit":

@@ -26,6 +26,9 @@ from kubedirector.kube import (
 from tests.e2e.support.operator import wait_until
 from tests.e2e.support.tcpproxy import TcpProxy
 
+# They restart the API server: run last, so no other test meets a recovering cluster.
+pytestmark = pytest.mark.disruptive
+
 REPO = Path(__file__).resolve().parents[2]
 CONFIGMAPS = Resource("", "v1", "configmaps", "ConfigMap")
 
