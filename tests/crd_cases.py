@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-COMPAT = REPO.parent / "shared" / "compat" / "upstream-v0.11"
+COMPAT = REPO / "tests" / "compat" / "upstream-v0.11"
 CATALOG = REPO / "manifests" / "catalog"
 EXAMPLES = REPO / "manifests" / "examples"
 GROUP = "kubedirector.hpe.com"

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-COMPAT = Path(__file__).resolve().parents[3] / "shared" / "compat" / "upstream-v0.11"
+COMPAT = Path(__file__).resolve().parents[1] / "compat" / "upstream-v0.11"
 BROKEN_YAML = {"cr-cluster-datafabric610.yaml"}
 
 
