@@ -16,7 +16,8 @@ from kubedirector.reconcilers.cluster import ClusterReconciler
 from kubedirector.reconcilers.config import ConfigReconciler
 from kubedirector.reconcilers.events import EventRecorder
 from kubedirector.reconcilers.member_setup import MemberSetup
-from kubedirector.reconcilers.resources import (
+from kubedirector.reconcilers.writer import Writer
+from kubedirector.resources import (
     APPS,
     CLUSTERS,
     CONFIGMAPS,
@@ -27,7 +28,6 @@ from kubedirector.reconcilers.resources import (
     OWNED_SELECTOR,
     SECRETS,
 )
-from kubedirector.reconcilers.writer import Writer
 from kubedirector.setup.executor import GuestExecutor
 from kubedirector.setup.runner import SetupRunner
 

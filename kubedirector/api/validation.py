@@ -615,11 +615,11 @@ def _has_members(old: Mapping[str, Any], old_role: Mapping[str, Any], app: App |
 
 def _same_role_property(key: str, before: Any, after: Any) -> bool:
     if key == "resources":
-        return _resource_values(before) == _resource_values(after)
+        return bool(_resource_values(before) == _resource_values(after))
     if key == "secretKeys":
         # Admission encrypts each value with a fresh nonce, so only names compare.
-        return _names(before) == _names(after)
-    return before == after
+        return bool(_names(before) == _names(after))
+    return bool(before == after)
 
 
 def _resource_values(raw: Any) -> Any:

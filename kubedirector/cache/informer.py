@@ -82,11 +82,13 @@ def strip_managed_fields(obj: Obj) -> Obj:
 
 
 def _uid(obj: Obj) -> str | None:
-    return obj.get("metadata", {}).get("uid")
+    uid: str | None = obj.get("metadata", {}).get("uid")
+    return uid
 
 
 def _rv(obj: Obj) -> str | None:
-    return obj.get("metadata", {}).get("resourceVersion")
+    rv: str | None = obj.get("metadata", {}).get("resourceVersion")
+    return rv
 
 
 class Informer:

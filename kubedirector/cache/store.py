@@ -6,6 +6,7 @@ read-only (copy before changing), as with client-go's listers.
 
 from __future__ import annotations
 
+import builtins
 import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -50,20 +51,20 @@ class Store:
         with self._lock:
             return self._items.get(key)
 
-    def list(self) -> list[dict[str, Any]]:
+    def list(self) -> builtins.list[dict[str, Any]]:
         with self._lock:
-            return list(self._items.values())
+            return [*self._items.values()]
 
-    def keys(self) -> list[str]:
+    def keys(self) -> builtins.list[str]:
         with self._lock:
             return list(self._items)
 
-    def by_index(self, name: str, value: str) -> list[dict[str, Any]]:
+    def by_index(self, name: str, value: str) -> builtins.list[dict[str, Any]]:
         """The objects whose index function `name` yields `value`."""
         with self._lock:
             return [self._items[key] for key in sorted(self._index(name).get(value, ()))]
 
-    def index_keys(self, name: str, value: str) -> list[str]:
+    def index_keys(self, name: str, value: str) -> builtins.list[str]:
         """The keys of the objects whose index function `name` yields `value`."""
         with self._lock:
             return sorted(self._index(name).get(value, ()))

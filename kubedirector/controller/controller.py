@@ -79,14 +79,14 @@ class Controller:
         reconciler: Reconciler,
         *,
         workers: int = 1,
-        queue: RateLimitingQueue | None = None,
+        queue: RateLimitingQueue[str] | None = None,
     ) -> None:
         if workers < 1:
             raise ValueError("a controller needs at least one worker")
         self.name = name
         self.reconciler = reconciler
         self.workers = workers
-        self.queue = queue if queue is not None else RateLimitingQueue(name)
+        self.queue: RateLimitingQueue[str] = queue if queue is not None else RateLimitingQueue(name)
         self.informers: list[Informer] = []
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []

@@ -55,7 +55,8 @@ from kubedirector.lifecycle import cluster_state, members, notifications
 from kubedirector.lifecycle.notifications import ANNOUNCED, KNOWN_NODE_ID
 from kubedirector.reconcilers.events import EventRecorder
 from kubedirector.reconcilers.member_setup import MemberSetup
-from kubedirector.reconcilers.resources import (
+from kubedirector.reconcilers.writer import Writer
+from kubedirector.resources import (
     APPS,
     CLUSTERS,
     CONFIGMAPS,
@@ -69,7 +70,6 @@ from kubedirector.reconcilers.resources import (
     SERVICES,
     STATEFULSETS,
 )
-from kubedirector.reconcilers.writer import Writer
 from kubedirector.setup.configmeta import (
     ConnectedCluster,
     ConnectionsData,

@@ -14,8 +14,8 @@ from kubedirector.api.validation import validate_config
 from kubedirector.cache.factory import InformerFactory
 from kubedirector.controller.result import Result
 from kubedirector.reconcilers.events import EventRecorder
-from kubedirector.reconcilers.resources import CONFIGS
 from kubedirector.reconcilers.writer import Writer
+from kubedirector.resources import CONFIGS
 
 log = structlog.get_logger(__name__)
 

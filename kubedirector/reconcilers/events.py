@@ -9,8 +9,8 @@ from typing import Any
 import structlog
 from kubernetes.client import ApiException
 
-from kubedirector.reconcilers.resources import EVENTS
 from kubedirector.reconcilers.writer import Writer
+from kubedirector.resources import EVENTS
 
 COMPONENT = "kubedirector"
 log = structlog.get_logger(__name__)

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from kubedirector.api.constants import GLOBAL_CONFIG_NAME, AppCatalog
 from kubedirector.cache.factory import InformerFactory
 from kubedirector.cache.informer import Informer, Resource
-from kubedirector.reconcilers.resources import APPS, CLUSTERS, CONFIGS
+from kubedirector.resources import APPS, CLUSTERS, CONFIGS
 
 STORAGE_CLASSES = Resource("storage.k8s.io", "v1", "storageclasses", "StorageClass")
 DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
