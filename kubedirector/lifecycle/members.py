@@ -14,13 +14,10 @@ from typing import Any
 from kubedirector.api.app import App
 from kubedirector.api.cluster import Cluster
 from kubedirector.api.constants import APP_CONTAINER_NAME, ContainerState, MemberState
-from kubedirector.api.status import MemberStatus, RoleStatus
+from kubedirector.api.status import MemberStatus, RoleStatus, SetupProgress
 from kubedirector.desired import naming
 from kubedirector.desired.storage import block_device_paths
 
-# Setup bookkeeping that belongs to one container (kubedirector.setup.runner).
-RESTART_FORGETS = frozenset({"setupRunId", "setupStartedAt", "setupAttempt", "setupRetryAt",
-                             "configErrorGeneration", "knownNodeId"})
 LEAVING = frozenset({MemberState.DELETE_PENDING, MemberState.DELETING})
 
 PodLookup = Callable[[str], Mapping[str, Any] | None]
@@ -133,11 +130,12 @@ def advance_member(member: MemberStatus, pod: Mapping[str, Any] | None,
         detail = replace(detail, configuring_container=identity)
     elif (new_state in (MemberState.CREATING, MemberState.CONFIGURED, MemberState.CONFIG_ERROR)
           and identity is not None and identity != setup_container):
-        # The container restarted (maybe while its setup ran): setup starts over in it.
+        # The container restarted (maybe while its setup ran): setup starts over in it,
+        # and what its old configmeta listed is forgotten.
         new_state = MemberState.CREATING
         detail = replace(detail, configuring_container=identity, config_error_detail=None,
-                         extra={k: v for k, v in detail.extra.items()
-                                if k not in RESTART_FORGETS})
+                         setup=SetupProgress(),
+                         notify=replace(detail.notify, known_node_id=None))
     if new_state == MemberState.CREATING and identity is not None and not has_setup_package:
         new_state = MemberState.CONFIGURED
         detail = replace(detail, last_configured_container=identity,
