@@ -84,10 +84,11 @@ class SetupProgress:
         out: dict[str, Any] = {}
         for key, value in (("setupRunId", self.run_id), ("setupStartedAt", self.started_at),
                            ("setupAttempt", self.attempt), ("setupRetryAt", self.retry_at),
-                           ("configErrorGeneration", self.error_generation),
                            ("setupExecFailures", self.exec_failures),
                            ("setupExecError", self.last_exec_error)):
             _put_set(out, key, value)
+        if self.error_generation is not None:
+            out["configErrorGeneration"] = self.error_generation
         return out
 
     KEYS = frozenset({"setupRunId", "setupStartedAt", "setupAttempt", "setupRetryAt",
@@ -122,9 +123,10 @@ class NotifyProgress:
         for key, value in (("notifyFailures", self.failures),
                            ("lastNotifyError", self.last_error),
                            ("announced", self.announced),
-                           ("departureAnnounced", self.departure_announced),
-                           ("knownNodeId", self.known_node_id)):
+                           ("departureAnnounced", self.departure_announced)):
             _put_set(out, key, value)
+        if self.known_node_id is not None:
+            out["knownNodeId"] = self.known_node_id
         return out
 
     KEYS = frozenset({"notifyFailures", "lastNotifyError", "announced", "departureAnnounced",
@@ -132,7 +134,7 @@ class NotifyProgress:
 
 
 def _put_set(out: dict[str, Any], key: str, value: Any) -> None:
-    """Set a progress key, leaving it out at its zero value."""
+    """Set a progress key, leaving it out at its zero value (unset, 0, false)."""
     if value not in (None, 0, False, ""):
         out[key] = value
 
