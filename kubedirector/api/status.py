@@ -82,17 +82,30 @@ class SetupProgress:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for key, value in (("setupRunId", self.run_id), ("setupStartedAt", self.started_at),
-                           ("setupAttempt", self.attempt), ("setupRetryAt", self.retry_at),
-                           ("setupExecFailures", self.exec_failures),
-                           ("setupExecError", self.last_exec_error)):
+        for key, value in (
+            ("setupRunId", self.run_id),
+            ("setupStartedAt", self.started_at),
+            ("setupAttempt", self.attempt),
+            ("setupRetryAt", self.retry_at),
+            ("setupExecFailures", self.exec_failures),
+            ("setupExecError", self.last_exec_error),
+        ):
             _put_set(out, key, value)
         if self.error_generation is not None:
             out["configErrorGeneration"] = self.error_generation
         return out
 
-    KEYS = frozenset({"setupRunId", "setupStartedAt", "setupAttempt", "setupRetryAt",
-                      "configErrorGeneration", "setupExecFailures", "setupExecError"})
+    KEYS = frozenset(
+        {
+            "setupRunId",
+            "setupStartedAt",
+            "setupAttempt",
+            "setupRetryAt",
+            "configErrorGeneration",
+            "setupExecFailures",
+            "setupExecError",
+        }
+    )
 
 
 @dataclass(frozen=True)
@@ -120,17 +133,20 @@ class NotifyProgress:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for key, value in (("notifyFailures", self.failures),
-                           ("lastNotifyError", self.last_error),
-                           ("announced", self.announced),
-                           ("departureAnnounced", self.departure_announced)):
+        for key, value in (
+            ("notifyFailures", self.failures),
+            ("lastNotifyError", self.last_error),
+            ("announced", self.announced),
+            ("departureAnnounced", self.departure_announced),
+        ):
             _put_set(out, key, value)
         if self.known_node_id is not None:
             out["knownNodeId"] = self.known_node_id
         return out
 
-    KEYS = frozenset({"notifyFailures", "lastNotifyError", "announced", "departureAnnounced",
-                      "knownNodeId"})
+    KEYS = frozenset(
+        {"notifyFailures", "lastNotifyError", "announced", "departureAnnounced", "knownNodeId"}
+    )
 
 
 def _put_set(out: dict[str, Any], key: str, value: Any) -> None:
@@ -184,8 +200,13 @@ class MemberStateDetail:
         )
         values["setup"] = SetupProgress.from_dict(r, raw, path)
         values["notify"] = NotifyProgress.from_dict(r, raw, path)
-        known = {*cls._STRINGS.values(), *cls._INTEGERS.values(), "pendingNotifyCmds",
-                 *SetupProgress.KEYS, *NotifyProgress.KEYS}
+        known = {
+            *cls._STRINGS.values(),
+            *cls._INTEGERS.values(),
+            "pendingNotifyCmds",
+            *SetupProgress.KEYS,
+            *NotifyProgress.KEYS,
+        }
         return cls(**values, extra=_extra(raw, known))
 
     def to_dict(self) -> dict[str, Any]:

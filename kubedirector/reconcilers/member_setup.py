@@ -69,10 +69,12 @@ def _run_all(tasks: Sequence[Callable[[], T]], done: Callable[[int, T], None]) -
         return
     # Each task runs in a copy of this reconcile's context: its logs keep the
     # reconcile id and key.
-    with ThreadPoolExecutor(max_workers=max(1, min(PARALLEL_EXECS, len(tasks))),
-                            thread_name_prefix="kd-exec") as pool:
-        futures = {pool.submit(contextvars.copy_context().run, task): i
-                   for i, task in enumerate(tasks)}
+    with ThreadPoolExecutor(
+        max_workers=max(1, min(PARALLEL_EXECS, len(tasks))), thread_name_prefix="kd-exec"
+    ) as pool:
+        futures = {
+            pool.submit(contextvars.copy_context().run, task): i for i, task in enumerate(tasks)
+        }
         for future in as_completed(futures):
             done(futures[future], future.result())
 
@@ -83,14 +85,21 @@ class MemberSetup:
     def __init__(self, runner: SetupRunner) -> None:
         self.runner = runner
 
-    def setup(self, cluster: Cluster, app: App, draft: ClusterStatus,
-              configmeta: ConfigmetaFor, checkpoint: Checkpoint) -> StepOutcome:
+    def setup(
+        self,
+        cluster: Cluster,
+        app: App,
+        draft: ClusterStatus,
+        configmeta: ConfigmetaFor,
+        checkpoint: Checkpoint,
+    ) -> StepOutcome:
         """One setup step for every member that needs one, the execs side by side."""
         outcome = StepOutcome(roles=[])
         steps: list[tuple[int, int, MemberStatus, SetupSpec]] = []
         # A member set up now (or configured without setup) knows every member so far.
-        draft = replace(draft, roles=tuple(notifications.mark_known(draft.roles,
-                                                                    draft.last_node_id)))
+        draft = replace(
+            draft, roles=tuple(notifications.mark_known(draft.roles, draft.last_node_id))
+        )
         roles: list[list[MemberStatus]] = []
         for r, role in enumerate(draft.roles):
             app_role = app.role(role.id)
@@ -111,18 +120,33 @@ class MemberSetup:
                 roles[r][m] = current
                 if current.state == MemberState.CREATING and _running(current):
                     restarted = current.state_detail.last_configured_container is not None
-                    steps.append((r, m, current, SetupSpec(
-                        namespace=cluster.namespace,
-                        package_url=package.package_url if package else None,
-                        injections=injections, max_log_size=app_role.max_log_size_dump,
-                        configmeta=configmeta(draft, current), generation=cluster.generation,
-                        keep_configured=restarted and spec_role is not None
-                        and spec_role.storage is not None)))
+                    steps.append(
+                        (
+                            r,
+                            m,
+                            current,
+                            SetupSpec(
+                                namespace=cluster.namespace,
+                                package_url=package.package_url if package else None,
+                                injections=injections,
+                                max_log_size=app_role.max_log_size_dump,
+                                configmeta=configmeta(draft, current),
+                                generation=cluster.generation,
+                                keep_configured=restarted
+                                and spec_role is not None
+                                and spec_role.storage is not None,
+                            ),
+                        )
+                    )
 
         def current_draft() -> ClusterStatus:
-            return replace(draft, roles=tuple(replace(role, members=tuple(members))
-                                              for role, members in zip(draft.roles, roles,
-                                                                       strict=True)))
+            return replace(
+                draft,
+                roles=tuple(
+                    replace(role, members=tuple(members))
+                    for role, members in zip(draft.roles, roles, strict=True)
+                ),
+            )
 
         def done(index: int, result: tuple[MemberStatus, float | None]) -> None:
             r, m, before, _ = steps[index]
@@ -140,18 +164,29 @@ class MemberSetup:
         outcome.roles = list(current_draft().roles)
         return outcome
 
-    def notify(self, cluster: Cluster, draft: ClusterStatus, configmeta: ConfigmetaFor,
-               checkpoint: Checkpoint) -> StepOutcome:
+    def notify(
+        self,
+        cluster: Cluster,
+        draft: ClusterStatus,
+        configmeta: ConfigmetaFor,
+        checkpoint: Checkpoint,
+    ) -> StepOutcome:
         """Deliver each configured member's first pending command, members side by side."""
         outcome = StepOutcome(roles=[])
         roles = [list(role.members) for role in draft.roles]
-        due = [(r, m) for r, role in enumerate(draft.roles) for m, member in
-               enumerate(role.members) if member.state == MemberState.CONFIGURED
-               and _running(member) and member.state_detail.pending_notify_cmds]
+        due = [
+            (r, m)
+            for r, role in enumerate(draft.roles)
+            for m, member in enumerate(role.members)
+            if member.state == MemberState.CONFIGURED
+            and _running(member)
+            and member.state_detail.pending_notify_cmds
+        ]
 
         def send(member: MemberStatus) -> tuple[MemberStatus, float | None, str | None]:
-            return self.runner.notify(member, namespace=cluster.namespace,
-                                      configmeta=configmeta(draft, member))
+            return self.runner.notify(
+                member, namespace=cluster.namespace, configmeta=configmeta(draft, member)
+            )
 
         def done(index: int, result: tuple[MemberStatus, float | None, str | None]) -> None:
             r, m = due[index]
@@ -167,12 +202,20 @@ class MemberSetup:
             if told.state_detail.pending_notify_cmds != before.state_detail.pending_notify_cmds:
                 if error is None:
                     crashpoint.reached(crashpoint.NOTIFIED)
-                checkpoint(replace(draft, roles=tuple(
-                    replace(role, members=tuple(members))
-                    for role, members in zip(draft.roles, roles, strict=True))))
+                checkpoint(
+                    replace(
+                        draft,
+                        roles=tuple(
+                            replace(role, members=tuple(members))
+                            for role, members in zip(draft.roles, roles, strict=True)
+                        ),
+                    )
+                )
 
         if due:
             _run_all([lambda r=r, m=m: send(roles[r][m]) for r, m in due], done)
-        outcome.roles = [replace(role, members=tuple(members))
-                         for role, members in zip(draft.roles, roles, strict=True)]
+        outcome.roles = [
+            replace(role, members=tuple(members))
+            for role, members in zip(draft.roles, roles, strict=True)
+        ]
         return outcome

@@ -39,8 +39,9 @@ class Operators:
     """Operators started one after another in a test; at the end one deletes the
     namespace's clusters (through their finalizer), then stops."""
 
-    def __init__(self, local_cluster: LocalCluster, kubectl, namespace: str,
-                 tmp_path: Path) -> None:
+    def __init__(
+        self, local_cluster: LocalCluster, kubectl, namespace: str, tmp_path: Path
+    ) -> None:
         self.local_cluster, self.kubectl, self.namespace = local_cluster, kubectl, namespace
         self.tmp_path = tmp_path
         self.current: Operator | None = None
@@ -50,9 +51,15 @@ class Operators:
         assert self.current is None or self.current.proc.poll() is not None
         self.count += 1
         self.current = start_operator(
-            self.local_cluster.kubeconfig, self.namespace,
-            self.tmp_path / f"operator-{self.count}.log", "--no-leader-elect", "--workers", "2",
-            *flags, env=env)
+            self.local_cluster.kubeconfig,
+            self.namespace,
+            self.tmp_path / f"operator-{self.count}.log",
+            "--no-leader-elect",
+            "--workers",
+            "2",
+            *flags,
+            env=env,
+        )
         return self.current
 
     def wait_crash(self, timeout: float = 90) -> None:
@@ -65,14 +72,16 @@ class Operators:
         if self.current is None or self.current.proc.poll() is not None:
             self.start()
         assert self.current is not None
-        self.kubectl("delete", "kdcluster", "--all", "-n", self.namespace, "--timeout=60s",
-                     timeout=90)
+        self.kubectl(
+            "delete", "kdcluster", "--all", "-n", self.namespace, "--timeout=60s", timeout=90
+        )
         self.current.stop()
 
 
 @pytest.fixture
-def operators(local_cluster: LocalCluster, kubectl, namespace: str,
-              tmp_path: Path) -> Iterator[Operators]:
+def operators(
+    local_cluster: LocalCluster, kubectl, namespace: str, tmp_path: Path
+) -> Iterator[Operators]:
     ops = Operators(local_cluster, kubectl, namespace, tmp_path)
     yield ops
     ops.close()
@@ -111,10 +120,12 @@ def degraded(kubectl, namespace: str, name: str) -> dict:
 # ---------------------------------------------------------------- crash safety
 
 
-@pytest.mark.parametrize("point", [crashpoint.SETUP_STARTED, crashpoint.SETUP_ENDED,
-                                   crashpoint.NOTIFIED])
-def test_a_crash_between_an_exec_and_its_status_write(kubectl, namespace, operators,
-                                                      package_server, point):
+@pytest.mark.parametrize(
+    "point", [crashpoint.SETUP_STARTED, crashpoint.SETUP_ENDED, crashpoint.NOTIFIED]
+)
+def test_a_crash_between_an_exec_and_its_status_write(
+    kubectl, namespace, operators, package_server, point
+):
     """The operator dies hard right after the exec (os._exit at the crash point), before
     the status write; the restarted one configures each container exactly once and
     delivers every addnodes/delnodes at least once."""
@@ -137,63 +148,96 @@ def test_a_crash_between_an_exec_and_its_status_write(kubectl, namespace, operat
     for pod in members(grown):
         assert calls(kubectl, namespace, pod).count("--configure") == 1, pod
     for pod in original:
-        wait_until(lambda p=pod: fqdns(calls(kubectl, namespace, p), "addnodes", "b")
-                   == {fqdn(grown, namespace, added)}, 60, f"{pod} to hear of {added}")
+        wait_until(
+            lambda p=pod: (
+                fqdns(calls(kubectl, namespace, p), "addnodes", "b")
+                == {fqdn(grown, namespace, added)}
+            ),
+            60,
+            f"{pod} to hear of {added}",
+        )
 
     set_workers(kubectl, namespace, "rec", 1)
     wait_until(lambda: len(members(status(kubectl, namespace, "rec"))) == 2, 60, "2 members")
     for pod in original:
-        wait_until(lambda p=pod: fqdns(calls(kubectl, namespace, p), "delnodes", "b")
-                   == {fqdn(grown, namespace, added)}, 60, f"{pod} to hear {added} left")
+        wait_until(
+            lambda p=pod: (
+                fqdns(calls(kubectl, namespace, p), "delnodes", "b")
+                == {fqdn(grown, namespace, added)}
+            ),
+            60,
+            f"{pod} to hear {added} left",
+        )
         assert calls(kubectl, namespace, pod).count("--configure") == 1, pod
 
 
 # ---------------------------------------------------------------- every wait is bounded
 
 
-def test_a_hung_configure_is_stopped_at_its_deadline(kubectl, namespace, operators,
-                                                     package_server):
+def test_a_hung_configure_is_stopped_at_its_deadline(kubectl, namespace, operators, package_server):
     operators.start("--configure-timeout", "5")
     apply(kubectl, namespace, recorder_app("hanging", f"{package_server}/recorder.tgz", "hang"))
     apply(kubectl, namespace, recorder_app("recorder", f"{package_server}/recorder.tgz"))
     apply(kubectl, namespace, recorder_cluster("stuck", "hanging", {"a": 1}))
     apply(kubectl, namespace, recorder_cluster("quick", "recorder", {"a": 1, "b": 1}))
-    member = wait_until(lambda: next((m for m in members(status(
-        kubectl, namespace, "stuck")).values() if m["state"] == "config error"), None),
-        90, "the hung configure to become a config error")
+    member = wait_until(
+        lambda: next(
+            (
+                m
+                for m in members(status(kubectl, namespace, "stuck")).values()
+                if m["state"] == "config error"
+            ),
+            None,
+        ),
+        90,
+        "the hung configure to become a config error",
+    )
     assert member["stateDetail"]["configErrorDetail"] == (
-        "app setup (--configure) did not finish within 5s and was stopped")
+        "app setup (--configure) did not finish within 5s and was stopped"
+    )
     assert degraded(kubectl, namespace, "stuck")["reason"] == "ConfigError"
     wait_ready(kubectl, namespace, "quick", timeout=60)
 
 
-def test_a_hung_package_fetch_ends_at_its_bound(kubectl, namespace, operators,
-                                                package_server, silent_server):
+def test_a_hung_package_fetch_ends_at_its_bound(
+    kubectl, namespace, operators, package_server, silent_server
+):
     operators.start("--fetch-timeout", "3")
     url = f"{silent_server}/never.tgz"
     apply(kubectl, namespace, recorder_app("silent", url))
     apply(kubectl, namespace, recorder_app("recorder", f"{package_server}/recorder.tgz"))
     apply(kubectl, namespace, recorder_cluster("nofetch", "silent", {"a": 1}))
     apply(kubectl, namespace, recorder_cluster("quick", "recorder", {"a": 1, "b": 1}))
-    member = wait_until(lambda: next((m for m in members(status(
-        kubectl, namespace, "nofetch")).values() if m["state"] == "config error"), None),
-        90, "the hung fetch to become a config error")
-    assert f"setup package {url}: could not be fetched" in member["stateDetail"][
-        "configErrorDetail"]
+    member = wait_until(
+        lambda: next(
+            (
+                m
+                for m in members(status(kubectl, namespace, "nofetch")).values()
+                if m["state"] == "config error"
+            ),
+            None,
+        ),
+        90,
+        "the hung fetch to become a config error",
+    )
+    assert (
+        f"setup package {url}: could not be fetched" in member["stateDetail"]["configErrorDetail"]
+    )
     wait_ready(kubectl, namespace, "quick", timeout=60)
 
 
-def test_a_hung_notification_is_bounded_and_reported(kubectl, namespace, operators,
-                                                     package_server):
+def test_a_hung_notification_is_bounded_and_reported(kubectl, namespace, operators, package_server):
     operators.start("--notify-timeout", "2")
-    apply(kubectl, namespace, recorder_app("deaf", f"{package_server}/recorder.tgz",
-                                           "hangnotify"))
+    apply(kubectl, namespace, recorder_app("deaf", f"{package_server}/recorder.tgz", "hangnotify"))
     apply(kubectl, namespace, recorder_app("recorder", f"{package_server}/recorder.tgz"))
     apply(kubectl, namespace, recorder_cluster("deaf", "deaf", {"a": 1, "b": 1}))
     original = sorted(members(wait_ready(kubectl, namespace, "deaf")))
     set_workers(kubectl, namespace, "deaf", 2)
-    cond = wait_until(lambda: (c := degraded(kubectl, namespace, "deaf")).get(
-        "reason") == "NotifyFailing" and c, 90, "Degraded NotifyFailing")
+    cond = wait_until(
+        lambda: (c := degraded(kubectl, namespace, "deaf")).get("reason") == "NotifyFailing" and c,
+        90,
+        "Degraded NotifyFailing",
+    )
     assert any(pod in cond["message"] for pod in original), cond["message"]
     assert "timed out" in cond["message"] or "status 124" in cond["message"]
     apply(kubectl, namespace, recorder_cluster("quick", "recorder", {"a": 1, "b": 1}))
@@ -203,32 +247,65 @@ def test_a_hung_notification_is_bounded_and_reported(kubectl, namespace, operato
         assert any(line.startswith("--addnodes") for line in calls(kubectl, namespace, pod))
 
 
-def test_failing_execs_back_off_and_surface_as_setup_failing(kubectl, namespace, operators,
-                                                             package_server):
+def test_failing_execs_back_off_and_surface_as_setup_failing(
+    kubectl, namespace, operators, package_server
+):
     """A pod whose exec cannot run (its simulated runtime broken): `Degraded`
     `SetupFailing` naming the member; once exec works again, setup finishes."""
     operators.start()
     apply(kubectl, namespace, recorder_app("hanging", f"{package_server}/recorder.tgz", "hang"))
     apply(kubectl, namespace, recorder_cluster("broken", "hanging", {"a": 1}))
-    pod = wait_until(lambda: next((p for p, m in members(status(
-        kubectl, namespace, "broken")).items() if m["stateDetail"].get("setupRunId")), None),
-        60, "setup to start")
-    exec_obj = json.loads(kubectl("get", "execs.kwok.x-k8s.io", pod, "-n", namespace,
-                                  "-o", "json").stdout)
+    pod = wait_until(
+        lambda: next(
+            (
+                p
+                for p, m in members(status(kubectl, namespace, "broken")).items()
+                if m["stateDetail"].get("setupRunId")
+            ),
+            None,
+        ),
+        60,
+        "setup to start",
+    )
+    exec_obj = json.loads(
+        kubectl("get", "execs.kwok.x-k8s.io", pod, "-n", namespace, "-o", "json").stdout
+    )
     good = exec_obj["spec"]
     broken = json.loads(json.dumps(good))
     broken["execs"][0]["local"]["workDir"] = "/nonexistent/kd-broken-exec"
-    kubectl("patch", "execs.kwok.x-k8s.io", pod, "-n", namespace, "--type=merge", "-p",
-            json.dumps({"spec": broken}))
-    cond = wait_until(lambda: (c := degraded(kubectl, namespace, "broken")).get(
-        "reason") == "SetupFailing" and c, 60, "Degraded SetupFailing")
+    kubectl(
+        "patch",
+        "execs.kwok.x-k8s.io",
+        pod,
+        "-n",
+        namespace,
+        "--type=merge",
+        "-p",
+        json.dumps({"spec": broken}),
+    )
+    cond = wait_until(
+        lambda: (c := degraded(kubectl, namespace, "broken")).get("reason") == "SetupFailing" and c,
+        60,
+        "Degraded SetupFailing",
+    )
     assert pod in cond["message"] and "cannot poll app setup" in cond["message"]
     detail = members(status(kubectl, namespace, "broken"))[pod]["stateDetail"]
     assert detail["setupExecFailures"] >= 1
-    kubectl("patch", "execs.kwok.x-k8s.io", pod, "-n", namespace, "--type=merge", "-p",
-            json.dumps({"spec": good}))
-    wait_until(lambda: degraded(kubectl, namespace, "broken").get("reason") != "SetupFailing",
-               120, "exec to work again")
+    kubectl(
+        "patch",
+        "execs.kwok.x-k8s.io",
+        pod,
+        "-n",
+        namespace,
+        "--type=merge",
+        "-p",
+        json.dumps({"spec": good}),
+    )
+    wait_until(
+        lambda: degraded(kubectl, namespace, "broken").get("reason") != "SetupFailing",
+        120,
+        "exec to work again",
+    )
     detail = members(status(kubectl, namespace, "broken"))[pod]["stateDetail"]
     assert "setupExecFailures" not in detail
     assert calls(kubectl, namespace, pod).count("--configure") == 1

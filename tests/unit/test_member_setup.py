@@ -33,10 +33,22 @@ class GuestSim:
     scripts_run: list[tuple[str, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def run(self, namespace: str, pod: str, script: str, *, timeout: float = 30.0,
-            container: str = APP_CONTAINER_NAME) -> ExecResult:
-        kind = ("start" if "--configure" in script else "poll" if scripts.MARK_DONE in script
-                else "notify")
+    def run(
+        self,
+        namespace: str,
+        pod: str,
+        script: str,
+        *,
+        timeout: float = 30.0,
+        container: str = APP_CONTAINER_NAME,
+    ) -> ExecResult:
+        kind = (
+            "start"
+            if "--configure" in script
+            else "poll"
+            if scripts.MARK_DONE in script
+            else "notify"
+        )
         with self.lock:
             self.scripts_run.append((pod, kind))
         if kind == "poll":
@@ -46,22 +58,26 @@ class GuestSim:
         return ExecResult(0, "", "")
 
 
-def member(pod: str, node_id: int, state: str, *cmds: tuple[str, ...],
-           run_id: str | None = None) -> MemberStatus:
-    detail = MemberStateDetail(configuring_container=f"cid-{pod}",
-                               last_configured_container=(f"cid-{pod}" if state ==
-                                                          MemberState.CONFIGURED else None),
-                               last_known_container_state="running",
-                               pending_notify_cmds=tuple(cmds))
+def member(
+    pod: str, node_id: int, state: str, *cmds: tuple[str, ...], run_id: str | None = None
+) -> MemberStatus:
+    detail = MemberStateDetail(
+        configuring_container=f"cid-{pod}",
+        last_configured_container=(f"cid-{pod}" if state == MemberState.CONFIGURED else None),
+        last_known_container_state="running",
+        pending_notify_cmds=tuple(cmds),
+    )
     if run_id is not None:
         detail = replace(detail, setup=replace(detail.setup, run_id=run_id))
-    return MemberStatus(pod=pod, service=pod, node_id=node_id, state=state,
-                        state_detail=detail)
+    return MemberStatus(pod=pod, service=pod, node_id=node_id, state=state, state_detail=detail)
 
 
 def draft(*workers: MemberStatus) -> ClusterStatus:
-    return ClusterStatus(cluster_service="kdhs", last_node_id=9, roles=(
-        RoleStatus(id="worker", stateful_set="w", members=workers),))
+    return ClusterStatus(
+        cluster_service="kdhs",
+        last_node_id=9,
+        roles=(RoleStatus(id="worker", stateful_set="w", members=workers),),
+    )
 
 
 def configmeta(_status: ClusterStatus, m: MemberStatus) -> str:
@@ -77,11 +93,16 @@ def test_each_started_run_is_checkpointed_as_it_happens() -> None:
     saved: list[ClusterStatus] = []
     pods = [f"w-{i}" for i in range(5)]
     out = MemberSetup(SetupRunner(guest)).setup(  # type: ignore[arg-type]
-        CLUSTER, APP, draft(*(member(p, i + 1, MemberState.CREATING)
-                              for i, p in enumerate(pods))), configmeta, saved.append)
+        CLUSTER,
+        APP,
+        draft(*(member(p, i + 1, MemberState.CREATING) for i, p in enumerate(pods))),
+        configmeta,
+        saved.append,
+    )
     assert len(saved) == 5
-    started = [sorted(p for p, m in by_pod(s).items() if m.state_detail.setup.run_id)
-               for s in saved]
+    started = [
+        sorted(p for p, m in by_pod(s).items() if m.state_detail.setup.run_id) for s in saved
+    ]
     assert [len(s) for s in started] == [1, 2, 3, 4, 5]  # each write adds one started run
     assert started[-1] == pods
     for m in by_pod(saved[0]).values():
@@ -106,13 +127,17 @@ class CrashedError(Exception):
     pass
 
 
-@pytest.mark.parametrize(("point", "start"), [
-    (crashpoint.SETUP_STARTED, member("w-0", 1, MemberState.CREATING)),
-    (crashpoint.SETUP_ENDED, member("w-0", 1, MemberState.CREATING, run_id="cid-w-0")),
-    (crashpoint.NOTIFIED, member("w-0", 1, MemberState.CONFIGURED, ADD)),
-])
+@pytest.mark.parametrize(
+    ("point", "start"),
+    [
+        (crashpoint.SETUP_STARTED, member("w-0", 1, MemberState.CREATING)),
+        (crashpoint.SETUP_ENDED, member("w-0", 1, MemberState.CREATING, run_id="cid-w-0")),
+        (crashpoint.NOTIFIED, member("w-0", 1, MemberState.CONFIGURED, ADD)),
+    ],
+)
 def test_the_crash_hook_fires_after_the_exec_and_before_the_write(
-        monkeypatch: pytest.MonkeyPatch, point: str, start: MemberStatus) -> None:
+    monkeypatch: pytest.MonkeyPatch, point: str, start: MemberStatus
+) -> None:
     def exit_now(code: int) -> None:
         raise CrashedError(code)
 
@@ -140,9 +165,9 @@ def test_notifications_run_side_by_side_each_written_when_delivered() -> None:
     saved: list[ClusterStatus] = []
     members = [member(f"w-{i}", i + 1, MemberState.CONFIGURED, ADD) for i in range(3)]
     out = MemberSetup(SetupRunner(guest)).notify(  # type: ignore[arg-type]
-        CLUSTER, draft(*members), configmeta, saved.append)
+        CLUSTER, draft(*members), configmeta, saved.append
+    )
     assert out.notify_errors == []
     assert all(m.state_detail.pending_notify_cmds == () for m in out.roles[0].members)
-    told = [sum(not m.state_detail.pending_notify_cmds for m in by_pod(s).values())
-            for s in saved]
+    told = [sum(not m.state_detail.pending_notify_cmds for m in by_pod(s).values()) for s in saved]
     assert told == [1, 2, 3]
