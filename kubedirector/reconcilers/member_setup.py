@@ -61,16 +61,28 @@ def setup_milestone(before: MemberStatus, after: MemberStatus) -> str | None:
     return None
 
 
+def _with_members(draft: ClusterStatus, members: Sequence[list[MemberStatus]]) -> ClusterStatus:
+    """The draft with each role's members replaced by the current ones."""
+    return replace(
+        draft,
+        roles=tuple(
+            replace(role, members=tuple(current))
+            for role, current in zip(draft.roles, members, strict=True)
+        ),
+    )
+
+
 def _run_all(tasks: Sequence[Callable[[], T]], done: Callable[[int, T], None]) -> None:
     """Run `tasks` side by side (at most PARALLEL_EXECS at once); `done(index, result)`
     is called in this thread as each one finishes, so it may write status."""
-    if len(tasks) == 1:
-        done(0, tasks[0]())
+    if len(tasks) <= 1:
+        for index, task in enumerate(tasks):
+            done(index, task())
         return
     # Each task runs in a copy of this reconcile's context: its logs keep the
     # reconcile id and key.
     with ThreadPoolExecutor(
-        max_workers=max(1, min(PARALLEL_EXECS, len(tasks))), thread_name_prefix="kd-exec"
+        max_workers=min(PARALLEL_EXECS, len(tasks)), thread_name_prefix="kd-exec"
     ) as pool:
         futures = {
             pool.submit(contextvars.copy_context().run, task): i for i, task in enumerate(tasks)
@@ -139,15 +151,6 @@ class MemberSetup:
                         )
                     )
 
-        def current_draft() -> ClusterStatus:
-            return replace(
-                draft,
-                roles=tuple(
-                    replace(role, members=tuple(members))
-                    for role, members in zip(draft.roles, roles, strict=True)
-                ),
-            )
-
         def done(index: int, result: tuple[MemberStatus, float | None]) -> None:
             r, m, before, _ = steps[index]
             stepped, again = result
@@ -157,11 +160,10 @@ class MemberSetup:
             milestone = setup_milestone(before, stepped)
             if milestone is not None:
                 crashpoint.reached(milestone)
-                checkpoint(current_draft())
+                checkpoint(_with_members(draft, roles))
 
-        if steps:
-            _run_all([lambda s=s: self.runner.step(s[2], s[3]) for s in steps], done)
-        outcome.roles = list(current_draft().roles)
+        _run_all([lambda s=s: self.runner.step(s[2], s[3]) for s in steps], done)
+        outcome.roles = list(_with_members(draft, roles).roles)
         return outcome
 
     def notify(
@@ -202,20 +204,8 @@ class MemberSetup:
             if told.state_detail.pending_notify_cmds != before.state_detail.pending_notify_cmds:
                 if error is None:
                     crashpoint.reached(crashpoint.NOTIFIED)
-                checkpoint(
-                    replace(
-                        draft,
-                        roles=tuple(
-                            replace(role, members=tuple(members))
-                            for role, members in zip(draft.roles, roles, strict=True)
-                        ),
-                    )
-                )
+                checkpoint(_with_members(draft, roles))
 
-        if due:
-            _run_all([lambda r=r, m=m: send(roles[r][m]) for r, m in due], done)
-        outcome.roles = [
-            replace(role, members=tuple(members))
-            for role, members in zip(draft.roles, roles, strict=True)
-        ]
+        _run_all([lambda member=roles[r][m]: send(member) for r, m in due], done)
+        outcome.roles = list(_with_members(draft, roles).roles)
         return outcome
