@@ -29,7 +29,7 @@ from kubedirector.resources import (
     SECRETS,
 )
 from kubedirector.setup.executor import GuestExecutor
-from kubedirector.setup.runner import SetupRunner
+from kubedirector.setup.runner import SetupRunner, SetupTimeouts
 
 APP_INDEX = "app"
 CONNECTIONS_INDEX = "connections"
@@ -60,7 +60,9 @@ def build_controllers(
               else InformerFactory(api, (options.namespace,)))
     writer = Writer(api)
     events = EventRecorder(writer)
-    member_setup = MemberSetup(SetupRunner(GuestExecutor(api.configuration)))
+    member_setup = MemberSetup(SetupRunner(GuestExecutor(api.configuration), timeouts=(
+        SetupTimeouts(fetch=options.fetch_timeout, configure=options.configure_timeout,
+                      notify=options.notify_timeout))))
     clusters = ClusterReconciler(informers=informers, system=system, writer=writer,
                                  events=events, member_setup=member_setup,
                                  operator_namespace=options.namespace)

@@ -47,6 +47,9 @@ class RunOptions:
     webhook_config_name: str = "kubedirector-webhook"
     webhook_service: str = "kubedirector-webhook"
     webhook_cert_mode: str = "self"
+    fetch_timeout: float = 120.0
+    configure_timeout: float = 3600.0
+    notify_timeout: float = 60.0
 
 
 def default_namespace() -> str:
@@ -234,6 +237,30 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         default=_env("KD_LOG_LEVEL", "info"),
         help=f"{', '.join(LOG_LEVELS)} (default info) [KD_LOG_LEVEL]",
     )
+    add(
+        "--fetch-timeout",
+        type=_seconds,
+        metavar="SECONDS",
+        default=_env("KD_FETCH_TIMEOUT", "120"),
+        help="bound on each download in a member (setup package, file injection), seconds "
+        "(default 120) [KD_FETCH_TIMEOUT]",
+    )
+    add(
+        "--configure-timeout",
+        type=_seconds,
+        metavar="SECONDS",
+        default=_env("KD_CONFIGURE_TIMEOUT", "3600"),
+        help="bound on an app's `startscript --configure` run; one that overruns is stopped "
+        "and is a config error, seconds (default 3600) [KD_CONFIGURE_TIMEOUT]",
+    )
+    add(
+        "--notify-timeout",
+        type=_seconds,
+        metavar="SECONDS",
+        default=_env("KD_NOTIFY_TIMEOUT", "60"),
+        help="bound on one `startscript --addnodes/--delnodes/--reconnect` call, seconds "
+        "(default 60) [KD_NOTIFY_TIMEOUT]",
+    )
     add_webhook_arguments(parser)
 
 
@@ -324,4 +351,7 @@ def run_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Ru
         webhook_config_name=args.webhook_config_name,
         webhook_service=args.webhook_service,
         webhook_cert_mode=args.webhook_cert_mode,
+        fetch_timeout=args.fetch_timeout,
+        configure_timeout=args.configure_timeout,
+        notify_timeout=args.notify_timeout,
     )

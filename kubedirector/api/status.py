@@ -52,6 +52,110 @@ class MemberStateRollup:
 
 
 @dataclass(frozen=True)
+class SetupProgress:
+    """Where a member's app setup stands (kubedirector.setup.runner).
+
+    Kept in status so that an operator restarted at any point resumes the run it
+    started instead of starting `--configure` again.  Stored flat in
+    `stateDetail` (the keys of `KEYS`).
+    """
+
+    run_id: str | None = None  # the run started in the guest (configure.status key)
+    started_at: str | None = None
+    attempt: int = 0  # automatic retries after a config error
+    retry_at: str | None = None
+    error_generation: int | None = None  # the spec generation a config error was for
+    exec_failures: int = 0  # consecutive execs that failed (backoff, `SetupFailing`)
+    last_exec_error: str | None = None
+
+    @classmethod
+    def from_dict(cls, r: FieldReader, raw: Mapping[str, Any], path: str) -> SetupProgress:
+        return cls(
+            run_id=r.opt_string(raw, "setupRunId", path),
+            started_at=r.opt_string(raw, "setupStartedAt", path),
+            attempt=r.integer(raw, "setupAttempt", path) or 0,
+            retry_at=r.opt_string(raw, "setupRetryAt", path),
+            error_generation=r.integer(raw, "configErrorGeneration", path),
+            exec_failures=r.integer(raw, "setupExecFailures", path) or 0,
+            last_exec_error=r.opt_string(raw, "setupExecError", path),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in (
+            ("setupRunId", self.run_id),
+            ("setupStartedAt", self.started_at),
+            ("setupAttempt", self.attempt),
+            ("setupRetryAt", self.retry_at),
+            ("setupExecFailures", self.exec_failures),
+            ("setupExecError", self.last_exec_error),
+        ):
+            _put_set(out, key, value)
+        if self.error_generation is not None:
+            out["configErrorGeneration"] = self.error_generation
+        return out
+
+    KEYS = frozenset(
+        {
+            "setupRunId",
+            "setupStartedAt",
+            "setupAttempt",
+            "setupRetryAt",
+            "configErrorGeneration",
+            "setupExecFailures",
+            "setupExecError",
+        }
+    )
+
+
+@dataclass(frozen=True)
+class NotifyProgress:
+    """Delivery of `--addnodes/--delnodes/--reconnect` to a member, and what it was told.
+
+    Stored flat in `stateDetail` (the keys of `KEYS`).
+    """
+
+    failures: int = 0  # failed deliveries of the first pending command
+    last_error: str | None = None
+    announced: bool = False  # the member's joining was queued for the others
+    departure_announced: bool = False  # its leaving (delete pending) was queued
+    known_node_id: int | None = None  # highest node id in its configmeta when written
+
+    @classmethod
+    def from_dict(cls, r: FieldReader, raw: Mapping[str, Any], path: str) -> NotifyProgress:
+        return cls(
+            failures=r.integer(raw, "notifyFailures", path) or 0,
+            last_error=r.opt_string(raw, "lastNotifyError", path),
+            announced=r.boolean(raw, "announced", path),
+            departure_announced=r.boolean(raw, "departureAnnounced", path),
+            known_node_id=r.integer(raw, "knownNodeId", path),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in (
+            ("notifyFailures", self.failures),
+            ("lastNotifyError", self.last_error),
+            ("announced", self.announced),
+            ("departureAnnounced", self.departure_announced),
+        ):
+            _put_set(out, key, value)
+        if self.known_node_id is not None:
+            out["knownNodeId"] = self.known_node_id
+        return out
+
+    KEYS = frozenset(
+        {"notifyFailures", "lastNotifyError", "announced", "departureAnnounced", "knownNodeId"}
+    )
+
+
+def _put_set(out: dict[str, Any], key: str, value: Any) -> None:
+    """Set a progress key, leaving it out at its zero value (unset, 0, false)."""
+    if value not in (None, 0, False, ""):
+        out[key] = value
+
+
+@dataclass(frozen=True)
 class MemberStateDetail:
     config_error_detail: str | None = None
     last_config_data_generation: int | None = None
@@ -65,6 +169,8 @@ class MemberStateDetail:
     start_script_stderr_message: str | None = None
     scheduling_error_message: str | None = None
     storage_init_progress: str | None = None
+    setup: SetupProgress = field(default_factory=SetupProgress)
+    notify: NotifyProgress = field(default_factory=NotifyProgress)
     extra: dict[str, Any] = field(default_factory=dict)
 
     _STRINGS = {
@@ -92,7 +198,15 @@ class MemberStateDetail:
             r.strings(cmd, "arguments", join(cmds_path, i))
             for i, cmd in enumerate(r.objects(raw, "pendingNotifyCmds", path))
         )
-        known = {*cls._STRINGS.values(), *cls._INTEGERS.values(), "pendingNotifyCmds"}
+        values["setup"] = SetupProgress.from_dict(r, raw, path)
+        values["notify"] = NotifyProgress.from_dict(r, raw, path)
+        known = {
+            *cls._STRINGS.values(),
+            *cls._INTEGERS.values(),
+            "pendingNotifyCmds",
+            *SetupProgress.KEYS,
+            *NotifyProgress.KEYS,
+        }
         return cls(**values, extra=_extra(raw, known))
 
     def to_dict(self) -> dict[str, Any]:
@@ -104,6 +218,7 @@ class MemberStateDetail:
             "pendingNotifyCmds",
             [{"arguments": list(args)} for args in self.pending_notify_cmds],
         )
+        out |= self.setup.to_dict() | self.notify.to_dict()
         return out
 
 

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 from kubedirector.api.constants import ClusterState, ContainerState, MemberState
 from kubedirector.api.status import Condition, MemberStateRollup, MemberStatus
-from kubedirector.lifecycle.notifications import NOTIFY_ERROR, NOTIFY_FAILURES
 
 PENDING = frozenset({MemberState.CREATE_PENDING, MemberState.CREATING,
                      MemberState.DELETE_PENDING, MemberState.DELETING})
@@ -86,12 +85,18 @@ def conditions(*, previous: Iterable[Condition], generation: int, state: Cluster
         else:
             ready_c = ("False", "MembersNotReady", member_summary(members)
                        + " members configured and running")
-        failing = [f"{m.pod}: {m.state_detail.extra.get(NOTIFY_ERROR, '')}" for m in members
-                   if m.state_detail.extra.get(NOTIFY_FAILURES)]
+        setup_failing = [f"{m.pod}: {m.state_detail.setup.last_exec_error or ''}"
+                         for m in live if m.state == MemberState.CREATING
+                         and m.state_detail.setup.exec_failures]
+        failing = [f"{m.pod}: {m.state_detail.notify.last_error or ''}" for m in members
+                   if m.state_detail.notify.failures]
         if errors:
             degraded = ("True", "ConfigError", "members in config error: " + ", ".join(errors))
         elif down:
             degraded = ("True", "MembersDown", "members down: " + ", ".join(down))
+        elif setup_failing:
+            degraded = ("True", "SetupFailing", "app setup failing: "
+                        + "; ".join(setup_failing))
         elif failing:
             degraded = ("True", "NotifyFailing", "notifications failing: " + "; ".join(failing))
         else:

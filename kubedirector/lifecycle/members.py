@@ -14,13 +14,10 @@ from typing import Any
 from kubedirector.api.app import App
 from kubedirector.api.cluster import Cluster
 from kubedirector.api.constants import APP_CONTAINER_NAME, ContainerState, MemberState
-from kubedirector.api.status import MemberStatus, RoleStatus
+from kubedirector.api.status import MemberStatus, RoleStatus, SetupProgress
 from kubedirector.desired import naming
 from kubedirector.desired.storage import block_device_paths
 
-# Setup bookkeeping that belongs to one container (kubedirector.setup.runner).
-RESTART_FORGETS = frozenset({"setupRunId", "setupStartedAt", "setupAttempt", "setupRetryAt",
-                             "configErrorGeneration", "knownNodeId"})
 LEAVING = frozenset({MemberState.DELETE_PENDING, MemberState.DELETING})
 
 PodLookup = Callable[[str], Mapping[str, Any] | None]
@@ -73,9 +70,16 @@ def scheduling_error(pod: Mapping[str, Any] | None) -> str | None:
     return None
 
 
-def plan_role(cluster: Cluster, role_id: str, *, statefulset: str,
-              existing: RoleStatus | None, wanted: int, next_node_id: int,
-              auth_token: Callable[[], str | None]) -> tuple[RoleStatus, int]:
+def plan_role(
+    cluster: Cluster,
+    role_id: str,
+    *,
+    statefulset: str,
+    existing: RoleStatus | None,
+    wanted: int,
+    next_node_id: int,
+    auth_token: Callable[[], str | None],
+) -> tuple[RoleStatus, int]:
     """Grow or shrink one role's member list toward `wanted` members.
 
     Growth appends `create pending` members with new node ids (never reused), but
@@ -84,36 +88,48 @@ def plan_role(cluster: Cluster, role_id: str, *, statefulset: str,
     """
     spec_role = cluster.role(role_id)
     has_storage = spec_role is not None and spec_role.storage is not None
-    devices = tuple(block_device_paths(spec_role.block_storage)) if (
-        spec_role is not None and spec_role.block_storage is not None) else ()
+    devices = (
+        tuple(block_device_paths(spec_role.block_storage))
+        if (spec_role is not None and spec_role.block_storage is not None)
+        else ()
+    )
     members = list(existing.members) if existing else []
     staying = [m for m in members if m.state not in LEAVING]
     leaving = [m for m in members if m.state in LEAVING]
     if len(staying) > wanted:
         cut = sorted(staying, key=lambda m: m.ordinal)[wanted:]
         cut_pods = {m.pod for m in cut}
-        members = [replace(m, state=MemberState.DELETE_PENDING) if m.pod in cut_pods else m
-                   for m in members]
+        members = [
+            replace(m, state=MemberState.DELETE_PENDING) if m.pod in cut_pods else m
+            for m in members
+        ]
     elif len(staying) < wanted and not leaving:
         for ordinal in range(len(members), len(members) + wanted - len(staying)):
             pod = naming.pod_name(statefulset, ordinal)
-            members.append(MemberStatus(
-                pod=pod,
-                service=naming.member_service_name(cluster.naming_scheme, statefulset, ordinal),
-                node_id=next_node_id,
-                state=MemberState.CREATE_PENDING,
-                pvc=naming.pvc_name(pod) if has_storage else None,
-                block_device_paths=devices,
-                auth_token=auth_token(),
-            ))
+            members.append(
+                MemberStatus(
+                    pod=pod,
+                    service=naming.member_service_name(cluster.naming_scheme, statefulset, ordinal),
+                    node_id=next_node_id,
+                    state=MemberState.CREATE_PENDING,
+                    pvc=naming.pvc_name(pod) if has_storage else None,
+                    block_device_paths=devices,
+                    auth_token=auth_token(),
+                )
+            )
             next_node_id += 1
-    role = RoleStatus(id=role_id, stateful_set=statefulset, members=tuple(members),
-                      extra=existing.extra if existing else {})
+    role = RoleStatus(
+        id=role_id,
+        stateful_set=statefulset,
+        members=tuple(members),
+        extra=existing.extra if existing else {},
+    )
     return role, next_node_id
 
 
-def advance_member(member: MemberStatus, pod: Mapping[str, Any] | None,
-                   has_setup_package: bool) -> MemberStatus:
+def advance_member(
+    member: MemberStatus, pod: Mapping[str, Any] | None, has_setup_package: bool
+) -> MemberStatus:
     """One step of a member's lifecycle from what its pod shows now.
 
     The setup package itself is run by `kubedirector.setup.runner` (it needs
@@ -122,8 +138,11 @@ def advance_member(member: MemberStatus, pod: Mapping[str, Any] | None,
     detail = member.state_detail
     state = container_state(pod)
     identity = container_identity(pod)
-    detail = replace(detail, last_known_container_state=str(state),
-                     scheduling_error_message=scheduling_error(pod))
+    detail = replace(
+        detail,
+        last_known_container_state=str(state),
+        scheduling_error_message=scheduling_error(pod),
+    )
     new_state = MemberState(member.state)
     # The container setup last ran in.  The original operator cleared
     # configuringContainer once setup ended, keeping only lastConfiguredContainer.
@@ -131,17 +150,24 @@ def advance_member(member: MemberStatus, pod: Mapping[str, Any] | None,
     if new_state == MemberState.CREATE_PENDING and identity is not None:
         new_state = MemberState.CREATING
         detail = replace(detail, configuring_container=identity)
-    elif (new_state in (MemberState.CREATING, MemberState.CONFIGURED, MemberState.CONFIG_ERROR)
-          and identity is not None and identity != setup_container):
-        # The container restarted (maybe while its setup ran): setup starts over in it.
+    elif (
+        new_state in (MemberState.CREATING, MemberState.CONFIGURED, MemberState.CONFIG_ERROR)
+        and identity is not None
+        and identity != setup_container
+    ):
+        # The container restarted (maybe while its setup ran): setup starts over in it,
+        # and what its old configmeta listed is forgotten.
         new_state = MemberState.CREATING
-        detail = replace(detail, configuring_container=identity, config_error_detail=None,
-                         extra={k: v for k, v in detail.extra.items()
-                                if k not in RESTART_FORGETS})
+        detail = replace(
+            detail,
+            configuring_container=identity,
+            config_error_detail=None,
+            setup=SetupProgress(),
+            notify=replace(detail.notify, known_node_id=None),
+        )
     if new_state == MemberState.CREATING and identity is not None and not has_setup_package:
         new_state = MemberState.CONFIGURED
-        detail = replace(detail, last_configured_container=identity,
-                         config_error_detail=None)
+        detail = replace(detail, last_configured_container=identity, config_error_detail=None)
     return replace(member, state=new_state, state_detail=detail)
 
 

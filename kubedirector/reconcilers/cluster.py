@@ -52,9 +52,8 @@ from kubedirector.desired.headless_service import build_headless_service, member
 from kubedirector.desired.member_service import build_member_service
 from kubedirector.desired.statefulset import build_statefulset, mutable_part, replicas_for
 from kubedirector.lifecycle import cluster_state, members, notifications
-from kubedirector.lifecycle.notifications import ANNOUNCED, KNOWN_NODE_ID
 from kubedirector.reconcilers.events import EventRecorder
-from kubedirector.reconcilers.member_setup import MemberSetup
+from kubedirector.reconcilers.member_setup import Checkpoint, MemberSetup
 from kubedirector.reconcilers.writer import Writer
 from kubedirector.resources import (
     APPS,
@@ -276,7 +275,12 @@ class ClusterReconciler:
             self.sync_statefulset(cluster, app, config, planned, headless)
         draft = replace(status, cluster_service=headless, last_node_id=next_node_id - 1,
                         roles=tuple(self.advance_role(cluster, app, r) for r in roles))
-        draft, requeue, notify_errors = self.run_members(cluster, app, config, draft)
+        # Crash safety (issue 9): member setup writes status right after each exec phase.
+        def checkpoint(progress: ClusterStatus) -> None:
+            self.write_status(raw, self.summarise(cluster, progress))
+
+        draft, requeue, notify_errors = self.run_members(cluster, app, config, draft,
+                                                         checkpoint)
         advanced: list[RoleStatus] = []
         for role in draft.roles:
             self.sync_member_services(cluster, app, config, role)
@@ -292,10 +296,9 @@ class ClusterReconciler:
             self.events.record(raw, "Warning", "NotifyFailed", error)
         return Result.after(min(requeue)) if requeue else Result.success()
 
-    def run_members(self, cluster: Cluster, app: App, config: Config,
-                    draft: ClusterStatus) -> tuple[ClusterStatus, list[float], list[str]]:
+    def run_members(self, cluster: Cluster, app: App, config: Config, draft: ClusterStatus,
+                    checkpoint: Checkpoint) -> tuple[ClusterStatus, list[float], list[str]]:
         """Setup steps, then who must be told what, then delivery (all through exec)."""
-        before = {m.pod: m for r in cluster.status.roles for m in r.members}
 
         def fqdn(member: MemberStatus) -> str:
             return member_fqdn(member.pod, draft.cluster_service, cluster.namespace, config)
@@ -307,31 +310,14 @@ class ClusterReconciler:
                                                     member_pod=member.pod,
                                                     connections=connections))
 
-        setup = self.member_setup.setup(cluster, app, draft, configmeta)
-        # A member set up now (or configured without setup) knows every member so far.
-        roles = [replace(r, members=tuple(
-            replace(m, state_detail=replace(m.state_detail, extra=m.state_detail.extra | {
-                KNOWN_NODE_ID: draft.last_node_id}))
-            if m.state in (MemberState.CREATING, MemberState.CONFIGURED)
-            and KNOWN_NODE_ID not in m.state_detail.extra else m for m in r.members))
-            for r in setup.roles]
-        leaving = {r.id: [m for m in r.members if m.state == MemberState.DELETE_PENDING
-                          and before.get(m.pod, m).state != MemberState.DELETE_PENDING]
-                   for r in roles}
-        roles = notifications.tell(roles, app, "delnodes", leaving, fqdn)
-        joined = {r.id: [m for m in r.members if m.state == MemberState.CONFIGURED
-                         and not m.state_detail.extra.get(ANNOUNCED)] for r in roles}
-        roles = notifications.tell(roles, app, "addnodes", joined, fqdn,
-                                   concerns=notifications.is_news)
-        roles = [replace(r, members=tuple(
-            replace(m, state_detail=replace(m.state_detail, extra=m.state_detail.extra
-                                            | {ANNOUNCED: True}))
-            if m.state == MemberState.CONFIGURED else m for m in r.members)) for r in roles]
+        setup = self.member_setup.setup(cluster, app, draft, configmeta, checkpoint)
+        # Joins and departures are queued and flagged as announced in one status.
+        roles = notifications.announce(setup.roles, app, fqdn)
         connection_hash = connection_digest(connections)
         if draft.last_connection_hash not in (None, connection_hash):
             roles = notifications.reconnect(roles, app)
         draft = replace(draft, roles=tuple(roles), last_connection_hash=connection_hash)
-        told = self.member_setup.notify(cluster, draft, configmeta)
+        told = self.member_setup.notify(cluster, draft, configmeta, checkpoint)
         draft = replace(draft, roles=tuple(notifications.release_leaving(told.roles, fqdn)))
         return draft, setup.requeue_after + told.requeue_after, told.notify_errors
 

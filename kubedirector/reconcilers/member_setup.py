@@ -4,24 +4,38 @@ The cluster reconciler hands over a draft status (membership planned, states
 advanced from the pods); this runs one short step of setup per member that
 needs one, delivers pending `--addnodes/--delnodes/--reconnect` commands, and
 returns the updated roles with how soon the reconcile should come back.
+
+Crash safety: right after an exec with a lasting effect in the guest (a
+configure run started or found finished, a notification delivered), the
+reconciler's `checkpoint` writes the status with that progress, before any
+further exec.  Together with the idempotent start script (a run already marked
+in configure.status is not started again) and the announced flags of
+`kubedirector.lifecycle.notifications`, a crash at any point runs `--configure`
+at most once per container and run, and delivers every notification at least
+once.
 """
 
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 from kubedirector.api.app import App
 from kubedirector.api.cluster import Cluster
 from kubedirector.api.constants import ContainerState, MemberState
 from kubedirector.api.status import ClusterStatus, MemberStatus, RoleStatus
+from kubedirector.lifecycle import notifications
+from kubedirector.setup import crashpoint
 from kubedirector.setup.runner import SetupRunner, SetupSpec
 
 ConfigmetaFor = Callable[[ClusterStatus, MemberStatus], str]
-# Setup execs of one reconcile run side by side (each has its own timeout), so a
-# large cluster is not set up one member at a time.
+Checkpoint = Callable[[ClusterStatus], None]
+T = TypeVar("T")
+# Execs of one reconcile run side by side (each has its own timeout), so a large
+# cluster is not set up or told one member at a time.
 PARALLEL_EXECS = 8
 
 
@@ -38,17 +52,66 @@ def _running(member: MemberStatus) -> bool:
     return member.state_detail.last_known_container_state == ContainerState.RUNNING
 
 
+def setup_milestone(before: MemberStatus, after: MemberStatus) -> str | None:
+    """The crash point a setup step passed, if its exec had a lasting effect."""
+    if after.state_detail.setup.run_id != before.state_detail.setup.run_id:
+        return crashpoint.SETUP_STARTED
+    if after.state != before.state:
+        return crashpoint.SETUP_ENDED
+    return None
+
+
+def _with_members(draft: ClusterStatus, members: Sequence[list[MemberStatus]]) -> ClusterStatus:
+    """The draft with each role's members replaced by the current ones."""
+    return replace(
+        draft,
+        roles=tuple(
+            replace(role, members=tuple(current))
+            for role, current in zip(draft.roles, members, strict=True)
+        ),
+    )
+
+
+def _run_all(tasks: Sequence[Callable[[], T]], done: Callable[[int, T], None]) -> None:
+    """Run `tasks` side by side (at most PARALLEL_EXECS at once); `done(index, result)`
+    is called in this thread as each one finishes, so it may write status."""
+    if len(tasks) <= 1:
+        for index, task in enumerate(tasks):
+            done(index, task())
+        return
+    # Each task runs in a copy of this reconcile's context: its logs keep the
+    # reconcile id and key.
+    with ThreadPoolExecutor(
+        max_workers=min(PARALLEL_EXECS, len(tasks)), thread_name_prefix="kd-exec"
+    ) as pool:
+        futures = {
+            pool.submit(contextvars.copy_context().run, task): i for i, task in enumerate(tasks)
+        }
+        for future in as_completed(futures):
+            done(futures[future], future.result())
+
+
 class MemberSetup:
     """Runs setup and notifications for one cluster's members."""
 
     def __init__(self, runner: SetupRunner) -> None:
         self.runner = runner
 
-    def setup(self, cluster: Cluster, app: App, draft: ClusterStatus,
-              configmeta: ConfigmetaFor) -> StepOutcome:
+    def setup(
+        self,
+        cluster: Cluster,
+        app: App,
+        draft: ClusterStatus,
+        configmeta: ConfigmetaFor,
+        checkpoint: Checkpoint,
+    ) -> StepOutcome:
         """One setup step for every member that needs one, the execs side by side."""
         outcome = StepOutcome(roles=[])
         steps: list[tuple[int, int, MemberStatus, SetupSpec]] = []
+        # A member set up now (or configured without setup) knows every member so far.
+        draft = replace(
+            draft, roles=tuple(notifications.mark_known(draft.roles, draft.last_node_id))
+        )
         roles: list[list[MemberStatus]] = []
         for r, role in enumerate(draft.roles):
             app_role = app.role(role.id)
@@ -69,52 +132,80 @@ class MemberSetup:
                 roles[r][m] = current
                 if current.state == MemberState.CREATING and _running(current):
                     restarted = current.state_detail.last_configured_container is not None
-                    steps.append((r, m, current, SetupSpec(
-                        namespace=cluster.namespace,
-                        package_url=package.package_url if package else None,
-                        injections=injections, max_log_size=app_role.max_log_size_dump,
-                        configmeta=configmeta(draft, current), generation=cluster.generation,
-                        keep_configured=restarted and spec_role is not None
-                        and spec_role.storage is not None)))
-        for (r, m, _, _), (stepped, again) in zip(steps, self._run_steps(steps), strict=True):
+                    steps.append(
+                        (
+                            r,
+                            m,
+                            current,
+                            SetupSpec(
+                                namespace=cluster.namespace,
+                                package_url=package.package_url if package else None,
+                                injections=injections,
+                                max_log_size=app_role.max_log_size_dump,
+                                configmeta=configmeta(draft, current),
+                                generation=cluster.generation,
+                                keep_configured=restarted
+                                and spec_role is not None
+                                and spec_role.storage is not None,
+                            ),
+                        )
+                    )
+
+        def done(index: int, result: tuple[MemberStatus, float | None]) -> None:
+            r, m, before, _ = steps[index]
+            stepped, again = result
             roles[r][m] = stepped
             if again is not None:
                 outcome.requeue_after.append(again)
-        outcome.roles = [replace(role, members=tuple(members))
-                         for role, members in zip(draft.roles, roles, strict=True)]
+            milestone = setup_milestone(before, stepped)
+            if milestone is not None:
+                crashpoint.reached(milestone)
+                checkpoint(_with_members(draft, roles))
+
+        _run_all([lambda s=s: self.runner.step(s[2], s[3]) for s in steps], done)
+        outcome.roles = list(_with_members(draft, roles).roles)
         return outcome
 
-    def _run_steps(self, steps: list[tuple[int, int, MemberStatus, SetupSpec]]
-                   ) -> list[tuple[MemberStatus, float | None]]:
-        if len(steps) <= 1:
-            return [self.runner.step(member, spec) for _, _, member, spec in steps]
-        # Each task runs in a copy of this reconcile's context: its logs keep the
-        # reconcile id and key.
-        contexts = [contextvars.copy_context() for _ in steps]
-        with ThreadPoolExecutor(max_workers=min(PARALLEL_EXECS, len(steps)),
-                                thread_name_prefix="kd-setup") as pool:
-            return list(pool.map(lambda c, s: c.run(self.runner.step, s[2], s[3]),
-                                 contexts, steps))
-
-    def notify(self, cluster: Cluster, draft: ClusterStatus,
-               configmeta: ConfigmetaFor) -> StepOutcome:
-        """Deliver each configured member's first pending command."""
+    def notify(
+        self,
+        cluster: Cluster,
+        draft: ClusterStatus,
+        configmeta: ConfigmetaFor,
+        checkpoint: Checkpoint,
+    ) -> StepOutcome:
+        """Deliver each configured member's first pending command, members side by side."""
         outcome = StepOutcome(roles=[])
-        for role in draft.roles:
-            members = []
-            for member in role.members:
-                current = member
-                if (current.state == MemberState.CONFIGURED and _running(current)
-                        and current.state_detail.pending_notify_cmds):
-                    current, again, error = self.runner.notify(
-                        current, namespace=cluster.namespace,
-                        configmeta=configmeta(draft, current))
-                    if error:
-                        outcome.notify_errors.append(f"{current.pod}: {error}")
-                    if again is not None:
-                        outcome.requeue_after.append(again)
-                    elif current.state_detail.pending_notify_cmds:
-                        outcome.requeue_after.append(0.1)
-                members.append(current)
-            outcome.roles.append(replace(role, members=tuple(members)))
+        roles = [list(role.members) for role in draft.roles]
+        due = [
+            (r, m)
+            for r, role in enumerate(draft.roles)
+            for m, member in enumerate(role.members)
+            if member.state == MemberState.CONFIGURED
+            and _running(member)
+            and member.state_detail.pending_notify_cmds
+        ]
+
+        def send(member: MemberStatus) -> tuple[MemberStatus, float | None, str | None]:
+            return self.runner.notify(
+                member, namespace=cluster.namespace, configmeta=configmeta(draft, member)
+            )
+
+        def done(index: int, result: tuple[MemberStatus, float | None, str | None]) -> None:
+            r, m = due[index]
+            before = roles[r][m]
+            told, again, error = result
+            roles[r][m] = told
+            if error:
+                outcome.notify_errors.append(f"{told.pod}: {error}")
+            if again is not None:
+                outcome.requeue_after.append(again)
+            elif told.state_detail.pending_notify_cmds:
+                outcome.requeue_after.append(0.1)
+            if told.state_detail.pending_notify_cmds != before.state_detail.pending_notify_cmds:
+                if error is None:
+                    crashpoint.reached(crashpoint.NOTIFIED)
+                checkpoint(_with_members(draft, roles))
+
+        _run_all([lambda member=roles[r][m]: send(member) for r, m in due], done)
+        outcome.roles = list(_with_members(draft, roles).roles)
         return outcome

@@ -4,27 +4,41 @@ Each call opens its own websocket (the client's `stream()` helper swaps the
 shared ApiClient's transport, which is unsafe with several worker threads),
 feeds the script on stdin (an exec's stdin may never be closed, so every script
 ends with `exit`), and gives up after a timeout: a hung guest costs one worker
-at most that long, never the queue.
+at most that long, never the queue.  The websocket handshake has its own
+timeout (`HANDSHAKE_TIMEOUT`): the client library's own connect has none, so an
+API server or proxy that accepts the connection and never answers would
+otherwise hold the worker forever.
 """
 
 from __future__ import annotations
 
 import re
+import ssl
 import time
 from dataclasses import dataclass
+from io import StringIO
 from urllib.parse import quote, urlencode, urlsplit
 
+import certifi
 import structlog
 import yaml
 from kubernetes.client import Configuration
-from kubernetes.stream.ws_client import ERROR_CHANNEL, WSClient, get_websocket_url
-from websocket import WebSocketException
+from kubernetes.stream.ws_client import (
+    ERROR_CHANNEL,
+    V4_CHANNEL_PROTOCOL,
+    V5_CHANNEL_PROTOCOL,
+    WSClient,
+    get_websocket_url,
+    websocket_proxycare,
+)
+from websocket import WebSocket, WebSocketException
 
 from kubedirector.api.constants import APP_CONTAINER_NAME
 from kubedirector.metrics.registry import REST_CLIENT_REQUESTS
 
 log = structlog.get_logger(__name__)
 DEFAULT_TIMEOUT = 30.0
+HANDSHAKE_TIMEOUT = 10.0
 _ENDS_WITH_EXIT = re.compile(r"(^|[\n;])\s*exit\b[^\n;]*\s*$")
 
 
@@ -39,31 +53,110 @@ class ExecResult:
     stderr: str
 
 
+class _ConnectedWSClient(WSClient):
+    """kubernetes' WSClient over a websocket connected here, with a timeout.
+
+    WSClient.__init__ would connect itself, with no timeout; this sets the same
+    fields (kubernetes 3x) on an already open socket instead.
+    """
+
+    def __init__(self, sock: WebSocket) -> None:  # no super().__init__(): it would connect
+        self._connected = False
+        self._channels: dict[int, str] = {}
+        self._closed_channels: set[int] = set()
+        self.binary = False
+        self.newline = "\n"
+        self._all = StringIO()
+        self.sock = sock
+        self.subprotocol = getattr(sock, "subprotocol", None) or next(
+            (
+                v
+                for k, v in (sock.getheaders() or {}).items()
+                if k.lower() == "sec-websocket-protocol"
+            ),
+            None,
+        )
+        self._connected = True
+        self._returncode = None
+
+
+def connect(
+    configuration: Configuration, url: str, headers: dict[str, str], timeout: float
+) -> WSClient:
+    """Open the exec websocket, the handshake bounded by `timeout` (as are later socket
+    reads and writes: one that stalls that long counts as a lost connection)."""
+    header = [f"sec-websocket-protocol: {V5_CHANNEL_PROTOCOL},{V4_CHANNEL_PROTOCOL}"]
+    if "authorization" in headers:
+        header.append(f"authorization: {headers['authorization']}")
+    sslopt: dict[str, object] = {"cert_reqs": ssl.CERT_NONE}
+    if url.startswith("wss://") and configuration.verify_ssl:
+        sslopt = {
+            "cert_reqs": ssl.CERT_REQUIRED,
+            "ca_certs": configuration.ssl_ca_cert or certifi.where(),
+        }
+        if configuration.assert_hostname is not None:
+            sslopt["check_hostname"] = configuration.assert_hostname
+    for key, value in (
+        ("certfile", configuration.cert_file),
+        ("keyfile", configuration.key_file),
+        ("server_hostname", configuration.tls_server_name),
+    ):
+        if value:
+            sslopt[key] = value
+    options: dict[str, object] = {"header": header, "timeout": timeout}
+    if configuration.proxy or configuration.proxy_headers:
+        options = websocket_proxycare(options, configuration, url, headers)
+    sock = WebSocket(sslopt=sslopt, skip_utf8_validation=False)
+    sock.connect(url, **options)
+    return _ConnectedWSClient(sock)
+
+
 class GuestExecutor:
     """Runs scripts in pods of the cluster the configuration points at."""
 
-    def __init__(self, configuration: Configuration) -> None:
+    def __init__(
+        self, configuration: Configuration, handshake_timeout: float = HANDSHAKE_TIMEOUT
+    ) -> None:
         self.configuration = configuration
+        self.handshake_timeout = handshake_timeout
 
-    def run(self, namespace: str, pod: str, script: str, *,
-            timeout: float = DEFAULT_TIMEOUT, container: str = APP_CONTAINER_NAME) -> ExecResult:
+    def run(
+        self,
+        namespace: str,
+        pod: str,
+        script: str,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        container: str = APP_CONTAINER_NAME,
+    ) -> ExecResult:
         """Run `script` with `bash -s`; raises ExecError when no exit code came back."""
         if not _ENDS_WITH_EXIT.search(script):
             raise ValueError("a guest script must end with an explicit exit")
-        query = urlencode([("command", "bash"), ("command", "-s"), ("container", container),
-                           ("stdin", "true"), ("stdout", "true"), ("stderr", "true"),
-                           ("tty", "false")])
-        url = get_websocket_url(f"{self.configuration.host}/api/v1/namespaces/"
-                                f"{quote(namespace)}/pods/{quote(pod)}/exec?{query}")
+        query = urlencode(
+            [
+                ("command", "bash"),
+                ("command", "-s"),
+                ("container", container),
+                ("stdin", "true"),
+                ("stdout", "true"),
+                ("stderr", "true"),
+                ("tty", "false"),
+            ]
+        )
+        url = get_websocket_url(
+            f"{self.configuration.host}/api/v1/namespaces/"
+            f"{quote(namespace)}/pods/{quote(pod)}/exec?{query}"
+        )
         code = "<error>"
         started = time.monotonic()
         try:
-            client = WSClient(self.configuration, url, self._headers(), True)
+            client = connect(
+                self.configuration, url, self._headers(), min(timeout, self.handshake_timeout)
+            )
         except Exception as e:  # the websocket library raises its own types
             raise ExecError(f"exec into {namespace}/{pod} failed: {e}") from e
         finally:
-            REST_CLIENT_REQUESTS.labels(code="101", method="GET",
-                                        host=urlsplit(url).netloc).inc()
+            REST_CLIENT_REQUESTS.labels(code="101", method="GET", host=urlsplit(url).netloc).inc()
         try:
             lost = None
             try:
@@ -89,8 +182,12 @@ class GuestExecutor:
             return ExecResult(exit_code, stdout or "", stderr or "")
         finally:
             client.close()
-            log.debug("guest_exec", pod=f"{namespace}/{pod}", result=code,
-                      seconds=round(time.monotonic() - started, 3))
+            log.debug(
+                "guest_exec",
+                pod=f"{namespace}/{pod}",
+                result=code,
+                seconds=round(time.monotonic() - started, 3),
+            )
 
     def _headers(self) -> dict[str, str]:
         """The bearer token, as the client itself sends it (refreshed if it expires);
@@ -117,6 +214,7 @@ def _exit_code(status_text: str) -> int:
             try:
                 return int(str(cause.get("message")).strip())
             except ValueError:
-                raise ExecError(f"the exec ended with an unreadable exit code: "
-                                f"{cause.get('message')!r}") from None
+                raise ExecError(
+                    f"the exec ended with an unreadable exit code: {cause.get('message')!r}"
+                ) from None
     raise ExecError(str(status.get("message") or "the exec failed"))

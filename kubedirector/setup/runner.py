@@ -2,13 +2,18 @@
 
 A reconcile never waits for a setup: it starts `--configure` in the background
 (one quick exec), and later reconciles poll it (another quick exec each),
-asking to be requeued meanwhile.  Every exec has a timeout.
+asking to be requeued meanwhile.  Every exec has a timeout, and so has the
+configure run itself (`SetupTimeouts.configure`): one that overruns is stopped
+and becomes a config error.
 
 Config errors are retried, unlike the original (which waited for a container
 restart): after `RETRY_BASE` seconds, doubling up to `RETRY_MAX`, at most
 `RETRY_LIMIT` automatic attempts; a changed cluster spec (generation) retries
 at once.  Each attempt has its own run id (`<container>` then
-`<container>#<n>`), the key of its line in configure.status.
+`<container>#<n>`), the key of its lines in configure.status.  An exec that
+fails (no exit code) is retried with backoff (`EXEC_RETRY_BASE` doubling to
+`EXEC_RETRY_MAX`) and counted in `SetupProgress.exec_failures`, which surfaces
+as `Degraded`/`SetupFailing`.
 """
 
 from __future__ import annotations
@@ -22,15 +27,15 @@ import structlog
 
 from kubedirector.api.cluster import FileInjection
 from kubedirector.api.constants import MemberState
-from kubedirector.api.status import MemberStateDetail, MemberStatus
-from kubedirector.lifecycle.notifications import NOTIFY_ERROR, NOTIFY_FAILURES
+from kubedirector.api.status import MemberStatus
 from kubedirector.metrics.registry import SETUP_DURATION, SETUP_RUNS
 from kubedirector.setup import scripts
 from kubedirector.setup.executor import ExecError, GuestExecutor
 
 log = structlog.get_logger(__name__)
 POLL_INTERVAL = 2.0
-EXEC_RETRY = 5.0
+EXEC_RETRY_BASE = 5.0
+EXEC_RETRY_MAX = 300.0
 START_MARGIN = 30.0
 RETRY_BASE = 30.0
 RETRY_MAX = 600.0
@@ -39,12 +44,20 @@ NOTIFY_RETRY_BASE = 5.0
 NOTIFY_RETRY_MAX = 300.0
 NOTIFY_LIMIT = 5
 
-# Keys this module keeps in stateDetail beside the API's fields.
-RUN_ID = "setupRunId"
-STARTED_AT = "setupStartedAt"
-ATTEMPT = "setupAttempt"
-RETRY_AT = "setupRetryAt"
-ERROR_GENERATION = "configErrorGeneration"
+
+
+@dataclass(frozen=True)
+class SetupTimeouts:
+    """How long each guest phase may take, in seconds."""
+
+    fetch: float = scripts.FETCH_TIMEOUT  # each download (package, file injection)
+    configure: float = 3600.0  # the whole `--configure` run, from its start
+    notify: float = scripts.NOTIFY_TIMEOUT  # one `--addnodes/--delnodes/--reconnect`
+
+    def __post_init__(self) -> None:
+        for name in ("fetch", "configure", "notify"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"the {name} timeout must be more than 0 seconds")
 
 
 @dataclass(frozen=True)
@@ -72,53 +85,72 @@ def _seconds(stamp: str | None) -> float | None:
         tzinfo=datetime.UTC).timestamp()
 
 
-def _with(detail: MemberStateDetail, **extra: object) -> MemberStateDetail:
-    merged = {k: v for k, v in (detail.extra | extra).items() if v is not None}
-    return replace(detail, extra=merged)
+def _setup(member: MemberStatus, **changes: object) -> MemberStatus:
+    """The member with its setup progress changed."""
+    detail = member.state_detail
+    return replace(member, state_detail=replace(detail, setup=replace(detail.setup, **changes)))
+
+
+def _exec_retry(failures: int) -> float:
+    return min(EXEC_RETRY_MAX, EXEC_RETRY_BASE * 2 ** max(0, failures - 1))
 
 
 class SetupRunner:
     """Runs the setup steps of api.md section 4 through a GuestExecutor."""
 
-    def __init__(self, executor: GuestExecutor, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, executor: GuestExecutor, clock: Callable[[], float] = time.time,
+                 timeouts: SetupTimeouts | None = None) -> None:
         self.executor = executor
         self.clock = clock
+        self.timeouts = timeouts or SetupTimeouts()
 
     def step(self, member: MemberStatus, spec: SetupSpec) -> tuple[MemberStatus, float | None]:
         """One step for a `creating` member whose container runs: (member, requeue after)."""
-        detail = member.state_detail
-        identity = detail.configuring_container or ""
-        attempt = int(detail.extra.get(ATTEMPT, 0))
-        run_id = identity if attempt == 0 else f"{identity}#{attempt}"
-        if detail.extra.get(RUN_ID) != run_id:
+        progress = member.state_detail.setup
+        identity = member.state_detail.configuring_container or ""
+        run_id = identity if progress.attempt == 0 else f"{identity}#{progress.attempt}"
+        if progress.run_id != run_id:
             return self._start(member, spec, run_id)
         return self._poll(member, spec, run_id)
 
+    def _exec_failed(self, member: MemberStatus, what: str,
+                     error: ExecError) -> tuple[MemberStatus, float]:
+        """An exec that brought no exit code: try again later, counting the failures."""
+        failures = member.state_detail.setup.exec_failures + 1
+        message = f"{what}: {error}"
+        log.warning("setup_exec_failed", member=member.pod, failures=failures, error=str(error))
+        member = _setup(member, exec_failures=failures, last_exec_error=message)
+        detail = replace(member.state_detail, config_error_detail=message)
+        return replace(member, state_detail=detail), _exec_retry(failures)
+
     def _start(self, member: MemberStatus, spec: SetupSpec,
                run_id: str) -> tuple[MemberStatus, float | None]:
+        fetch = self.timeouts.fetch
         script = scripts.start_configure(configmeta=spec.configmeta,
                                          package_url=spec.package_url, run_id=run_id,
                                          injections=spec.injections,
-                                         keep_configured=spec.keep_configured)
+                                         keep_configured=spec.keep_configured,
+                                         fetch_timeout=fetch)
         try:
             # Long enough for every fetch (each curl has its own --max-time): an exec
             # given up on early would leave its fetch running beside the next attempt's.
-            result = self.executor.run(spec.namespace, member.pod, script, timeout=(
-                scripts.FETCH_TIMEOUT * (1 + len(spec.injections)) + START_MARGIN))
+            result = self.executor.run(spec.namespace, member.pod, script,
+                                       timeout=fetch * (1 + len(spec.injections)) + START_MARGIN)
         except ExecError as e:
-            detail = replace(member.state_detail, config_error_detail=f"waiting to start app "
-                             f"setup: {e}")
-            return replace(member, state_detail=detail), EXEC_RETRY
+            return self._exec_failed(member, "waiting to start app setup", e)
         if result.exit_code != 0:
             SETUP_RUNS.labels(result="error").inc()
             return self._config_error(
-                member, spec, f"app setup could not start (exit status {result.exit_code}): "
+                _setup(member, exec_failures=0, last_exec_error=None), spec,
+                f"app setup could not start (exit status {result.exit_code}): "
                 f"{result.stderr.strip()[-spec.max_log_size:]}",
                 stdout=result.stdout, stderr=result.stderr), None
-        detail = _with(replace(member.state_detail, config_error_detail=None),
-                       **{RUN_ID: run_id, STARTED_AT: _now(self.clock)})
+        member = _setup(member, run_id=run_id, started_at=_now(self.clock), exec_failures=0,
+                        last_exec_error=None)
+        member = replace(member, state_detail=replace(member.state_detail,
+                                                      config_error_detail=None))
         log.info("setup_started", member=member.pod, run_id=run_id)
-        return replace(member, state_detail=detail), POLL_INTERVAL
+        return member, POLL_INTERVAL
 
     def _poll(self, member: MemberStatus, spec: SetupSpec,
               run_id: str) -> tuple[MemberStatus, float | None]:
@@ -126,27 +158,29 @@ class SetupRunner:
             result = self.executor.run(spec.namespace, member.pod, scripts.poll_configure(
                 run_id=run_id, max_chars=spec.max_log_size))
         except ExecError as e:
-            detail = replace(member.state_detail, config_error_detail=f"cannot poll app "
-                             f"setup: {e}")
-            return replace(member, state_detail=detail), EXEC_RETRY
+            return self._exec_failed(member, "cannot poll app setup", e)
+        member = _setup(member, exec_failures=0, last_exec_error=None)
         polled = scripts.parse_poll(result.stdout)
-        started = _seconds(member.state_detail.extra.get(STARTED_AT)) or self.clock()
-        if polled.running:
-            running_for = int(self.clock() - started)
+        started = _seconds(member.state_detail.setup.started_at) or self.clock()
+        running_for = self.clock() - started
+        if polled.running and running_for < self.timeouts.configure:
             detail = replace(member.state_detail,
                              config_error_detail=f"app setup (--configure) running for "
-                             f"{running_for}s")
+                             f"{int(running_for)}s")
             return replace(member, state_detail=detail), POLL_INTERVAL
-        SETUP_DURATION.observe(max(0.0, self.clock() - started))
+        SETUP_DURATION.observe(max(0.0, running_for))
+        if polled.running:
+            return self._overran(member, spec)
         if polled.exit_code == 0:
             SETUP_RUNS.labels(result="success").inc()
-            detail = _with(replace(
+            detail = replace(
                 member.state_detail, config_error_detail=None,
                 last_configured_container=member.state_detail.configuring_container,
                 start_script_stdout_message=polled.stdout[-spec.max_log_size:] or None,
                 start_script_stderr_message=polled.stderr[-spec.max_log_size:] or None,
-                last_setup_generation=spec.generation),
-                **{ATTEMPT: None, RETRY_AT: None, ERROR_GENERATION: None})
+                last_setup_generation=spec.generation,
+                setup=replace(member.state_detail.setup, attempt=0, retry_at=None,
+                              error_generation=None))
             log.info("setup_configured", member=member.pod)
             return replace(member, state=MemberState.CONFIGURED, state_detail=detail), None
         SETUP_RUNS.labels(result="error").inc()
@@ -154,27 +188,39 @@ class SetupRunner:
             member, spec, f"app setup (--configure) exited with status {polled.exit_code}",
             stdout=polled.stdout, stderr=polled.stderr), None
 
+    def _overran(self, member: MemberStatus,
+                 spec: SetupSpec) -> tuple[MemberStatus, float | None]:
+        """`--configure` ran past its deadline: stop it, then it is a config error."""
+        try:
+            self.executor.run(spec.namespace, member.pod, scripts.stop_configure())
+        except ExecError as e:
+            return self._exec_failed(member, "cannot stop the overrunning app setup", e)
+        SETUP_RUNS.labels(result="error").inc()
+        return self._config_error(
+            member, spec, f"app setup (--configure) did not finish within "
+            f"{self.timeouts.configure:.0f}s and was stopped", stdout="", stderr=""), None
+
     def _config_error(self, member: MemberStatus, spec: SetupSpec, message: str, *,
                       stdout: str, stderr: str) -> MemberStatus:
-        attempt = int(member.state_detail.extra.get(ATTEMPT, 0))
+        attempt = member.state_detail.setup.attempt
         retry_at = None
         if attempt < RETRY_LIMIT:
             delay = min(RETRY_MAX, RETRY_BASE * 2 ** attempt)
             retry_at = _now(lambda: self.clock() + delay)
-        detail = _with(replace(
+        member = _setup(member, retry_at=retry_at, error_generation=spec.generation)
+        detail = replace(
             member.state_detail, config_error_detail=message,
             start_script_stdout_message=stdout[-spec.max_log_size:] or None,
-            start_script_stderr_message=stderr[-spec.max_log_size:] or None),
-            **{RETRY_AT: retry_at, ERROR_GENERATION: spec.generation})
+            start_script_stderr_message=stderr[-spec.max_log_size:] or None)
         log.warning("setup_config_error", member=member.pod, message=message)
         return replace(member, state=MemberState.CONFIG_ERROR, state_detail=detail)
 
     def retry_due(self, member: MemberStatus, generation: int) -> tuple[bool, float | None]:
         """Whether a `config error` member should run setup again now, else when to look."""
-        detail = member.state_detail
-        if detail.extra.get(ERROR_GENERATION) not in (None, generation):
+        progress = member.state_detail.setup
+        if progress.error_generation not in (None, generation):
             return True, None
-        retry_at = _seconds(detail.extra.get(RETRY_AT))
+        retry_at = _seconds(progress.retry_at)
         if retry_at is None:
             return False, None
         wait = retry_at - self.clock()
@@ -183,10 +229,9 @@ class SetupRunner:
     @staticmethod
     def retried(member: MemberStatus) -> MemberStatus:
         """The member sent back to `creating` for its next setup attempt."""
-        detail = member.state_detail
-        attempt = int(detail.extra.get(ATTEMPT, 0)) + 1
-        detail = _with(replace(detail, config_error_detail=None),
-                       **{ATTEMPT: attempt, RETRY_AT: None, ERROR_GENERATION: None})
+        member = _setup(member, attempt=member.state_detail.setup.attempt + 1, retry_at=None,
+                        error_generation=None)
+        detail = replace(member.state_detail, config_error_detail=None)
         return replace(member, state=MemberState.CREATING, state_detail=detail)
 
     def notify(self, member: MemberStatus, *, namespace: str,
@@ -195,26 +240,29 @@ class SetupRunner:
         detail = member.state_detail
         args = detail.pending_notify_cmds[0]
         what = f"startscript {' '.join(args)}" if args else "configmeta refresh"
-        failures = int(detail.extra.get(NOTIFY_FAILURES, 0))
+        failures = detail.notify.failures
         if failures >= NOTIFY_LIMIT:
             failures = 0  # the count of a command given up on (kept for Degraded)
+        timeout = self.timeouts.notify
         try:
             result = self.executor.run(namespace, member.pod, scripts.notify(
-                configmeta=configmeta, arguments=args), timeout=scripts.NOTIFY_TIMEOUT + 10)
+                configmeta=configmeta, arguments=args, timeout=timeout), timeout=timeout + 10)
             error = None if result.exit_code == 0 else (
                 f"{what} exited with status {result.exit_code}: "
                 f"{result.stderr.strip()[-256:]}")
         except ExecError as e:
             error = f"{what}: {e}"
         if error is None:
-            detail = _with(replace(detail, pending_notify_cmds=detail.pending_notify_cmds[1:]),
-                           **{NOTIFY_FAILURES: None})
+            detail = replace(detail, pending_notify_cmds=detail.pending_notify_cmds[1:],
+                             notify=replace(detail.notify, failures=0, last_error=None))
             return replace(member, state_detail=detail), None, None
         failures += 1
         if failures >= NOTIFY_LIMIT:
-            detail = _with(replace(detail, pending_notify_cmds=detail.pending_notify_cmds[1:]),
-                           **{NOTIFY_FAILURES: failures, NOTIFY_ERROR: f"gave up: {error}"})
+            detail = replace(detail, pending_notify_cmds=detail.pending_notify_cmds[1:],
+                             notify=replace(detail.notify, failures=failures,
+                                            last_error=f"gave up: {error}"))
             return replace(member, state_detail=detail), None, error
-        detail = _with(detail, **{NOTIFY_FAILURES: failures, NOTIFY_ERROR: error})
+        detail = replace(detail, notify=replace(detail.notify, failures=failures,
+                                                last_error=error))
         delay = min(NOTIFY_RETRY_MAX, NOTIFY_RETRY_BASE * 2 ** (failures - 1))
         return replace(member, state_detail=detail), delay, error

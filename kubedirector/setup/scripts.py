@@ -5,10 +5,19 @@ the simulated cluster each fake pod's own directory), every script ends with an
 explicit `exit`, and the configure run is left in the background with its
 output redirected, so the exec returns at once and later reconciles poll it.
 
+Crash safety: a script that changes the guest is one `{ ... }` group, which bash
+reads whole before running any of it, so an exec cut off half-sent runs nothing.
+Before `--configure` starts, its run id is recorded as `<run id>=` (the
+original operator's marker); starting the same run again finds it and starts
+nothing, so an operator that crashed before saving "started" never runs
+`--configure` twice in one container.
+
 Layout in the guest (as the original's app images expect):
     /etc/guestconfig/configmeta.json       the cluster's topology
     /opt/guestconfig/<package>/startscript  from the unpacked setup package
-    /opt/guestconfig/configure.status       `<run id>=<exit code>` lines
+    /opt/guestconfig/configure.status       `<run id>=` when a run starts, then
+                                            `<run id>=<exit code>` when it ends
+    /opt/guestconfig/configure.pid          the latest run's process (group) id
     /opt/guestconfig/configure.stdout|.stderr  the configure run's output
 """
 
@@ -27,12 +36,13 @@ PACKAGE_FILE = f"{GUESTCONFIG}/appconfig.tgz"
 STATUS_FILE = f"{GUESTCONFIG}/configure.status"
 STDOUT_FILE = f"{GUESTCONFIG}/configure.stdout"
 STDERR_FILE = f"{GUESTCONFIG}/configure.stderr"
+PID_FILE = f"{GUESTCONFIG}/configure.pid"
 MARK_RUNNING = "KD-CONFIGURE-RUNNING"
 MARK_DONE = "KD-CONFIGURE-DONE"
 MARK_STDOUT = "KD-STDOUT"
 MARK_STDERR = "KD-STDERR"
-FETCH_TIMEOUT = 120
-NOTIFY_TIMEOUT = 60
+FETCH_TIMEOUT = 120.0
+NOTIFY_TIMEOUT = 60.0
 
 _PRELUDE = 'R="${KD_GUEST_ROOT:-}"\n'
 _FIND_STARTSCRIPT = (
@@ -61,14 +71,14 @@ def _heredoc(path: str, content: str) -> str:
             f"cat > \"$R{path}\" <<'{marker}'\n{content}\n{marker}\n")
 
 
-def _injection(inj: FileInjection, index: int) -> str:
+def _injection(inj: FileInjection, index: int, fetch_timeout: float) -> str:
     dest = inj.dest_dir.rstrip("/") or "/"
     name = inj.src_url.rstrip("/").rsplit("/", 1)[-1] or f"injected-{index}"
     target = f"{dest}/{name}"
     if inj.src_url.startswith("file://"):  # a file in the image, like a file:// package
         fetch = f"cp {_guest(inj.src_url[len('file://'):])} {_guest(target)}"
     else:
-        fetch = (f"curl -fsSL --max-time {FETCH_TIMEOUT} -o {_guest(target)} "
+        fetch = (f"curl -fsSL --max-time {fetch_timeout:g} -o {_guest(target)} "
                  f"{shlex.quote(inj.src_url)}")
     lines = [f"mkdir -p {_guest(dest)}",
              f"{fetch} || " + _fail(f"file injection {index}: could not fetch {inj.src_url}",
@@ -81,47 +91,76 @@ def _injection(inj: FileInjection, index: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _fetch(package_url: str) -> str:
+def _fetch(package_url: str, fetch_timeout: float) -> str:
     quoted = shlex.quote(package_url)
     if package_url.startswith("file://"):
         src = package_url[len("file://"):]
         return (f'cp {_guest(src)} "$R{PACKAGE_FILE}" 2>/dev/null || '
                 + _fail(f"setup package {package_url}: no such file in the container", 95)
                 + "\n")
-    return (f'curl -fsSL --max-time {FETCH_TIMEOUT} -o "$R{PACKAGE_FILE}" {quoted} || '
+    return (f'curl -fsSL --max-time {fetch_timeout:g} -o "$R{PACKAGE_FILE}" {quoted} || '
             + _fail(f"setup package {package_url}: could not be fetched", 95) + "\n")
+
+
+def _group(body: str) -> str:
+    """The body as one compound command: bash reads it whole before running any of it."""
+    return "{\n" + body + "}\nexit $?\n"
 
 
 def start_configure(*, configmeta: str, package_url: str | None, run_id: str,
                     injections: Sequence[FileInjection] = (),
-                    keep_configured: bool = False) -> str:
+                    keep_configured: bool = False, fetch_timeout: float = FETCH_TIMEOUT) -> str:
     """File injections, configmeta, package fetch and unpack, then `--configure` in
-    the background; its exit code is appended to configure.status as `<run id>=<code>`.
+    the background; configure.status gets `<run id>=` before it starts and
+    `<run id>=<code>` when it ends.
 
+    Idempotent per run id: if configure.status already names the run (started,
+    maybe by an operator that crashed before saving so), nothing is done again.
     Without a package only the injections and configmeta are written (and the run
     counts as done, exit 0).  `keep_configured` (a restarted member whose
     guestconfig persisted): if the latest configure in the status file succeeded,
     it stands, as api.md section 4 says, and is not run again.
     """
+    rid = shlex.quote(run_id)
     record = f'echo {shlex.quote(run_id + "=0")} >>"$R{STATUS_FILE}"\n'
-    parts = ["set -u\n", _PRELUDE,
-             *(_injection(inj, i) for i, inj in enumerate(injections)),
+    parts = [f"if awk -F= -v id={rid} '$1 == id {{ f = 1 }} END {{ exit !f }}' "
+             f'"$R{STATUS_FILE}" 2>/dev/null; then exit 0; fi\n',
+             *(_injection(inj, i, fetch_timeout) for i, inj in enumerate(injections)),
              _heredoc(CONFIGMETA, configmeta), f'mkdir -p "$R{GUESTCONFIG}"\n']
     if package_url is None:
-        return "".join([*parts, record, "exit 0\n"])
+        return "set -u\n" + _PRELUDE + _group("".join([*parts, record, "exit 0\n"]))
     if keep_configured:
         parts.append(f'if tail -n 1 "$R{STATUS_FILE}" 2>/dev/null | grep -q "=0$"; then '
                      f'{record.strip()}; exit 0; fi\n')
-    return "".join([
+    return "set -u\n" + _PRELUDE + _group("".join([
         *parts,
-        _fetch(package_url),
+        _fetch(package_url, fetch_timeout),
         f'tar -xzf "$R{PACKAGE_FILE}" -C "$R{GUESTCONFIG}" || '
         + _fail(f"setup package {package_url}: not a gzipped tar", 94) + "\n",
         _FIND_STARTSCRIPT,
         f'cd "$R{GUESTCONFIG}"\n',
-        f'nohup bash -c \'"$0" --configure >"$1" 2>"$2"; echo "$3=$?" >>"$4"\' '
-        f'"$SS" "$R{STDOUT_FILE}" "$R{STDERR_FILE}" {shlex.quote(run_id)} "$R{STATUS_FILE}" '
+        # The marker first: from here on, this run counts as started.
+        f'echo {shlex.quote(run_id + "=")} >>"$R{STATUS_FILE}" || '
+        + _fail("cannot write configure.status", 93) + "\n",
+        # Its own process group (setsid, where the image has it), so a run that
+        # outlives its deadline can be stopped whole.
+        'S=""; if command -v setsid >/dev/null 2>&1; then S=setsid; fi\n',
+        f'nohup $S bash -c \'"$0" --configure >"$1" 2>"$2"; echo "$3=$?" >>"$4"\' '
+        f'"$SS" "$R{STDOUT_FILE}" "$R{STDERR_FILE}" {rid} "$R{STATUS_FILE}" '
         "</dev/null >/dev/null 2>&1 &\n",
+        f'echo $! >"$R{PID_FILE}"\n',
+        "exit 0\n",
+    ]))
+
+
+def stop_configure() -> str:
+    """Stop the latest configure run (its process group where it has one): one that
+    overran its deadline must not run beside the next attempt."""
+    return "".join([
+        _PRELUDE,
+        f'pid="$(cat "$R{PID_FILE}" 2>/dev/null)"\n',
+        'if [ -n "$pid" ]; then kill -TERM -- "-$pid" 2>/dev/null || '
+        'kill -TERM "$pid" 2>/dev/null; fi\n',
         "exit 0\n",
     ])
 
@@ -140,18 +179,19 @@ def poll_configure(*, run_id: str, max_chars: int) -> str:
     ])
 
 
-def notify(*, configmeta: str, arguments: Sequence[str]) -> str:
-    """Refresh configmeta, then run the startscript with `arguments` (addnodes, ...);
-    with no arguments only configmeta is refreshed."""
+def notify(*, configmeta: str, arguments: Sequence[str],
+           timeout: float = NOTIFY_TIMEOUT) -> str:
+    """Refresh configmeta, then run the startscript with `arguments` (addnodes, ...),
+    stopped after `timeout` seconds; with no arguments only configmeta is refreshed."""
     if not arguments:
-        return "".join(["set -u\n", _PRELUDE, _heredoc(CONFIGMETA, configmeta), "exit 0\n"])
+        return "set -u\n" + _PRELUDE + _group(_heredoc(CONFIGMETA, configmeta) + "exit 0\n")
     args = " ".join(shlex.quote(a) for a in arguments)
-    return "".join([
-        "set -u\n", _PRELUDE, _heredoc(CONFIGMETA, configmeta), _FIND_STARTSCRIPT,
+    return "set -u\n" + _PRELUDE + _group("".join([
+        _heredoc(CONFIGMETA, configmeta), _FIND_STARTSCRIPT,
         f'cd "$R{GUESTCONFIG}"\n',
-        f'timeout {NOTIFY_TIMEOUT} "$SS" {args} </dev/null\n',
+        f'timeout -k 5 {timeout:g} "$SS" {args} </dev/null\n',
         "exit $?\n",
-    ])
+    ]))
 
 
 @dataclass(frozen=True)

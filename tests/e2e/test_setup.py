@@ -1,6 +1,7 @@
 """Scenario C of acceptance.md: app setup inside members, with a test app whose
 setup package records every call and can be told (through the app's configMeta)
-to fail or hang.  The package is served over HTTP on 127.0.0.1 by the test.
+to fail, hang in `--configure` (`hang`) or hang in every other call (`hangnotify`).
+The package is served over HTTP on 127.0.0.1 by the test.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ if [ "$1" = "--configure" ]; then
     fail) echo "configure says hello"; echo "failing on purpose" >&2; exit 7 ;;
     hang) sleep 120 ;;
   esac
+elif [ "$mode" = "hangnotify" ]; then
+  sleep 120
 fi
 exit 0
 """

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -133,10 +137,20 @@ class FakeWSClient:
         self.closed = True
 
 
+def use_client(monkeypatch: pytest.MonkeyPatch, factory: Callable[..., object]) -> None:
+    """Make the executor's connect() hand out `factory(configuration, url, headers, True)`."""
+    def connect(configuration: Configuration, url: str, headers: dict[str, str],
+                timeout: float) -> object:
+        assert 0 < timeout <= executor.HANDSHAKE_TIMEOUT
+        return factory(configuration, url, headers, True)
+
+    monkeypatch.setattr(executor, "connect", connect)
+
+
 @pytest.fixture
 def fake_ws(monkeypatch: pytest.MonkeyPatch) -> type[FakeWSClient]:
     FakeWSClient.instances = []
-    monkeypatch.setattr(executor, "WSClient", FakeWSClient)
+    use_client(monkeypatch, FakeWSClient)
     return FakeWSClient
 
 
@@ -208,7 +222,7 @@ def test_run_wraps_connection_failures(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*_args: object) -> None:
         raise ConnectionRefusedError("connection refused")
 
-    monkeypatch.setattr(executor, "WSClient", refuse)
+    use_client(monkeypatch, refuse)
     with pytest.raises(ExecError, match="exec into ns/pod-0 failed: connection refused"):
         guest_executor().run("ns", "pod-0", "exit 0\n")
 
@@ -222,14 +236,14 @@ class ClosingWSClient(FakeWSClient):
 
 def test_a_close_race_after_the_status_still_gives_the_exit_code(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(executor, "WSClient", ClosingWSClient)
+    use_client(monkeypatch, ClosingWSClient)
     monkeypatch.setattr(ClosingWSClient, "status", status_doc(status="Success"))
     assert guest_executor().run("ns", "pod-0", "exit 0\n").exit_code == 0
 
 
 def test_a_connection_lost_before_any_status_is_an_exec_error(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(executor, "WSClient", ClosingWSClient)
+    use_client(monkeypatch, ClosingWSClient)
     monkeypatch.setattr(ClosingWSClient, "status", "")
     with pytest.raises(ExecError, match="connection lost"):
         guest_executor().run("ns", "pod-0", "exit 0\n")
@@ -250,3 +264,43 @@ def test_no_token_sends_no_authorization_header(fake_ws: type[FakeWSClient]) -> 
     configuration.host = "https://127.0.0.1:6443"
     GuestExecutor(configuration).run("ns", "pod-0", "exit 0\n")
     assert fake_ws.instances[-1].headers == {}
+
+
+# ---------------------------------------------------------------- the handshake is bounded
+
+
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """A TCP server that accepts connections and never answers: a hung handshake."""
+    server = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield server.getsockname()[1]
+    stop.set()
+    thread.join(5)
+    for conn in held:
+        conn.close()
+    server.close()
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_a_handshake_that_never_completes_times_out(silent_server: int, scheme: str) -> None:
+    configuration = Configuration()
+    configuration.host = f"{scheme}://127.0.0.1:{silent_server}"
+    configuration.verify_ssl = False
+    guest = GuestExecutor(configuration, handshake_timeout=0.5)
+    began = time.monotonic()
+    with pytest.raises(ExecError, match="exec into ns/pod-0 failed"):
+        guest.run("ns", "pod-0", "exit 0\n", timeout=60)
+    assert time.monotonic() - began < 10  # the handshake's bound, not the exec's 60 s

@@ -10,7 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kubedirector.api.constants import ClusterState, ContainerState, MemberState
-from kubedirector.api.status import Condition, MemberStateDetail, MemberStateRollup, MemberStatus
+from kubedirector.api.status import (
+    Condition,
+    MemberStateDetail,
+    MemberStateRollup,
+    MemberStatus,
+    NotifyProgress,
+    SetupProgress,
+)
 from kubedirector.lifecycle.cluster_state import (
     SpecProblem,
     cluster_state,
@@ -19,7 +26,6 @@ from kubedirector.lifecycle.cluster_state import (
     rollup,
 )
 from kubedirector.lifecycle.members import advance_member
-from kubedirector.lifecycle.notifications import NOTIFY_ERROR, NOTIFY_FAILURES
 
 STS = "spark221e2-worker-bcdfg"
 T0 = "2026-11-27T07:00:00Z"
@@ -34,16 +40,19 @@ ROLLUP_FLAGS = tuple(f.name for f in fields(MemberStateRollup))
 
 def m(ordinal: int, state: str = MemberState.CONFIGURED,
       container: str | None = ContainerState.RUNNING, *, sched: str | None = None,
-      extra: dict[str, Any] | None = None) -> MemberStatus:
+      notify: NotifyProgress | None = None, setup: SetupProgress | None = None,
+      ) -> MemberStatus:
     return MemberStatus(
         pod=f"{STS}-{ordinal}", service=f"{STS}-{ordinal}", node_id=ordinal + 1, state=state,
         state_detail=MemberStateDetail(last_known_container_state=container,
-                                       scheduling_error_message=sched, extra=extra or {}))
+                                       scheduling_error_message=sched,
+                                       notify=notify or NotifyProgress(),
+                                       setup=setup or SetupProgress()))
 
 
 def failing(ordinal: int, error: str = "exit 1", failures: int = 2) -> MemberStatus:
     """A configured member whose pending notification keeps failing."""
-    return m(ordinal, extra={NOTIFY_FAILURES: failures, NOTIFY_ERROR: error})
+    return m(ordinal, notify=NotifyProgress(failures=failures, last_error=error))
 
 
 def true_flags(r: MemberStateRollup) -> set[str]:
@@ -118,7 +127,9 @@ member_strategy = st.builds(
     st.sampled_from(list(MemberState)),
     st.one_of(st.none(), st.sampled_from(list(ContainerState))),
     sched=st.one_of(st.none(), st.just(""), st.just("0/1 nodes are available")),
-    extra=st.sampled_from([{}, {NOTIFY_FAILURES: 0}, {NOTIFY_FAILURES: 3, NOTIFY_ERROR: "x"}]),
+    notify=st.sampled_from([NotifyProgress(), NotifyProgress(failures=3, last_error="x")]),
+    setup=st.sampled_from([SetupProgress(), SetupProgress(exec_failures=2,
+                                                          last_exec_error="refused")]),
 )
 
 
@@ -297,8 +308,19 @@ def test_notification_failures_rank_below_config_errors_and_down_members() -> No
     assert conds("configured", [error, failing(1)])["Degraded"].reason == "ConfigError"
 
 
+def test_failing_setup_execs_are_degraded_naming_the_member() -> None:
+    stuck = m(1, MemberState.CREATING,
+              setup=SetupProgress(exec_failures=3, last_exec_error="cannot poll: refused"))
+    c = conds("creating", [m(0), stuck])["Degraded"]
+    assert (c.status, c.reason) == ("True", "SetupFailing")
+    assert f"{STS}-1: cannot poll: refused" in c.message
+    assert conds("creating", [m(0, MemberState.CONFIG_ERROR), stuck])["Degraded"].reason \
+        == "ConfigError"
+    assert conds("creating", [stuck, failing(0)])["Degraded"].reason == "SetupFailing"
+
+
 def test_no_notification_failures_is_not_degraded() -> None:
-    members = [m(0, extra={NOTIFY_FAILURES: 0}), m(1, extra={NOTIFY_ERROR: "old"})]
+    members = [m(0), m(1, notify=NotifyProgress(last_error="old"))]
     assert conds("configured", members)["Degraded"].status == "False"
 
 
@@ -400,10 +422,12 @@ def test_condition_rules(state: ClusterState, members: list[MemberStatus],
     degraded = problem is not None or any(
         x.state == MemberState.CONFIG_ERROR
         or (x.state == MemberState.CONFIGURED and not running(x)) for x in live) or any(
-        x.state_detail.extra.get(NOTIFY_FAILURES) for x in members)
+        x.state_detail.notify.failures for x in members) or any(
+        x.state == MemberState.CREATING and x.state_detail.setup.exec_failures for x in live)
     assert c["Degraded"].status == ("True" if degraded else "False")
     if ready:
-        assert c["Degraded"].status == "False"
+        # Only a notification failing (delivery to a ready member) may degrade a ready cluster.
+        assert c["Degraded"].status == "False" or c["Degraded"].reason == "NotifyFailing"
         assert c["Progressing"].status == "False"
     before = {p.type: p for p in previous}
     for ctype, cond in c.items():

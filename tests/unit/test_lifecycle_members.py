@@ -15,7 +15,13 @@ from kubedirector.api.app import App
 from kubedirector.api.cluster import Cluster
 from kubedirector.api.config import Config
 from kubedirector.api.constants import ContainerState, MemberState
-from kubedirector.api.status import MemberStateDetail, MemberStatus, RoleStatus
+from kubedirector.api.status import (
+    MemberStateDetail,
+    MemberStatus,
+    NotifyProgress,
+    RoleStatus,
+    SetupProgress,
+)
 from kubedirector.desired.statefulset import replicas_for
 from kubedirector.lifecycle.members import (
     LEAVING,
@@ -472,11 +478,11 @@ def test_running_with_setup_package_enters_creating_for_that_container() -> None
 
 def test_creating_keeps_the_setup_runners_progress() -> None:
     detail = MemberStateDetail(configuring_container=CID, config_error_detail="running for 4s",
-                               extra={"setupRunId": CID, "setupAttempt": 1})
+                               setup=SetupProgress(run_id=CID, attempt=1))
     m = member(0, MemberState.CREATING, detail=detail)
     after = advance_member(m, running_pod(), True)
     assert after.state == MemberState.CREATING
-    assert after.state_detail.extra == detail.extra
+    assert after.state_detail.setup == detail.setup
     assert after.state_detail.config_error_detail == "running for 4s"
 
 
@@ -498,14 +504,15 @@ def test_creating_member_completes_when_setup_package_goes_away() -> None:
 def test_creating_member_follows_a_restarted_container() -> None:
     """Setup must run in the container that is there now, so it starts over there."""
     detail = MemberStateDetail(configuring_container=CID, config_error_detail="running for 9s",
-                               extra={"setupRunId": CID, "setupStartedAt": STARTED,
-                                      "setupAttempt": 2, "announced": True})
+                               setup=SetupProgress(run_id=CID, started_at=STARTED, attempt=2),
+                               notify=NotifyProgress(announced=True, known_node_id=4))
     m = advance_member(member(0, MemberState.CREATING, detail=detail),
                        running_pod(container_id=CID2), True)
     assert m.state == MemberState.CREATING
     assert m.state_detail.configuring_container == CID2
     assert m.state_detail.config_error_detail is None
-    assert m.state_detail.extra == {"announced": True}
+    assert m.state_detail.setup == SetupProgress()
+    assert m.state_detail.notify == NotifyProgress(announced=True)
 
 
 def test_creating_member_whose_pod_is_gone_stays_creating() -> None:
@@ -517,10 +524,12 @@ def test_creating_member_whose_pod_is_gone_stays_creating() -> None:
 
 
 def configured(identity: str = CID, *, configuring: str | None = CID,
-               extra: dict[str, Any] | None = None) -> MemberStatus:
+               extra: dict[str, Any] | None = None, setup: SetupProgress | None = None,
+               notify: NotifyProgress | None = None) -> MemberStatus:
     return member(0, detail=MemberStateDetail(
         configuring_container=configuring, last_configured_container=identity,
-        last_known_container_state="running", extra=extra or {}))
+        last_known_container_state="running", extra=extra or {},
+        setup=setup or SetupProgress(), notify=notify or NotifyProgress()))
 
 
 def test_configured_member_with_same_container_stays_configured() -> None:
@@ -557,14 +566,16 @@ def test_restart_without_setup_package_is_configured_again_with_new_identity() -
 
 
 def test_restart_with_setup_package_goes_back_through_setup() -> None:
-    start = configured(extra={"setupRunId": CID, "setupStartedAt": STARTED,
-                              "announced": True, "future": 1})
+    start = configured(extra={"future": 1}, setup=SetupProgress(run_id=CID, started_at=STARTED),
+                       notify=NotifyProgress(announced=True))
     m = advance_member(start, running_pod(container_id=CID2), True)
     assert m.state == MemberState.CREATING
     assert m.state_detail.configuring_container == CID2
     assert m.state_detail.last_configured_container == CID
     # the old container's setup bookkeeping is forgotten, the rest kept
-    assert m.state_detail.extra == {"announced": True, "future": 1}
+    assert m.state_detail.extra == {"future": 1}
+    assert m.state_detail.setup == SetupProgress()
+    assert m.state_detail.notify == NotifyProgress(announced=True)
 
 
 def test_kwok_restart_is_seen_through_restart_count() -> None:
@@ -580,7 +591,7 @@ def test_kwok_restart_is_seen_through_restart_count() -> None:
 def config_error() -> MemberStatus:
     return member(0, MemberState.CONFIG_ERROR, detail=MemberStateDetail(
         configuring_container=CID, config_error_detail="exit 3",
-        extra={"setupRetryAt": STARTED, "configErrorGeneration": 2}))
+        setup=SetupProgress(retry_at=STARTED, error_generation=2)))
 
 
 def test_config_error_with_same_container_stays() -> None:
@@ -588,7 +599,7 @@ def test_config_error_with_same_container_stays() -> None:
         m = advance_member(config_error(), running_pod(), has_setup)
         assert m.state == MemberState.CONFIG_ERROR
         assert m.state_detail.config_error_detail == "exit 3"
-        assert m.state_detail.extra == config_error().state_detail.extra
+        assert m.state_detail.setup == config_error().state_detail.setup
 
 
 def test_config_error_with_restarted_container_goes_back_through_setup() -> None:
@@ -596,7 +607,7 @@ def test_config_error_with_restarted_container_goes_back_through_setup() -> None
     assert m.state == MemberState.CREATING
     assert m.state_detail.configuring_container == CID2
     assert m.state_detail.config_error_detail is None
-    assert m.state_detail.extra == {}
+    assert m.state_detail.setup == SetupProgress()
     m = advance_member(config_error(), running_pod(container_id=CID2), False)
     assert m.state == MemberState.CONFIGURED
     assert m.state_detail.last_configured_container == CID2

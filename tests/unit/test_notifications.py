@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import pytest
 from hypothesis import given
@@ -10,10 +11,11 @@ from hypothesis import strategies as st
 
 from kubedirector.api.app import App
 from kubedirector.api.constants import ContainerState, MemberState
-from kubedirector.api.status import MemberStateDetail, MemberStatus, RoleStatus
+from kubedirector.api.status import MemberStateDetail, MemberStatus, NotifyProgress, RoleStatus
 from kubedirector.lifecycle.notifications import (
-    KNOWN_NODE_ID,
+    announce,
     is_news,
+    mark_known,
     membership_args,
     reconnect,
     release_leaving,
@@ -39,11 +41,11 @@ APP = make_app({"jupyter": ["configure"], "worker": ["configure", "addnodes", "d
 def member(pod: str, node_id: int, state: str = MemberState.CONFIGURED,
            cmds: Sequence[Cmd] = (), known: int | None = None,
            container: str = ContainerState.RUNNING) -> MemberStatus:
-    extra = {} if known is None else {KNOWN_NODE_ID: known}
     return MemberStatus(pod=pod, service=pod, node_id=node_id, state=state,
                         state_detail=MemberStateDetail(pending_notify_cmds=tuple(cmds),
                                                        last_known_container_state=container,
-                                                       extra=extra))
+                                                       notify=NotifyProgress(
+                                                           known_node_id=known)))
 
 
 def fqdn(m: MemberStatus) -> str:
@@ -292,3 +294,35 @@ def test_a_recipient_that_cannot_be_told_does_not_block_a_leaver(state, containe
     released = release_leaving(roles, fqdn)
     assert released[0].members[1].state == MemberState.DELETING
     assert released[0].members[0].state_detail.pending_notify_cmds, "kept for later"
+
+
+# ---------------------------------------------------------------- announce, mark_known
+
+
+def test_announce_queues_each_join_and_departure_once() -> None:
+    """Flags travel with the queued commands: a second pass (as after a crash that kept
+    either status) queues nothing new, and a status without the flags queues again."""
+    old = member("w-0", 1, known=1)
+    old = replace(old, state_detail=replace(old.state_detail, notify=replace(
+        old.state_detail.notify, announced=True)))
+    roles = [RoleStatus(id="worker", stateful_set="w", members=(
+        old, member("w-1", 2, known=3),
+        member("w-2", 3, state=MemberState.DELETE_PENDING, known=3)))]
+    once = announce(roles, APP, fqdn)
+    queued = cmds(once)
+    assert queued["w-0"] == (membership_args("delnodes", "worker", [f("w-2")]),
+                             membership_args("addnodes", "worker", [f("w-1")]))
+    assert queued["w-1"] == (membership_args("delnodes", "worker", [f("w-2")]),)
+    flags = {m.pod: m.state_detail.notify for r in once for m in r.members}
+    assert flags["w-0"].announced and flags["w-1"].announced
+    assert flags["w-2"].departure_announced
+    assert cmds(announce(once, APP, fqdn)) == queued
+
+
+def test_mark_known_only_fills_members_without_it() -> None:
+    roles = [RoleStatus(id="worker", stateful_set="w", members=(
+        member("w-0", 1, known=1), member("w-1", 2, state=MemberState.CREATING),
+        member("w-2", 3, state=MemberState.CREATE_PENDING)))]
+    known = {m.pod: m.state_detail.notify.known_node_id
+             for r in mark_known(roles, 3) for m in r.members}
+    assert known == {"w-0": 1, "w-1": 3, "w-2": None}

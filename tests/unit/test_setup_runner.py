@@ -13,28 +13,36 @@ import pytest
 
 from kubedirector.api.cluster import FileInjection
 from kubedirector.api.constants import APP_CONTAINER_NAME, MemberState
-from kubedirector.api.status import MemberStateDetail, MemberStatus
-from kubedirector.lifecycle.notifications import NOTIFY_ERROR, NOTIFY_FAILURES
+from kubedirector.api.fields import FieldReader
+from kubedirector.api.status import MemberStateDetail, MemberStatus, NotifyProgress, SetupProgress
 from kubedirector.setup import runner as runner_mod
 from kubedirector.setup import scripts
 from kubedirector.setup.executor import ExecError, ExecResult
 from kubedirector.setup.runner import (
-    ATTEMPT,
-    ERROR_GENERATION,
-    EXEC_RETRY,
+    EXEC_RETRY_BASE,
+    EXEC_RETRY_MAX,
     NOTIFY_LIMIT,
     NOTIFY_RETRY_BASE,
     NOTIFY_RETRY_MAX,
     POLL_INTERVAL,
-    RETRY_AT,
     RETRY_BASE,
     RETRY_LIMIT,
     RETRY_MAX,
-    RUN_ID,
-    STARTED_AT,
     SetupRunner,
     SetupSpec,
+    SetupTimeouts,
 )
+
+# The progress keys as stored in stateDetail (SetupProgress, NotifyProgress).
+RUN_ID = "setupRunId"
+STARTED_AT = "setupStartedAt"
+ATTEMPT = "setupAttempt"
+RETRY_AT = "setupRetryAt"
+ERROR_GENERATION = "configErrorGeneration"
+EXEC_FAILURES = "setupExecFailures"
+EXEC_ERROR = "setupExecError"
+NOTIFY_FAILURES = "notifyFailures"
+NOTIFY_ERROR = "lastNotifyError"
 
 CID = "containerd://0123456789abcdef"
 T0 = 1_800_000_000.0  # 2027-01-15T08:00:00Z
@@ -97,18 +105,31 @@ def done(code: int, out: str = "", err: str = "") -> ExecResult:
               f"{scripts.MARK_STDERR}\n{err}\n")
 
 
-def creating(**extra: object) -> MemberStatus:
+def progress(member: MemberStatus) -> dict[str, object]:
+    """The member's setup and notification progress as stored."""
+    return member.state_detail.setup.to_dict() | member.state_detail.notify.to_dict()
+
+
+def _typed(stored: dict[str, object]) -> dict[str, object]:
+    r = FieldReader()
+    typed = {"setup": SetupProgress.from_dict(r, stored, "stateDetail"),
+             "notify": NotifyProgress.from_dict(r, stored, "stateDetail")}
+    r.raise_if_failed()
+    return typed
+
+
+def creating(**stored: object) -> MemberStatus:
     return MemberStatus(pod=POD, service=POD, node_id=3, state=MemberState.CREATING,
                         state_detail=MemberStateDetail(configuring_container=CID,
                                                        last_known_container_state="running",
-                                                       extra=dict(extra)))
+                                                       **_typed(stored)))
 
 
-def configured(*cmds: tuple[str, ...], **extra: object) -> MemberStatus:
+def configured(*cmds: tuple[str, ...], **stored: object) -> MemberStatus:
     return MemberStatus(pod=POD, service=POD, node_id=3, state=MemberState.CONFIGURED,
                         state_detail=MemberStateDetail(
                             configuring_container=CID, last_configured_container=CID,
-                            pending_notify_cmds=tuple(cmds), extra=dict(extra)))
+                            pending_notify_cmds=tuple(cmds), **_typed(stored)))
 
 
 def setup_spec(max_log_size: int = 256, generation: int = 4,
@@ -157,7 +178,7 @@ def test_first_step_starts_the_configure_run(runner: SetupRunner, fake: FakeExec
     member, again = runner.step(creating(), setup_spec())
     assert again == POLL_INTERVAL
     assert member.state == MemberState.CREATING
-    assert member.state_detail.extra == {RUN_ID: CID, STARTED_AT: stamp(T0)}
+    assert progress(member) == {RUN_ID: CID, STARTED_AT: stamp(T0)}
     assert member.state_detail.config_error_detail is None
     (call,) = fake.calls
     assert (call.namespace, call.pod, call.container) == (NS, POD, APP_CONTAINER_NAME)
@@ -199,7 +220,7 @@ def test_poll_while_running_then_configured(runner: SetupRunner, fake: FakeExecu
     assert (d.start_script_stdout_message, d.start_script_stderr_message) == (
         "all good", "a warning")
     assert d.last_setup_generation == 9
-    assert d.extra == {RUN_ID: CID, STARTED_AT: stamp(T0)}
+    assert progress(member) == {RUN_ID: CID, STARTED_AT: stamp(T0)}
     assert len(fake.calls) == 4
 
 
@@ -225,8 +246,8 @@ def test_failed_configure_is_a_config_error_with_tails(runner: SetupRunner, fake
     assert d.start_script_stdout_message == ("o" * 100 + "OUT-END")[-20:]
     assert d.start_script_stderr_message == ("e" * 100 + "ERR-END")[-20:]
     assert fake.calls[1].script == scripts.poll_configure(run_id=CID, max_chars=20)
-    assert d.extra[RETRY_AT] == stamp(T0 + RETRY_BASE)
-    assert d.extra[ERROR_GENERATION] == 5
+    assert progress(member)[RETRY_AT] == stamp(T0 + RETRY_BASE)
+    assert progress(member)[ERROR_GENERATION] == 5
     assert d.last_configured_container is None
 
 
@@ -238,12 +259,12 @@ def test_setup_that_cannot_start_is_a_config_error(runner: SetupRunner,
     assert member.state == MemberState.CONFIG_ERROR
     assert member.state_detail.config_error_detail == (
         "app setup could not start (exit status 95): setup package file:///x.tgz: no such file")
-    assert RUN_ID not in member.state_detail.extra
+    assert RUN_ID not in progress(member)
     # its retry starts again, under the next run id
     fake.answers.append(ok())
     member, again = runner.step(SetupRunner.retried(member), setup_spec())
     assert again == POLL_INTERVAL
-    assert member.state_detail.extra[RUN_ID] == f"{CID}#1"
+    assert progress(member)[RUN_ID] == f"{CID}#1"
     assert f"{CID}#1" in fake.calls[1].script
 
 
@@ -254,11 +275,11 @@ def test_exec_error_at_start_keeps_the_member_creating(runner: SetupRunner,
                                                       fake: FakeExecutor) -> None:
     fake.answers.append(ExecError("exec into apps/pod failed: connection refused"))
     member, again = runner.step(creating(), setup_spec())
-    assert again == EXEC_RETRY
+    assert again == EXEC_RETRY_BASE
     assert member.state == MemberState.CREATING
     assert member.state_detail.config_error_detail == (
         "waiting to start app setup: exec into apps/pod failed: connection refused")
-    assert RUN_ID not in member.state_detail.extra
+    assert RUN_ID not in progress(member)
     fake.answers.append(ok())
     member, again = runner.step(member, setup_spec())
     assert again == POLL_INTERVAL
@@ -271,14 +292,67 @@ def test_exec_error_while_polling_keeps_polling(runner: SetupRunner,
     fake.answers += [ok(), ExecError("timed out after 30s"), done(0)]
     member, _ = runner.step(creating(), setup_spec())
     member, again = runner.step(member, setup_spec())
-    assert again == EXEC_RETRY
+    assert again == EXEC_RETRY_BASE
     assert member.state == MemberState.CREATING
     assert member.state_detail.config_error_detail == "cannot poll app setup: timed out after 30s"
-    assert member.state_detail.extra[RUN_ID] == CID
+    assert progress(member)[RUN_ID] == CID
     member, again = runner.step(member, setup_spec())
     assert again is None
     assert member.state == MemberState.CONFIGURED
     assert fake.calls[2].script == fake.calls[1].script  # polled again, not restarted
+
+
+def test_exec_errors_back_off_and_are_counted_until_one_works(runner: SetupRunner,
+                                                              fake: FakeExecutor) -> None:
+    """No exit code: retried later and later (capped), each failure counted and named, so
+    the cluster can say `SetupFailing`; the first exec that works clears the count."""
+    member = creating()
+    delays = []
+    for failures in range(1, 10):
+        fake.answers.append(ExecError("connection refused"))
+        member, again = runner.step(member, setup_spec())
+        delays.append(again)
+        assert progress(member)[EXEC_FAILURES] == failures
+        assert progress(member)[EXEC_ERROR] == "waiting to start app setup: connection refused"
+        assert RUN_ID not in progress(member)
+    assert delays == [min(EXEC_RETRY_MAX, EXEC_RETRY_BASE * 2 ** n) for n in range(9)]
+    assert delays[-1] == EXEC_RETRY_MAX
+    fake.answers.append(ok())
+    member, again = runner.step(member, setup_spec())
+    assert again == POLL_INTERVAL
+    assert progress(member) == {RUN_ID: CID, STARTED_AT: stamp(T0)}
+
+
+def test_configure_past_its_deadline_is_stopped_and_a_config_error(
+        fake: FakeExecutor, clock: Clock) -> None:
+    runner = SetupRunner(fake, clock, SetupTimeouts(configure=60))  # type: ignore[arg-type]
+    fake.answers += [ok(), RUNNING]
+    member, _ = runner.step(creating(), setup_spec())
+    clock.advance(59)
+    member, again = runner.step(member, setup_spec())
+    assert (member.state, again) == (MemberState.CREATING, POLL_INTERVAL)
+    clock.advance(1)
+    fake.answers += [RUNNING, ok()]
+    member, again = runner.step(member, setup_spec())
+    assert again is None
+    assert member.state == MemberState.CONFIG_ERROR
+    assert member.state_detail.config_error_detail == (
+        "app setup (--configure) did not finish within 60s and was stopped")
+    assert fake.calls[-1].script == scripts.stop_configure()
+    assert progress(member)[RETRY_AT] == stamp(clock.now + RETRY_BASE)
+
+
+def test_timeouts_reach_the_guest_scripts(fake: FakeExecutor, clock: Clock) -> None:
+    runner = SetupRunner(fake, clock, SetupTimeouts(fetch=7, notify=9))  # type: ignore[arg-type]
+    fake.answers += [ok(), ok()]
+    runner.step(creating(), replace(setup_spec(), package_url="http://pkg.example/a.tgz"))
+    assert "--max-time 7 " in fake.calls[0].script
+    assert fake.calls[0].timeout == 7 + runner_mod.START_MARGIN
+    runner.notify(configured(ADD), namespace=NS, configmeta="{}")
+    assert "timeout -k 5 9 " in fake.calls[1].script
+    assert fake.calls[1].timeout == 19
+    with pytest.raises(ValueError, match="configure timeout"):
+        SetupTimeouts(configure=0)
 
 
 # ---------------------------------------------------------------- retries
@@ -289,7 +363,7 @@ def test_retries_back_off_and_stop_at_the_limit(runner: SetupRunner, fake: FakeE
     member = run_to_config_error(runner, fake, creating())
     retries = 0
     while True:
-        attempt = int(member.state_detail.extra.get(ATTEMPT, 0))
+        attempt = member.state_detail.setup.attempt
         due, wait = runner.retry_due(member, generation=4)
         if wait is None:
             assert not due
@@ -303,14 +377,14 @@ def test_retries_back_off_and_stop_at_the_limit(runner: SetupRunner, fake: FakeE
         member = SetupRunner.retried(member)
         retries += 1
         assert member.state == MemberState.CREATING
-        assert member.state_detail.extra[ATTEMPT] == retries
+        assert progress(member)[ATTEMPT] == retries
         assert member.state_detail.config_error_detail is None
-        assert RETRY_AT not in member.state_detail.extra
+        assert RETRY_AT not in progress(member)
         member = run_to_config_error(runner, fake, member)
-        assert member.state_detail.extra[RUN_ID] == f"{CID}#{retries}"
+        assert progress(member)[RUN_ID] == f"{CID}#{retries}"
         assert f"{CID}#{retries}" in fake.calls[-2].script  # started under its own run id
     assert retries == RETRY_LIMIT
-    assert RETRY_AT not in member.state_detail.extra
+    assert RETRY_AT not in progress(member)
     clock.advance(10 * RETRY_MAX)
     assert runner.retry_due(member, generation=4) == (False, None)
 
@@ -321,7 +395,7 @@ def test_retry_delay_is_capped(runner: SetupRunner, fake: FakeExecutor, clock: C
     delays = []
     for attempt in range(10):
         member = run_to_config_error(runner, fake, creating(**{ATTEMPT: attempt}))
-        delays.append(runner_mod._seconds(member.state_detail.extra[RETRY_AT]) - clock.now)
+        delays.append(runner_mod._seconds(progress(member)[RETRY_AT]) - clock.now)
     assert delays == [min(RETRY_MAX, RETRY_BASE * 2 ** a) for a in range(10)]
     assert delays[-1] == RETRY_MAX
 
@@ -341,7 +415,7 @@ def test_success_after_retries_forgets_them(runner: SetupRunner, fake: FakeExecu
     member, _ = runner.step(member, setup_spec())
     member, _ = runner.step(member, setup_spec())
     assert member.state == MemberState.CONFIGURED
-    assert member.state_detail.extra == {RUN_ID: f"{CID}#1", STARTED_AT: stamp(T0)}
+    assert progress(member) == {RUN_ID: f"{CID}#1", STARTED_AT: stamp(T0)}
 
 
 # ---------------------------------------------------------------- notifications
@@ -368,8 +442,8 @@ def test_notify_failure_keeps_the_command_with_backoff(runner: SetupRunner,
         member, again, error = runner.notify(member, namespace=NS, configmeta="{}")
         assert error == f"startscript {' '.join(ADD)} exited with status 3: cannot reach a.x"
         assert member.state_detail.pending_notify_cmds == (ADD, DEL)
-        assert member.state_detail.extra[NOTIFY_FAILURES] == failures
-        assert member.state_detail.extra[NOTIFY_ERROR] == error
+        assert progress(member)[NOTIFY_FAILURES] == failures
+        assert progress(member)[NOTIFY_ERROR] == error
         delays.append(again)
     assert delays == [min(NOTIFY_RETRY_MAX, NOTIFY_RETRY_BASE * 2 ** n)
                       for n in range(NOTIFY_LIMIT - 1)]
@@ -379,8 +453,8 @@ def test_notify_failure_keeps_the_command_with_backoff(runner: SetupRunner,
     assert again is None
     assert error == f"startscript {' '.join(ADD)}: timed out after 70s"
     assert member.state_detail.pending_notify_cmds == (DEL,)
-    assert member.state_detail.extra[NOTIFY_ERROR] == f"gave up: {error}"
-    assert member.state_detail.extra[NOTIFY_FAILURES] == NOTIFY_LIMIT
+    assert progress(member)[NOTIFY_ERROR] == f"gave up: {error}"
+    assert progress(member)[NOTIFY_FAILURES] == NOTIFY_LIMIT
     assert len(fake.calls) == NOTIFY_LIMIT
 
 
@@ -392,7 +466,7 @@ def test_next_command_gets_its_own_attempts_after_a_give_up(runner: SetupRunner,
     member, again, error = runner.notify(member, namespace=NS, configmeta="{}")
     assert error is not None
     assert member.state_detail.pending_notify_cmds == (DEL,)
-    assert member.state_detail.extra[NOTIFY_FAILURES] == 1
+    assert progress(member)[NOTIFY_FAILURES] == 1
     assert again == NOTIFY_RETRY_BASE
 
 
@@ -400,11 +474,11 @@ def test_notify_success_after_failures_clears_the_count(runner: SetupRunner,
                                                         fake: FakeExecutor) -> None:
     fake.answers += [ok(code=2), ok()]
     member, _, _ = runner.notify(configured(ADD), namespace=NS, configmeta="{}")
-    assert member.state_detail.extra[NOTIFY_FAILURES] == 1
+    assert progress(member)[NOTIFY_FAILURES] == 1
     member, again, error = runner.notify(member, namespace=NS, configmeta="{}")
     assert (again, error) == (None, None)
     assert member.state_detail.pending_notify_cmds == ()
-    assert NOTIFY_FAILURES not in member.state_detail.extra
+    assert NOTIFY_FAILURES not in progress(member)
 
 
 # ---------------------------------------------------------------- with real bash

@@ -143,7 +143,74 @@ def test_start_returns_at_once_and_poll_sees_running_then_done(guest: Path) -> N
                                      stderr="configuring-err")
     assert (guest / "calls").read_text() == f"{guest}/opt/guestconfig --configure\n"
     status = (guest / scripts.STATUS_FILE.lstrip("/")).read_text()
-    assert status == f"{RUN_ID}=0\n"
+    assert status == f"{RUN_ID}=\n{RUN_ID}=0\n"  # the start marker, then the outcome
+
+
+# ---------------------------------------------------------------- crash safety and bounds
+
+
+def test_starting_the_same_run_again_does_nothing(guest: Path) -> None:
+    """An operator that crashed before saving "started" starts the run again: the marker
+    in configure.status makes that a no-op, while the run goes on and after it ended."""
+    with_package(guest, sleep=1)
+    assert start(guest).returncode == 0
+    configmeta_file(guest).write_text("kept")
+    assert start(guest, configmeta="new").returncode == 0
+    assert wait_done(guest).exit_code == 0
+    assert start(guest, configmeta="new").returncode == 0
+    assert configmeta_file(guest).read_text() == "kept"
+    assert (guest / "calls").read_text().count("--configure") == 1
+    # another run id (a retry, a new container) does start
+    assert start(guest, run_id=f"{RUN_ID}#1").returncode == 0
+    assert wait_done(guest, f"{RUN_ID}#1").exit_code == 0
+    assert (guest / "calls").read_text().count("--configure") == 2
+
+
+@pytest.mark.parametrize("cut", [0.25, 0.5, 0.9, 0.99])
+def test_a_script_cut_off_in_transit_runs_nothing(guest: Path, cut: float) -> None:
+    """An exec whose connection dies mid-script: bash reads the group whole, so a part
+    of it does nothing at all (no configmeta, no marker, no run)."""
+    with_package(guest)
+    script = scripts.start_configure(configmeta="{}", package_url=PACKAGE_URL, run_id=RUN_ID)
+    proc = run_guest(guest, script[:int(len(script) * cut)])
+    assert proc.returncode != 0
+    assert not configmeta_file(guest).exists()
+    assert not (guest / scripts.STATUS_FILE.lstrip("/")).exists()
+    assert not (guest / "calls").exists()
+
+
+def test_stop_configure_ends_a_hung_run_with_its_children(guest: Path) -> None:
+    with_package(guest, members={"pkg/startscript": (
+        '#!/bin/bash\necho $$ >>"$KD_GUEST_ROOT/pids"\n'
+        'sleep 300 &\necho $! >>"$KD_GUEST_ROOT/pids"\nwait\n')})
+    assert start(guest).returncode == 0
+    pids_file = guest / "pids"
+    deadline = time.monotonic() + 5
+    while len(pids_file.read_text().split() if pids_file.exists() else []) < 2:
+        assert time.monotonic() < deadline, "the configure run never started"
+        time.sleep(0.05)
+    pids = [int(p) for p in pids_file.read_text().split()]
+    assert poll(guest).running
+    assert run_guest(guest, scripts.stop_configure()).returncode == 0
+    deadline = time.monotonic() + 5
+    while any(_alive(p) for p in pids):
+        assert time.monotonic() < deadline, "the hung configure run was not stopped"
+        time.sleep(0.05)
+    # its wrapper went with it: the overrun is recorded by the operator, not the guest
+    assert poll(guest).running
+
+
+def test_notify_is_stopped_at_its_timeout(guest: Path) -> None:
+    with_package(guest, members={"pkg/startscript": (
+        '#!/bin/bash\n[ "$1" = --configure ] && exit 0\necho $$ >>"$KD_GUEST_ROOT/pids"\n'
+        "sleep 300\n")})
+    assert start(guest).returncode == 0
+    wait_done(guest)
+    began = time.monotonic()
+    proc = run_guest(guest, scripts.notify(configmeta="{}", arguments=["--addnodes"],
+                                           timeout=1), timeout=20)
+    assert proc.returncode == 124  # timeout(1)'s code for "timed out"
+    assert time.monotonic() - began < 10
 
 
 def test_start_returns_at_once_with_stdin_left_open(guest: Path) -> None:

@@ -1,0 +1,173 @@
+"""MemberSetup: status is checkpointed right after each exec with a lasting effect, the
+crash hook fires before that write, and notifications run side by side (fake executor)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field, replace
+
+import pytest
+
+from kubedirector.api.app import App
+from kubedirector.api.cluster import Cluster
+from kubedirector.api.constants import APP_CONTAINER_NAME, MemberState
+from kubedirector.api.status import ClusterStatus, MemberStateDetail, MemberStatus, RoleStatus
+from kubedirector.reconcilers.member_setup import MemberSetup
+from kubedirector.setup import crashpoint, scripts
+from kubedirector.setup.executor import ExecResult
+from kubedirector.setup.runner import SetupRunner
+from tests.unit.kd_fixtures import spark_app, spark_cluster
+
+ADD = ("--addnodes", "--nodegroup", "1", "--role", "worker", "--fqdns", "w-9.x")
+APP = App.from_dict(spark_app())
+CLUSTER = Cluster.from_dict(spark_cluster(), None, APP)
+
+
+@dataclass
+class GuestSim:
+    """Answers the setup scripts as a guest would: start ok, poll as told, notify ok.
+    `notify_barrier`, when set, makes each notification wait for the others."""
+
+    poll_answer: str = f"{scripts.MARK_DONE} 0\n"
+    notify_barrier: threading.Barrier | None = None
+    scripts_run: list[tuple[str, str]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def run(
+        self,
+        namespace: str,
+        pod: str,
+        script: str,
+        *,
+        timeout: float = 30.0,
+        container: str = APP_CONTAINER_NAME,
+    ) -> ExecResult:
+        kind = (
+            "start"
+            if "--configure" in script
+            else "poll"
+            if scripts.MARK_DONE in script
+            else "notify"
+        )
+        with self.lock:
+            self.scripts_run.append((pod, kind))
+        if kind == "poll":
+            return ExecResult(0, self.poll_answer, "")
+        if kind == "notify" and self.notify_barrier is not None:
+            self.notify_barrier.wait(timeout=10)  # broken (raises) unless run side by side
+        return ExecResult(0, "", "")
+
+
+def member(
+    pod: str, node_id: int, state: str, *cmds: tuple[str, ...], run_id: str | None = None
+) -> MemberStatus:
+    detail = MemberStateDetail(
+        configuring_container=f"cid-{pod}",
+        last_configured_container=(f"cid-{pod}" if state == MemberState.CONFIGURED else None),
+        last_known_container_state="running",
+        pending_notify_cmds=tuple(cmds),
+    )
+    if run_id is not None:
+        detail = replace(detail, setup=replace(detail.setup, run_id=run_id))
+    return MemberStatus(pod=pod, service=pod, node_id=node_id, state=state, state_detail=detail)
+
+
+def draft(*workers: MemberStatus) -> ClusterStatus:
+    return ClusterStatus(
+        cluster_service="kdhs",
+        last_node_id=9,
+        roles=(RoleStatus(id="worker", stateful_set="w", members=workers),),
+    )
+
+
+def configmeta(_status: ClusterStatus, m: MemberStatus) -> str:
+    return f'{{"for": "{m.pod}"}}'
+
+
+def by_pod(status: ClusterStatus) -> dict[str, MemberStatus]:
+    return {m.pod: m for r in status.roles for m in r.members}
+
+
+def test_each_started_run_is_checkpointed_as_it_happens() -> None:
+    guest = GuestSim()
+    saved: list[ClusterStatus] = []
+    pods = [f"w-{i}" for i in range(5)]
+    out = MemberSetup(SetupRunner(guest)).setup(  # type: ignore[arg-type]
+        CLUSTER,
+        APP,
+        draft(*(member(p, i + 1, MemberState.CREATING) for i, p in enumerate(pods))),
+        configmeta,
+        saved.append,
+    )
+    assert len(saved) == 5
+    started = [
+        sorted(p for p, m in by_pod(s).items() if m.state_detail.setup.run_id) for s in saved
+    ]
+    assert [len(s) for s in started] == [1, 2, 3, 4, 5]  # each write adds one started run
+    assert started[-1] == pods
+    for m in by_pod(saved[0]).values():
+        assert m.state_detail.notify.known_node_id == 9  # what its configmeta names
+    assert [by_pod(saved[-1])[p] for p in pods] == list(out.roles[0].members)
+
+
+def test_a_poll_still_running_is_not_written_a_finished_one_is() -> None:
+    guest = GuestSim(poll_answer=f"{scripts.MARK_RUNNING}\n")
+    saved: list[ClusterStatus] = []
+    setup = MemberSetup(SetupRunner(guest))  # type: ignore[arg-type]
+    started = member("w-0", 1, MemberState.CREATING, run_id="cid-w-0")
+    setup.setup(CLUSTER, APP, draft(started), configmeta, saved.append)
+    assert saved == []
+    guest.poll_answer = f"{scripts.MARK_DONE} 0\n"
+    setup.setup(CLUSTER, APP, draft(started), configmeta, saved.append)
+    (written,) = saved
+    assert by_pod(written)["w-0"].state == MemberState.CONFIGURED
+
+
+class CrashedError(Exception):
+    pass
+
+
+@pytest.mark.parametrize(
+    ("point", "start"),
+    [
+        (crashpoint.SETUP_STARTED, member("w-0", 1, MemberState.CREATING)),
+        (crashpoint.SETUP_ENDED, member("w-0", 1, MemberState.CREATING, run_id="cid-w-0")),
+        (crashpoint.NOTIFIED, member("w-0", 1, MemberState.CONFIGURED, ADD)),
+    ],
+)
+def test_the_crash_hook_fires_after_the_exec_and_before_the_write(
+    monkeypatch: pytest.MonkeyPatch, point: str, start: MemberStatus
+) -> None:
+    def exit_now(code: int) -> None:
+        raise CrashedError(code)
+
+    monkeypatch.setenv(crashpoint.CRASH_ENV, point)
+    monkeypatch.setattr(crashpoint.os, "_exit", exit_now)
+    guest = GuestSim()
+    saved: list[ClusterStatus] = []
+    setup = MemberSetup(SetupRunner(guest))  # type: ignore[arg-type]
+    with pytest.raises(CrashedError):
+        if point == crashpoint.NOTIFIED:
+            setup.notify(CLUSTER, draft(start), configmeta, saved.append)
+        else:
+            setup.setup(CLUSTER, APP, draft(start), configmeta, saved.append)
+    assert len(guest.scripts_run) == 1  # the exec ran ...
+    assert saved == []  # ... and its status write did not
+
+
+def test_unknown_crash_point_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown crash point"):
+        crashpoint.reached("nowhere")
+
+
+def test_notifications_run_side_by_side_each_written_when_delivered() -> None:
+    guest = GuestSim(notify_barrier=threading.Barrier(3))
+    saved: list[ClusterStatus] = []
+    members = [member(f"w-{i}", i + 1, MemberState.CONFIGURED, ADD) for i in range(3)]
+    out = MemberSetup(SetupRunner(guest)).notify(  # type: ignore[arg-type]
+        CLUSTER, draft(*members), configmeta, saved.append
+    )
+    assert out.notify_errors == []
+    assert all(m.state_detail.pending_notify_cmds == () for m in out.roles[0].members)
+    told = [sum(not m.state_detail.pending_notify_cmds for m in by_pod(s).values()) for s in saved]
+    assert told == [1, 2, 3]
