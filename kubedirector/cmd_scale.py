@@ -1,0 +1,87 @@
+"""`kubedirector scale CLUSTER ROLE N`: set a role's members by the role's name.
+
+The roles are a list in the spec, so the patch addresses the role by its index;
+a JSON-patch `test` of the role's id at that index makes the API server refuse
+the patch if the list changed in between, instead of resizing another role.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TextIO
+
+from kubernetes.client import ApiClient, ApiException
+
+from kubedirector.api.constants import GROUP, PLURAL_CLUSTER, VERSION
+from kubedirector.clientconfig import ClientConfigError, connect
+from kubedirector.kube import JSON_PATCH, api_message, request_json, resource_path
+
+
+class ScaleError(ValueError):
+    """The cluster or role is not what the command needs; the message says why."""
+
+
+def scale_patch(cluster: Mapping[str, Any], role: str, members: int) -> list[dict[str, Any]]:
+    """The JSON patch setting `role`'s members, guarded by a test of the role's id."""
+    roles = (cluster.get("spec") or {}).get("roles") or []
+    ids = [r.get("id") if isinstance(r, Mapping) else None for r in roles]
+    if role not in ids:
+        known = ", ".join(str(i) for i in ids) or "none"
+        name = cluster.get("metadata", {}).get("name")
+        raise ScaleError(f"kdcluster {name!r} has no role {role!r} (its roles: {known})")
+    index = ids.index(role)
+    return [
+        {"op": "test", "path": f"/spec/roles/{index}/id", "value": role},
+        {"op": "add", "path": f"/spec/roles/{index}/members", "value": members},
+    ]
+
+
+def scale(api: ApiClient, namespace: str, name: str, role: str, members: int) -> tuple[int, int]:
+    """Patch the cluster; (members before, members after)."""
+    path = resource_path(GROUP, VERSION, PLURAL_CLUSTER, namespace=namespace, name=name)
+    try:
+        cluster = request_json(api, "GET", path)
+    except ApiException as e:
+        if e.status == 404:
+            raise ScaleError(f"kdcluster {name!r} not found in namespace {namespace!r}") from e
+        raise ScaleError(api_message(e)) from e
+    ops = scale_patch(cluster, role, members)
+    index = int(ops[0]["path"].split("/")[3])
+    before = cluster["spec"]["roles"][index].get("members")
+    try:
+        request_json(api, "PATCH", path, body=ops, content_type=JSON_PATCH)
+    except ApiException as e:
+        if e.status == 422 and "test" in api_message(e).lower():
+            raise ScaleError(
+                f"the roles of kdcluster {name!r} changed while scaling (role {role!r} is no "
+                "longer at the same place); nothing was changed: run the command again"
+            ) from e
+        raise ScaleError(f"refused: {api_message(e)}") from e
+    return before, members
+
+
+def run_scale(
+    name: str,
+    role: str,
+    members: int,
+    *,
+    kubeconfig: str | None,
+    namespace: str | None,
+    out: TextIO,
+    err: TextIO,
+) -> int:
+    try:
+        api, ns = connect(kubeconfig, namespace)
+    except ClientConfigError as e:
+        print(f"error: {e}", file=err)
+        return 1
+    try:
+        before, after = scale(api, ns, name, role, members)
+    except ScaleError as e:
+        print(f"error: {e}", file=err)
+        return 1
+    finally:
+        api.close()
+    was = "default" if before is None else str(before)
+    print(f"kdcluster/{name} role {role} scaled: {was} -> {after} members", file=out)
+    return 0
