@@ -1,4 +1,5 @@
-"""Which cluster and namespace a user command talks to, the way kubectl decides.
+"""Which cluster and namespace a user command talks to (the way kubectl decides), and
+reading the KubeDirectorCluster it names.
 
 `--kubeconfig`, else `KUBECONFIG` (several files joined with `:` merge), else
 `~/.kube/config`; `--namespace`, else the current context's namespace, else
@@ -7,19 +8,30 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from kubernetes.client import ApiClient, ApiException
 from kubernetes.config import ConfigException, list_kube_config_contexts
 
+from kubedirector.api.constants import GROUP, PLURAL_CLUSTER, VERSION
 from kubedirector.kube import (
     IN_CLUSTER_NAMESPACE_FILE,
     InstrumentedApiClient,
+    api_message,
     in_cluster,
     new_api_client,
+    request_json,
+    resource_path,
 )
 
 DEFAULT_NAMESPACE = "default"
 
 
-class ClientConfigError(RuntimeError):
+class CommandError(RuntimeError):
+    """What stopped a user command; the message says why, for the user."""
+
+
+class ClientConfigError(CommandError):
     """No usable kubeconfig; the message says what was tried."""
 
 
@@ -42,3 +54,14 @@ def connect(kubeconfig: str | None, namespace: str | None) -> tuple[Instrumented
     except (ConfigException, OSError) as e:
         raise ClientConfigError(f"cannot load the kubeconfig: {e}") from e
     return api, namespace or context_namespace(kubeconfig)
+
+
+def get_cluster(api: ApiClient, namespace: str, name: str) -> dict[str, Any]:
+    """The stored KubeDirectorCluster; CommandError if it cannot be read."""
+    path = resource_path(GROUP, VERSION, PLURAL_CLUSTER, namespace=namespace, name=name)
+    try:
+        return request_json(api, "GET", path)
+    except ApiException as e:
+        if e.status == 404:
+            raise CommandError(f"kdcluster {name!r} not found in namespace {namespace!r}") from e
+        raise CommandError(api_message(e)) from e

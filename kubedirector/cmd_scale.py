@@ -13,11 +13,11 @@ from typing import Any, TextIO
 from kubernetes.client import ApiClient, ApiException
 
 from kubedirector.api.constants import GROUP, PLURAL_CLUSTER, VERSION
-from kubedirector.clientconfig import ClientConfigError, connect
+from kubedirector.clientconfig import CommandError, connect, get_cluster
 from kubedirector.kube import JSON_PATCH, api_message, request_json, resource_path
 
 
-class ScaleError(ValueError):
+class ScaleError(CommandError):
     """The cluster or role is not what the command needs; the message says why."""
 
 
@@ -36,28 +36,28 @@ def scale_patch(cluster: Mapping[str, Any], role: str, members: int) -> list[dic
     ]
 
 
-def scale(api: ApiClient, namespace: str, name: str, role: str, members: int) -> tuple[int, int]:
-    """Patch the cluster; (members before, members after)."""
+def patch_cluster(api: ApiClient, namespace: str, name: str, ops: list[dict[str, Any]]) -> None:
+    """Send the patch; a failed `test` means the roles moved since they were read."""
     path = resource_path(GROUP, VERSION, PLURAL_CLUSTER, namespace=namespace, name=name)
-    try:
-        cluster = request_json(api, "GET", path)
-    except ApiException as e:
-        if e.status == 404:
-            raise ScaleError(f"kdcluster {name!r} not found in namespace {namespace!r}") from e
-        raise ScaleError(api_message(e)) from e
-    ops = scale_patch(cluster, role, members)
-    index = int(ops[0]["path"].split("/")[3])
-    before = cluster["spec"]["roles"][index].get("members")
     try:
         request_json(api, "PATCH", path, body=ops, content_type=JSON_PATCH)
     except ApiException as e:
         if e.status == 422 and "test" in api_message(e).lower():
+            role = ops[0]["value"]
             raise ScaleError(
                 f"the roles of kdcluster {name!r} changed while scaling (role {role!r} is no "
                 "longer at the same place); nothing was changed: run the command again"
             ) from e
         raise ScaleError(f"refused: {api_message(e)}") from e
-    return before, members
+
+
+def scale(api: ApiClient, namespace: str, name: str, role: str, members: int) -> int | None:
+    """Set the role's members; returns what the spec said before (None: unset)."""
+    cluster = get_cluster(api, namespace, name)
+    ops = scale_patch(cluster, role, members)
+    before = next(r for r in cluster["spec"]["roles"] if r.get("id") == role).get("members")
+    patch_cluster(api, namespace, name, ops)
+    return before
 
 
 def run_scale(
@@ -72,16 +72,13 @@ def run_scale(
 ) -> int:
     try:
         api, ns = connect(kubeconfig, namespace)
-    except ClientConfigError as e:
+        try:
+            before = scale(api, ns, name, role, members)
+        finally:
+            api.close()
+    except CommandError as e:
         print(f"error: {e}", file=err)
         return 1
-    try:
-        before, after = scale(api, ns, name, role, members)
-    except ScaleError as e:
-        print(f"error: {e}", file=err)
-        return 1
-    finally:
-        api.close()
     was = "default" if before is None else str(before)
-    print(f"kdcluster/{name} role {role} scaled: {was} -> {after} members", file=out)
+    print(f"kdcluster/{name} role {role} scaled: {was} -> {members} members", file=out)
     return 0

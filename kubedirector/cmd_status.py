@@ -9,13 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
-from kubernetes.client import ApiException
-
-from kubedirector.api.constants import GROUP, PLURAL_CLUSTER, VERSION
 from kubedirector.api.errors import SpecError
 from kubedirector.api.status import ClusterStatus, MemberStateDetail
-from kubedirector.clientconfig import ClientConfigError, connect
-from kubedirector.kube import api_message, request_json, resource_path
+from kubedirector.clientconfig import CommandError, connect, get_cluster
 
 HEADER = ("ROLE", "MEMBER", "NODE", "STATE", "DETAIL")
 CONDITIONS = ("Ready", "Progressing", "Degraded")
@@ -92,18 +88,13 @@ def run_status(
 ) -> int:
     try:
         api, ns = connect(kubeconfig, namespace)
-    except ClientConfigError as e:
+        try:
+            cluster = get_cluster(api, ns, name)
+        finally:
+            api.close()
+    except CommandError as e:
         print(f"error: {e}", file=err)
         return 1
-    path = resource_path(GROUP, VERSION, PLURAL_CLUSTER, namespace=ns, name=name)
-    try:
-        cluster = request_json(api, "GET", path)
-    except ApiException as e:
-        where = f"kdcluster {name!r} not found in namespace {ns!r}"
-        print(f"error: {where if e.status == 404 else api_message(e)}", file=err)
-        return 1
-    finally:
-        api.close()
     try:
         out.write(format_status(cluster))
     except SpecError as e:
