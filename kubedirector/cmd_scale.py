@@ -37,18 +37,27 @@ def scale_patch(cluster: Mapping[str, Any], role: str, members: int) -> list[dic
 
 
 def patch_cluster(api: ApiClient, namespace: str, name: str, ops: list[dict[str, Any]]) -> None:
-    """Send the patch; a failed `test` means the roles moved since they were read."""
+    """Send the patch from `scale_patch`. The API server answers a failed `test` with a
+    bare 422, so a refusal is explained by looking again at where the role is.
+    """
     path = resource_path(GROUP, VERSION, PLURAL_CLUSTER, namespace=namespace, name=name)
     try:
         request_json(api, "PATCH", path, body=ops, content_type=JSON_PATCH)
     except ApiException as e:
-        if e.status == 422 and "test" in api_message(e).lower():
-            role = ops[0]["value"]
+        if e.status == 422 and not _role_still_there(get_cluster(api, namespace, name), ops[0]):
             raise ScaleError(
-                f"the roles of kdcluster {name!r} changed while scaling (role {role!r} is no "
-                "longer at the same place); nothing was changed: run the command again"
+                f"the roles of kdcluster {name!r} changed while scaling (role "
+                f"{ops[0]['value']!r} is no longer where it was); nothing was changed: "
+                "run the command again"
             ) from e
         raise ScaleError(f"refused: {api_message(e)}") from e
+
+
+def _role_still_there(cluster: Mapping[str, Any], test: Mapping[str, Any]) -> bool:
+    """Whether the role id the `test` operation expects is still at its path."""
+    index = int(test["path"].split("/")[3])
+    roles = (cluster.get("spec") or {}).get("roles") or []
+    return index < len(roles) and roles[index].get("id") == test["value"]
 
 
 def scale(api: ApiClient, namespace: str, name: str, role: str, members: int) -> int | None:

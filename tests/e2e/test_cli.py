@@ -153,7 +153,7 @@ def test_scale_refused_when_the_roles_moved(kubectl, namespace, local_cluster):
         "create", "-n", namespace, "-f", str(EXAMPLES / "clusters" / "cr-cluster-spark221e2.yaml")
     )
     stale = cluster(kubectl, namespace, "spark221e2")
-    ops = scale_patch(stale, "worker", 5)  # worker is at index 1
+    ops = scale_patch(stale, "worker", 5)  # worker is at index 1, where controller goes
     roles = stale["spec"]["roles"]
     kubectl(
         "patch",
@@ -163,7 +163,7 @@ def test_scale_refused_when_the_roles_moved(kubectl, namespace, local_cluster):
         namespace,
         "--type=merge",
         "-p",
-        json.dumps({"spec": {"roles": [roles[2], roles[1], roles[0]]}}),
+        json.dumps({"spec": {"roles": [roles[1], roles[0], roles[2]]}}),
     )
     api = new_api_client(str(local_cluster.kubeconfig))
     try:
@@ -173,7 +173,7 @@ def test_scale_refused_when_the_roles_moved(kubectl, namespace, local_cluster):
         api.close()
     after = cluster(kubectl, namespace, "spark221e2")["spec"]["roles"]
     assert [(r["id"], r["members"]) for r in after] == [
-        ("jupyter", 1),
         ("worker", 2),
         ("controller", 1),
+        ("jupyter", 1),
     ]
