@@ -14,6 +14,7 @@ from kubedirector import __version__
 from kubedirector.options import EXTRA_CONTROLLERS_ENV, add_run_arguments, run_options
 
 PLUGIN_PROG = "kubectl kd"
+DEFAULT_NAMESPACE = "default"
 
 
 def _non_negative(text: str) -> int:
@@ -26,15 +27,28 @@ def _non_negative(text: str) -> int:
     return value
 
 
-def _cluster_access() -> argparse.ArgumentParser:
-    """The options of the commands that talk to a cluster, named as kubectl names them."""
+def _add_cluster_access(parser: argparse.ArgumentParser, prefix: str = "") -> None:
+    """The options naming the cluster and namespace, as kubectl names them.
+
+    The top-level copies (dest `global_*`) let them come before the command too
+    (`kubectl kd -n NS status X`, as well as `kubectl kd status X -n NS`).
+    """
+    parser.add_argument(
+        "--kubeconfig",
+        dest=f"{prefix}kubeconfig",
+        help="kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)",
+    )
+    parser.add_argument(
+        "-n",
+        "--namespace",
+        dest=f"{prefix}namespace",
+        help="namespace (default: the current context's, else default)",
+    )
+
+
+def _command_access() -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
-    parent.add_argument(
-        "--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)"
-    )
-    parent.add_argument(
-        "-n", "--namespace", help="namespace (default: the current context's, else default)"
-    )
+    _add_cluster_access(parent)
     return parent
 
 
@@ -44,6 +58,7 @@ def build_parser(prog: str = "kubedirector") -> argparse.ArgumentParser:
         description="Run stateful, clustered apps on Kubernetes from an app catalog.",
     )
     parser.add_argument("--version", action="version", version=f"kubedirector {__version__}")
+    _add_cluster_access(parser, prefix="global_")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     run = commands.add_parser(
         "run",
@@ -68,7 +83,7 @@ def build_parser(prog: str = "kubedirector") -> argparse.ArgumentParser:
     )
     validate.add_argument("files", nargs="+", metavar="FILE", help="file, directory or -")
     validate.add_argument(
-        "-n", "--namespace", default="default", help="namespace of documents that name none"
+        "-n", "--namespace", help="namespace of documents that name none (default: default)"
     )
     validate.add_argument(
         "--operator-namespace",
@@ -87,12 +102,12 @@ def build_parser(prog: str = "kubedirector") -> argparse.ArgumentParser:
     render.add_argument("cluster", metavar="CLUSTER", help="the KubeDirectorCluster file")
     render.add_argument("--config", metavar="FILE", help="a KubeDirectorConfig file")
     render.add_argument(
-        "-n", "--namespace", default="default", help="namespace if the cluster names none"
+        "-n", "--namespace", help="namespace if the cluster names none (default: default)"
     )
 
     scale = commands.add_parser(
         "scale",
-        parents=[_cluster_access()],
+        parents=[_command_access()],
         help="set a role's number of members, by role name",
         description="Set ROLE's members in kdcluster CLUSTER to N. The patch tests the "
         "role's id at its place in the list, so it fails rather than resize another "
@@ -104,7 +119,7 @@ def build_parser(prog: str = "kubedirector") -> argparse.ArgumentParser:
 
     status = commands.add_parser(
         "status",
-        parents=[_cluster_access()],
+        parents=[_command_access()],
         help="a cluster's members, their states and last setup output",
     )
     status.add_argument("cluster", metavar="CLUSTER")
@@ -114,6 +129,10 @@ def build_parser(prog: str = "kubedirector") -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, prog: str = "kubedirector") -> int:
     parser = build_parser(prog)
     args = parser.parse_args(argv)
+    if args.command == "run" and (args.global_kubeconfig or args.global_namespace):
+        parser.error("`run` takes --kubeconfig and --namespace after the command")
+    namespace = getattr(args, "namespace", None) or args.global_namespace
+    kubeconfig = getattr(args, "kubeconfig", None) or args.global_kubeconfig
     # Imports per command keep `--help` and the offline commands fast.
     if args.command == "run":
         options = run_options(args.subparser, args)
@@ -125,7 +144,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "kubedirector") -> int:
 
         return run_validate(
             args.files,
-            namespace=args.namespace,
+            namespace=namespace or DEFAULT_NAMESPACE,
             operator_namespace=args.operator_namespace,
             out=sys.stdout,
             err=sys.stderr,
@@ -137,7 +156,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "kubedirector") -> int:
             args.app,
             args.cluster,
             config_path=args.config,
-            namespace=args.namespace,
+            namespace=namespace or DEFAULT_NAMESPACE,
             out=sys.stdout,
             err=sys.stderr,
         )
@@ -148,8 +167,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "kubedirector") -> int:
             args.cluster,
             args.role,
             args.members,
-            kubeconfig=args.kubeconfig,
-            namespace=args.namespace,
+            kubeconfig=kubeconfig,
+            namespace=namespace,
             out=sys.stdout,
             err=sys.stderr,
         )
@@ -158,8 +177,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "kubedirector") -> int:
 
         return run_status(
             args.cluster,
-            kubeconfig=args.kubeconfig,
-            namespace=args.namespace,
+            kubeconfig=kubeconfig,
+            namespace=namespace,
             out=sys.stdout,
             err=sys.stderr,
         )

@@ -316,3 +316,30 @@ def kubeconfig(tmp_path: Path, namespace: str | None) -> str:
 def test_namespace_from_the_current_context_else_default(tmp_path):
     assert context_namespace(kubeconfig(tmp_path, "team-a")) == "team-a"
     assert context_namespace(kubeconfig(tmp_path, None)) == "default"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["-n", "team-a", "--kubeconfig", "/k", "status", "c"],
+        ["status", "c", "-n", "team-a", "--kubeconfig", "/k"],
+        ["--kubeconfig", "/k", "status", "-n", "team-a", "c"],
+    ],
+)
+def test_cluster_options_before_or_after_the_command(argv, monkeypatch):
+    seen = {}
+
+    def fake_status(name, *, kubeconfig, namespace, out, err):
+        seen.update(name=name, kubeconfig=kubeconfig, namespace=namespace)
+        return 0
+
+    monkeypatch.setattr("kubedirector.cmd_status.run_status", fake_status)
+    assert main(argv) == 0
+    assert seen == {"name": "c", "kubeconfig": "/k", "namespace": "team-a"}
+
+
+def test_run_takes_its_options_after_the_command(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["-n", "x", "run"])
+    assert exc.value.code == 2
+    assert "`run` takes --kubeconfig and --namespace after the command" in capsys.readouterr().err
