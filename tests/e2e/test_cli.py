@@ -17,7 +17,9 @@ from kubedirector.clientconfig import CommandError
 from kubedirector.cmd_scale import patch_cluster, scale_patch
 from kubedirector.kube import new_api_client
 from tests.e2e.support.operator import wait_until
+from tests.e2e.support.webhook import webhook_in_namespace
 from tests.e2e.test_clusters import (
+    CATALOG,
     EXAMPLES,
     catalog,  # noqa: F401 - the fixture
     cluster,
@@ -177,3 +179,46 @@ def test_scale_refused_when_the_roles_moved(kubectl, namespace, local_cluster):
         ("controller", 1),
         ("jupyter", 1),
     ]
+
+
+@pytest.fixture
+def admission(local_cluster, kubectl, namespace):
+    """The admission webhook for the test namespace, with the spark221e2 app in its cache."""
+    with webhook_in_namespace(local_cluster.kubeconfig, kubectl, namespace) as hook:
+        kubectl("apply", "-n", namespace, "-f", str(CATALOG / "spark221e2.yaml"))
+        wait_until(lambda: hook.view.app(namespace, "spark221e2"), 10, "the app in the cache")
+        yield hook
+
+
+@pytest.mark.usefixtures("admission")
+def test_scale_refused_by_admission_names_the_field(kd, kubectl, namespace):
+    kubectl(
+        "create", "-n", namespace, "-f", str(EXAMPLES / "clusters" / "cr-cluster-spark221e2.yaml")
+    )
+    refused = kd("kd", "scale", "spark221e2", "controller", "2")
+    assert refused.returncode == 1
+    assert "spec.roles[0].members: 2 members do not fit the cardinality '1'" in refused.stderr
+    assert refused.stderr.startswith("error: refused: ")
+    assert cluster(kubectl, namespace, "spark221e2")["spec"]["roles"][0]["members"] == 1
+
+    # A role with members may change its size and its disruption budget, nothing else.
+    budget = [
+        {"op": "add", "path": "/spec/roles/1/disruptionBudget", "value": {"maxUnavailable": 2}}
+    ]
+    kubectl(
+        "patch", "kdcluster", "spark221e2", "-n", namespace, "--type=json", "-p", json.dumps(budget)
+    )
+    memory = [{"op": "replace", "path": "/spec/roles/1/resources/limits/memory", "value": "8Gi"}]
+    frozen = kubectl(
+        "patch",
+        "kdcluster",
+        "spark221e2",
+        "-n",
+        namespace,
+        "--type=json",
+        "-p",
+        json.dumps(memory),
+        check=False,
+    )
+    assert frozen.returncode != 0
+    assert "only members and disruptionBudget may change" in frozen.stderr
