@@ -160,6 +160,15 @@ def request_json(
     return json.loads(data) if data else {}
 
 
+def api_message(e: ApiException) -> str:
+    """The API server's own message for a refused request (admission's names the field)."""
+    try:
+        message = json.loads(e.body or "{}").get("message")
+    except (ValueError, AttributeError):
+        message = None
+    return str(message or f"{e.status} {e.reason}")
+
+
 def requests_by_verb() -> dict[str, float]:
     """Requests made so far by this process, summed per HTTP verb (e.g. to count writes)."""
     totals: dict[str, float] = {}

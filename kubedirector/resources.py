@@ -24,10 +24,11 @@ PVCS = Resource("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim")
 EVENTS = Resource("", "v1", "events", "Event")
 CONFIGMAPS = Resource("", "v1", "configmaps", "ConfigMap")
 SECRETS = Resource("", "v1", "secrets", "Secret")
+PDBS = Resource("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget")
 
 # The derived kinds are cached only where they carry the cluster label.
 OWNED_SELECTOR = "kubedirector.hpe.com/kdcluster"
-OWNED_KINDS = (STATEFULSETS, SERVICES, PODS, PVCS)
+OWNED_KINDS = (STATEFULSETS, SERVICES, PODS, PVCS, PDBS)
 
 # Connected ConfigMaps and Secrets carry these labels (as in the original):
 # only those are cached, and only they reach a member's configmeta.

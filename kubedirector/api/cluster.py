@@ -74,6 +74,18 @@ class Connections:
 
 
 @dataclass(frozen=True)
+class DisruptionBudget:
+    """A role's PodDisruptionBudget as the spec asks for it (`disruptionBudget`).
+
+    Setting the field at all asks for a budget, even for a one-member role;
+    `enabled: false` asks for none.
+    """
+
+    enabled: bool = True
+    max_unavailable: int | str = 1
+
+
+@dataclass(frozen=True)
 class ClusterRole:
     id: str
     members: int | None
@@ -93,6 +105,7 @@ class ClusterRole:
     secret_keys: tuple[SecretKey, ...] = ()
     volume_projections: tuple[VolumeProjection, ...] = ()
     shared_memory: str | None = None
+    disruption_budget: DisruptionBudget | None = None
 
     def resources(self) -> dict[str, dict[str, str]]:
         """The container `resources` as Kubernetes takes them."""
@@ -286,6 +299,25 @@ def _role(
             for i, vp in enumerate(r.objects(raw, "volumeProjections", path))
         ),
         shared_memory=None if shared_memory is None else str(shared_memory),
+        disruption_budget=_disruption_budget(r, raw, path),
+    )
+
+
+def _disruption_budget(
+    r: FieldReader, raw: Mapping[str, Any], path: str
+) -> DisruptionBudget | None:
+    if raw.get("disruptionBudget") is None:
+        return None
+    here = join(path, "disruptionBudget")
+    budget = r.mapping(raw.get("disruptionBudget"), here)
+    max_unavailable = budget.get("maxUnavailable")
+    if max_unavailable is None:
+        max_unavailable = 1
+    elif isinstance(max_unavailable, bool) or not isinstance(max_unavailable, int | str):
+        r.fail(join(here, "maxUnavailable"), "must be an integer or a percentage such as '25%'")
+        max_unavailable = 1
+    return DisruptionBudget(
+        enabled=r.boolean(budget, "enabled", here, default=True), max_unavailable=max_unavailable
     )
 
 

@@ -31,6 +31,9 @@ from kubedirector.api.secretkeys import key_error
 
 MIN_CONFIG_SCHEMA_VERSION = 7
 _PACKAGE_SCHEMES = ("file", "http", "https")
+# What may change on a role that has members: its size and its disruption budget,
+# neither of which touches the members' pods.
+MUTABLE_ROLE_KEYS = frozenset({"id", "members", "disruptionBudget"})
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
@@ -365,7 +368,21 @@ def _cluster_role(
         parsed = _quantity(role.shared_memory, join(path, "sharedMemory"))
         if isinstance(parsed, FieldError):
             errors.append(parsed)
+    if role.disruption_budget is not None:
+        errors += _max_unavailable(
+            role.disruption_budget.max_unavailable, join(path, "disruptionBudget.maxUnavailable")
+        )
     return errors
+
+
+def _max_unavailable(value: int | str, path: str) -> list[FieldError]:
+    """A PodDisruptionBudget's maxUnavailable: a count, or a percentage of the members."""
+    if isinstance(value, int):
+        return [] if value >= 0 else [FieldError(path, "must not be negative")]
+    digits = value.removesuffix("%")
+    if value.endswith("%") and digits.isdigit() and int(digits) <= 100:
+        return []
+    return [FieldError(path, f"{value!r} must be an integer or a percentage from '0%' to '100%'")]
 
 
 def _resources(role: ClusterRole, path: str) -> list[FieldError]:
@@ -581,13 +598,13 @@ def validate_cluster_update(
         before = old_roles[raw["id"]]
         if not _has_members(old, before, app):
             continue
-        for key in sorted((set(before) | set(raw)) - {"members", "id"}):
+        for key in sorted((set(before) | set(raw)) - MUTABLE_ROLE_KEYS):
             if not _same_role_property(key, before.get(key), raw.get(key)):
                 errors.append(
                     FieldError(
                         join(join("spec.roles", i), key),
                         f"cannot change while role {raw['id']!r} has "
-                        "members; only members may change",
+                        "members; only members and disruptionBudget may change",
                     )
                 )
     return errors

@@ -10,7 +10,8 @@ objects from the informer caches, then:
    Service and each role's StatefulSet;
 4. plans membership (grow, shrink) and advances each member's state from
    what its pod shows (`kubedirector.lifecycle`);
-5. writes only the derived objects whose semantic diff is non-empty;
+5. writes only the derived objects whose semantic diff is non-empty (PodDisruptionBudgets
+   through `kubedirector.reconcilers.pdbs`);
 6. removes leaving members' services and claims once their pods are gone;
 7. writes status (and Events for membership changes) only if it changed.
 """
@@ -54,6 +55,7 @@ from kubedirector.desired.statefulset import build_statefulset, mutable_part, re
 from kubedirector.lifecycle import cluster_state, members, notifications
 from kubedirector.reconcilers.events import EventRecorder
 from kubedirector.reconcilers.member_setup import Checkpoint, MemberSetup
+from kubedirector.reconcilers.pdbs import sync_disruption_budgets
 from kubedirector.reconcilers.writer import Writer
 from kubedirector.resources import (
     APPS,
@@ -63,6 +65,7 @@ from kubedirector.resources import (
     CONNECTED_CONFIGMAP_SELECTOR,
     CONNECTED_SECRET_SELECTOR,
     OWNED_SELECTOR,
+    PDBS,
     PODS,
     PVCS,
     SECRETS,
@@ -273,6 +276,9 @@ class ClusterReconciler:
         self.sync_headless(cluster, app, config, headless)
         for planned in roles:
             self.sync_statefulset(cluster, app, config, planned, headless)
+        sync_disruption_budgets(
+            cluster, app, {r.id: r.stateful_set for r in roles if cluster.role(r.id)},
+            owned=self._owned(PDBS, cluster), ensure=self.ensure, delete=self.writer.delete)
         draft = replace(status, cluster_service=headless, last_node_id=next_node_id - 1,
                         roles=tuple(self.advance_role(cluster, app, r) for r in roles))
         # Crash safety (issue 9): member setup writes status right after each exec phase.

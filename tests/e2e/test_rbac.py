@@ -203,6 +203,11 @@ def test_service_account_can_do_its_job(
         "patch mutatingwebhookconfigurations/kubedirector-webhook",
         "create pods --subresource=exec",
         "create events",
+        "list poddisruptionbudgets.policy",
+        "watch poddisruptionbudgets.policy",
+        "create poddisruptionbudgets.policy",
+        "patch poddisruptionbudgets.policy",
+        "delete poddisruptionbudgets.policy",
     ):
         out = op("auth", "can-i", *verb_resource.split(), "-n", other_namespace)
         assert out.stdout.strip() == "yes", verb_resource

@@ -401,6 +401,30 @@ CLUSTER_CASES: list[tuple[str, Mutation, str, str]] = [
         "not a quantity",
     ),
     (
+        "negative disruption budget",
+        lambda d: _croles(0)(d).update(disruptionBudget={"maxUnavailable": -1}),
+        "spec.roles[0].disruptionBudget.maxUnavailable",
+        "must not be negative",
+    ),
+    (
+        "disruption budget above 100%",
+        lambda d: _croles(0)(d).update(disruptionBudget={"maxUnavailable": "150%"}),
+        "spec.roles[0].disruptionBudget.maxUnavailable",
+        "percentage from '0%' to '100%'",
+    ),
+    (
+        "disruption budget not a number",
+        lambda d: _croles(0)(d).update(disruptionBudget={"maxUnavailable": "one"}),
+        "spec.roles[0].disruptionBudget.maxUnavailable",
+        "must be an integer or a percentage",
+    ),
+    (
+        "disruption budget enabled not a boolean",
+        lambda d: _croles(0)(d).update(disruptionBudget={"enabled": "yes"}),
+        "spec.roles[0].disruptionBudget.enabled",
+        "true or false",
+    ),
+    (
         "env without name",
         lambda d: _croles(0)(d).update(env=[{"value": "1"}]),
         "spec.roles[0].env[0].name",
@@ -583,13 +607,23 @@ def test_cluster_update_role_property_frozen_while_role_has_members():
     new["spec"]["roles"][1]["storage"] = {"size": "1Gi"}
     new["spec"]["roles"][1]["members"] = 5
     error = only_error(validate_cluster_update(old, new, None), "spec.roles[0].resources")
-    assert "only members may change" in error.message
+    assert "only members and disruptionBudget may change" in error.message
 
 
 def test_cluster_update_members_may_change():
     old = _with_status(spark_cluster(), {"controller": 1, "worker": 2})
     new = spark_cluster()
     new["spec"]["roles"][1]["members"] = 4
+    assert validate_cluster_update(old, new, None) == []
+
+
+@pytest.mark.parametrize("budget", [{"maxUnavailable": 2}, {"maxUnavailable": "50%"},
+                                    {"enabled": False}])
+def test_cluster_disruption_budget_is_valid_and_may_change_with_members(budget):
+    old = _with_status(spark_cluster(), {"controller": 1, "worker": 2})
+    new = spark_cluster()
+    new["spec"]["roles"][1]["disruptionBudget"] = budget
+    assert check_cluster(new) == []
     assert validate_cluster_update(old, new, None) == []
 
 
