@@ -17,6 +17,7 @@ from kubedirector.api.app import App
 from kubedirector.api.cluster import Cluster
 from kubedirector.api.constants import ContainerState, MemberState
 from kubedirector.api.status import ClusterStatus, MemberStatus, RoleStatus
+from kubedirector.setup import configcli_install
 from kubedirector.setup.runner import SetupRunner, SetupSpec
 
 ConfigmetaFor = Callable[[ClusterStatus, MemberStatus], str]
@@ -75,7 +76,8 @@ class MemberSetup:
                         injections=injections, max_log_size=app_role.max_log_size_dump,
                         configmeta=configmeta(draft, current), generation=cluster.generation,
                         keep_configured=restarted and spec_role is not None
-                        and spec_role.storage is not None)))
+                        and spec_role.storage is not None,
+                        configcli=configcli_install.Layout.of(package) if package else None)))
         for (r, m, _, _), (stepped, again) in zip(steps, self._run_steps(steps), strict=True):
             roles[r][m] = stepped
             if again is not None:

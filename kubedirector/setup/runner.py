@@ -25,7 +25,7 @@ from kubedirector.api.constants import MemberState
 from kubedirector.api.status import MemberStateDetail, MemberStatus
 from kubedirector.lifecycle.notifications import NOTIFY_ERROR, NOTIFY_FAILURES
 from kubedirector.metrics.registry import SETUP_DURATION, SETUP_RUNS
-from kubedirector.setup import scripts
+from kubedirector.setup import configcli_install, scripts
 from kubedirector.setup.executor import ExecError, GuestExecutor
 
 log = structlog.get_logger(__name__)
@@ -58,6 +58,7 @@ class SetupSpec:
     configmeta: str
     generation: int
     keep_configured: bool = False
+    configcli: configcli_install.Layout | None = None
 
 
 def _now(clock: Callable[[], float]) -> str:
@@ -99,7 +100,8 @@ class SetupRunner:
         script = scripts.start_configure(configmeta=spec.configmeta,
                                          package_url=spec.package_url, run_id=run_id,
                                          injections=spec.injections,
-                                         keep_configured=spec.keep_configured)
+                                         keep_configured=spec.keep_configured,
+                                         configcli=spec.configcli)
         try:
             # Long enough for every fetch (each curl has its own --max-time): an exec
             # given up on early would leave its fetch running beside the next attempt's.

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kubedirector.api.cluster import FileInjection
+from kubedirector.setup import configcli_install
 
 GUESTCONFIG = "/opt/guestconfig"
 CONFIGMETA = "/etc/guestconfig/configmeta.json"
@@ -94,12 +95,14 @@ def _fetch(package_url: str) -> str:
 
 def start_configure(*, configmeta: str, package_url: str | None, run_id: str,
                     injections: Sequence[FileInjection] = (),
-                    keep_configured: bool = False) -> str:
+                    keep_configured: bool = False,
+                    configcli: configcli_install.Layout | None = None) -> str:
     """File injections, configmeta, package fetch and unpack, then `--configure` in
     the background; its exit code is appended to configure.status as `<run id>=<code>`.
 
     Without a package only the injections and configmeta are written (and the run
-    counts as done, exit 0).  `keep_configured` (a restarted member whose
+    counts as done, exit 0).  `configcli`: install it (that layout) before the
+    package is fetched, see configcli_install.  `keep_configured` (a restarted member whose
     guestconfig persisted): if the latest configure in the status file succeeded,
     it stands, as api.md section 4 says, and is not run again.
     """
@@ -109,6 +112,8 @@ def start_configure(*, configmeta: str, package_url: str | None, run_id: str,
              _heredoc(CONFIGMETA, configmeta), f'mkdir -p "$R{GUESTCONFIG}"\n']
     if package_url is None:
         return "".join([*parts, record, "exit 0\n"])
+    if configcli is not None:
+        parts.append(configcli_install.fragment(configcli))
     if keep_configured:
         parts.append(f'if tail -n 1 "$R{STATUS_FILE}" 2>/dev/null | grep -q "=0$"; then '
                      f'{record.strip()}; exit 0; fi\n')

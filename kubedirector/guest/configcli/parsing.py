@@ -1,0 +1,56 @@
+"""Argument handling shared by the sub-commands.
+
+An instruction's argument text is split on whitespace and words between double
+quotes are joined back into one, as the original did; the words then go to an
+argparse parser whose errors end only that instruction (exit `code`), not the
+interactive shell.
+"""
+
+import argparse
+import sys
+
+from . import errors
+from .compat import TEXT
+
+
+def as_text(word):
+    """A command-line word as text (Python 2 gives bytes)."""
+    return word if isinstance(word, TEXT) else word.decode("utf-8", "replace")
+
+
+def split_words(text):
+    """Whitespace-separated words; `"a b"` (possibly over several words) is one word."""
+    words = []
+    quoted = None
+    for word in text.split():
+        if quoted is not None:
+            quoted.append(word)
+            if word.endswith('"'):
+                words.append(" ".join(quoted)[1:-1])
+                quoted = None
+        elif word.startswith('"') and not (len(word) > 1 and word.endswith('"')):
+            quoted = [word]
+        elif len(word) > 1 and word.startswith('"') and word.endswith('"'):
+            words.append(word[1:-1])
+        else:
+            words.append(word)
+    if quoted is not None:  # an unclosed quote: the rest is one word
+        words.append(" ".join(quoted)[1:])
+    return words
+
+
+class Parser(argparse.ArgumentParser):
+    """An argparse parser that raises UsageError(code) instead of exiting."""
+
+    def __init__(self, code, *args, **kwargs):
+        argparse.ArgumentParser.__init__(self, *args, **kwargs)
+        self.code = code
+
+    def exit(self, status=0, message=None):
+        if message:
+            sys.stderr.write(message)
+        raise errors.UsageError(status if status == 0 else self.code, message or "")
+
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        self.exit(self.code, "%s: error: %s\n" % (self.prog, message))
