@@ -14,9 +14,9 @@ from collections import OrderedDict
 from . import errors
 
 try:  # Python 3
-    from configparser import ConfigParser
+    from configparser import ConfigParser  # novermin (the Python 2 name is below)
 except ImportError:  # Python 2.7
-    from ConfigParser import SafeConfigParser as ConfigParser
+    from ConfigParser import SafeConfigParser as ConfigParser  # novermin
 
 CONF_FILE = "/etc/guestconfig/configcli.conf"
 CONFIGMETA = "/etc/guestconfig/configmeta.json"
