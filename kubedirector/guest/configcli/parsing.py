@@ -15,7 +15,13 @@ from .compat import TEXT
 
 def as_text(word):
     """A command-line word as text (Python 2 gives bytes)."""
-    return word if isinstance(word, TEXT) else word.decode("utf-8", "replace")
+    if not isinstance(word, TEXT):
+        return word.decode("utf-8", "replace")
+    try:
+        word.encode("utf-8")
+        return word
+    except UnicodeEncodeError:  # Python 3 decoded it with a non-UTF-8 locale
+        return word.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def split_words(text):
