@@ -6,7 +6,6 @@ import io
 import os
 import shutil
 import subprocess
-import sys
 import tarfile
 import time
 from pathlib import Path
@@ -186,7 +185,7 @@ def test_setup_package_finds_configcli_when_it_runs(tmp_path: Path) -> None:
         tar.addfile(info, io.BytesIO(data))
     python_dir = tmp_path / "python"
     python_dir.mkdir()
-    (python_dir / "python").symlink_to(sys.executable)
+    (python_dir / "python").symlink_to(GUEST_PYTHON)
     env = {**os.environ, "KD_GUEST_ROOT": str(root),
            "PATH": f"{python_dir}:{os.environ['PATH']}"}
     script = scripts.start_configure(configmeta=SAMPLE.read_text(),

@@ -9,6 +9,7 @@ from .parsing import as_text
 
 
 def main():
+    # type: () -> int
     prog = os.path.basename(sys.argv[0]) or "configmacro"
     words = [as_text(w) for w in sys.argv[1:]]
     try:

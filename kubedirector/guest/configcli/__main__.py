@@ -15,8 +15,14 @@ from . import errors
 from .configcli import ConfigCli, emit, render
 from .parsing import as_text
 
+try:
+    from typing import Any  # noqa: F401  # novermin (type comments only)
+except ImportError:  # Python 2.7
+    pass
+
 
 def parser(prog):
+    # type: (str) -> argparse.ArgumentParser
     p = argparse.ArgumentParser(prog=prog, description="Read this member's configmeta.")
     p.add_argument("-v", "--version", action="store_true", help="print the version")
     p.add_argument("--baseimg_version", action="store_true", help="print the base image version")
@@ -64,6 +70,7 @@ def parser(prog):
 
 
 def instruction(args):
+    # type: (Any) -> str | None
     """The instruction the options ask for; None for the interactive shell."""
     if args.version:
         return "ccli version"
@@ -113,6 +120,7 @@ def instruction(args):
 
 
 def run(argv, prog):
+    # type: (list[str], str) -> int
     """Parse `argv`, run the instruction, print its result; the exit status."""
     args = parser(prog).parse_args([as_text(a) for a in argv])
     cli = ConfigCli(shell=False)
@@ -133,6 +141,7 @@ def run(argv, prog):
 
 
 def main():
+    # type: () -> int
     return run(sys.argv[1:], os.path.basename(sys.argv[0]) or "configcli")
 
 

@@ -13,5 +13,6 @@ class UsageError(ConfigCliError):
     """A sub-command's arguments were rejected (usage already printed): exit `code`."""
 
     def __init__(self, code, message=""):
+        # type: (int, str) -> None
         ConfigCliError.__init__(self, message)
         self.code = code

@@ -6,28 +6,46 @@ and `macro nodegroup --num_nodegroups | --get_nodegroup_fqdns ID |
 find nothing exit 1, as in the original.
 """
 
-import functools
 import re
 
 from . import errors
-from .parsing import Parser, split_words
+from .parsing import MacroParser, split_words
+
+try:
+    from typing import Any, Callable  # noqa: F401  # novermin (type comments only)
+except ImportError:  # Python 2.7
+    pass
 
 _TRAILING_DIGITS = re.compile(r"(\d+)$")
 
 
 def _dedup(items):
-    seen = set()
-    return [x for x in items if not (x in seen or seen.add(x))]
+    # type: (list[str]) -> list[str]
+    """`items` without repeats, first occurrences kept."""
+    out = []  # type: list[str]
+    for item in items:
+        if item not in out:
+            out.append(item)
+    return out
 
 
 def _roles(doc, nodegroup_id):
+    # type: (Any, str) -> list[Any]
     nodegroups = doc.get("nodegroups") or {}
     if nodegroup_id not in nodegroups:
         raise errors.ConfigCliError("no nodegroup %r" % nodegroup_id)
     return list(((nodegroups[nodegroup_id] or {}).get("roles") or {}).values())
 
 
+def _all_roles(doc):
+    # type: (Any) -> list[Any]
+    """Every role of every nodegroup, in configmeta order."""
+    return [role for ng in doc.get("nodegroups") or {} for role in _roles(doc, ng)]
+
+
 def _numeric(node_id):
+    # type: (str) -> tuple[int, int]
+    """Sort key: node ids by their trailing number (ids without one last)."""
     match = _TRAILING_DIGITS.search(node_id)
     return (0, int(match.group(1))) if match else (1, 0)
 
@@ -36,37 +54,35 @@ class NodeMacro(object):
     """Node ids and indexes."""
 
     def __init__(self, configmeta):
+        # type: (Callable[[], Any]) -> None
         self._configmeta = configmeta
 
     def getSelfId(self):
-        return self._configmeta()["node"]["id"]
+        # type: () -> str
+        return str(self._configmeta()["node"]["id"])
 
     def getId(self, fqdn):
-        doc = self._configmeta()
-        for nodegroup_id in doc.get("nodegroups") or {}:
-            for role in _roles(doc, nodegroup_id):
-                mappings = role.get("fqdn_mappings") or {}
-                if fqdn in mappings:
-                    return mappings[fqdn]
+        # type: (str) -> str
+        for role in _all_roles(self._configmeta()):
+            mappings = role.get("fqdn_mappings") or {}
+            if fqdn in mappings:
+                return str(mappings[fqdn])
         raise errors.ConfigCliError("no node with the FQDN %r" % fqdn)
 
     def _index(self, node_id):
-        doc = self._configmeta()
-        ids = [
-            i
-            for ng in doc.get("nodegroups") or {}
-            for role in _roles(doc, ng)
-            for i in role.get("node_ids") or []
-        ]
+        # type: (str) -> str
+        ids = [i for role in _all_roles(self._configmeta()) for i in role.get("node_ids") or []]
         ordered = sorted(_dedup(ids), key=_numeric)
         if node_id not in ordered:
             raise errors.ConfigCliError("no node with the id %r" % node_id)
         return str(ordered.index(node_id))
 
     def getSelfIndex(self):
+        # type: () -> str
         return self._index(self.getSelfId())
 
     def getIndex(self, fqdn):
+        # type: (str) -> str
         return self._index(self.getId(fqdn))
 
 
@@ -74,44 +90,45 @@ class NodegroupMacro(object):
     """Nodegroups and their members' FQDNs (every role, in configmeta order)."""
 
     def __init__(self, configmeta):
+        # type: (Callable[[], Any]) -> None
         self._configmeta = configmeta
 
     def getNumNodegroups(self):
+        # type: () -> int
         return len(self._configmeta().get("nodegroups") or {})
 
     def getNodegroupFqdns(self, nodegroup_id):
-        doc = self._configmeta()
-        return _dedup([f for role in _roles(doc, nodegroup_id) for f in role.get("fqdns") or []])
+        # type: (str) -> list[str]
+        roles = _roles(self._configmeta(), nodegroup_id)
+        return _dedup([f for role in roles for f in role.get("fqdns") or []])
 
     def getLocalGroupFqdns(self):
-        return self.getNodegroupFqdns(self._configmeta()["node"]["nodegroup_id"])
+        # type: () -> list[str]
+        return self.getNodegroupFqdns(str(self._configmeta()["node"]["nodegroup_id"]))
 
     def getClusterFqdns(self):
-        doc = self._configmeta()
-        return _dedup(
-            [
-                f
-                for ng in doc.get("nodegroups") or {}
-                for role in _roles(doc, ng)
-                for f in role.get("fqdns") or []
-            ]
-        )
+        # type: () -> list[str]
+        roles = _all_roles(self._configmeta())
+        return _dedup([f for role in roles for f in role.get("fqdns") or []])
 
 
 class Macro(object):
     """The `macro` command and its Python interface."""
 
     def __init__(self, configmeta):
-        self._subcommands = {"node": NodeMacro(configmeta), "nodegroup": NodegroupMacro(configmeta)}
+        # type: (Callable[[], Any]) -> None
+        self.node = NodeMacro(configmeta)
+        self.nodegroup = NodegroupMacro(configmeta)
 
     def getSubcommandObject(self, name):
-        return self._subcommands[name]
+        # type: (str) -> Any
+        """`node` or `nodegroup`."""
+        return {"node": self.node, "nodegroup": self.nodegroup}[name]
 
     def run(self, arg):
-        parser = Parser(2, prog="macro")
-        subparsers = parser.add_subparsers(
-            dest="subcommand", parser_class=functools.partial(Parser, 2)
-        )
+        # type: (str) -> Any
+        parser = MacroParser(prog="macro")
+        subparsers = parser.add_subparsers(dest="subcommand", parser_class=MacroParser)
         subparsers.required = True
         node = subparsers.add_parser("node").add_mutually_exclusive_group(required=True)
         node.add_argument("--get_self_id", action="store_true")
@@ -125,19 +142,17 @@ class Macro(object):
         group.add_argument("--get_all_fqdns", action="store_true")
         args = parser.parse_args(split_words(arg))
         if args.subcommand == "node":
-            node_macro = self._subcommands["node"]
             if args.get_self_id:
-                return node_macro.getSelfId()
+                return self.node.getSelfId()
             if args.get_id is not None:
-                return node_macro.getId(args.get_id)
+                return self.node.getId(args.get_id)
             if args.get_self_index:
-                return node_macro.getSelfIndex()
-            return node_macro.getIndex(args.get_index)
-        nodegroup = self._subcommands["nodegroup"]
+                return self.node.getSelfIndex()
+            return self.node.getIndex(args.get_index)
         if args.num_nodegroups:
-            return nodegroup.getNumNodegroups()
+            return self.nodegroup.getNumNodegroups()
         if args.get_nodegroup_fqdns is not None:
-            return nodegroup.getNodegroupFqdns(args.get_nodegroup_fqdns)
+            return self.nodegroup.getNodegroupFqdns(args.get_nodegroup_fqdns)
         if args.get_local_group_fqdns:
-            return nodegroup.getLocalGroupFqdns()
-        return nodegroup.getClusterFqdns()
+            return self.nodegroup.getLocalGroupFqdns()
+        return self.nodegroup.getClusterFqdns()

@@ -15,6 +15,11 @@ from . import errors
 from .compat import STRINGS
 from .parsing import Parser, split_words
 
+try:
+    from typing import Any, Callable  # noqa: F401  # novermin (type comments only)
+except ImportError:  # Python 2.7
+    pass
+
 REFKEY = "bdvlibrefkey"
 SUBCOMMANDS = (
     "node",
@@ -31,9 +36,10 @@ _MAX_REFERENCES = 64  # more than any configmeta nests; stops reference loops
 
 
 def _merged(value):
+    # type: (Any) -> Any
     """A non-empty list of objects as one object (later entries win); else `value`."""
     if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-        merged = OrderedDict()
+        merged = OrderedDict()  # type: OrderedDict[str, Any]
         for item in value:
             merged.update(item)
         return merged
@@ -41,6 +47,7 @@ def _merged(value):
 
 
 def _has_refkey(value, path):
+    # type: (Any, list[str]) -> bool
     """Whether `value` is a reference; a null, number or boolean cannot be searched."""
     if value is None or isinstance(value, (bool, Integral, float)):
         raise errors.KeyError(
@@ -50,6 +57,7 @@ def _has_refkey(value, path):
 
 
 def resolve(root, tokens):
+    # type: (Any, list[str]) -> Any
     """The value at `tokens`, with the original's walk, merge and reference rules."""
     tokens = list(tokens)
     for _ in range(_MAX_REFERENCES):
@@ -90,6 +98,7 @@ def resolve(root, tokens):
 
 
 def _raw(root, tokens):
+    # type: (Any, list[str]) -> Any
     """The object at `tokens`, following references but merging nothing."""
     value = root
     for _ in range(_MAX_REFERENCES):
@@ -109,19 +118,23 @@ class Namespace(object):
     """The `namespace` command and its Python interface."""
 
     def __init__(self, configmeta):
-        self._configmeta = configmeta  # a callable giving the document
+        # type: (Callable[[], Any]) -> None
+        self._configmeta = configmeta  # gives the document
 
     def getWithTokens(self, tokens):
+        # type: (list[str]) -> Any
         """The value at the key path `tokens` (a list of str): str, list, bool, int or None."""
         return resolve(self._configmeta(), tokens)
 
     def getValue(self, key):
+        # type: (str) -> Any
         """The value at the dotted key `key`."""
         return self.getWithTokens(key.split("."))
 
     def searchForToken(self, startKeyTokens, token):
+        # type: (list[str], str) -> list[list[str]]
         """Every key path under `startKeyTokens` (following references) ending in `token`."""
-        found = []
+        found = []  # type: list[list[str]]
         pending = [(list(startKeyTokens), _raw(self._configmeta(), list(startKeyTokens)))]
         while pending:
             path, value = pending.pop(0)
@@ -134,8 +147,9 @@ class Namespace(object):
         return found
 
     def run(self, arg):
+        # type: (str) -> Any
         """`namespace <sub-command> [dotted.key]`, e.g. `namespace node fqdn`."""
-        parser = Parser(1, prog="namespace", add_help=True)
+        parser = Parser(prog="namespace")
         parser.add_argument("subcommand", choices=SUBCOMMANDS)
         parser.add_argument("key", nargs="?", default=None)
         args = parser.parse_args(split_words(arg))

@@ -10,12 +10,17 @@ import argparse
 import sys
 
 from . import errors
-from .compat import TEXT
+
+try:
+    from typing import NoReturn  # noqa: F401  # novermin (type comments only)
+except ImportError:  # Python 2.7
+    pass
 
 
 def as_text(word):
+    # type: (str | bytes) -> str
     """A command-line word as text (Python 2 gives bytes)."""
-    if not isinstance(word, TEXT):
+    if isinstance(word, bytes):  # Python 2's `str`
         return word.decode("utf-8", "replace")
     try:
         word.encode("utf-8")
@@ -25,9 +30,10 @@ def as_text(word):
 
 
 def split_words(text):
+    # type: (str) -> list[str]
     """Whitespace-separated words; `"a b"` (possibly over several words) is one word."""
-    words = []
-    quoted = None
+    words = []  # type: list[str]
+    quoted = None  # type: list[str] | None
     for word in text.split():
         if quoted is not None:
             quoted.append(word)
@@ -48,15 +54,21 @@ def split_words(text):
 class Parser(argparse.ArgumentParser):
     """An argparse parser that raises UsageError(code) instead of exiting."""
 
-    def __init__(self, code, *args, **kwargs):
-        argparse.ArgumentParser.__init__(self, *args, **kwargs)
-        self.code = code
+    code = 1  # the exit status of a usage error
 
     def exit(self, status=0, message=None):
+        # type: (int, str | None) -> NoReturn
         if message:
             sys.stderr.write(message)
         raise errors.UsageError(status if status == 0 else self.code, message or "")
 
     def error(self, message):
+        # type: (str) -> NoReturn
         self.print_usage(sys.stderr)
         self.exit(self.code, "%s: error: %s\n" % (self.prog, message))
+
+
+class MacroParser(Parser):
+    """`macro`'s parser: its usage errors exit 2, as the original's did."""
+
+    code = 2

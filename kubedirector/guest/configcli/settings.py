@@ -9,13 +9,19 @@ member), so the tool reads the same member's files as the operator wrote.
 
 import json
 import os
+import sys
 from collections import OrderedDict
 
 from . import errors
 
-try:  # Python 3
-    from configparser import ConfigParser  # novermin (the Python 2 name is below)
+try:
+    from typing import Any  # noqa: F401  # novermin (type comments only)
 except ImportError:  # Python 2.7
+    pass
+
+if sys.version_info[0] >= 3:
+    from configparser import ConfigParser  # novermin (the Python 2 name is below)
+else:
     from ConfigParser import SafeConfigParser as ConfigParser  # novermin
 
 CONF_FILE = "/etc/guestconfig/configcli.conf"
@@ -25,11 +31,13 @@ SECTION = "configcli"
 
 
 def guest_path(path):
+    # type: (str) -> str
     """`path` under the guest root (the path itself in a real member)."""
     return os.environ.get("KD_GUEST_ROOT", "") + path
 
 
 def configmeta_path():
+    # type: () -> str
     """The configmeta file: configcli.conf's `configmeta` if set, else the default."""
     conf = guest_path(CONF_FILE)
     if os.path.isfile(conf):
@@ -44,6 +52,7 @@ def configmeta_path():
 
 
 def load_configmeta():
+    # type: () -> Any
     """The configmeta document, with its objects' keys in file order."""
     path = configmeta_path()
     try:
@@ -58,6 +67,7 @@ def load_configmeta():
 
 
 def base_img_version():
+    # type: () -> str
     """The first line of the base image's version file, or "" when there is none."""
     try:
         with open(guest_path(BASE_IMG_VERSION), "rb") as f:
