@@ -59,49 +59,87 @@ def package_url(tmp_path_factory) -> Iterator[str]:
 def asker_app(url: str) -> dict:
     role = {"cardinality": "0+", "imageRepoTag": "example/asker:1"}
     return {
-        "apiVersion": "kubedirector.hpe.com/v1beta1", "kind": "KubeDirectorApp",
+        "apiVersion": "kubedirector.hpe.com/v1beta1",
+        "kind": "KubeDirectorApp",
         "metadata": {"name": "asker"},
         "spec": {
-            "label": {"name": "asker"}, "distroID": "example/asker", "version": "1",
+            "label": {"name": "asker"},
+            "distroID": "example/asker",
+            "version": "1",
             "configSchemaVersion": 7,
             "defaultConfigPackage": {"packageURL": url, "useNewSetupLayout": True},
-            "services": [{"id": "ssh", "label": {"name": "ssh"},
-                          "endpoint": {"port": 22, "urlScheme": "ssh"}}],
-            "roles": [{**role, "id": "a", "cardinality": "1"},
-                      {**role, "id": "b", "configPackage": {"packageURL": url}}],
-            "config": {"selectedRoles": ["a", "b"],
-                       "roleServices": [{"roleID": r, "serviceIDs": ["ssh"]} for r in "ab"],
-                       "configMeta": {"answer": "42"}},
+            "services": [
+                {
+                    "id": "ssh",
+                    "label": {"name": "ssh"},
+                    "endpoint": {"port": 22, "urlScheme": "ssh"},
+                }
+            ],
+            "roles": [
+                {**role, "id": "a", "cardinality": "1"},
+                {**role, "id": "b", "configPackage": {"packageURL": url}},
+            ],
+            "config": {
+                "selectedRoles": ["a", "b"],
+                "roleServices": [{"roleID": r, "serviceIDs": ["ssh"]} for r in "ab"],
+                "configMeta": {"answer": "42"},
+            },
         },
     }
 
 
 def asker_cluster() -> dict:
-    res = {"requests": {"cpu": "100m", "memory": "128Mi"},
-           "limits": {"cpu": "1", "memory": "256Mi"}}
-    return {"apiVersion": "kubedirector.hpe.com/v1beta1", "kind": "KubeDirectorCluster",
-            "metadata": {"name": "ask"},
-            "spec": {"app": "asker", "roles": [{"id": "a", "members": 1, "resources": res},
-                                               {"id": "b", "members": 2, "resources": res}]}}
+    res = {
+        "requests": {"cpu": "100m", "memory": "128Mi"},
+        "limits": {"cpu": "1", "memory": "256Mi"},
+    }
+    return {
+        "apiVersion": "kubedirector.hpe.com/v1beta1",
+        "kind": "KubeDirectorCluster",
+        "metadata": {"name": "ask"},
+        "spec": {
+            "app": "asker",
+            "roles": [
+                {"id": "a", "members": 1, "resources": res},
+                {"id": "b", "members": 2, "resources": res},
+            ],
+        },
+    }
 
 
 def ready_members(kubectl, namespace: str, name: str) -> tuple[dict, dict[str, dict]]:
-    kubectl("wait", "--for=condition=Ready", f"kdcluster/{name}", "-n", namespace,
-            "--timeout=120s", timeout=130)
-    status = json.loads(kubectl("get", "kdcluster", name, "-n", namespace, "-o",
-                                "json").stdout)["status"]
-    return status, {m["pod"]: {**m, "role": r["id"]} for r in status["roles"]
-                    for m in r["members"]}
+    kubectl(
+        "wait",
+        "--for=condition=Ready",
+        f"kdcluster/{name}",
+        "-n",
+        namespace,
+        "--timeout=120s",
+        timeout=130,
+    )
+    status = json.loads(kubectl("get", "kdcluster", name, "-n", namespace, "-o", "json").stdout)[
+        "status"
+    ]
+    return status, {m["pod"]: {**m, "role": r["id"]} for r in status["roles"] for m in r["members"]}
 
 
 def guest(kubectl, namespace: str, pod: str, script: str) -> str:
     """Run `script` in the member (`$R` is its guest root); it must succeed."""
-    return kubectl("exec", pod, "-n", namespace, "--", "bash", "-c",
-                   f'R="${{KD_GUEST_ROOT:-}}"; set -e; {script}').stdout
+    return kubectl(
+        "exec",
+        pod,
+        "-n",
+        namespace,
+        "--",
+        "bash",
+        "-c",
+        f'R="${{KD_GUEST_ROOT:-}}"; set -e; {script}',
+    ).stdout
 
 
-def test_members_get_configcli_before_setup_and_it_answers(kubectl, namespace, operator,
-                                                          package_url):
+def test_members_get_configcli_before_setup_and_it_answers(
+    kubectl, namespace, operator, package_url
+):
     kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(asker_app(package_url)))
     kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(asker_cluster()))
     status, members = ready_members(kubectl, namespace, "ask")
@@ -114,27 +152,52 @@ def test_members_get_configcli_before_setup_and_it_answers(kubectl, namespace, o
         seen = guest(kubectl, namespace, pod, 'cat "$R/var/log/guestconfig/configcli.seen"')
         assert seen == f"{member['role']}\n{fqdn}\n{all_fqdns}\n", pod
         if member["role"] == "a":  # new layout: /usr/local/bin, links in /usr/bin
-            guest(kubectl, namespace, pod, 'test -f "$R/usr/local/bin/configcli"; '
-                  'for c in configcli bdvcli bd_vcli ccli configmacro; do '
-                  'test -L "$R/usr/bin/$c"; test -f "$R/usr/bin/$c"; done; '
-                  'test -L "$R/usr/local/bin/bdvcli"; test -L "$R/usr/local/bin/bd_vcli"')
+            guest(
+                kubectl,
+                namespace,
+                pod,
+                'test -f "$R/usr/local/bin/configcli"; '
+                "for c in configcli bdvcli bd_vcli ccli configmacro; do "
+                'test -L "$R/usr/bin/$c"; test -f "$R/usr/bin/$c"; done; '
+                'test -L "$R/usr/local/bin/bdvcli"; test -L "$R/usr/local/bin/bd_vcli"',
+            )
         else:  # legacy layout: /usr/bin itself
-            guest(kubectl, namespace, pod, 'test -f "$R/usr/bin/configcli"; '
-                  '! test -L "$R/usr/bin/configcli"; ! test -e "$R/usr/local/bin/configcli"; '
-                  'test -L "$R/usr/bin/bd_vcli"; test -f "$R/usr/bin/configmacro"')
-        answers = guest(kubectl, namespace, pod, "; ".join([
-            '"$R/usr/bin/configcli" namespace node id',
-            '"$R/usr/bin/ccli" --get services.ssh.1',
-            '"$R/usr/bin/bd_vcli" --get distros',
-            '"$R/usr/bin/configcli" --get cluster.config_metadata.1.answer',
-            '"$R/usr/bin/configmacro" node --get_self_id',
-            '"$R/usr/bin/bd_vcli" --get cluster.isolated',
-            '"$R/usr/bin/bd_vcli" --get node.nope || echo "exit $?"',
-            '"$R/usr/bin/bd_vcli" --startconfiguration 2>/dev/null || echo "exit $?"',
-        ]))
+            guest(
+                kubectl,
+                namespace,
+                pod,
+                'test -f "$R/usr/bin/configcli"; '
+                '! test -L "$R/usr/bin/configcli"; ! test -e "$R/usr/local/bin/configcli"; '
+                'test -L "$R/usr/bin/bd_vcli"; test -f "$R/usr/bin/configmacro"',
+            )
+        answers = guest(
+            kubectl,
+            namespace,
+            pod,
+            "; ".join(
+                [
+                    '"$R/usr/bin/configcli" namespace node id',
+                    '"$R/usr/bin/ccli" --get services.ssh.1',
+                    '"$R/usr/bin/bd_vcli" --get distros',
+                    '"$R/usr/bin/configcli" --get cluster.config_metadata.1.answer',
+                    '"$R/usr/bin/configmacro" node --get_self_id',
+                    '"$R/usr/bin/bd_vcli" --get cluster.isolated',
+                    '"$R/usr/bin/bd_vcli" --get node.nope || echo "exit $?"',
+                    '"$R/usr/bin/bd_vcli" --startconfiguration 2>/dev/null || echo "exit $?"',
+                ]
+            ),
+        )
         node_id = str(member["nodeID"])
-        assert answers.splitlines() == [node_id, "a,b", "example/asker", "42", node_id,
-                                        "false", "exit 1", "exit 2"], pod
+        assert answers.splitlines() == [
+            node_id,
+            "a,b",
+            "example/asker",
+            "42",
+            node_id,
+            "false",
+            "exit 1",
+            "exit 2",
+        ], pod
 
 
 def test_catalog_app_members_have_configcli(kubectl, namespace, operator):

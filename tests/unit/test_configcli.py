@@ -70,9 +70,15 @@ class Guest:
         path.write_text(text)
 
     def run(self, command: str, *args: str, stdin: str = "") -> Run:
-        proc = subprocess.run([str(self.root / command.lstrip("/")), *args], input=stdin,
-                              capture_output=True, text=True, env=self.env(), timeout=30,
-                              check=False)
+        proc = subprocess.run(
+            [str(self.root / command.lstrip("/")), *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=self.env(),
+            timeout=30,
+            check=False,
+        )
         return Run(proc.returncode, proc.stdout, proc.stderr)
 
     def get(self, key: str, command: str = "/usr/bin/bd_vcli") -> str:
@@ -84,9 +90,14 @@ class Guest:
 
     def bash(self, script: str) -> Run:
         """A setup-script-like bash snippet; `$R` is the guest root."""
-        proc = subprocess.run(["bash", "-c", f'R="$KD_GUEST_ROOT"\n{script}'],
-                              capture_output=True, text=True, env=self.env(), timeout=60,
-                              check=False)
+        proc = subprocess.run(
+            ["bash", "-c", f'R="$KD_GUEST_ROOT"\n{script}'],
+            capture_output=True,
+            text=True,
+            env=self.env(),
+            timeout=60,
+            check=False,
+        )
         return Run(proc.returncode, proc.stdout, proc.stderr)
 
     def python(self, code: str) -> Run:
@@ -94,9 +105,14 @@ class Guest:
         entry = (self.root / "usr/local/bin/configcli").read_text().splitlines()
         interpreter = entry[0][2:]
         path_line = next(line for line in entry if line.startswith("sys.path.insert"))
-        proc = subprocess.run([interpreter, "-c", f"import sys\n{path_line}\n{code}"],
-                              capture_output=True, text=True, env=self.env(), timeout=30,
-                              check=False)
+        proc = subprocess.run(
+            [interpreter, "-c", f"import sys\n{path_line}\n{code}"],
+            capture_output=True,
+            text=True,
+            env=self.env(),
+            timeout=30,
+            check=False,
+        )
         return Run(proc.returncode, proc.stdout, proc.stderr)
 
 
@@ -105,8 +121,9 @@ class Guest:
 GUEST_PYTHON = os.environ.get("KD_TEST_GUEST_PYTHON") or sys.executable
 
 
-def install(root: Path, layout: configcli_install.Layout,
-            python: str | None = GUEST_PYTHON) -> subprocess.CompletedProcess[str]:
+def install(
+    root: Path, layout: configcli_install.Layout, python: str | None = GUEST_PYTHON
+) -> subprocess.CompletedProcess[str]:
     """Run the install step in `root`, with `python` first on PATH (None: the host's PATH)."""
     script = 'set -u\nR="${KD_GUEST_ROOT:-}"\n' + configcli_install.fragment(layout) + "exit 0\n"
     env = {**os.environ, "KD_GUEST_ROOT": str(root)}
@@ -116,8 +133,15 @@ def install(root: Path, layout: configcli_install.Layout,
         (bin_dir / "python").unlink(missing_ok=True)
         (bin_dir / "python").symlink_to(python)
         env["PATH"] = f"{bin_dir}:{env['PATH']}"
-    return subprocess.run(["bash", "-s"], input=script, capture_output=True, text=True,
-                          env=env, timeout=60, check=False)
+    return subprocess.run(
+        ["bash", "-s"],
+        input=script,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +150,8 @@ def guest(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Guest]:
     proc = install(root, configcli_install.Layout.NEW)
     assert proc.returncode == 0, proc.stderr
     assert (root / "usr/local/bin/configcli").is_file(), (
-        (root / configcli_install.INSTALL_LOG.lstrip("/")).read_text())
+        root / configcli_install.INSTALL_LOG.lstrip("/")
+    ).read_text()
     yield Guest(root)
 
 
@@ -141,8 +166,10 @@ def sample(guest: Guest) -> Guest:
 
 SAMPLE_GETS = [
     ("distros", "bluek8s/spark"),
-    ("services.ssh.1.worker",
-     "qualifiers,name,id,hostnames,global_id,fqdns,exported_service,endpoints,authToken"),
+    (
+        "services.ssh.1.worker",
+        "qualifiers,name,id,hostnames,global_id,fqdns,exported_service,endpoints,authToken",
+    ),
     ("connections.secrets.extAuth.data.type", "TERBUA=="),
     ("connections.configmaps.dsr-config.data.dsr.properties", "dsr.properties"),
     ("connections.secrets.extAuth", "annotations,data,labels,metadata"),
@@ -154,10 +181,14 @@ SAMPLE_GETS = [
     ("cluster.config_metadata.1.mykey", "myval"),
     ("services", "spark,ssh"),
     ("services.ssh.1", "controller,worker"),
-    ("services.ssh.1.worker.fqdns",
-     "kdss-bbbbb-0.kdhs-abcde.ns1.svc.cluster.local,kdss-bbbbb-1.kdhs-abcde.ns1.svc.cluster.local"),
-    ("services.spark.1.controller.endpoints",
-     "spark://kdss-aaaaa-0.kdhs-abcde.ns1.svc.cluster.local:7077"),
+    (
+        "services.ssh.1.worker.fqdns",
+        "kdss-bbbbb-0.kdhs-abcde.ns1.svc.cluster.local,kdss-bbbbb-1.kdhs-abcde.ns1.svc.cluster.local",
+    ),
+    (
+        "services.spark.1.controller.endpoints",
+        "spark://kdss-aaaaa-0.kdhs-abcde.ns1.svc.cluster.local:7077",
+    ),
     ("services.spark.1.controller.qualifiers", ""),
     ("distros.bluek8s/spark.1.roles.worker.flavor.cores", "4"),
     ("distros.bluek8s/spark.1.roles.controller.flavor.memory", "4096"),
@@ -182,8 +213,9 @@ def test_get_on_the_originals_configmeta(sample: Guest, key: str, expected: str 
         assert (result.code, result.stdout) == (0, expected + "\n"), result
 
 
-@pytest.mark.parametrize("command", [f"{d}/{c}" for d in ("/usr/local/bin", "/usr/bin")
-                                     for c in COMMANDS])
+@pytest.mark.parametrize(
+    "command", [f"{d}/{c}" for d in ("/usr/local/bin", "/usr/bin") for c in COMMANDS]
+)
 def test_every_command_name_at_both_paths(sample: Guest, command: str) -> None:
     assert sample.run(command, "-g", "node.id") == Run(0, "3\n", "")
     assert sample.run(command, "namespace", "node", "role_id") == Run(0, "worker\n", "")
@@ -195,14 +227,23 @@ OPTIONS = [
     (["--version"], 0, "1.0\n"),
     (["ccli", "version"], 0, "1.0\n"),
     (["--baseimg_version"], 0, "\n"),
-    (["--wait", "services.x.1.y"], 0,
-     "*** Unknown syntax: dsync wait --srvckey services.x.1.y --timeout 3600\n\n"),
+    (
+        ["--wait", "services.x.1.y"],
+        0,
+        "*** Unknown syntax: dsync wait --srvckey services.x.1.y --timeout 3600\n\n",
+    ),
     (["-w", "k", "-t", "5"], 0, "*** Unknown syntax: dsync wait --srvckey k --timeout 5\n\n"),
     (["--tokenwait", "tok", "--fqdn", "a.b"], 0, None),
-    (["--service_key", "services.X.1.ROLE", "--systemctl=NAME"], 0,
-     "*** Unknown syntax: service register --app-srvc services.X.1.ROLE --systemctl NAME\n\n"),
-    (["--service_key", "services.X.1.ROLE", "--systemv", "NAME"], 0,
-     "*** Unknown syntax: service register --app-srvc services.X.1.ROLE --systemv NAME\n\n"),
+    (
+        ["--service_key", "services.X.1.ROLE", "--systemctl=NAME"],
+        0,
+        "*** Unknown syntax: service register --app-srvc services.X.1.ROLE --systemctl NAME\n\n",
+    ),
+    (
+        ["--service_key", "services.X.1.ROLE", "--systemv", "NAME"],
+        0,
+        "*** Unknown syntax: service register --app-srvc services.X.1.ROLE --systemv NAME\n\n",
+    ),
     (["--unregister_srvc", "services.X.1.ROLE"], 0, None),
     (["--service_key", "services.X.1.ROLE"], 1, ""),
     (["--tokenwake", "tok", "--success"], 1, ""),
@@ -218,17 +259,26 @@ OPTIONS = [
     (["namespace", "node", "id"], 0, "3\n"),
     (["namespace", "distros"], 0, "bluek8s/spark\n"),
     (["namespace", "version", "ignored.key"], 0, "8\n"),
-    (["namespace", "services", "ssh.1.worker.fqdns"], 0,
-     "kdss-bbbbb-0.kdhs-abcde.ns1.svc.cluster.local,kdss-bbbbb-1.kdhs-abcde.ns1.svc.cluster.local\n"),
+    (
+        ["namespace", "services", "ssh.1.worker.fqdns"],
+        0,
+        "kdss-bbbbb-0.kdhs-abcde.ns1.svc.cluster.local,kdss-bbbbb-1.kdhs-abcde.ns1.svc.cluster.local\n",
+    ),
     (["no", "such", "command"], 0, "*** Unknown syntax: no such command\n\n"),
-    (["--get_local_group_fqdns"], 0,
-     "kdss-aaaaa-0.kdhs-abcde.ns1.svc.cluster.local,kdss-bbbbb-0.kdhs-abcde.ns1.svc.cluster.local,"
-     "kdss-bbbbb-1.kdhs-abcde.ns1.svc.cluster.local\n"),
+    (
+        ["--get_local_group_fqdns"],
+        0,
+        "kdss-aaaaa-0.kdhs-abcde.ns1.svc.cluster.local,kdss-bbbbb-0.kdhs-abcde.ns1.svc.cluster.local,"
+        "kdss-bbbbb-1.kdhs-abcde.ns1.svc.cluster.local\n",
+    ),
     (["--get_nodegroup_fqdns", "1"], 0, None),
     (["--get_nodegroup_fqdns", "2"], 1, ""),
-    (["--get_all"], 0,  # argparse prefix of --get_all_fqdns
-     "kdss-aaaaa-0.kdhs-abcde.ns1.svc.cluster.local,kdss-bbbbb-0.kdhs-abcde.ns1.svc.cluster.local,"
-     "kdss-bbbbb-1.kdhs-abcde.ns1.svc.cluster.local\n"),
+    (
+        ["--get_all"],
+        0,  # argparse prefix of --get_all_fqdns
+        "kdss-aaaaa-0.kdhs-abcde.ns1.svc.cluster.local,kdss-bbbbb-0.kdhs-abcde.ns1.svc.cluster.local,"
+        "kdss-bbbbb-1.kdhs-abcde.ns1.svc.cluster.local\n",
+    ),
     (["macro", "node", "--get_self_id"], 0, "3\n"),
     (["macro", "nodegroup", "--num_nodegroups"], 0, "1\n"),
     (["macro", "nodegroup"], 2, ""),
@@ -236,8 +286,9 @@ OPTIONS = [
 
 
 @pytest.mark.parametrize(("argv", "code", "stdout"), OPTIONS)
-def test_options_outputs_and_exit_codes(sample: Guest, argv: list[str], code: int,
-                                        stdout: str | None) -> None:
+def test_options_outputs_and_exit_codes(
+    sample: Guest, argv: list[str], code: int, stdout: str | None
+) -> None:
     result = sample.run("/usr/bin/configcli", *argv)
     assert result.code == code, result
     if stdout is not None:
@@ -247,8 +298,9 @@ def test_options_outputs_and_exit_codes(sample: Guest, argv: list[str], code: in
 
 
 def test_tenant_info_is_rejected_by_the_namespace_parser(sample: Guest) -> None:
-    assert "unrecognized arguments: --info" in sample.run("/usr/bin/configcli",
-                                                          "--tenant_info").stderr
+    assert (
+        "unrecognized arguments: --info" in sample.run("/usr/bin/configcli", "--tenant_info").stderr
+    )
 
 
 def test_baseimg_version_prints_the_first_line(sample: Guest) -> None:
@@ -267,9 +319,12 @@ MACROS = [
     (["node", "--get_index", "kdss-aaaaa-0.kdhs-abcde.ns1.svc.cluster.local"], 0, "0\n"),
     (["node", "--get_id", "nobody.example"], 1, ""),
     (["nodegroup", "--num_nodegroups"], 0, "1\n"),
-    (["nodegroup", "--get_all_fqdns"], 0,
-     "kdss-aaaaa-0.kdhs-abcde.ns1.svc.cluster.local,kdss-bbbbb-0.kdhs-abcde.ns1.svc.cluster.local,"
-     "kdss-bbbbb-1.kdhs-abcde.ns1.svc.cluster.local\n"),
+    (
+        ["nodegroup", "--get_all_fqdns"],
+        0,
+        "kdss-aaaaa-0.kdhs-abcde.ns1.svc.cluster.local,kdss-bbbbb-0.kdhs-abcde.ns1.svc.cluster.local,"
+        "kdss-bbbbb-1.kdhs-abcde.ns1.svc.cluster.local\n",
+    ),
     (["nodegroup"], 2, ""),
     (["--tokens"], 2, ""),
     (["node"], 2, ""),
@@ -284,8 +339,11 @@ def test_configmacro(sample: Guest, argv: list[str], code: int, stdout: str) -> 
 
 
 def test_interactive_shell(sample: Guest) -> None:
-    result = sample.run("/usr/bin/configcli", stdin="namespace distros\nnamespace node nope\n"
-                        "ccli version\nmacro node --get_self_id\nexit\n")
+    result = sample.run(
+        "/usr/bin/configcli",
+        stdin="namespace distros\nnamespace node nope\n"
+        "ccli version\nmacro node --get_self_id\nexit\n",
+    )
     assert result.code == 0, result
     assert result.stdout.startswith("Configuration CLI 1.0.\nccli> bluek8s/spark\n")
     assert result.stdout.count("ccli> ") == 5
@@ -295,8 +353,14 @@ def test_interactive_shell(sample: Guest) -> None:
 
 def test_debug_traces_the_instruction(sample: Guest) -> None:
     env = {**sample.env(), "ConfigCLI_DEBUG": "true"}
-    proc = subprocess.run([str(sample.root / "usr/bin/configcli"), "-g", "node.id"],
-                          capture_output=True, text=True, env=env, timeout=30, check=False)
+    proc = subprocess.run(
+        [str(sample.root / "usr/bin/configcli"), "-g", "node.id"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=30,
+        check=False,
+    )
     assert proc.stdout == "EXECUTING: namespace node id\n3\n"
 
 
@@ -343,17 +407,25 @@ def test_python_interface(sample: Guest) -> None:
         "    ns.getWithTokens(['node', 'nope'])\n"
         "except errors.KeyError:\n"
         "    out['raised'] = True\n"
-        "print(json.dumps(out))\n")
+        "print(json.dumps(out))\n"
+    )
     assert result.code == 0, result
     out = json.loads(result.stdout)
     assert out == {
-        "role": "worker", "isolated": False, "nodegroups": ["controller", "worker"],
-        "base_dn": "dc=x", "value": "kdss-bbbbb-1.kdhs-abcde.ns1.svc.cluster.local",
-        "search": [["nodegroups", "1", "roles", "worker", "fqdns"],
-                   ["nodegroups", "1", "roles", "worker", "services", "ssh", "fqdns"]],
-        "fqdns": ["kdss-aaaaa-0.kdhs-abcde.ns1.svc.cluster.local",
-                  "kdss-bbbbb-0.kdhs-abcde.ns1.svc.cluster.local",
-                  "kdss-bbbbb-1.kdhs-abcde.ns1.svc.cluster.local"],
+        "role": "worker",
+        "isolated": False,
+        "nodegroups": ["controller", "worker"],
+        "base_dn": "dc=x",
+        "value": "kdss-bbbbb-1.kdhs-abcde.ns1.svc.cluster.local",
+        "search": [
+            ["nodegroups", "1", "roles", "worker", "fqdns"],
+            ["nodegroups", "1", "roles", "worker", "services", "ssh", "fqdns"],
+        ],
+        "fqdns": [
+            "kdss-aaaaa-0.kdhs-abcde.ns1.svc.cluster.local",
+            "kdss-bbbbb-0.kdhs-abcde.ns1.svc.cluster.local",
+            "kdss-bbbbb-1.kdhs-abcde.ns1.svc.cluster.local",
+        ],
         "raised": True,
     }
 
@@ -371,9 +443,13 @@ def test_text_beyond_ascii(guest: Guest) -> None:
     doc["nodegroups"]["1"]["config_metadata"] = {"grüße": "héllo ☃"}
     guest.configmeta(json.dumps(doc))
     env = {**guest.env(), "LC_ALL": "C", "LANG": "C"}
-    proc = subprocess.run([str(guest.root / "usr/bin/configcli"), "--get",
-                           "cluster.config_metadata.1.grüße"], capture_output=True, env=env,
-                          timeout=30, check=False)
+    proc = subprocess.run(
+        [str(guest.root / "usr/bin/configcli"), "--get", "cluster.config_metadata.1.grüße"],
+        capture_output=True,
+        env=env,
+        timeout=30,
+        check=False,
+    )
     assert (proc.returncode, proc.stdout) == (0, "héllo ☃\n".encode()), proc.stderr
 
 
@@ -397,9 +473,16 @@ class Ours:
         return f"{pod}.{HEADLESS}.{NS}.svc.cluster.local"
 
     def configmeta(self, pod: str) -> str:
-        return configmeta_json(build_configmeta(self.app, self.cluster, CONFIG,
-                                                self.cluster.status, member_pod=pod,
-                                                connections=self.connections))
+        return configmeta_json(
+            build_configmeta(
+                self.app,
+                self.cluster,
+                CONFIG,
+                self.cluster.status,
+                member_pod=pod,
+                connections=self.connections,
+            )
+        )
 
 
 @pytest.fixture(scope="module")
@@ -410,25 +493,43 @@ def ours() -> Ours:
     controller, worker, jupyter = doc["spec"]["roles"]
     worker["members"], jupyter["members"] = 3, 2
     controller["secretKeys"] = [
-        {"name": "db-password", "encryptedValue": encrypt("hunter2", KEY, nonce=bytes(12))}]
+        {"name": "db-password", "encryptedValue": encrypt("hunter2", KEY, nonce=bytes(12))}
+    ]
     doc["spec"]["connections"] = {"configmaps": ["scm"], "secrets": ["ldap"]}
-    pods = {"controller": ["spark221e2-controller-abcde-0"],
-            "worker": [f"spark221e2-worker-fghij-{i}" for i in range(3)],
-            "jupyter": [f"spark221e2-jupyter-klmno-{i}" for i in range(2)]}
+    pods = {
+        "controller": ["spark221e2-controller-abcde-0"],
+        "worker": [f"spark221e2-worker-fghij-{i}" for i in range(3)],
+        "jupyter": [f"spark221e2-jupyter-klmno-{i}" for i in range(2)],
+    }
     ids = iter(range(1, 7))
     doc["status"] = {
-        "clusterService": HEADLESS, "lastNodeID": 6,
-        "roles": [{"id": role, "statefulSet": members[0].rsplit("-", 1)[0],
-                   "members": [_member(p, next(ids)) for p in members]}
-                  for role, members in pods.items()]}
+        "clusterService": HEADLESS,
+        "lastNodeID": 6,
+        "roles": [
+            {
+                "id": role,
+                "statefulSet": members[0].rsplit("-", 1)[0],
+                "members": [_member(p, next(ids)) for p in members],
+            }
+            for role, members in pods.items()
+        ],
+    }
     app = App.from_dict(app_doc)
     cluster = Cluster.from_dict(doc, CONFIG, app)
     connections = ConnectionsData(
-        configmaps={"scm": {"metadata": {"name": "scm", "labels": {
-            CONFIGMAP_TYPE_LABEL: "source-control"}}, "data": {"branch": "main"}}},
-        secrets={"ldap": {"metadata": {"name": "ldap", "labels": {
-            SECRET_TYPE_LABEL: "extAuth"}}, "data": {
-                "base_dn": base64.b64encode(b"dc=example,dc=com").decode()}}})
+        configmaps={
+            "scm": {
+                "metadata": {"name": "scm", "labels": {CONFIGMAP_TYPE_LABEL: "source-control"}},
+                "data": {"branch": "main"},
+            }
+        },
+        secrets={
+            "ldap": {
+                "metadata": {"name": "ldap", "labels": {SECRET_TYPE_LABEL: "extAuth"}},
+                "data": {"base_dn": base64.b64encode(b"dc=example,dc=com").decode()},
+            }
+        },
+    )
     return Ours(app, cluster, connections, pods)
 
 
@@ -461,10 +562,12 @@ done
 """
 
 
-@pytest.mark.parametrize(("role", "index"), [("controller", 0), ("worker", 0), ("worker", 2),
-                                             ("jupyter", 1)])
-def test_real_invocations_on_our_configmeta(guest: Guest, ours: Ours, role: str,
-                                            index: int) -> None:
+@pytest.mark.parametrize(
+    ("role", "index"), [("controller", 0), ("worker", 0), ("worker", 2), ("jupyter", 1)]
+)
+def test_real_invocations_on_our_configmeta(
+    guest: Guest, ours: Ours, role: str, index: int
+) -> None:
     pod = ours.pods[role][index]
     guest.configmeta(ours.configmeta(pod))
     result = guest.bash(SETUP_SCRIPT)
@@ -473,16 +576,26 @@ def test_real_invocations_on_our_configmeta(guest: Guest, ours: Ours, role: str,
     all_fqdns = [ours.fqdn(p) for r in sorted(ours.pods) for p in ours.pods[r]]
     node_id = str(1 + [p for ps in ours.pods.values() for p in ps].index(pod))
     assert got == {
-        "FQDN": ours.fqdn(pod), "ROLE": role, "DOMAIN": f"{HEADLESS}.{NS}.svc.cluster.local",
-        "DISTRO": "bluedata/spark221e2", "HOST": ours.fqdn(pod), "NODEGROUP": "1",
-        "DEPENDS": "", "CLUSTER": "spark221e2", "CORES": "2", "MEMORY": "4096",
+        "FQDN": ours.fqdn(pod),
+        "ROLE": role,
+        "DOMAIN": f"{HEADLESS}.{NS}.svc.cluster.local",
+        "DISTRO": "bluedata/spark221e2",
+        "HOST": ours.fqdn(pod),
+        "NODEGROUP": "1",
+        "DEPENDS": "",
+        "CLUSTER": "spark221e2",
+        "CORES": "2",
+        "MEMORY": "4096",
         "INDEX": str(1 + sorted(all_fqdns, key=_version_key).index(ours.fqdn(pod))),
-        "SERVICE_NGS": "1", "SERVICE_ROLES": "controller,worker",
+        "SERVICE_NGS": "1",
+        "SERVICE_ROLES": "controller,worker",
         "WORKER_FQDNS": ",".join(ours.fqdn(p) for p in ours.pods["worker"]),
         "MASTER": f"spark://{ours.fqdn(ours.pods['controller'][0])}:7077",
         # secret keys are in the own role's configmeta only
         "SECRET": "hunter2" if role == "controller" else "",
-        "ID": node_id, "NODE_FQDN": ours.fqdn(pod), "DISTROS": "bluedata/spark221e2",
+        "ID": node_id,
+        "NODE_FQDN": ours.fqdn(pod),
+        "DISTROS": "bluedata/spark221e2",
         "BRANCH": "main",
     }
 
@@ -505,8 +618,10 @@ def test_macros_and_python_interface_on_our_configmeta(guest: Guest, ours: Ours)
         (["--get", "node.block_device_paths"], ""),
         (["--get", "connections.secrets.extAuth"], "annotations,data,labels,metadata"),
         (["--get", "cluster.config_metadata.1.spark_version"], "2.2.1"),
-        (["--get", "services.jupyter.1.jupyter"],
-         "qualifiers,name,id,hostnames,global_id,fqdns,exported_service,endpoints,authToken"),
+        (
+            ["--get", "services.jupyter.1.jupyter"],
+            "qualifiers,name,id,hostnames,global_id,fqdns,exported_service,endpoints,authToken",
+        ),
     ]:
         assert guest.run("/usr/bin/configcli", *argv) == Run(0, expected + "\n", ""), argv
     result = guest.python(
@@ -515,7 +630,8 @@ def test_macros_and_python_interface_on_our_configmeta(guest: Guest, ours: Ours)
         "print(ns.getWithTokens(['cluster', 'id']))\n"
         "print(ns.getWithTokens(['cluster', 'isolated']))\n"
         "print(base64.b64decode(ns.getWithTokens(\n"
-        "    ['connections', 'secrets', 'extAuth', 'data', 'base_dn'])).decode())\n")
+        "    ['connections', 'secrets', 'extAuth', 'data', 'base_dn'])).decode())\n"
+    )
     assert result == Run(0, "uid-1\nFalse\ndc=example,dc=com\n", "")
 
 
@@ -526,13 +642,15 @@ def test_the_tool_needs_nothing_newer_than_python_27_and_36(tmp_path: Path) -> N
     vermin = Path(sys.executable).parent / "vermin"
     guest_package = REPO / "kubedirector" / "guest" / "configcli"
     argv = [str(vermin), "-t=2.7-", "-t=3.6-", "--no-tips"]
-    ok = subprocess.run([*argv, str(guest_package)], capture_output=True, text=True,
-                        timeout=120, check=False)
+    ok = subprocess.run(
+        [*argv, str(guest_package)], capture_output=True, text=True, timeout=120, check=False
+    )
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "Minimum required versions: 2.7, 3." in ok.stdout, ok.stdout
     # The check is live: a 3.6+ construct fails it.
     newer = tmp_path / "newer.py"
     newer.write_text('name = "x"\nprint(f"{name}")\n')
-    bad = subprocess.run([*argv, str(newer)], capture_output=True, text=True, timeout=120,
-                         check=False)
+    bad = subprocess.run(
+        [*argv, str(newer)], capture_output=True, text=True, timeout=120, check=False
+    )
     assert bad.returncode != 0, bad.stdout

@@ -19,16 +19,26 @@ from tests.unit.test_configcli import GUEST_PYTHON, SAMPLE, install
 pytestmark = pytest.mark.unit
 
 GUEST_PACKAGE = Path(configcli_install.__file__).parents[1] / "guest" / "configcli"
-NEW_LINKS = {"bdvcli": "configcli", "bd_vcli": "configcli", "configcli": "configcli",
-             "ccli": "ccli", "configmacro": "configmacro"}
+NEW_LINKS = {
+    "bdvcli": "configcli",
+    "bd_vcli": "configcli",
+    "configcli": "configcli",
+    "ccli": "ccli",
+    "configmacro": "configmacro",
+}
 
 
 def query(root: Path, command: str, *args: str) -> subprocess.CompletedProcess[str]:
     (root / "etc/guestconfig").mkdir(parents=True, exist_ok=True)
     (root / "etc/guestconfig/configmeta.json").write_text(SAMPLE.read_text())
-    return subprocess.run([str(root / command.lstrip("/")), *args], capture_output=True,
-                          text=True, env={**os.environ, "KD_GUEST_ROOT": str(root)}, timeout=30,
-                          check=False)
+    return subprocess.run(
+        [str(root / command.lstrip("/")), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "KD_GUEST_ROOT": str(root)},
+        timeout=30,
+        check=False,
+    )
 
 
 def installed_lib(root: Path) -> Path:
@@ -51,7 +61,8 @@ def test_new_layout_places_commands_module_and_links(tmp_path: Path) -> None:
     lib = installed_lib(root)
     assert "/usr/local/lib/python" in str(lib)  # the user site under PYTHONUSERBASE=/usr/local
     assert {p.name: p.read_text() for p in lib.glob("*.py")} == {
-        p.name: p.read_text() for p in GUEST_PACKAGE.glob("*.py")}
+        p.name: p.read_text() for p in GUEST_PACKAGE.glob("*.py")
+    }
     assert query(root, "/usr/bin/bd_vcli", "--get", "node.role_id").stdout == "worker\n"
     assert (root / "var/log/guestconfig").is_dir() and (root / "opt/guestconfig").is_dir()
 
@@ -108,8 +119,24 @@ def test_installing_again_changes_nothing(tmp_path: Path) -> None:
 def _path_without_python(tmp_path: Path) -> str:
     tools = tmp_path / "tools"
     tools.mkdir()
-    for tool in ("mkdir", "cat", "chmod", "ln", "tar", "gzip", "cp", "ls", "head", "nohup",
-                 "dirname", "tail", "grep", "awk", "bash", "timeout"):
+    for tool in (
+        "mkdir",
+        "cat",
+        "chmod",
+        "ln",
+        "tar",
+        "gzip",
+        "cp",
+        "ls",
+        "head",
+        "nohup",
+        "dirname",
+        "tail",
+        "grep",
+        "awk",
+        "bash",
+        "timeout",
+    ):
         found = shutil.which(tool)
         assert found, tool
         (tools / tool).symlink_to(found)
@@ -119,11 +146,20 @@ def _path_without_python(tmp_path: Path) -> str:
 def test_an_image_without_python_gets_no_configcli_and_a_note(tmp_path: Path) -> None:
     root = tmp_path / "guest"
     root.mkdir()
-    script = ('set -u\nR="${KD_GUEST_ROOT:-}"\n' + configcli_install.fragment(Layout.NEW)
-              + "echo went-on\nexit 0\n")
-    proc = subprocess.run([shutil.which("bash") or "bash", "-s"], input=script,
-                          capture_output=True, text=True, timeout=60, check=False,
-                          env={"KD_GUEST_ROOT": str(root), "PATH": _path_without_python(tmp_path)})
+    script = (
+        'set -u\nR="${KD_GUEST_ROOT:-}"\n'
+        + configcli_install.fragment(Layout.NEW)
+        + "echo went-on\nexit 0\n"
+    )
+    proc = subprocess.run(
+        [shutil.which("bash") or "bash", "-s"],
+        input=script,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={"KD_GUEST_ROOT": str(root), "PATH": _path_without_python(tmp_path)},
+    )
     assert (proc.returncode, proc.stdout) == (0, "went-on\n"), proc.stderr
     assert not (root / "usr/local/bin/configcli").exists()
     assert not (root / "usr/bin").exists()
@@ -148,8 +184,9 @@ def test_the_installed_python_is_recorded_in_the_commands(tmp_path: Path) -> Non
 
 def test_heredoc_marker_in_a_module_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     files = configcli_install.package_files()
-    monkeypatch.setattr(configcli_install, "package_files",
-                        lambda: {**files, "x.py": "KD_CONFIGCLI_EOF\n"})
+    monkeypatch.setattr(
+        configcli_install, "package_files", lambda: {**files, "x.py": "KD_CONFIGCLI_EOF\n"}
+    )
     with pytest.raises(ValueError, match=r"x\.py"):
         configcli_install.fragment(Layout.NEW)
 
@@ -186,13 +223,22 @@ def test_setup_package_finds_configcli_when_it_runs(tmp_path: Path) -> None:
     python_dir = tmp_path / "python"
     python_dir.mkdir()
     (python_dir / "python").symlink_to(GUEST_PYTHON)
-    env = {**os.environ, "KD_GUEST_ROOT": str(root),
-           "PATH": f"{python_dir}:{os.environ['PATH']}"}
-    script = scripts.start_configure(configmeta=SAMPLE.read_text(),
-                                     package_url="file:///opt/configscripts/appconfig.tgz",
-                                     run_id="cid", configcli=Layout.NEW)
-    proc = subprocess.run(["bash", "-s"], input=script, capture_output=True, text=True,
-                          env=env, timeout=60, check=False)
+    env = {**os.environ, "KD_GUEST_ROOT": str(root), "PATH": f"{python_dir}:{os.environ['PATH']}"}
+    script = scripts.start_configure(
+        configmeta=SAMPLE.read_text(),
+        package_url="file:///opt/configscripts/appconfig.tgz",
+        run_id="cid",
+        configcli=Layout.NEW,
+    )
+    proc = subprocess.run(
+        ["bash", "-s"],
+        input=script,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     status = root / "opt/guestconfig/configure.status"
     deadline = time.monotonic() + 20
@@ -208,4 +254,5 @@ def test_no_install_without_the_layout() -> None:
     script = scripts.start_configure(configmeta="{}", package_url="file:///p.tgz", run_id="x")
     assert "kd_configcli" not in script
     assert "kd_configcli" not in scripts.start_configure(
-        configmeta="{}", package_url=None, run_id="x", configcli=Layout.NEW)
+        configmeta="{}", package_url=None, run_id="x", configcli=Layout.NEW
+    )
