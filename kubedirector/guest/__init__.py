@@ -1,4 +1,4 @@
-"""Files the operator installs into members (not imported by the operator).
+"""Files the operator installs into members (read as data, never imported by it).
 
 `configcli/` is the guest tool setup packages call (`configcli`, `bdvcli`,
 `bd_vcli`, `ccli`, `configmacro`) and the Python module they import; it runs
