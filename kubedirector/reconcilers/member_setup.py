@@ -28,7 +28,7 @@ from kubedirector.api.cluster import Cluster
 from kubedirector.api.constants import ContainerState, MemberState
 from kubedirector.api.status import ClusterStatus, MemberStatus, RoleStatus
 from kubedirector.lifecycle import notifications
-from kubedirector.setup import crashpoint
+from kubedirector.setup import configcli_install, crashpoint
 from kubedirector.setup.runner import SetupRunner, SetupSpec
 
 ConfigmetaFor = Callable[[ClusterStatus, MemberStatus], str]
@@ -147,6 +147,7 @@ class MemberSetup:
                                 keep_configured=restarted
                                 and spec_role is not None
                                 and spec_role.storage is not None,
+                                configcli=configcli_install.Layout.of(package) if package else None,
                             ),
                         )
                     )

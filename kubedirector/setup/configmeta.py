@@ -118,9 +118,60 @@ def build_configmeta(
     return doc
 
 
+# Objects the original marshalled from Go structs keep their fields in declaration
+# order; every other object (a Go map) has its keys sorted. configcli lists an
+# object's keys in file order (`configcli --get node`), so the order is part of
+# what images see. Paths are relative to a cluster's topology ("*": any key).
+_STRUCT_FIELDS: dict[tuple[str, ...], tuple[str, ...]] = {
+    pattern: tuple(fields.split())
+    for pattern, fields in {
+        (): "version services nodegroups distros cluster node connections",
+        ("nodegroups", "*"): "roles distro_id catalog_entry_version config_metadata",
+        ("nodegroups", "*", "roles", "*"): (
+            "services node_ids hostnames fqdns fqdn_mappings flavor secret_keys"
+        ),
+        ("nodegroups", "*", "roles", "*", "services", "*"): (
+            "qualifiers name id hostnames global_id fqdns exported_service endpoints authToken"
+        ),
+        ("nodegroups", "*", "roles", "*", "flavor"): "storage name memory description cores",
+        ("cluster",): "name isolated id config_metadata",
+        ("node",): (
+            "role_id nodegroup_id id hostname fqdn domain distro_id depends_on block_device_paths"
+        ),
+        ("connections",): "clusters configmaps secrets",
+    }.items()
+}
+
+
+def _struct_fields(path: tuple[str, ...]) -> tuple[str, ...] | None:
+    if path[:2] == _CONNECTED_PREFIX and len(path) >= 3:
+        path = path[3:]  # a connected cluster's topology
+    for pattern, fields in _STRUCT_FIELDS.items():
+        if len(pattern) == len(path) and all(
+            p in ("*", k) for p, k in zip(pattern, path, strict=True)
+        ):
+            return fields
+    return None
+
+
+def _go_order(value: Any, path: tuple[str, ...] = ()) -> Any:
+    """`value` with the original's key order: struct fields as declared, maps sorted."""
+    if isinstance(value, list):
+        return [_go_order(v, (*path, "*")) for v in value]
+    if not isinstance(value, Mapping):
+        return value
+    fields = _struct_fields(path)
+    rank = {name: i for i, name in enumerate(fields or ())}
+    keys = sorted(value, key=lambda k: (rank.get(k, len(rank)), k))
+    return {k: _go_order(value[k], (*path, k)) for k in keys}
+
+
 def configmeta_json(doc: Mapping[str, Any]) -> str:
-    """The canonical text of a configmeta document: the bytes to upload and to hash."""
-    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    """The canonical text of a configmeta document: the bytes to upload and to hash.
+
+    Key order is the original's (see `_STRUCT_FIELDS`), whatever the dicts' order.
+    """
+    return json.dumps(_go_order(doc), separators=(",", ":"), ensure_ascii=True)
 
 
 def configmeta_hash(doc: Mapping[str, Any]) -> str:

@@ -29,7 +29,7 @@ from kubedirector.api.cluster import FileInjection
 from kubedirector.api.constants import MemberState
 from kubedirector.api.status import MemberStatus
 from kubedirector.metrics.registry import SETUP_DURATION, SETUP_RUNS
-from kubedirector.setup import scripts
+from kubedirector.setup import configcli_install, scripts
 from kubedirector.setup.executor import ExecError, GuestExecutor
 
 log = structlog.get_logger(__name__)
@@ -71,6 +71,7 @@ class SetupSpec:
     configmeta: str
     generation: int
     keep_configured: bool = False
+    configcli: configcli_install.Layout | None = None
 
 
 def _now(clock: Callable[[], float]) -> str:
@@ -130,7 +131,8 @@ class SetupRunner:
                                          package_url=spec.package_url, run_id=run_id,
                                          injections=spec.injections,
                                          keep_configured=spec.keep_configured,
-                                         fetch_timeout=fetch)
+                                         fetch_timeout=fetch,
+                                         configcli=spec.configcli)
         try:
             # Long enough for every fetch (each curl has its own --max-time): an exec
             # given up on early would leave its fetch running beside the next attempt's.

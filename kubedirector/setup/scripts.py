@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kubedirector.api.cluster import FileInjection
+from kubedirector.setup import configcli_install
 
 GUESTCONFIG = "/opt/guestconfig"
 CONFIGMETA = "/etc/guestconfig/configmeta.json"
@@ -109,7 +110,8 @@ def _group(body: str) -> str:
 
 def start_configure(*, configmeta: str, package_url: str | None, run_id: str,
                     injections: Sequence[FileInjection] = (),
-                    keep_configured: bool = False, fetch_timeout: float = FETCH_TIMEOUT) -> str:
+                    keep_configured: bool = False, fetch_timeout: float = FETCH_TIMEOUT,
+                    configcli: configcli_install.Layout | None = None) -> str:
     """File injections, configmeta, package fetch and unpack, then `--configure` in
     the background; configure.status gets `<run id>=` before it starts and
     `<run id>=<code>` when it ends.
@@ -117,7 +119,8 @@ def start_configure(*, configmeta: str, package_url: str | None, run_id: str,
     Idempotent per run id: if configure.status already names the run (started,
     maybe by an operator that crashed before saving so), nothing is done again.
     Without a package only the injections and configmeta are written (and the run
-    counts as done, exit 0).  `keep_configured` (a restarted member whose
+    counts as done, exit 0).  `configcli`: install it (that layout) before the
+    package is fetched, see configcli_install.  `keep_configured` (a restarted member whose
     guestconfig persisted): if the latest configure in the status file succeeded,
     it stands, as api.md section 4 says, and is not run again.
     """
@@ -129,6 +132,8 @@ def start_configure(*, configmeta: str, package_url: str | None, run_id: str,
              _heredoc(CONFIGMETA, configmeta), f'mkdir -p "$R{GUESTCONFIG}"\n']
     if package_url is None:
         return "set -u\n" + _PRELUDE + _group("".join([*parts, record, "exit 0\n"]))
+    if configcli is not None:
+        parts.append(configcli_install.fragment(configcli))
     if keep_configured:
         parts.append(f'if tail -n 1 "$R{STATUS_FILE}" 2>/dev/null | grep -q "=0$"; then '
                      f'{record.strip()}; exit 0; fi\n')

@@ -411,7 +411,34 @@ def test_json_is_canonical():
     doc = _build("spark221e2-controller-abcde-0")
     text = configmeta_json(doc)
     assert json.loads(text) == doc
-    assert text == json.dumps(json.loads(text), sort_keys=True, separators=(",", ":"))
+    assert configmeta_json(json.loads(text)) == text
+
+
+UPSTREAM_SAMPLE = Path(__file__).parents[2] / "docs" / "spec" / "upstream-configmeta.sample.json"
+
+
+def test_key_order_is_the_originals():
+    """Struct fields in Go declaration order, map keys sorted: configcli lists keys
+    in file order, so `configcli --get node` answers as under the original."""
+    sample = json.loads(UPSTREAM_SAMPLE.read_text())
+    # The sample's one hand-ordered map; Go sorts map keys.
+    data = sample["connections"]["secrets"]["extAuth"][0]["data"]
+    sample["connections"]["secrets"]["extAuth"][0]["data"] = dict(sorted(data.items()))
+    expected = json.dumps(sample, separators=(",", ":"))
+    assert configmeta_json(_reordered(sample, random.Random(7))) == expected
+    ours = json.loads(configmeta_json(_build("spark221e2-worker-fghij-0")))
+    assert list(ours) == list(sample)
+    assert list(ours["node"]) == [*sample["node"], "block_device_paths"]
+    assert list(ours["cluster"]) == list(sample["cluster"])
+    role = ours["nodegroups"]["1"]["roles"]["worker"]
+    assert list(role) == list(sample["nodegroups"]["1"]["roles"]["controller"])
+    assert list(role["services"]["ssh"]) == list(
+        sample["nodegroups"]["1"]["roles"]["worker"]["services"]["ssh"]
+    )
+    assert list(role["flavor"]) == ["storage", "name", "memory", "description", "cores"]
+    assert list(ours["nodegroups"]["1"]["roles"]) == sorted(ours["nodegroups"]["1"]["roles"])
+    centos = ours["connections"]["clusters"]["centos"]
+    assert list(centos) == ["version", "services", "nodegroups", "distros", "cluster"]
 
 
 def _reordered(value: Any, rng: random.Random) -> Any:

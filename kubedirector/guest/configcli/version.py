@@ -1,0 +1,3 @@
+"""The version `configcli --version` prints: the original's package version."""
+
+VERSION = "1.0"
