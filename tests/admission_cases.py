@@ -263,6 +263,30 @@ CLUSTER_CASES = [
         _set(f"{R0}.secretKeys", [{"name": "k"}]),
         "spec.roles[0].secretKeys[0]",
     ),
+    Case(
+        "cluster-shared-memory-zero",
+        "kdcluster",
+        _set(f"{R0}.sharedMemory", "0"),
+        "spec.roles[0].sharedMemory",
+    ),
+    Case(
+        "cluster-mount-path-clash",
+        "kdcluster",
+        _do(
+            _set(f"{R0}.sharedMemory", "64Mi"),
+            _set(f"{R0}.secret", {"name": "kd-shm", "mountPath": "/dev/shm/"}),
+        ),
+        "spec.roles[0].secret.mountPath",
+    ),
+    Case(
+        "cluster-projection-mount-clash",
+        "kdcluster",
+        _set(
+            f"{R1}.volumeProjections",
+            [{"pvcName": "a", "mountPath": "/data"}, {"pvcName": "b", "mountPath": "/data"}],
+        ),
+        "spec.roles[1].volumeProjections[1].mountPath",
+    ),
 ]
 
 CONFIG_CASES = [
