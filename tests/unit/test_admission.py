@@ -274,9 +274,8 @@ def test_restored_cluster_keeps_encrypted_values_that_decrypt():
     doc = _with_encrypted(encrypt("elsewhere", other_key), restore=True)
     resp = response(request("kdcluster", "CREATE", doc), v, "mutate")
     assert resp["allowed"] is False
-    assert "spec.roles[0].secretKeys[1].encryptedValue: cannot be restored" in (
-        resp["status"]["message"]
-    )
+    message = resp["status"]["message"]
+    assert "spec.roles[0].secretKeys[1].encryptedValue: cannot be restored" in message
 
 
 def test_update_keeps_stored_encrypted_values_but_refuses_changed_ones():
@@ -288,9 +287,8 @@ def test_update_keeps_stored_encrypted_values_but_refuses_changed_ones():
     new["spec"]["roles"][0]["secretKeys"][1]["encryptedValue"] = encrypt("other", KEY)
     resp = response(request("kdcluster", "UPDATE", new, old), v, "mutate")
     assert resp["allowed"] is False
-    assert "spec.roles[0].secretKeys[1].encryptedValue: cannot change" in (
-        resp["status"]["message"]
-    )
+    message = resp["status"]["message"]
+    assert "spec.roles[0].secretKeys[1].encryptedValue: cannot change" in message
 
 
 def test_master_key_cannot_change_while_clusters_hold_encrypted_values():
@@ -306,9 +304,7 @@ def test_master_key_cannot_change_while_clusters_hold_encrypted_values():
         f"spec.masterEncryptionKey: cannot change while clusters hold values encrypted "
         f"with it: {NS}/holder"
     )
-    assert response(request("kdconfig", "UPDATE", new, old), view(cluster_list=[plain]))[
-        "allowed"
-    ]
+    assert response(request("kdconfig", "UPDATE", new, old), view(cluster_list=[plain]))["allowed"]
 
 
 def test_apps_and_configs_get_no_patch():

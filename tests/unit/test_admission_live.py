@@ -8,6 +8,8 @@ import copy
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import pytest
+
 from kubedirector.api.app import App
 from kubedirector.api.cluster import Cluster
 from kubedirector.api.config import Config
@@ -16,7 +18,17 @@ from kubedirector.webhook import derived, references
 from kubedirector.webhook.admission import review
 from kubedirector.webhook.live import NO_ANSWER, Reply, Request
 from kubedirector.webhook.view import StaticView
-from tests.admission_cases import app, cluster, config, min_app, storage_class
+from tests.admission_cases import (
+    SERVER_CASES,
+    ServerCase,
+    app,
+    cluster,
+    config,
+    min_app,
+    ports_app,
+    server_document,
+    storage_class,
+)
 
 NS = "apps"
 USER = {"username": "alice", "uid": "u-1", "groups": ["devs"]}
@@ -51,10 +63,12 @@ def parsed(doc: dict[str, Any]) -> tuple[App, Cluster, Config]:
     return a, Cluster.from_dict(doc, Config(), a), Config()
 
 
-def admit(doc: dict[str, Any], live: ScriptedLive, old: dict[str, Any] | None = None) -> dict:
+def admit(
+    doc: dict[str, Any], live: ScriptedLive | None, old: dict[str, Any] | None = None
+) -> dict:
     v = StaticView(
         operator_namespace=NS,
-        apps=[app(NS), min_app(NS)],
+        apps=[app(NS), min_app(NS), ports_app(NS)],
         config_doc=config(NS),
         classes=[storage_class()],
     )
@@ -77,6 +91,13 @@ def admit(doc: dict[str, Any], live: ScriptedLive, old: dict[str, Any] | None = 
         },
     }
     return review(body, v, "validate", live)["response"]
+
+
+@pytest.mark.parametrize("case", SERVER_CASES, ids=lambda c: c.id)
+def test_server_only_rules_pass_every_cached_check(case: ServerCase):
+    """Without the API server's judgement each of these would be admitted (and fail later)."""
+    resp = admit(server_document(case, NS), None)
+    assert resp["allowed"] is True, resp
 
 
 # ---- derived objects ---------------------------------------------------------------------
