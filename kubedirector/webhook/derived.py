@@ -53,12 +53,13 @@ class Derived:
     resource: Resource
     obj: Obj
     role: int | None
+    role_id: str = ""
 
     def describe(self) -> str:
         if self.role is None:
             return "the cluster's headless Service"
         kind = "StatefulSet" if self.resource == STATEFULSETS else "member Service"
-        return f"the role's {kind}"
+        return f"the {kind} of role {self.role_id!r}"
 
 
 def _placeholder(count: int) -> str:
@@ -100,7 +101,7 @@ def derived_objects(app: App, cluster: Cluster, config: Config) -> list[Derived]
             headless_service=headless,
             replicas=max(role.members or 0, 0),
         )
-        out.append(Derived(STATEFULSETS, _generated(sts, prefix), i))
+        out.append(Derived(STATEFULSETS, _generated(sts, prefix), i, role.id))
         pod = naming.pod_name(name, 0)
         service = build_member_service(
             app,
@@ -112,7 +113,7 @@ def derived_objects(app: App, cluster: Cluster, config: Config) -> list[Derived]
         )
         if service is not None:
             service_prefix = naming.member_service_name(scheme, prefix.rstrip("-"), 0) + "-"
-            out.append(Derived(SERVICES, _generated(service, service_prefix), i))
+            out.append(Derived(SERVICES, _generated(service, service_prefix), i, role.id))
     return out
 
 
@@ -131,8 +132,11 @@ _STATEFULSET_FIELDS = (
     (f"{_APP}env", "env"),
     (f"{_POD}affinity", "affinity"),
     (f"{_POD}serviceAccountName", "serviceAccountName"),
+    # The template's ObjectMeta is reported both ways, depending on the check.
     ("spec.template.metadata.labels", "podLabels"),
+    ("spec.template.labels", "podLabels"),
     ("spec.template.metadata.annotations", "podAnnotations"),
+    ("spec.template.annotations", "podAnnotations"),
     (f"{_APP}volumeDevices", "blockStorage.pathPrefix"),
 )
 _MEMBER_SERVICE_FIELDS = (

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import datetime
 import json
+import socket
 import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -324,53 +327,79 @@ def test_server_rules_refused_naming_the_cluster_field(
     assert derived.strip() == ""
 
 
-def test_cluster_admitted_with_a_warning_when_dry_runs_cannot_be_made(
-    kubectl, namespace: str, catalog: None
-):
-    """A webhook with side effects on StatefulSets makes every dry run of one fail:
-    admission cannot ask, so it admits (even a cluster the server would refuse) and says so."""
-    name = f"kd-test-side-effects-{namespace}"[:63]
-    registration = {
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "ValidatingWebhookConfiguration",
-        "metadata": {"name": name},
-        "webhooks": [
-            {
-                "name": "side-effects.example.com",
-                "admissionReviewVersions": ["v1"],
-                "sideEffects": "Unknown",
-                "failurePolicy": "Ignore",
-                "timeoutSeconds": 1,
-                "clientConfig": {"url": "https://127.0.0.1:9/never"},
-                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}},
-                "rules": [
-                    {
-                        "apiGroups": ["apps"],
-                        "apiVersions": ["v1"],
-                        "operations": ["CREATE"],
-                        "resources": ["statefulsets"],
-                    }
-                ],
-            }
-        ],
-    }
-    unchecked = server_document(SERVER_CASES[0], namespace)
-    unchecked["metadata"]["name"] = "unchecked"
+@contextmanager
+def silent_listener() -> Iterator[int]:
+    """A port that accepts connections (the kernel completes the handshake) and never
+    answers: a webhook there hangs until its caller's timeout."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
     try:
-        create(kubectl, registration)
-        wait_until(
-            lambda: (
-                "could not check the role's StatefulSet"
-                in create(kubectl, unchecked, "--dry-run=server", check=False).stderr
-            ),
-            20,
-            "the side-effect webhook in force",
-        )
-        out = create(kubectl, unchecked)
-        assert "Warning: the API server could not check the role's StatefulSet" in out.stderr
-        assert "the cluster is admitted unchecked by it" in out.stderr
+        yield sock.getsockname()[1]
     finally:
-        delete_surely(kubectl, "validatingwebhookconfiguration", name)
+        sock.close()
+
+
+@pytest.mark.parametrize(
+    ("webhook_port", "reason"),
+    [("refusing", "failed calling webhook"), ("hanging", "no answer in time")],
+)
+def test_cluster_admitted_with_a_warning_when_dry_runs_cannot_be_made(
+    kubectl, namespace: str, catalog: None, webhook_port: str, reason: str
+):
+    """Another webhook on StatefulSets (failurePolicy Fail) that is unreachable, or that
+    hangs past admission's deadline, makes every dry run of one fail: admission cannot
+    ask, so it admits the cluster and says so, in time."""
+    name = f"kd-test-other-{webhook_port}-{namespace}"[:63]
+    unchecked = cluster(namespace, "unchecked")
+    with silent_listener() as silent:
+        port = 9 if webhook_port == "refusing" else silent  # 9: nothing listens
+        registration = {
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingWebhookConfiguration",
+            "metadata": {"name": name},
+            "webhooks": [
+                {
+                    "name": "other.example.com",
+                    "admissionReviewVersions": ["v1"],
+                    "sideEffects": "None",
+                    "failurePolicy": "Fail",
+                    "timeoutSeconds": 8,
+                    "clientConfig": {"url": f"https://127.0.0.1:{port}/validate"},
+                    "namespaceSelector": {
+                        "matchLabels": {"kubernetes.io/metadata.name": namespace}
+                    },
+                    "rules": [
+                        {
+                            "apiGroups": ["apps"],
+                            "apiVersions": ["v1"],
+                            "operations": ["CREATE"],
+                            "resources": ["statefulsets"],
+                        }
+                    ],
+                }
+            ],
+        }
+        try:
+            create(kubectl, registration)
+            wait_until(
+                lambda: (
+                    "could not check the StatefulSet of role"
+                    in create(kubectl, unchecked, "--dry-run=server", check=False).stderr
+                ),
+                30,
+                "the other webhook in force",
+            )
+            started = time.monotonic()
+            out = create(kubectl, unchecked)
+            elapsed = time.monotonic() - started
+            assert "Warning: the API server could not check the StatefulSet of role" in out.stderr
+            assert reason in out.stderr and "admitted unchecked by it" in out.stderr, out.stderr
+            # Generous bound: within the registration's 10 s, or the API server gives up.
+            assert elapsed < 9, elapsed
+            assert get(kubectl, "kdcluster", namespace, "unchecked")["metadata"]["uid"]
+        finally:
+            delete_surely(kubectl, "validatingwebhookconfiguration", name)
 
 
 def _claim(namespace: str, name: str, mode: str) -> dict:
@@ -477,10 +506,13 @@ def test_encrypted_values_come_only_from_admission(
     kubectl, namespace: str, catalog: None, webhook: Webhook
 ):
     key = "ab" * 32
-    kubectl(
-        "patch", "kdconfig", "kd-global-config", "-n", namespace, "--type=merge",
-        "-p", json.dumps({"spec": {"masterEncryptionKey": key}}),
-    )  # fmt: skip
+
+    def set_key(value: str) -> subprocess.CompletedProcess:
+        change = json.dumps({"spec": {"masterEncryptionKey": value}})
+        args = ("kdconfig", "kd-global-config", "-n", namespace, "--type=merge", "-p", change)
+        return kubectl("patch", *args, check=False)
+
+    assert set_key(key).returncode == 0  # no cluster holds encrypted values yet
     wait_until(
         lambda: (webhook.view.config() or {})["spec"].get("masterEncryptionKey") == key,
         10,
@@ -500,11 +532,9 @@ def test_encrypted_values_come_only_from_admission(
     stored = get(kubectl, "kdcluster", namespace, "restored")["spec"]["roles"][0]["secretKeys"]
     assert stored == doc["spec"]["roles"][0]["secretKeys"]
 
-    def patch(*ops: dict) -> object:
-        return kubectl(
-            "patch", "kdcluster", "restored", "-n", namespace, "--type=json",
-            "-p", json.dumps(list(ops)), check=False,
-        )  # fmt: skip
+    def patch(*ops: dict) -> subprocess.CompletedProcess:
+        args = ("kdcluster", "restored", "-n", namespace, "--type=json", "-p", json.dumps(ops))
+        return kubectl("patch", *args, check=False)
 
     out = patch(
         {
@@ -516,17 +546,16 @@ def test_encrypted_values_come_only_from_admission(
     assert "spec.roles[0].secretKeys[0].encryptedValue: cannot change" in out.stderr, out.stderr
     assert patch({"op": "replace", "path": "/spec/roles/1/members", "value": 3}).returncode == 0
     # The key they were encrypted with is now fixed.
-    change_key = json.dumps({"spec": {"masterEncryptionKey": "cd" * 32}})
     wait_until(
-        lambda: f"spec.masterEncryptionKey: cannot change while clusters hold values "
-        f"encrypted with it: {namespace}/restored"
-        in kubectl(
-            "patch", "kdconfig", "kd-global-config", "-n", namespace, "--type=merge",
-            "-p", change_key, check=False,
-        ).stderr,
+        lambda: any(c["metadata"]["name"] == "restored" for c in webhook.view.clusters()),
         10,
-        "key change refused",
-    )  # fmt: skip
+        "restored cluster cached",
+    )
+    out = set_key("cd" * 32)
+    assert (
+        "spec.masterEncryptionKey: cannot change while clusters hold values encrypted with it: "
+        f"{namespace}/restored" in out.stderr
+    ), out.stderr
 
 
 def test_operator_generates_a_missing_master_key(kubectl, namespace: str, operator):

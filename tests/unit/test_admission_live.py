@@ -163,6 +163,8 @@ def test_statefulset_paths_map_back_to_role_fields():
     for path, field in [
         ("spec.template.metadata.labels", "podLabels"),
         ("spec.template.metadata.annotations", "podAnnotations"),
+        ("spec.template.annotations", "podAnnotations"),
+        ("spec.template.labels", "podLabels"),
         ("spec.volumeClaimTemplates[0].spec.resources.requests[storage]", "storage.size"),
     ]:
         assert derived.cluster_field(sts, path) == f"spec.roles[1].{field}", path
@@ -188,7 +190,7 @@ def test_judge_refuses_only_causes_it_can_place():
     )
     assert [str(e) for e in verdict.errors] == [
         'spec.roles[0].env[0].name: Invalid value: "A=B" (the API server refuses the '
-        "role's StatefulSet at spec.template.spec.containers[0].env[0].name)"
+        "StatefulSet of role 'controller' at spec.template.spec.containers[0].env[0].name)"
     ]
     assert len(verdict.warnings) == 2
     assert "spec.clusterIP: odd" in verdict.warnings[0]
