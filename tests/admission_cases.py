@@ -374,8 +374,8 @@ SERVER_CASES = [
             _set(f"{R1}.resources.limits.hugepages-2Mi", "3Mi"),
             _set(f"{R1}.resources.requests.hugepages-2Mi", "3Mi"),
         ),
-        "spec.roles[1].resources",
-        "hugepages-2Mi",
+        "spec.roles[1].resources.limits[hugepages-2Mi]",
+        "not positive integer multiple",
     ),
     ServerCase(
         "server-env-name",

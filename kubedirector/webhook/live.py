@@ -101,7 +101,7 @@ def access_review(user_info: Mapping[str, Any], attributes: Mapping[str, str]) -
 class ApiLive:
     """Sends requests through the counted API client, in parallel, within `deadline`."""
 
-    def __init__(self, api: ApiClient, deadline: float = LIVE_DEADLINE, workers: int = 8) -> None:
+    def __init__(self, api: ApiClient, deadline: float = LIVE_DEADLINE, workers: int = 32) -> None:
         self.api = api
         self.deadline = deadline
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="webhook-live")
