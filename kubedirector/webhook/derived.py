@@ -36,6 +36,7 @@ from kubedirector.desired.statefulset import (
     PROJECTION_VOLUME_PREFIX,
     SECRET_VOLUME,
     SHM_VOLUME,
+    RoleNotInAppError,
     build_statefulset,
 )
 from kubedirector.reconcilers.resources import SERVICES, STATEFULSETS
@@ -66,6 +67,11 @@ def _placeholder(count: int) -> str:
     return PLACEHOLDER * count
 
 
+def _no_suffix(count: int) -> str:
+    """With this random source the naming functions give the `generateName` prefix."""
+    return ""
+
+
 def _generated(obj: Obj, prefix: str) -> Obj:
     """`obj` named by the server from `prefix`, with no owner (nothing will own it)."""
     meta = dict(obj["metadata"])
@@ -79,7 +85,7 @@ def derived_objects(app: App, cluster: Cluster, config: Config) -> list[Derived]
     """The headless Service, and per role its StatefulSet and one member Service."""
     scheme = cluster.naming_scheme
     headless = naming.headless_service_name(scheme, cluster.name, _placeholder)
-    headless_prefix = naming.headless_service_name(scheme, cluster.name, lambda n: "")
+    headless_prefix = naming.headless_service_name(scheme, cluster.name, _no_suffix)
     out = [
         Derived(
             SERVICES,
@@ -88,19 +94,20 @@ def derived_objects(app: App, cluster: Cluster, config: Config) -> list[Derived]
         )
     ]
     for i, role in enumerate(cluster.roles):
-        if app.role(role.id) is None:
-            continue  # refused by validate_cluster already
         name = naming.statefulset_name(scheme, cluster.name, role.id, _placeholder)
-        prefix = naming.statefulset_name(scheme, cluster.name, role.id, lambda n: "")
-        sts = build_statefulset(
-            app,
-            cluster,
-            config,
-            role_id=role.id,
-            name=name,
-            headless_service=headless,
-            replicas=max(role.members or 0, 0),
-        )
+        prefix = naming.statefulset_name(scheme, cluster.name, role.id, _no_suffix)
+        try:
+            sts = build_statefulset(
+                app,
+                cluster,
+                config,
+                role_id=role.id,
+                name=name,
+                headless_service=headless,
+                replicas=max(role.members or 0, 0),
+            )
+        except RoleNotInAppError:
+            continue  # the cached checks (or the app's own) report it
         out.append(Derived(STATEFULSETS, _generated(sts, prefix), i, role.id))
         pod = naming.pod_name(name, 0)
         service = build_member_service(

@@ -322,3 +322,11 @@ def test_missing_claim_refused_through_admission():
         "spec.roles[1].volumeProjections[0].pvcName: PersistentVolumeClaim 'data' "
         f"does not exist in namespace {NS!r}"
     )
+
+
+def test_roles_an_unusable_app_cannot_run_are_left_to_the_cached_checks():
+    broken = app(NS)
+    del broken["spec"]["defaultImageRepoTag"]  # only the jupyter role keeps an image
+    a = App.from_dict(broken)
+    objects = derived.derived_objects(a, Cluster.from_dict(cluster(NS), Config(), a), Config())
+    assert {d.role_id for d in objects if d.role is not None} == {"jupyter"}
