@@ -69,10 +69,10 @@ def storage_class() -> Doc:
 
 
 def _set(path: str, value: Any) -> Callable[[Doc], None]:
-    """Set a dotted path (numbers index lists) in the document."""
+    """Set a dotted path (numbers index lists, `\\.` is a dot inside a key) in the document."""
 
     def change(doc: Doc) -> None:
-        *parents, last = path.split(".")
+        *parents, last = [p.replace("\0", ".") for p in path.replace("\\.", "\0").split(".")]
         node: Any = doc
         for part in parents:
             node = node[int(part)] if part.isdigit() else node[part]
@@ -263,6 +263,30 @@ CLUSTER_CASES = [
         _set(f"{R0}.secretKeys", [{"name": "k"}]),
         "spec.roles[0].secretKeys[0]",
     ),
+    Case(
+        "cluster-shared-memory-zero",
+        "kdcluster",
+        _set(f"{R0}.sharedMemory", "0"),
+        "spec.roles[0].sharedMemory",
+    ),
+    Case(
+        "cluster-mount-path-clash",
+        "kdcluster",
+        _do(
+            _set(f"{R0}.sharedMemory", "64Mi"),
+            _set(f"{R0}.secret", {"name": "kd-shm", "mountPath": "/dev/shm/"}),
+        ),
+        "spec.roles[0].secret.mountPath",
+    ),
+    Case(
+        "cluster-projection-mount-clash",
+        "kdcluster",
+        _set(
+            f"{R1}.volumeProjections",
+            [{"pvcName": "a", "mountPath": "/data"}, {"pvcName": "b", "mountPath": "/data"}],
+        ),
+        "spec.roles[1].volumeProjections[1].mountPath",
+    ),
 ]
 
 CONFIG_CASES = [
@@ -300,5 +324,87 @@ def document(case: Case, namespace: str) -> Doc:
     doc = copy.deepcopy(BASE[case.kind](namespace))
     if case.kind != "kdconfig":
         doc["metadata"]["name"] = case.id
+    case.change(doc)
+    return doc
+
+
+# ---- rules only the API server knows ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServerCase:
+    """A cluster every cached check admits but Kubernetes refuses in a derived object:
+    admission must refuse it naming `field`; `says` is part of the server's reason."""
+
+    id: str
+    change: Callable[[Doc], Any]
+    field: str
+    says: str
+
+
+def ports_app(namespace: str) -> Doc:
+    """spark221e2 whose controller exposes two services on port 8080."""
+    doc = app(namespace)
+    doc["metadata"]["name"] = "spark-ports"
+    doc["spec"]["services"][3]["endpoint"]["port"] = 8080
+    return doc
+
+
+_AFFINITY = {
+    "nodeAffinity": {
+        "requiredDuringSchedulingIgnoredDuringExecution": {
+            "nodeSelectorTerms": [
+                {"matchExpressions": [{"key": "zone", "operator": "Near", "values": ["a"]}]}
+            ]
+        }
+    }
+}
+_TERM = "affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0]"
+
+SERVER_CASES = [
+    ServerCase(
+        "server-extended-resource",
+        _set(f"{R1}.resources.limits.nvidia\\.com/gpu", "500m"),
+        "spec.roles[1].resources.limits[nvidia.com/gpu]",
+        "integer",
+    ),
+    ServerCase(
+        "server-hugepages",
+        _do(
+            _set(f"{R1}.resources.limits.hugepages-2Mi", "3Mi"),
+            _set(f"{R1}.resources.requests.hugepages-2Mi", "3Mi"),
+        ),
+        "spec.roles[1].resources.limits[hugepages-2Mi]",
+        "not positive integer multiple",
+    ),
+    ServerCase(
+        "server-env-name",
+        _set(f"{R1}.env", [{"name": "A=B", "value": "1"}]),
+        "spec.roles[1].env[0].name",
+        "environment variable name",
+    ),
+    ServerCase(
+        "server-affinity-operator",
+        _set(f"{R1}.affinity", _AFFINITY),
+        f"spec.roles[1].{_TERM}.matchExpressions[0].operator",
+        "Near",
+    ),
+    ServerCase(
+        "server-duplicate-ports",
+        _set("spec.app", "spark-ports"),
+        "spec.roles[0]: ",
+        "Duplicate value",
+    ),
+    ServerCase(
+        "server-annotations-size",
+        _set(f"{R1}.podAnnotations", {"big": "x" * 300_000}),
+        "spec.roles[1].podAnnotations",
+        "Too long",
+    ),
+]
+
+
+def server_document(case: ServerCase, namespace: str) -> Doc:
+    doc = cluster(namespace, case.id)
     case.change(doc)
     return doc

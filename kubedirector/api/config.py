@@ -33,6 +33,9 @@ class Config:
     service_annotations: dict[str, str] = field(default_factory=dict)
     backup_cluster_status: bool = False
     allow_restore_without_connections: bool = False
+    # The original refused `sharedMemory` on Kubernetes too old to size memory-backed
+    # volumes unless this was set; every supported release sizes them, so it is only read.
+    force_shared_memory_size_support: bool = False
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any] | None) -> Config:
@@ -65,6 +68,7 @@ class Config:
             service_annotations=r.string_map(spec, "serviceAnnotations", p),
             backup_cluster_status=r.boolean(spec, "backupClusterStatus", p),
             allow_restore_without_connections=r.boolean(spec, "allowRestoreWithoutConnections", p),
+            force_shared_memory_size_support=r.boolean(spec, "forceSharedMemorySizeSupport", p),
         )
         r.raise_if_failed()
         return config

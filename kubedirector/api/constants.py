@@ -25,6 +25,8 @@ LABEL_ROLE = f"{GROUP}/role"
 LABEL_POD_NAME = "statefulset.kubernetes.io/pod-name"
 
 FINALIZER = f"{GROUP}/cleanup"
+# Set by the original operator on every live cluster; on a create it marks a restore.
+ANNOTATION_STATUS_BACKUP_EXISTS = f"{GROUP}/status-backup-exists"
 
 GLOBAL_CONFIG_NAME = "kd-global-config"
 

@@ -17,6 +17,7 @@ from kubedirector.api.app import App, AppRole
 from kubedirector.api.cluster import BlockStorage, Cluster, ClusterRole, Storage
 from kubedirector.api.config import Config
 from kubedirector.api.constants import (
+    ANNOTATION_STATUS_BACKUP_EXISTS,
     GLOBAL_CONFIG_NAME,
     MAX_CLUSTER_MEMBERS,
     AppCatalog,
@@ -27,7 +28,8 @@ from kubedirector.api.constants import (
 from kubedirector.api.errors import FieldError, SpecError
 from kubedirector.api.fields import join
 from kubedirector.api.quantity import QuantityError, parse_quantity
-from kubedirector.api.secretkeys import key_error
+from kubedirector.api.secretkeys import SecretKeyError, decrypt, key_error
+from kubedirector.desired import statefulset, storage
 
 MIN_CONFIG_SCHEMA_VERSION = 7
 _PACKAGE_SCHEMES = ("file", "http", "https")
@@ -305,7 +307,7 @@ def validate_cluster(
         seen.add(role.id)
         errors += _cluster_role(role, raw, path, config, storage_classes)
         if app is not None:
-            errors += _role_against_app(role, raw, path, app)
+            errors += _role_against_app(role, raw, path, app, config)
     if app is not None:
         errors += _required_roles(cluster, app)
     total = sum(r.members or 0 for r in cluster.roles)
@@ -368,6 +370,8 @@ def _cluster_role(
         parsed = _quantity(role.shared_memory, join(path, "sharedMemory"))
         if isinstance(parsed, FieldError):
             errors.append(parsed)
+        elif parsed <= 0:
+            errors.append(FieldError(join(path, "sharedMemory"), "must be greater than zero"))
     if role.disruption_budget is not None:
         errors += _max_unavailable(
             role.disruption_budget.max_unavailable, join(path, "disruptionBudget.maxUnavailable")
@@ -467,7 +471,7 @@ def _secret_prefix(raw: Any, config: Config, path: str) -> list[FieldError]:
 
 
 def _role_against_app(
-    role: ClusterRole, raw: Mapping[str, Any], path: str, app: App
+    role: ClusterRole, raw: Mapping[str, Any], path: str, app: App, config: Config
 ) -> list[FieldError]:
     app_role = app.role(role.id)
     if app_role is None:
@@ -491,6 +495,39 @@ def _role_against_app(
         )
     errors += _min_resources(role, app_role, app, join(path, "resources"))
     errors += _min_storage(role, app_role, raw, path)
+    errors += _mount_clashes(role, app_role, app, config, path)
+    return errors
+
+
+def _mount_clashes(
+    role: ClusterRole, app_role: AppRole, app: App, config: Config, path: str
+) -> list[FieldError]:
+    """Two volumes mounted at one path: Kubernetes refuses the pod template."""
+    mounts: list[tuple[str, str, str]] = []  # (normalised path, field, what mounts there)
+    if role.storage is not None:
+        for d in storage.persisted_dirs(app_role):
+            mounts.append((d, join(path, "storage"), f"persistent directory {d}"))
+    if app.systemd_required and not config.native_systemd_support:
+        for d in (statefulset.CGROUP_PATH, statefulset.SYSTEMD_PATH):
+            mounts.append((d, "", "the systemd cgroup mounts"))
+    if role.shared_memory is not None:
+        mounts.append((statefulset.SHM_PATH, join(path, "sharedMemory"), "sharedMemory"))
+    if role.secret is not None:
+        mounts.append((role.secret.mount_path, join(path, "secret.mountPath"), "the secret"))
+    for j, projection in enumerate(role.volume_projections):
+        field_path = join(join(path, "volumeProjections"), j) + ".mountPath"
+        mounts.append((projection.mount_path, field_path, f"volume projection {j}"))
+    errors = []
+    seen: dict[str, str] = {}
+    for mount_path, field_path, what in mounts:
+        normal = posixpath.normpath(mount_path)
+        if normal in seen and field_path:
+            errors.append(
+                FieldError(
+                    field_path, f"{mount_path!r} is already the mount path of {seen[normal]}"
+                )
+            )
+        seen.setdefault(normal, what)
     return errors
 
 
@@ -662,6 +699,73 @@ def _names(raw: Any) -> list[Any]:
     return [item.get("name") if isinstance(item, Mapping) else item for item in raw]
 
 
+def is_restore(doc: Mapping[str, Any]) -> bool:
+    """A create that brings back a cluster that existed before: a restore from a backup
+    or the adoption of a cluster the original operator made. Both carry the
+    annotation the original set on every live cluster (upstream-pods.md 4.2, 5.3)."""
+    annotations = _mapping(_mapping(doc.get("metadata")).get("annotations"))
+    return ANNOTATION_STATUS_BACKUP_EXISTS in annotations
+
+
+def _encrypted_values(doc: Mapping[str, Any]) -> list[tuple[str, str, str, Any]]:
+    """(field, role id, key name, encryptedValue) of every encrypted secret key."""
+    out = []
+    for i, role in enumerate(_list(_mapping(doc.get("spec")).get("roles"))):
+        for j, raw in enumerate(_list(_mapping(role).get("secretKeys"))):
+            key = _mapping(raw)
+            if key.get("encryptedValue") is not None:
+                field_path = join(join(join("spec.roles", i), "secretKeys"), j) + ".encryptedValue"
+                out.append((field_path, _role_id(role), key.get("name"), key["encryptedValue"]))
+    return out
+
+
+def validate_encrypted_values(
+    new: Mapping[str, Any], old: Mapping[str, Any] | None, config: Config
+) -> list[FieldError]:
+    """Only admission writes `encryptedValue`s (from `value`): one written by hand could
+    be a copy of another cluster's, which the operator would decrypt into this
+    cluster's pods. Kept: those the stored cluster already has, unchanged (an
+    update), and those of a restored or adopted cluster (`is_restore`), as long as
+    they decrypt with the config's key."""
+    if old is not None:
+        stored = {(r, n): v for _, r, n, v in _encrypted_values(old)}
+        return [
+            FieldError(f, "cannot change: give a new `value` instead (admission encrypts it)")
+            for f, role_id, name, value in _encrypted_values(new)
+            if stored.get((role_id, name)) != value
+        ]
+    if not is_restore(new):
+        return [
+            FieldError(
+                f,
+                "only admission writes encrypted values: give the plain `value` "
+                "(a restored or adopted cluster carries the annotation "
+                f"{ANNOTATION_STATUS_BACKUP_EXISTS})",
+            )
+            for f, _, _, _ in _encrypted_values(new)
+        ]
+    errors = []
+    key = config.master_encryption_key
+    for f, _, _, value in _encrypted_values(new):
+        try:
+            if key is None:
+                raise SecretKeyError("the KubeDirectorConfig has no masterEncryptionKey")
+            decrypt(str(value), key)
+        except SecretKeyError as exc:
+            errors.append(FieldError(f, f"cannot be restored: {exc}"))
+    return errors
+
+
+def clusters_with_encrypted_values(clusters: Iterable[Mapping[str, Any]]) -> list[str]:
+    """ "namespace/name" of each live cluster holding values encrypted with the key."""
+    users = []
+    for c in clusters:
+        meta = _mapping(c.get("metadata"))
+        if not meta.get("deletionTimestamp") and _encrypted_values(c):
+            users.append(f"{meta.get('namespace')}/{meta.get('name')}")
+    return sorted(users)
+
+
 # ---- config -----------------------------------------------------------------------------
 
 
@@ -702,6 +806,24 @@ def validate_config(doc: Mapping[str, Any], operator_namespace: str) -> list[Fie
     errors += _annotations(config.pod_annotations, "spec.podAnnotations")
     errors += _annotations(config.service_annotations, "spec.serviceAnnotations")
     return errors
+
+
+def validate_config_update(
+    old: Mapping[str, Any], new: Mapping[str, Any], key_users: Iterable[str]
+) -> list[FieldError]:
+    """`masterEncryptionKey` cannot change (nor go) while clusters hold values it
+    encrypted: they could no longer be decrypted. `key_users` names those clusters."""
+    users = sorted(key_users)
+    before = _mapping(old.get("spec")).get("masterEncryptionKey")
+    after = _mapping(new.get("spec")).get("masterEncryptionKey")
+    if not users or before == after:
+        return []
+    return [
+        FieldError(
+            "spec.masterEncryptionKey",
+            "cannot change while clusters hold values encrypted with it: " + ", ".join(users),
+        )
+    ]
 
 
 def validate_config_delete(clusters: Iterable[str]) -> list[FieldError]:

@@ -1,9 +1,13 @@
 """Admission decisions (api.md section 6): AdmissionReview v1 request in, response out.
 
-Pure: everything it knows comes from the request and a `View` of the shared caches,
-so every replica gives the same answer and a `dryRun` request has no side effect.
+Everything it knows comes from the request, a `View` of the shared caches and,
+for a cluster that passes every cached check, a few bounded `Live` lookups (the
+Secrets, ServiceAccounts and claims it names, and server-side dry runs of what it
+will become; see `references` and `derived`). None of them writes anything, so
+every replica gives the same answer and a `dryRun` request has no side effect.
 The validating half refuses with each problem's field path and reason; the
-mutating half fills in a cluster's defaults, only where unset, as a JSONPatch.
+mutating half refuses hand-written `encryptedValue`s and fills in a cluster's
+defaults, only where unset, as a JSONPatch.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from kubedirector.api.app import App
+from kubedirector.api.cluster import Cluster
 from kubedirector.api.config import Config
 from kubedirector.api.constants import (
     GROUP,
@@ -25,6 +30,7 @@ from kubedirector.api.constants import (
 from kubedirector.api.errors import FieldError, SpecError
 from kubedirector.api.secretkeys import encrypt, key_error
 from kubedirector.api.validation import (
+    clusters_with_encrypted_values,
     validate_app,
     validate_app_delete,
     validate_app_update,
@@ -32,7 +38,11 @@ from kubedirector.api.validation import (
     validate_cluster_update,
     validate_config,
     validate_config_delete,
+    validate_config_update,
+    validate_encrypted_values,
 )
+from kubedirector.webhook import derived, references
+from kubedirector.webhook.live import Live
 from kubedirector.webhook.view import View, clusters_using, default_storage_class, resolve_app
 
 Mode = Literal["validate", "mutate"]
@@ -61,12 +71,13 @@ class Decision:
         )
 
 
-def review(body: Mapping[str, Any], view: View, mode: Mode) -> Obj:
-    """The AdmissionReview response to `body` (raises ValueError if `body` is not one)."""
+def review(body: Mapping[str, Any], view: View, mode: Mode, live: Live | None = None) -> Obj:
+    """The AdmissionReview response to `body` (raises ValueError if `body` is not one).
+    Without `live`, only the cached checks run."""
     request = body.get("request")
     if body.get("kind") != "AdmissionReview" or not isinstance(request, Mapping):
         raise ValueError("not an AdmissionReview request")
-    decision = decide(request, view, mode)
+    decision = decide(request, view, mode, live)
     response: Obj = {"uid": request.get("uid", ""), "allowed": decision.allowed}
     if not decision.allowed:
         response["status"] = {
@@ -89,7 +100,9 @@ def review(body: Mapping[str, Any], view: View, mode: Mode) -> Obj:
     }
 
 
-def decide(request: Mapping[str, Any], view: View, mode: Mode) -> Decision:
+def decide(
+    request: Mapping[str, Any], view: View, mode: Mode, live: Live | None = None
+) -> Decision:
     """Route one request by kind and operation; anything not ours is allowed."""
     kind = request.get("kind") or {}
     operation = request.get("operation")
@@ -116,13 +129,19 @@ def decide(request: Mapping[str, Any], view: View, mode: Mode) -> Decision:
     if not view.synced():
         return Decision.deny([FieldError("metadata", NOT_READY)], code=503)
     if mode == "mutate":
-        return (
-            Decision(patch=cluster_defaults(obj, old, view))
-            if kind["kind"] == KIND_CLUSTER
-            else Decision()
-        )
+        if kind["kind"] != KIND_CLUSTER:
+            return Decision()
+        # Here, before this webhook encrypts `value`s, is the only place that sees
+        # which `encryptedValue`s the user wrote.
+        errors = validate_encrypted_values(obj, old, _config(view))
+        return Decision.deny(errors) if errors else Decision(patch=cluster_defaults(obj, old, view))
     errors = _validate(kind["kind"], obj, old, view)
-    return Decision.deny(errors) if errors else Decision()
+    if errors or kind["kind"] != KIND_CLUSTER or live is None:
+        return Decision.deny(errors) if errors else Decision()
+    errors, warnings = _live_checks(obj, old, view, live, request.get("userInfo") or {})
+    if errors:
+        return Decision.deny(errors)
+    return Decision(warnings=warnings)
 
 
 def _with_namespace(obj: Any, request: Mapping[str, Any]) -> Obj | None:
@@ -143,7 +162,12 @@ def _validate(kind: str, obj: Obj, old: Obj | None, view: View) -> list[FieldErr
             return validate_app(obj)
         return validate_app_update(old, obj, in_use=bool(clusters_using(view, old)))
     if kind == KIND_CONFIG:
-        return validate_config(obj, view.operator_namespace)
+        errors = validate_config(obj, view.operator_namespace)
+        if old is not None:
+            errors += validate_config_update(
+                old, obj, clusters_with_encrypted_values(view.clusters())
+            )
+        return errors
     app_doc, _ = resolve_app(view, obj)
     app = _parse_app(app_doc)
     config = _config(view)
@@ -152,6 +176,35 @@ def _validate(kind: str, obj: Obj, old: Obj | None, view: View) -> list[FieldErr
     if old is not None:
         errors += validate_cluster_update(old, obj, app)
     return errors
+
+
+def _live_checks(
+    obj: Obj, old: Obj | None, view: View, live: Live, user_info: Mapping[str, Any]
+) -> tuple[list[FieldError], list[str]]:
+    """What only the API server knows about a cluster that passed the cached checks:
+    the objects it names exist and may be used, and what it becomes is accepted."""
+    app = _parse_app(resolve_app(view, obj)[0])
+    if app is None:
+        return [], []
+    config = _config(view)
+    try:
+        cluster = Cluster.from_dict(obj, config, app)
+    except SpecError as exc:
+        return exc.errors, []
+    stored = None
+    if old is not None:
+        try:
+            stored = (old, Cluster.from_dict(old, config, app))
+        except SpecError:
+            stored = None  # check every reference, as on a create
+    checks = references.reference_checks(obj, cluster, stored, user_info)
+    objects = derived.derived_objects(app, cluster, config)
+    replies = live.send([c.request for c in checks] + derived.requests(objects))
+    errors, warnings = references.judge(
+        checks, replies[: len(checks)], cluster.namespace, str(user_info.get("username", ""))
+    )
+    verdict = derived.judge(objects, replies[len(checks) :])
+    return errors + verdict.errors, warnings + verdict.warnings
 
 
 def _validate_delete(kind: str, old: Obj | None, view: View) -> Decision:

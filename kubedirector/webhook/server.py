@@ -3,7 +3,8 @@
 TLS is set up per connection, in the connection's own thread, from the context
 current at accept time: a renewed certificate is swapped in with `use()` while the
 listener stays open and connections already established finish undisturbed.
-Every request is answered from a `View` of the informer caches: no API call.
+Every request is answered from a `View` of the informer caches and, for clusters,
+a few bounded `Live` lookups (see `admission`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from kubedirector.controller.health import parse_address
 from kubedirector.metrics.registry import WEBHOOK_LATENCY, WEBHOOK_REQUESTS
 from kubedirector.webhook import pki
 from kubedirector.webhook.admission import Mode, review
+from kubedirector.webhook.live import Live
 from kubedirector.webhook.view import View
 
 log = structlog.get_logger(__name__)
@@ -88,10 +90,11 @@ class _TLSServer(ThreadingHTTPServer):
 
 
 class WebhookServer:
-    """Serves admission from `view` on `address` ("host:port")."""
+    """Serves admission from `view` and `live` on `address` ("host:port")."""
 
-    def __init__(self, address: str, view: View) -> None:
+    def __init__(self, address: str, view: View, live: Live | None = None) -> None:
         self.view = view
+        self.live = live
         self.context: ssl.SSLContext | None = None
         self._server = _TLSServer(parse_address(address), self)
         self._thread = threading.Thread(
@@ -146,7 +149,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         try:
             body = json.loads(raw)
-            answer = review(body, self.server.webhook.view, mode)
+            webhook = self.server.webhook
+            answer = review(body, webhook.view, mode, webhook.live)
         except (ValueError, AttributeError, TypeError) as e:
             self._reply(400, {"error": f"not an AdmissionReview: {e}"})
             return
@@ -177,6 +181,7 @@ class _Handler(BaseHTTPRequestHandler):
             dry_run=bool(request.get("dryRun")),
             allowed=allowed,
             patched="patch" in response,
+            warnings=len(response.get("warnings") or []),
             message=(response.get("status") or {}).get("message", "")[:500],
             duration_ms=round(elapsed * 1000, 2),
         )

@@ -20,6 +20,7 @@ from kubedirector.cache.factory import InformerFactory
 from kubedirector.cache.informer import Informer
 from kubedirector.webhook import pki
 from kubedirector.webhook.certs import CertRotator, CertSettings, CertStore
+from kubedirector.webhook.live import ApiLive
 from kubedirector.webhook.server import WebhookServer
 from kubedirector.webhook.view import STORAGE_CLASSES, CacheView
 
@@ -35,6 +36,7 @@ class Webhook:
     server: WebhookServer
     rotator: CertRotator
     view: CacheView
+    live: ApiLive
     informers: list[Informer]
 
     @property
@@ -47,6 +49,7 @@ class Webhook:
     def stop(self) -> None:
         self.rotator.stop()
         self.server.stop()
+        self.live.stop()
 
 
 def system_factory(api: ApiClient, informers: InformerFactory, namespace: str) -> InformerFactory:
@@ -83,7 +86,8 @@ def start_webhook(
     system = system or system_factory(api, informers, namespace)
     classes = InformerFactory(api).informers(STORAGE_CLASSES)[0]
     view = CacheView(informers, system, classes, namespace)
-    server = WebhookServer(address, view)
+    live = ApiLive(api)
+    server = WebhookServer(address, view, live)
     extra = [urlsplit(url).hostname or ""] if url else []
     settings = CertSettings(
         namespace=namespace,
@@ -96,4 +100,4 @@ def start_webhook(
     rotator = CertRotator(CertStore(api, settings), server.use, interval=check_interval)
     server.start()
     rotator.start()
-    return Webhook(server, rotator, view, list(dict.fromkeys(view.used)))
+    return Webhook(server, rotator, view, live, list(dict.fromkeys(view.used)))

@@ -1,8 +1,9 @@
 """What admission may know about the cluster: a read-only view of the shared caches.
 
-Admission never calls the API server: every replica answers from its informer
-caches, which all converge on the same objects, so no answer depends on state
-held in one process's memory.  `StaticView` serves the unit tests.
+Every replica answers from its informer caches, which all converge on the same
+objects, so no answer depends on state held in one process's memory (what the
+caches do not hold is looked up live, see `live`).  `StaticView` serves the unit
+tests.
 """
 
 from __future__ import annotations

@@ -208,6 +208,12 @@ def test_service_account_can_do_its_job(
         "create poddisruptionbudgets.policy",
         "patch poddisruptionbudgets.policy",
         "delete poddisruptionbudgets.policy",
+        # admission's live checks and the generated master key (docs/rbac.md)
+        "get secrets/any",
+        "get serviceaccounts/any",
+        "get persistentvolumeclaims/any",
+        "create subjectaccessreviews.authorization.k8s.io",
+        "patch kubedirectorconfigs.kubedirector.hpe.com/kd-global-config",
     ):
         out = op("auth", "can-i", *verb_resource.split(), "-n", other_namespace)
         assert out.stdout.strip() == "yes", verb_resource

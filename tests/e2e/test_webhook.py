@@ -5,25 +5,40 @@ from __future__ import annotations
 
 import datetime
 import json
+import socket
 import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from cryptography import x509
 from kubernetes.client import ApiException
 
+from kubedirector.api.constants import ANNOTATION_STATUS_BACKUP_EXISTS
+from kubedirector.api.secretkeys import encrypt, key_error
 from kubedirector.kube import new_api_client, request_json, resource_path
 from kubedirector.webhook import pki
 from kubedirector.webhook.certs import CertSettings, CertStore
 from kubedirector.webhook.start import Webhook
-from tests.admission_cases import CASES, app, cluster, config, document, min_app
+from tests.admission_cases import (
+    CASES,
+    SERVER_CASES,
+    app,
+    cluster,
+    config,
+    document,
+    min_app,
+    ports_app,
+    server_document,
+)
 from tests.conftest import LocalCluster
 from tests.e2e.support.operator import wait_until
-from tests.e2e.support.webhook import webhook_in_namespace
+from tests.e2e.support.webhook import delete_surely, webhook_in_namespace
 from tests.unit.kd_fixtures import BROKEN_YAML, compat_files
 
 
@@ -74,6 +89,7 @@ def test_invalid_documents_refused_naming_the_field(kubectl, namespace: str, cat
 
 
 def test_defaults_visible_on_created_cluster(kubectl, namespace: str, catalog: None):
+    kubectl("create", "secret", "generic", "kd-shared", "-n", namespace)
     doc = cluster(namespace, "defaults")
     del doc["spec"]["roles"][1]["members"]
     doc["spec"]["roles"][1]["storage"] = {"size": "1Gi"}
@@ -284,3 +300,270 @@ def test_replicas_agree_on_one_certificate(local_cluster: LocalCluster, namespac
     finally:
         for api in apis:
             api.close()
+
+
+# ---- what only the API server knows ------------------------------------------------------
+
+
+def refused(kubectl, doc: dict, *args: str) -> str:
+    out = create(kubectl, doc, *args, check=False)
+    assert out.returncode != 0, f"{doc['metadata']['name']} was accepted"
+    return out.stderr
+
+
+def test_server_rules_refused_naming_the_cluster_field(
+    kubectl, namespace: str, catalog: None, webhook: Webhook
+):
+    """One cluster per kind of rule the API server enforces on the derived objects;
+    each is admitted by every cached check (tests/unit/test_admission_live.py)."""
+    create(kubectl, ports_app(namespace))
+    wait_until(lambda: webhook.view.app(namespace, "spark-ports"), 10, "spark-ports cached")
+    for case in SERVER_CASES:
+        stderr = refused(kubectl, server_document(case, namespace))
+        assert case.field in stderr and case.says in stderr, f"{case.id}: {stderr}"
+    create(kubectl, cluster(namespace, "good"))
+    # The dry runs left nothing behind.
+    derived = kubectl("get", "statefulsets,services", "-n", namespace, "-o", "name").stdout
+    assert derived.strip() == ""
+
+
+@contextmanager
+def silent_listener() -> Iterator[int]:
+    """A port that accepts connections (the kernel completes the handshake) and never
+    answers: a webhook there hangs until its caller's timeout."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    try:
+        yield sock.getsockname()[1]
+    finally:
+        sock.close()
+
+
+@pytest.mark.parametrize(
+    ("webhook_port", "reason"),
+    [("refusing", "failed calling webhook"), ("hanging", "no answer in time")],
+)
+def test_cluster_admitted_with_a_warning_when_dry_runs_cannot_be_made(
+    kubectl, namespace: str, catalog: None, webhook_port: str, reason: str
+):
+    """Another webhook on StatefulSets (failurePolicy Fail) that is unreachable, or that
+    hangs past admission's deadline, makes every dry run of one fail: admission cannot
+    ask, so it admits the cluster and says so, in time."""
+    name = f"kd-test-other-{webhook_port}-{namespace}"[:63]
+    unchecked = cluster(namespace, "unchecked")
+    with silent_listener() as silent:
+        port = 9 if webhook_port == "refusing" else silent  # 9: nothing listens
+        registration = {
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingWebhookConfiguration",
+            "metadata": {"name": name},
+            "webhooks": [
+                {
+                    "name": "other.example.com",
+                    "admissionReviewVersions": ["v1"],
+                    "sideEffects": "None",
+                    "failurePolicy": "Fail",
+                    "timeoutSeconds": 8,
+                    "clientConfig": {"url": f"https://127.0.0.1:{port}/validate"},
+                    "namespaceSelector": {
+                        "matchLabels": {"kubernetes.io/metadata.name": namespace}
+                    },
+                    "rules": [
+                        {
+                            "apiGroups": ["apps"],
+                            "apiVersions": ["v1"],
+                            "operations": ["CREATE"],
+                            "resources": ["statefulsets"],
+                        }
+                    ],
+                }
+            ],
+        }
+        try:
+            create(kubectl, registration)
+            wait_until(
+                lambda: (
+                    "could not check the StatefulSet of role"
+                    in create(kubectl, unchecked, "--dry-run=server", check=False).stderr
+                ),
+                30,
+                "the other webhook in force",
+            )
+            started = time.monotonic()
+            out = create(kubectl, unchecked)
+            elapsed = time.monotonic() - started
+            assert "Warning: the API server could not check the StatefulSet of role" in out.stderr
+            assert reason in out.stderr and "admitted unchecked by it" in out.stderr, out.stderr
+            # Generous bound: within the registration's 10 s, or the API server gives up.
+            assert elapsed < 9, elapsed
+            assert get(kubectl, "kdcluster", namespace, "unchecked")["metadata"]["uid"]
+        finally:
+            delete_surely(kubectl, "validatingwebhookconfiguration", name)
+
+
+def _claim(namespace: str, name: str, mode: str) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "accessModes": ["ReadWriteOnce"],
+            "volumeMode": mode,
+            "resources": {"requests": {"storage": "1Gi"}},
+        },
+    }
+
+
+def test_referenced_objects_must_exist(kubectl, namespace: str, catalog: None):
+    create(kubectl, _claim(namespace, "raw", "Block"))
+    doc = cluster(namespace, "refs")
+    cases = [
+        (
+            lambda d: d["spec"].update(defaultSecret={"name": "kd-gone", "mountPath": "/etc/s"}),
+            "spec.defaultSecret.name: Secret 'kd-gone' does not exist",
+        ),
+        (
+            lambda d: d["spec"]["roles"][1].update(serviceAccountName="ghost"),
+            "spec.roles[1].serviceAccountName: ServiceAccount 'ghost' does not exist",
+        ),
+        (
+            lambda d: d["spec"]["roles"][1].update(
+                volumeProjections=[{"pvcName": "nothing", "mountPath": "/data"}]
+            ),
+            "spec.roles[1].volumeProjections[0].pvcName: PersistentVolumeClaim 'nothing' "
+            "does not exist",
+        ),
+        (
+            lambda d: d["spec"]["roles"][1].update(
+                volumeProjections=[{"pvcName": "raw", "mountPath": "/data"}]
+            ),
+            "spec.roles[1].volumeProjections[0].pvcName: PersistentVolumeClaim 'raw' has "
+            "volumeMode Block",
+        ),
+    ]
+    for change, message in cases:
+        bad = json.loads(json.dumps(doc))
+        change(bad)
+        stderr = refused(kubectl, bad)
+        assert message in stderr, stderr
+    # Once they exist, the same references are admitted.
+    kubectl("create", "secret", "generic", "kd-here", "-n", namespace)
+    kubectl("create", "serviceaccount", "runner", "-n", namespace)
+    create(kubectl, _claim(namespace, "data", "Filesystem"))
+    doc["spec"]["defaultSecret"] = {"name": "kd-here", "mountPath": "/etc/s"}
+    doc["spec"]["roles"][1]["serviceAccountName"] = "runner"
+    doc["spec"]["roles"][1]["volumeProjections"] = [{"pvcName": "data", "mountPath": "/data"}]
+    create(kubectl, doc)
+
+
+def test_service_account_only_for_users_who_may_impersonate_it(
+    kubectl, namespace: str, catalog: None
+):
+    kubectl("create", "serviceaccount", "runner", "-n", namespace)
+    rules = [
+        {
+            "apiGroups": ["kubedirector.hpe.com"],
+            "resources": ["kubedirectorclusters"],
+            "verbs": ["create", "get"],
+        }
+    ]
+    role = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": {"name": "cluster-maker", "namespace": namespace},
+        "rules": rules,
+    }
+    create(kubectl, role)
+    kubectl(
+        "create", "rolebinding", "alice", "--role=cluster-maker", "--user=alice", "-n", namespace
+    )
+    doc = cluster(namespace, "alices")
+    doc["spec"]["roles"][1]["serviceAccountName"] = "runner"
+    stderr = refused(kubectl, doc, "--as=alice")
+    assert (
+        "spec.roles[1].serviceAccountName: user 'alice' may not use ServiceAccount 'runner'"
+        in stderr
+    ), stderr
+    role["rules"] = [
+        *rules,
+        {
+            "apiGroups": [""],
+            "resources": ["serviceaccounts"],
+            "resourceNames": ["runner"],
+            "verbs": ["impersonate"],
+        },
+    ]
+    kubectl("apply", "-f", "-", input=json.dumps(role))
+    wait_until(
+        lambda: create(kubectl, doc, "--as=alice", check=False).returncode == 0,
+        10,
+        "alice may use runner",
+    )
+
+
+def test_encrypted_values_come_only_from_admission(
+    kubectl, namespace: str, catalog: None, webhook: Webhook
+):
+    key = "ab" * 32
+
+    def set_key(value: str) -> subprocess.CompletedProcess:
+        change = json.dumps({"spec": {"masterEncryptionKey": value}})
+        args = ("kdconfig", "kd-global-config", "-n", namespace, "--type=merge", "-p", change)
+        return kubectl("patch", *args, check=False)
+
+    assert set_key(key).returncode == 0  # no cluster holds encrypted values yet
+    wait_until(
+        lambda: (webhook.view.config() or {})["spec"].get("masterEncryptionKey") == key,
+        10,
+        "key cached",
+    )
+    doc = cluster(namespace, "hand")
+    doc["spec"]["roles"][0]["secretKeys"] = [{"name": "t", "encryptedValue": encrypt("x", key)}]
+    stderr = refused(kubectl, doc)
+    assert "spec.roles[0].secretKeys[0].encryptedValue: only admission writes" in stderr, stderr
+    # A restored (or adopted) cluster keeps its encrypted values.
+    doc["metadata"] = {
+        "name": "restored",
+        "namespace": namespace,
+        "annotations": {ANNOTATION_STATUS_BACKUP_EXISTS: "true"},
+    }
+    create(kubectl, doc)
+    stored = get(kubectl, "kdcluster", namespace, "restored")["spec"]["roles"][0]["secretKeys"]
+    assert stored == doc["spec"]["roles"][0]["secretKeys"]
+
+    def patch(*ops: dict) -> subprocess.CompletedProcess:
+        args = ("kdcluster", "restored", "-n", namespace, "--type=json", "-p", json.dumps(ops))
+        return kubectl("patch", *args, check=False)
+
+    out = patch(
+        {
+            "op": "replace",
+            "path": "/spec/roles/0/secretKeys/0/encryptedValue",
+            "value": encrypt("y", key),
+        }
+    )
+    assert "spec.roles[0].secretKeys[0].encryptedValue: cannot change" in out.stderr, out.stderr
+    assert patch({"op": "replace", "path": "/spec/roles/1/members", "value": 3}).returncode == 0
+    # The key they were encrypted with is now fixed.
+    wait_until(
+        lambda: any(c["metadata"]["name"] == "restored" for c in webhook.view.clusters()),
+        10,
+        "restored cluster cached",
+    )
+    out = set_key("cd" * 32)
+    assert (
+        "spec.masterEncryptionKey: cannot change while clusters hold values encrypted with it: "
+        f"{namespace}/restored" in out.stderr
+    ), out.stderr
+
+
+def test_operator_generates_a_missing_master_key(kubectl, namespace: str, operator):
+    create(kubectl, config(namespace))
+
+    def generated() -> str:
+        spec = get(kubectl, "kdconfig", namespace, "kd-global-config")["spec"]
+        return str(spec.get("masterEncryptionKey") or "")
+
+    wait_until(generated, 30, "masterEncryptionKey generated")
+    assert key_error(generated()) is None and len(generated()) == 64

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from kubedirector.api.secretkeys import decrypt
+from kubedirector.api.constants import ANNOTATION_STATUS_BACKUP_EXISTS
+from kubedirector.api.secretkeys import decrypt, encrypt
 from kubedirector.webhook.admission import NOT_READY, review
 from kubedirector.webhook.view import DEFAULT_CLASS_ANNOTATION, StaticView
 from tests.admission_cases import (
@@ -228,19 +229,82 @@ def test_update_keeps_the_stored_naming_scheme_and_catalog():
     }
 
 
-def test_secret_key_values_are_encrypted():
+def _keyed_config() -> dict:
     cfg = config(NS)
     cfg["spec"]["masterEncryptionKey"] = KEY
+    return cfg
+
+
+def test_secret_key_values_are_encrypted():
     doc = cluster(NS)
-    doc["spec"]["roles"][0]["secretKeys"] = [
-        {"name": "token", "value": "s3cret"},
-        {"name": "done", "encryptedValue": "00"},
-    ]
-    got = ops(response(request("kdcluster", "CREATE", doc), view(config_doc=cfg), "mutate"))
+    doc["spec"]["roles"][0]["secretKeys"] = [{"name": "token", "value": "s3cret"}]
+    got = ops(
+        response(request("kdcluster", "CREATE", doc), view(config_doc=_keyed_config()), "mutate")
+    )
     stored = got["/spec/roles/0/secretKeys/0"]
     assert set(stored) == {"name", "encryptedValue"}
     assert decrypt(stored["encryptedValue"], KEY) == "s3cret"
-    assert "/spec/roles/0/secretKeys/1" not in got
+
+
+def _with_encrypted(value: str, *, restore: bool = False) -> dict:
+    doc = cluster(NS)
+    doc["spec"]["roles"][0]["secretKeys"] = [
+        {"name": "token", "value": "new"},
+        {"name": "kept", "encryptedValue": value},
+    ]
+    if restore:
+        doc["metadata"]["annotations"] = {ANNOTATION_STATUS_BACKUP_EXISTS: "true"}
+    return doc
+
+
+def test_hand_written_encrypted_value_refused_on_create():
+    doc = _with_encrypted(encrypt("copied", KEY))
+    resp = response(request("kdcluster", "CREATE", doc), view(config_doc=_keyed_config()), "mutate")
+    assert resp["allowed"] is False
+    assert "spec.roles[0].secretKeys[1].encryptedValue" in resp["status"]["message"]
+
+
+def test_restored_cluster_keeps_encrypted_values_that_decrypt():
+    v = view(config_doc=_keyed_config())
+    doc = _with_encrypted(encrypt("kept", KEY), restore=True)
+    got = ops(response(request("kdcluster", "CREATE", doc), v, "mutate"))
+    assert "/spec/roles/0/secretKeys/1" not in got  # kept as it is
+    assert decrypt(got["/spec/roles/0/secretKeys/0"]["encryptedValue"], KEY) == "new"
+    other_key = "ff" * 16
+    doc = _with_encrypted(encrypt("elsewhere", other_key), restore=True)
+    resp = response(request("kdcluster", "CREATE", doc), v, "mutate")
+    assert resp["allowed"] is False
+    message = resp["status"]["message"]
+    assert "spec.roles[0].secretKeys[1].encryptedValue: cannot be restored" in message
+
+
+def test_update_keeps_stored_encrypted_values_but_refuses_changed_ones():
+    v = view(config_doc=_keyed_config())
+    old = _with_encrypted(encrypt("kept", KEY))
+    new = copy.deepcopy(old)
+    new["spec"]["roles"][1]["members"] = 3
+    assert patch_of(response(request("kdcluster", "UPDATE", new, old), v, "mutate"))
+    new["spec"]["roles"][0]["secretKeys"][1]["encryptedValue"] = encrypt("other", KEY)
+    resp = response(request("kdcluster", "UPDATE", new, old), v, "mutate")
+    assert resp["allowed"] is False
+    message = resp["status"]["message"]
+    assert "spec.roles[0].secretKeys[1].encryptedValue: cannot change" in message
+
+
+def test_master_key_cannot_change_while_clusters_hold_encrypted_values():
+    old = _keyed_config()
+    new = copy.deepcopy(old)
+    new["spec"]["masterEncryptionKey"] = "ee" * 32
+    holder = _with_encrypted(encrypt("kept", KEY))
+    holder["metadata"]["name"] = "holder"
+    plain = cluster(NS, "plain")
+    resp = response(request("kdconfig", "UPDATE", new, old), view(cluster_list=[holder, plain]))
+    assert resp["allowed"] is False
+    assert resp["status"]["message"] == (
+        f"spec.masterEncryptionKey: cannot change while clusters hold values encrypted "
+        f"with it: {NS}/holder"
+    )
+    assert response(request("kdconfig", "UPDATE", new, old), view(cluster_list=[plain]))["allowed"]
 
 
 def test_apps_and_configs_get_no_patch():

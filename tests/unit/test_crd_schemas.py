@@ -391,6 +391,7 @@ def test_full_config_spec_is_valid() -> None:
         "serviceAnnotations": {"a": "b"},
         "backupClusterStatus": True,
         "allowRestoreWithoutConnections": False,
+        "forceSharedMemorySizeSupport": True,
     }
     assert field_errors(doc) == set()
 
