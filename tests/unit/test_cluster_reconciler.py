@@ -263,7 +263,7 @@ def test_a_refused_write_sets_degraded_with_the_object_and_answer(converged):
         world.absorb(world.writer.take())
         degraded = condition(world, "Degraded")
         assert (degraded[0] == "True") == (attempt >= PERSISTENT), attempt
-    status, reason, message = degraded
+    _, reason, message = degraded
     assert reason == "ReconcileFailing"
     assert f"StatefulSet apps/{worker}" in message and answer in message
     assert condition(world, "Ready")[:2] == ("False", "ReconcileFailing")

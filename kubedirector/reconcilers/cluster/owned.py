@@ -176,7 +176,7 @@ class OwnedObjects:
                 continue
             assert want.kind.resource == STATEFULSETS or action == Action.APPLY
             # Replicas follow membership; anything else differing is drift being undone.
-            event = ("object_created" if actual is None else "replicas_changed"
+            event = ("object_missing" if actual is None else "replicas_changed"
                      if diff == ["spec.replicas"] else "drift_corrected")
             log.info(event, kind=want.kind.name, name=want.name, fields=diff[:5],
                      action=action.value)
