@@ -77,8 +77,9 @@ class EventRecorder:
         """Bump the existing Event's count; False if it is gone (Events expire)."""
         count = previous.count + 1
         try:
-            self.writer.merge_patch(EVENTS, previous.namespace, previous.name,
-                                    {"count": count, "lastTimestamp": _now()})
+            self.writer.merge_patch(
+                EVENTS, previous.namespace, previous.name, {"count": count, "lastTimestamp": _now()}
+            )
         except ApiException as e:
             if e.status == 404:
                 return False
@@ -97,14 +98,24 @@ class EventRecorder:
         meta = obj["metadata"]
         now = _now()
         event = {
-            "apiVersion": "v1", "kind": "Event",
+            "apiVersion": "v1",
+            "kind": "Event",
             "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
-            "involvedObject": {"apiVersion": obj["apiVersion"], "kind": obj["kind"],
-                               "name": meta["name"], "namespace": meta["namespace"],
-                               "uid": meta["uid"]},
-            "type": key.event_type, "reason": key.reason, "message": key.message,
-            "source": {"component": COMPONENT}, "reportingComponent": COMPONENT,
-            "reportingInstance": self.instance, "firstTimestamp": now, "lastTimestamp": now,
+            "involvedObject": {
+                "apiVersion": obj["apiVersion"],
+                "kind": obj["kind"],
+                "name": meta["name"],
+                "namespace": meta["namespace"],
+                "uid": meta["uid"],
+            },
+            "type": key.event_type,
+            "reason": key.reason,
+            "message": key.message,
+            "source": {"component": COMPONENT},
+            "reportingComponent": COMPONENT,
+            "reportingInstance": self.instance,
+            "firstTimestamp": now,
+            "lastTimestamp": now,
             "count": 1,
         }
         created = self.writer.create(EVENTS, event)

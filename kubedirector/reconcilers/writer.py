@@ -40,14 +40,16 @@ class WriteRefused(ApiException):
     A subclass of ApiException, so callers that look at `status` keep working.
     """
 
-    def __init__(self, verb: str, resource: Resource, namespace: str | None, name: str,
-                 error: ApiException) -> None:
+    def __init__(
+        self, verb: str, resource: Resource, namespace: str | None, name: str, error: ApiException
+    ) -> None:
         super().__init__(status=error.status, reason=error.reason)
         self.body = error.body
         self.headers = error.headers
         self.verb = verb
-        self.object = f"{resource.kind} {namespace}/{name}" if namespace else (
-            f"{resource.kind} {name}")
+        self.object = (
+            f"{resource.kind} {namespace}/{name}" if namespace else (f"{resource.kind} {name}")
+        )
         self.answer = server_message(error)
 
     def __str__(self) -> str:
@@ -61,11 +63,18 @@ class ObjectWriter(Protocol):
 
     def apply(self, resource: Resource, obj: dict[str, Any]) -> dict[str, Any]: ...
 
-    def merge_patch(self, resource: Resource, namespace: str | None, name: str,
-                    patch: dict[str, Any], subresource: str | None = None) -> dict[str, Any]: ...
+    def merge_patch(
+        self,
+        resource: Resource,
+        namespace: str | None,
+        name: str,
+        patch: dict[str, Any],
+        subresource: str | None = None,
+    ) -> dict[str, Any]: ...
 
-    def delete(self, resource: Resource, namespace: str | None, name: str,
-               uid: str | None = None) -> bool: ...
+    def delete(
+        self, resource: Resource, namespace: str | None, name: str, uid: str | None = None
+    ) -> bool: ...
 
 
 class Writer:
@@ -74,12 +83,26 @@ class Writer:
     def __init__(self, api: ApiClient) -> None:
         self.api = api
 
-    def _send(self, verb: str, resource: Resource, namespace: str | None, name: str,
-              method: str, *, subresource: str | None = None, collection: bool = False,
-              **kwargs: Any) -> dict[str, Any]:
-        path = resource_path(resource.group, resource.version, resource.plural,
-                             namespace=namespace, name=None if collection else name,
-                             subresource=subresource)
+    def _send(
+        self,
+        verb: str,
+        resource: Resource,
+        namespace: str | None,
+        name: str,
+        method: str,
+        *,
+        subresource: str | None = None,
+        collection: bool = False,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        path = resource_path(
+            resource.group,
+            resource.version,
+            resource.plural,
+            namespace=namespace,
+            name=None if collection else name,
+            subresource=subresource,
+        )
         try:
             return request_json(self.api, method, path, **kwargs)
         except ApiException as e:
@@ -89,32 +112,66 @@ class Writer:
         """POST (a `generateName` gets its name from the server)."""
         meta = obj["metadata"]
         namespace = meta.get("namespace")
-        created = self._send("create", resource, namespace,
-                             meta.get("name") or meta.get("generateName", ""), "POST",
-                             collection=True, body=obj, query={"fieldManager": FIELD_MANAGER})
-        log.info("object_created", kind=resource.kind, namespace=namespace,
-                 name=created["metadata"]["name"])
+        created = self._send(
+            "create",
+            resource,
+            namespace,
+            meta.get("name") or meta.get("generateName", ""),
+            "POST",
+            collection=True,
+            body=obj,
+            query={"fieldManager": FIELD_MANAGER},
+        )
+        log.info(
+            "object_created",
+            kind=resource.kind,
+            namespace=namespace,
+            name=created["metadata"]["name"],
+        )
         return created
 
     def apply(self, resource: Resource, obj: dict[str, Any]) -> dict[str, Any]:
         """Server-side apply of the fields in `obj` (creates the object if missing)."""
         meta = obj["metadata"]
         body = {"apiVersion": resource.api_version, "kind": resource.kind, **obj}
-        applied = self._send("apply", resource, meta.get("namespace"), meta["name"], "PATCH",
-                             body=body, content_type=APPLY_PATCH,
-                             query={"fieldManager": FIELD_MANAGER, "force": "true"})
-        log.info("object_applied", kind=resource.kind, namespace=meta.get("namespace"),
-                 name=meta["name"])
+        applied = self._send(
+            "apply",
+            resource,
+            meta.get("namespace"),
+            meta["name"],
+            "PATCH",
+            body=body,
+            content_type=APPLY_PATCH,
+            query={"fieldManager": FIELD_MANAGER, "force": "true"},
+        )
+        log.info(
+            "object_applied", kind=resource.kind, namespace=meta.get("namespace"), name=meta["name"]
+        )
         return applied
 
-    def merge_patch(self, resource: Resource, namespace: str | None, name: str,
-                    patch: dict[str, Any], subresource: str | None = None) -> dict[str, Any]:
+    def merge_patch(
+        self,
+        resource: Resource,
+        namespace: str | None,
+        name: str,
+        patch: dict[str, Any],
+        subresource: str | None = None,
+    ) -> dict[str, Any]:
         verb = f"patch {subresource} of" if subresource else "patch"
-        return self._send(verb, resource, namespace, name, "PATCH", subresource=subresource,
-                          body=patch, content_type=MERGE_PATCH)
+        return self._send(
+            verb,
+            resource,
+            namespace,
+            name,
+            "PATCH",
+            subresource=subresource,
+            body=patch,
+            content_type=MERGE_PATCH,
+        )
 
-    def delete(self, resource: Resource, namespace: str | None, name: str,
-               uid: str | None = None) -> bool:
+    def delete(
+        self, resource: Resource, namespace: str | None, name: str, uid: str | None = None
+    ) -> bool:
         """Delete (with a UID precondition when given); False if it was already gone."""
         body: dict[str, Any] = {"propagationPolicy": "Background"}
         if uid:

@@ -29,6 +29,7 @@ from kubedirector.reconcilers.resources import (
 from kubedirector.reconcilers.writer import WriteRefused
 
 Obj = dict[str, Any]
+_REASONS = {403: "Forbidden", 404: "Not Found", 409: "Conflict", 422: "Unprocessable Entity"}
 
 
 @dataclass(frozen=True)
@@ -58,11 +59,15 @@ class MemoryCaches:
         found = self.objects.get(resource, {}).get(key)
         return copy.deepcopy(found) if found is not None else None
 
-    def by_index(self, resource: Resource, index: str, value: str,
-                 label_selector: str | None = None) -> list[Obj]:
+    def by_index(
+        self, resource: Resource, index: str, value: str, label_selector: str | None = None
+    ) -> list[Obj]:
         assert index == KDCLUSTER_INDEX
-        return [copy.deepcopy(o) for o in self.objects.get(resource, {}).values()
-                if value in by_kdcluster_label(o)]
+        return [
+            copy.deepcopy(o)
+            for o in self.objects.get(resource, {}).values()
+            if value in by_kdcluster_label(o)
+        ]
 
     def list(self, resource: Resource) -> list[Obj]:
         return list(self.objects.get(resource, {}).values())
@@ -85,7 +90,7 @@ class RecordingWriter:
         refused = self.refusals.get((resource.kind, name))
         if refused is not None:
             status, message = refused
-            error = ApiException(status=status, reason="Unprocessable Entity")
+            error = ApiException(status=status, reason=_REASONS.get(status, "Error"))
             error.body = f'{{"message": "{message}"}}'
             raise WriteRefused(verb, resource, namespace, name, error)
 
@@ -102,12 +107,19 @@ class RecordingWriter:
         self.writes.append(Write("apply", resource.kind, meta["name"], copy.deepcopy(obj)))
         return obj
 
-    def merge_patch(self, resource: Resource, namespace: str | None, name: str, patch: Obj,
-                    subresource: str | None = None) -> Obj:
+    def merge_patch(
+        self,
+        resource: Resource,
+        namespace: str | None,
+        name: str,
+        patch: Obj,
+        subresource: str | None = None,
+    ) -> Obj:
         assert namespace is not None
         self._check("patch", resource, namespace, name)
-        self.writes.append(Write("merge_patch", resource.kind, name, copy.deepcopy(patch),
-                                 subresource))
+        self.writes.append(
+            Write("merge_patch", resource.kind, name, copy.deepcopy(patch), subresource)
+        )
         if resource != CLUSTERS or self.caches is None:
             return patch
         current = self.caches.get(resource, f"{namespace}/{name}")
@@ -116,8 +128,9 @@ class RecordingWriter:
         merged["metadata"]["resourceVersion"] = str(next(self._versions))
         return merged
 
-    def delete(self, resource: Resource, namespace: str | None, name: str,
-               uid: str | None = None) -> bool:
+    def delete(
+        self, resource: Resource, namespace: str | None, name: str, uid: str | None = None
+    ) -> bool:
         assert namespace is not None
         self._check("delete", resource, namespace, name)
         self.writes.append(Write("delete", resource.kind, name))
@@ -149,12 +162,24 @@ def _merge(target: Any, patch: Any) -> Any:
 
 def running_pod(namespace: str, name: str, cluster: str) -> Obj:
     return {
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": name, "namespace": namespace, "uid": f"pod-{name}",
-                     "labels": {"kubedirector.hpe.com/kdcluster": cluster}},
-        "status": {"phase": "Running", "containerStatuses": [{
-            "name": "app", "containerID": f"kwok://{name}",
-            "state": {"running": {"startedAt": "2026-01-01T00:00:00Z"}}}]},
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "uid": f"pod-{name}",
+            "labels": {"kubedirector.hpe.com/kdcluster": cluster},
+        },
+        "status": {
+            "phase": "Running",
+            "containerStatuses": [
+                {
+                    "name": "app",
+                    "containerID": f"kwok://{name}",
+                    "state": {"running": {"startedAt": "2026-01-01T00:00:00Z"}},
+                }
+            ],
+        },
     }
 
 
@@ -206,13 +231,18 @@ class World:
             wanted = {f"{meta['name']}-{i}" for i in range(replicas)}
             for pod in self.caches.list(PODS):
                 if pod["metadata"]["name"].startswith(meta["name"] + "-") and (
-                        pod["metadata"]["name"] not in wanted):
+                    pod["metadata"]["name"] not in wanted
+                ):
                     self.caches.remove(PODS, meta["namespace"], pod["metadata"]["name"])
             for name in wanted:
                 if self.caches.get(PODS, f"{meta['namespace']}/{name}") is None:
                     self.caches.put(PODS, running_pod(meta["namespace"], name, cluster))
-            sts["status"] = {"observedGeneration": meta["generation"], "replicas": replicas,
-                             "updatedReplicas": replicas, "readyReplicas": replicas}
+            sts["status"] = {
+                "observedGeneration": meta["generation"],
+                "replicas": replicas,
+                "updatedReplicas": replicas,
+                "readyReplicas": replicas,
+            }
 
 
 _RESOURCES = (CLUSTERS, STATEFULSETS, PODS, EVENTS, SERVICES, PVCS)

@@ -38,10 +38,14 @@ def new_world() -> tuple[World, ClusterReconciler]:
     world.caches.put(CLUSTERS, cluster)
     names = iter(f"n{i:04d}" for i in range(1000))
     reconciler = ClusterReconciler(
-        informers=world.caches, system=world.caches, writer=world.writer,
+        informers=world.caches,
+        system=world.caches,
+        writer=world.writer,
         events=EventRecorder(world.writer),
         member_setup=MemberSetup(SetupRunner(GuestExecutor(Configuration()))),
-        operator_namespace="kubedirector", rand=lambda n: next(names)[:n])
+        operator_namespace="kubedirector",
+        rand=lambda n: next(names)[:n],
+    )
     return world, reconciler
 
 
@@ -114,8 +118,12 @@ def converged() -> tuple[World, ClusterReconciler]:
 def test_create_writes_every_object_whole_then_becomes_ready():
     world, reconciler = new_world()
     first = one_pass(world, reconciler)
-    assert first[0] == Write("merge_patch", "KubeDirectorCluster", "spark221e2",
-                             {"metadata": {"finalizers": [FINALIZER], "resourceVersion": "1"}})
+    assert first[0] == Write(
+        "merge_patch",
+        "KubeDirectorCluster",
+        "spark221e2",
+        {"metadata": {"finalizers": [FINALIZER], "resourceVersion": "1"}},
+    )
     kinds = [(w.verb, w.kind) for w in first[1:]]
     assert kinds.count(("apply", "StatefulSet")) == 3
     assert kinds.count(("apply", "Service")) == 1 + 4  # headless + one per member
@@ -168,7 +176,8 @@ def test_drift_is_reverted_with_the_whole_object(converged):
     [write] = sts_writes(writes)
     assert_whole(write)
     assert write.body["spec"]["template"]["spec"]["containers"][0]["image"] == (
-        "docker.io/bluedata/sparkbase:2.0")
+        "docker.io/bluedata/sparkbase:2.0"
+    )
     assert condition(world, "Ready")[:2] == ("False", "Reconciling"), "just written"
     settle(world, reconciler)
     assert condition(world, "Ready")[0] == "True"
@@ -184,19 +193,22 @@ def test_recreated_statefulset_stays_manageable(converged):
     writes = settle(world, reconciler)
     again = [w for w in sts_writes(writes) if w.name == worker]
     assert again, "re-created under its recorded name"
-    for edit in (set_members(1, 3), set_members(1, 1),
-                 lambda spec: spec["roles"][1].update(env=[{"name": "A", "value": "1"}])):
+    for edit in (
+        set_members(1, 3),
+        set_members(1, 1),
+        lambda spec: spec["roles"][1].update(env=[{"name": "A", "value": "1"}]),
+    ):
         edit_spec(world, edit)
         writes = settle(world, reconciler)
         for write in [w for w in sts_writes(writes) if w.name == worker]:
             assert_whole(write)
         assert condition(world, "Ready")[0] == "True"
-        assert stored(world)["status"]["observedGeneration"] == stored(world)["metadata"][
-            "generation"]
+        assert (
+            stored(world)["status"]["observedGeneration"] == stored(world)["metadata"]["generation"]
+        )
     sts = world.caches.get(STATEFULSETS, f"apps/{worker}")
     assert sts["spec"]["replicas"] == 1
-    assert sts["spec"]["template"]["spec"]["containers"][0]["env"] == [{"name": "A",
-                                                                        "value": "1"}]
+    assert sts["spec"]["template"]["spec"]["containers"][0]["env"] == [{"name": "A", "value": "1"}]
 
 
 def test_rolling_out_statefulset_keeps_ready_false(converged):
@@ -209,33 +221,55 @@ def test_rolling_out_statefulset_keeps_ready_false(converged):
     world.caches.put(STATEFULSETS, sts)
     reconciler.reconcile(KEY)
     world.absorb(world.writer.take())
-    assert condition(world, "Ready") == ("False", "Reconciling",
-                                         f"StatefulSet {worker} is rolling out")
+    assert condition(world, "Ready") == (
+        "False",
+        "Reconciling",
+        f"StatefulSet {worker} is rolling out",
+    )
     assert condition(world, "Progressing")[:2] == ("True", "Reconciling")
 
 
 def test_deletion_removes_claims_then_the_finalizer(converged):
     world, reconciler = converged
     worker = statefulset_name(world, "worker")
-    world.caches.put(PVCS, {"metadata": {
-        "name": f"p-{worker}-0", "namespace": "apps",
-        "labels": {"kubedirector.hpe.com/kdcluster": "spark221e2"}}})
+    world.caches.put(
+        PVCS,
+        {
+            "metadata": {
+                "name": f"p-{worker}-0",
+                "namespace": "apps",
+                "labels": {"kubedirector.hpe.com/kdcluster": "spark221e2"},
+            }
+        },
+    )
     cluster = stored(world)
     cluster["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
     world.caches.put(CLUSTERS, cluster)
     writes = world.writer.take() or one_pass(world, reconciler)
     assert writes == [
         Write("delete", "PersistentVolumeClaim", f"p-{worker}-0"),
-        Write("merge_patch", "KubeDirectorCluster", "spark221e2", {"metadata": {
-            "finalizers": None, "resourceVersion": cluster["metadata"]["resourceVersion"]}}),
+        Write(
+            "merge_patch",
+            "KubeDirectorCluster",
+            "spark221e2",
+            {
+                "metadata": {
+                    "finalizers": None,
+                    "resourceVersion": cluster["metadata"]["resourceVersion"],
+                }
+            },
+        ),
     ]
 
 
-@pytest.mark.parametrize(("edit", "field"), [
-    (lambda c: c["spec"].update(app="nope"), "spec.app"),
-    (lambda c: c["spec"]["roles"][0].update(id="driver"), "spec.roles[0].id"),
-    (lambda c: c["spec"]["roles"][0].update(members=2), "spec.roles[0].members"),
-])
+@pytest.mark.parametrize(
+    ("edit", "field"),
+    [
+        (lambda c: c["spec"].update(app="nope"), "spec.app"),
+        (lambda c: c["spec"]["roles"][0].update(id="driver"), "spec.roles[0].id"),
+        (lambda c: c["spec"]["roles"][0].update(members=2), "spec.roles[0].members"),
+    ],
+)
 def test_spec_problem_reports_and_writes_nothing_else(edit, field):
     world, reconciler = new_world()
     cluster = stored(world)
@@ -244,7 +278,8 @@ def test_spec_problem_reports_and_writes_nothing_else(edit, field):
     writes = one_pass(world, reconciler)
     assert [(w.verb, w.kind, w.subresource) for w in writes] == [
         ("merge_patch", "KubeDirectorCluster", None),
-        ("merge_patch", "KubeDirectorCluster", "status")]
+        ("merge_patch", "KubeDirectorCluster", "status"),
+    ]
     assert condition(world, "Degraded")[:2] == ("True", "InvalidSpec")
     assert field in condition(world, "Degraded")[2]
     assert condition(world, "Ready")[0] == "False"
@@ -269,8 +304,11 @@ def test_a_refused_write_sets_degraded_with_the_object_and_answer(converged):
     assert condition(world, "Ready")[:2] == ("False", "ReconcileFailing")
     assert condition(world, "Progressing")[0] == "True"
     assert stored(world)["status"]["observedGeneration"] == 1, "generation 2 not realised"
-    events = [e for e in world.writer.events() if e.verb == "create"
-              and e.body["reason"] == "ReconcileError"]
+    events = [
+        e
+        for e in world.writer.events()
+        if e.verb == "create" and e.body["reason"] == "ReconcileError"
+    ]
     counts = [e.body["count"] for e in world.writer.events() if e.verb == "merge_patch"]
     assert len(events) == 1 and counts == list(range(2, PERSISTENT + 2)), "aggregated"
 
@@ -281,13 +319,18 @@ def test_a_refused_write_sets_degraded_with_the_object_and_answer(converged):
 
 
 def _sts(replicas: int, claims: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"metadata": {"name": "s", "labels": {}}, "spec": {
-        "replicas": replicas, "serviceName": "h", "volumeClaimTemplates": claims,
-        "template": {"spec": {}}}}
+    return {
+        "metadata": {"name": "s", "labels": {}},
+        "spec": {
+            "replicas": replicas,
+            "serviceName": "h",
+            "volumeClaimTemplates": claims,
+            "template": {"spec": {}},
+        },
+    }
 
 
-@pytest.mark.parametrize(("live_replicas", "action"), [(0, Action.REPLACE),
-                                                        (2, Action.APPLY)])
+@pytest.mark.parametrize(("live_replicas", "action"), [(0, Action.REPLACE), (2, Action.APPLY)])
 def test_a_changed_fixed_field(live_replicas, action):
     """Storage changed on a role: replaced while it has no pods, else the server answers."""
     desired = Desired(STATEFULSET, _sts(live_replicas, [{"metadata": {"name": "p"}}]))

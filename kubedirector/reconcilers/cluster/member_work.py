@@ -33,15 +33,16 @@ def connection_digest(connections: ConnectionsData) -> str:
     """Changes when a connected cluster's spec, ConfigMap or Secret changes (api.md 4.7)."""
     parts = sorted(
         [f"cluster/{n}/{c.cluster.generation}" for n, c in connections.clusters.items()]
-        + [f"configmap/{n}/{o['metadata']['resourceVersion']}"
-           for n, o in connections.configmaps.items()]
-        + [f"secret/{n}/{o['metadata']['resourceVersion']}"
-           for n, o in connections.secrets.items()])
+        + [
+            f"configmap/{n}/{o['metadata']['resourceVersion']}"
+            for n, o in connections.configmaps.items()
+        ]
+        + [f"secret/{n}/{o['metadata']['resourceVersion']}" for n, o in connections.secrets.items()]
+    )
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
-def run_members(member_setup: MemberSetup, seen: Observation,
-                draft: ClusterStatus) -> MemberWork:
+def run_members(member_setup: MemberSetup, seen: Observation, draft: ClusterStatus) -> MemberWork:
     """Setup steps, then who must be told what, then delivery (all through exec)."""
     cluster, app, config = seen.cluster, seen.app, seen.config
     assert cluster is not None and app is not None
@@ -51,36 +52,77 @@ def run_members(member_setup: MemberSetup, seen: Observation,
         return member_fqdn(member.pod, draft.cluster_service, cluster.namespace, config)
 
     def configmeta(current: ClusterStatus, member: MemberStatus) -> str:
-        return configmeta_json(build_configmeta(app, cluster, config, current,
-                                                member_pod=member.pod,
-                                                connections=seen.connections))
+        return configmeta_json(
+            build_configmeta(
+                app, cluster, config, current, member_pod=member.pod, connections=seen.connections
+            )
+        )
 
     setup = member_setup.setup(cluster, app, draft, configmeta)
     # A member set up now (or configured without setup) knows every member so far.
-    roles = [replace(r, members=tuple(
-        replace(m, state_detail=replace(m.state_detail, extra=m.state_detail.extra | {
-            KNOWN_NODE_ID: draft.last_node_id}))
-        if m.state in (MemberState.CREATING, MemberState.CONFIGURED)
-        and KNOWN_NODE_ID not in m.state_detail.extra else m for m in r.members))
-        for r in setup.roles]
-    leaving = {r.id: [m for m in r.members if m.state == MemberState.DELETE_PENDING
-                      and before.get(m.pod, m).state != MemberState.DELETE_PENDING]
-               for r in roles}
+    roles = [
+        replace(
+            r,
+            members=tuple(
+                replace(
+                    m,
+                    state_detail=replace(
+                        m.state_detail,
+                        extra=m.state_detail.extra | {KNOWN_NODE_ID: draft.last_node_id},
+                    ),
+                )
+                if m.state in (MemberState.CREATING, MemberState.CONFIGURED)
+                and KNOWN_NODE_ID not in m.state_detail.extra
+                else m
+                for m in r.members
+            ),
+        )
+        for r in setup.roles
+    ]
+    leaving = {
+        r.id: [
+            m
+            for m in r.members
+            if m.state == MemberState.DELETE_PENDING
+            and before.get(m.pod, m).state != MemberState.DELETE_PENDING
+        ]
+        for r in roles
+    }
     roles = notifications.tell(roles, app, "delnodes", leaving, fqdn)
-    joined = {r.id: [m for m in r.members if m.state == MemberState.CONFIGURED
-                     and not m.state_detail.extra.get(ANNOUNCED)] for r in roles}
-    roles = notifications.tell(roles, app, "addnodes", joined, fqdn,
-                               concerns=notifications.is_news)
-    roles = [replace(r, members=tuple(
-        replace(m, state_detail=replace(m.state_detail, extra=m.state_detail.extra
-                                        | {ANNOUNCED: True}))
-        if m.state == MemberState.CONFIGURED else m for m in r.members)) for r in roles]
+    joined = {
+        r.id: [
+            m
+            for m in r.members
+            if m.state == MemberState.CONFIGURED and not m.state_detail.extra.get(ANNOUNCED)
+        ]
+        for r in roles
+    }
+    roles = notifications.tell(roles, app, "addnodes", joined, fqdn, concerns=notifications.is_news)
+    roles = [
+        replace(
+            r,
+            members=tuple(
+                replace(
+                    m,
+                    state_detail=replace(
+                        m.state_detail, extra=m.state_detail.extra | {ANNOUNCED: True}
+                    ),
+                )
+                if m.state == MemberState.CONFIGURED
+                else m
+                for m in r.members
+            ),
+        )
+        for r in roles
+    ]
     connection_hash = connection_digest(seen.connections)
     if draft.last_connection_hash not in (None, connection_hash):
         roles = notifications.reconnect(roles, app)
     draft = replace(draft, roles=tuple(roles), last_connection_hash=connection_hash)
     told = member_setup.notify(cluster, draft, configmeta)
     draft = replace(draft, roles=tuple(notifications.release_leaving(told.roles, fqdn)))
-    return MemberWork(status=draft,
-                      requeue_after=tuple(setup.requeue_after + told.requeue_after),
-                      notify_errors=tuple(told.notify_errors))
+    return MemberWork(
+        status=draft,
+        requeue_after=tuple(setup.requeue_after + told.requeue_after),
+        notify_errors=tuple(told.notify_errors),
+    )

@@ -30,22 +30,38 @@ class Names:
         if seen.status.cluster_service:
             return seen.status.cluster_service
         for svc in seen.derived.services.values():
-            if (seen.owned_by_cluster(svc) and svc["spec"].get("clusterIP") == "None"
-                    and LABEL_ROLE not in (svc["metadata"].get("labels") or {})):
+            if (
+                seen.owned_by_cluster(svc)
+                and svc["spec"].get("clusterIP") == "None"
+                and LABEL_ROLE not in (svc["metadata"].get("labels") or {})
+            ):
                 return str(svc["metadata"]["name"])
         scheme = seen.cluster.naming_scheme
-        return self.expectations.name_for(seen.key, seen.uid, HEADLESS_SLOT, lambda: (
-            naming.headless_service_name(scheme, seen.name, self.rand)))
+        return self.expectations.name_for(
+            seen.key,
+            seen.uid,
+            HEADLESS_SLOT,
+            lambda: naming.headless_service_name(scheme, seen.name, self.rand),
+        )
 
     def statefulsets(self, seen: Observation) -> dict[str, str]:
         """The StatefulSet name of every role in the spec."""
         assert seen.cluster is not None
         recorded = {r.id: r.stateful_set for r in seen.status.roles}
-        adopted = {str((s["metadata"].get("labels") or {}).get(LABEL_ROLE)): str(
-            s["metadata"]["name"]) for s in seen.derived.statefulsets.values()
-            if seen.owned_by_cluster(s)}
+        adopted = {
+            str((s["metadata"].get("labels") or {}).get(LABEL_ROLE)): str(s["metadata"]["name"])
+            for s in seen.derived.statefulsets.values()
+            if seen.owned_by_cluster(s)
+        }
         scheme = seen.cluster.naming_scheme
-        return {role.id: recorded.get(role.id) or adopted.get(role.id)
-                or self.expectations.name_for(seen.key, seen.uid, role.id, lambda r=role.id: (
-                    naming.statefulset_name(scheme, seen.name, r, self.rand)))
-                for role in seen.cluster.roles}
+        return {
+            role.id: recorded.get(role.id)
+            or adopted.get(role.id)
+            or self.expectations.name_for(
+                seen.key,
+                seen.uid,
+                role.id,
+                lambda r=role.id: naming.statefulset_name(scheme, seen.name, r, self.rand),
+            )
+            for role in seen.cluster.roles
+        }

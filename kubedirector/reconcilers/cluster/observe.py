@@ -43,11 +43,13 @@ Objects = Mapping[str, Mapping[str, Any]]
 class Caches(Protocol):
     """What observing reads: informer caches (an `InformerFactory`, or memory in tests)."""
 
-    def get(self, resource: Resource, key: str,
-            label_selector: str | None = None) -> dict[str, Any] | None: ...
+    def get(
+        self, resource: Resource, key: str, label_selector: str | None = None
+    ) -> dict[str, Any] | None: ...
 
-    def by_index(self, resource: Resource, index: str, value: str,
-                 label_selector: str | None = None) -> list[dict[str, Any]]: ...
+    def by_index(
+        self, resource: Resource, index: str, value: str, label_selector: str | None = None
+    ) -> list[dict[str, Any]]: ...
 
 
 @dataclass(frozen=True)
@@ -101,8 +103,9 @@ class Observation:
 
 
 def _frozen(objects: list[dict[str, Any]], namespace: str) -> Objects:
-    return MappingProxyType({o["metadata"]["name"]: o for o in objects
-                             if o["metadata"]["namespace"] == namespace})
+    return MappingProxyType(
+        {o["metadata"]["name"]: o for o in objects if o["metadata"]["namespace"] == namespace}
+    )
 
 
 class Observer:
@@ -125,8 +128,9 @@ class Observer:
             try:
                 app = App.from_dict(app_raw)
                 name = app_raw["metadata"]["name"]
-                problems += [FieldError(f"app {name}: {e.path}", e.message)
-                             for e in check_app(app, app_raw)]
+                problems += [
+                    FieldError(f"app {name}: {e.path}", e.message) for e in check_app(app, app_raw)
+                ]
             except SpecError as e:
                 name = app_raw["metadata"]["name"]
                 problems += [FieldError(f"app {name}: {f.path}", f.message) for f in e.errors]
@@ -139,8 +143,13 @@ class Observer:
         if problems:
             app, cluster = None, None
         return Observation(
-            key=key, raw=MappingProxyType(raw), status=self._status(raw, cluster),
-            config=config, app=app, cluster=cluster, problems=tuple(problems),
+            key=key,
+            raw=MappingProxyType(raw),
+            status=self._status(raw, cluster),
+            config=config,
+            app=app,
+            cluster=cluster,
+            problems=tuple(problems),
             derived=self._derived(key, raw["metadata"]["namespace"]),
             connections=self.connections(cluster, config) if cluster else ConnectionsData(),
         )
@@ -156,8 +165,10 @@ class Observer:
         """The cluster's KubeDirectorApp as stored: its own namespace, then the system catalog."""
         spec = raw.get("spec") or {}
         name, catalog = spec.get("app"), spec.get("appCatalog")
-        places = {AppCatalog.LOCAL: [(self.informers, raw["metadata"]["namespace"])],
-                  AppCatalog.SYSTEM: [(self.system, self.operator_namespace)]}
+        places = {
+            AppCatalog.LOCAL: [(self.informers, raw["metadata"]["namespace"])],
+            AppCatalog.SYSTEM: [(self.system, self.operator_namespace)],
+        }
         order = places.get(catalog) or places[AppCatalog.LOCAL] + places[AppCatalog.SYSTEM]
         for caches, namespace in order:
             found = caches.get(APPS, f"{namespace}/{name}")
@@ -168,10 +179,13 @@ class Observer:
     def _no_app(self, raw: Mapping[str, Any]) -> FieldError:
         spec = raw.get("spec") or {}
         namespace = raw["metadata"]["namespace"]
-        where = {AppCatalog.LOCAL: f"namespace {namespace!r}",
-                 AppCatalog.SYSTEM: f"the system catalog ({self.operator_namespace!r})"}
+        where = {
+            AppCatalog.LOCAL: f"namespace {namespace!r}",
+            AppCatalog.SYSTEM: f"the system catalog ({self.operator_namespace!r})",
+        }
         place = where.get(spec.get("appCatalog")) or (
-            f"namespace {namespace!r} or the system catalog ({self.operator_namespace!r})")
+            f"namespace {namespace!r} or the system catalog ({self.operator_namespace!r})"
+        )
         return FieldError("spec.app", f"no KubeDirectorApp {spec.get('app')!r} in {place}")
 
     @staticmethod
@@ -185,12 +199,17 @@ class Observer:
 
     def _derived(self, key: str, namespace: str) -> Derived:
         def owned(resource: Resource) -> Objects:
-            return _frozen(self.informers.by_index(resource, KDCLUSTER_INDEX, key,
-                                                   OWNED_SELECTOR), namespace)
+            return _frozen(
+                self.informers.by_index(resource, KDCLUSTER_INDEX, key, OWNED_SELECTOR), namespace
+            )
 
         # Pods and claims carry the cluster label but are owned by the StatefulSets.
-        return Derived(statefulsets=owned(STATEFULSETS), services=owned(SERVICES),
-                       pods=owned(PODS), claims=owned(PVCS))
+        return Derived(
+            statefulsets=owned(STATEFULSETS),
+            services=owned(SERVICES),
+            pods=owned(PODS),
+            claims=owned(PVCS),
+        )
 
     def connections(self, cluster: Cluster, config: Config) -> ConnectionsData:
         """The connected clusters, ConfigMaps and Secrets, as the caches hold them now."""
@@ -206,8 +225,16 @@ class Observer:
                 clusters[name] = ConnectedCluster(Cluster.from_dict(raw, config, app), app)
             except SpecError:
                 continue
-        configmaps = {n: o for n in cluster.connections.configmaps if (o := self.informers.get(
-            CONFIGMAPS, f"{ns}/{n}", CONNECTED_CONFIGMAP_SELECTOR)) is not None}
-        secrets = {n: o for n in cluster.connections.secrets if (o := self.informers.get(
-            SECRETS, f"{ns}/{n}", CONNECTED_SECRET_SELECTOR)) is not None}
+        configmaps = {
+            n: o
+            for n in cluster.connections.configmaps
+            if (o := self.informers.get(CONFIGMAPS, f"{ns}/{n}", CONNECTED_CONFIGMAP_SELECTOR))
+            is not None
+        }
+        secrets = {
+            n: o
+            for n in cluster.connections.secrets
+            if (o := self.informers.get(SECRETS, f"{ns}/{n}", CONNECTED_SECRET_SELECTOR))
+            is not None
+        }
         return ConnectionsData(clusters=clusters, configmaps=configmaps, secrets=secrets)

@@ -42,8 +42,10 @@ log = structlog.get_logger(__name__)
 
 def _service_compared(desired: Obj) -> Obj:
     meta = desired["metadata"]
-    return {"metadata": {"labels": meta["labels"], "annotations": meta.get("annotations", {})},
-            "spec": desired["spec"]}
+    return {
+        "metadata": {"labels": meta["labels"], "annotations": meta.get("annotations", {})},
+        "spec": desired["spec"],
+    }
 
 
 def _headless_compared(desired: Obj) -> Obj:
@@ -88,12 +90,23 @@ def role_objects(seen: Observation, status: ClusterStatus) -> list[Desired]:
     pods start as soon as possible)."""
     app, cluster, config = seen.app, seen.cluster, seen.config
     assert app is not None and cluster is not None
-    out = [Desired(HEADLESS, build_headless_service(app, cluster, config,
-                                                    status.cluster_service))]
-    out += [Desired(STATEFULSET, build_statefulset(
-        app, cluster, config, role_id=role.id, name=role.stateful_set,
-        headless_service=status.cluster_service, replicas=replicas_for(role.members)))
-        for role in status.roles if cluster.role(role.id) is not None]
+    out = [Desired(HEADLESS, build_headless_service(app, cluster, config, status.cluster_service))]
+    out += [
+        Desired(
+            STATEFULSET,
+            build_statefulset(
+                app,
+                cluster,
+                config,
+                role_id=role.id,
+                name=role.stateful_set,
+                headless_service=status.cluster_service,
+                replicas=replicas_for(role.members),
+            ),
+        )
+        for role in status.roles
+        if cluster.role(role.id) is not None
+    ]
     return out
 
 
@@ -108,8 +121,9 @@ def member_objects(seen: Observation, status: ClusterStatus) -> list[Desired]:
         for member in role.members:
             if member.state == MemberState.DELETING:
                 continue
-            service = build_member_service(app, cluster, config, role_id=role.id,
-                                           pod=member.pod, name=member.service)
+            service = build_member_service(
+                app, cluster, config, role_id=role.id, pod=member.pod, name=member.service
+            )
             if service is not None:
                 out.append(Desired(MEMBER_SERVICE, service))
     return out
@@ -122,8 +136,9 @@ class Action(Enum):
 
 
 def _empty_statefulset(actual: Mapping[str, Any]) -> bool:
-    return (actual.get("spec", {}).get("replicas") == 0
-            and not actual.get("status", {}).get("replicas"))
+    return actual.get("spec", {}).get("replicas") == 0 and not actual.get("status", {}).get(
+        "replicas"
+    )
 
 
 def decide(desired: Desired, actual: Mapping[str, Any] | None) -> tuple[Action, list[str]]:
@@ -155,8 +170,9 @@ def write_body(desired: Desired, actual: Mapping[str, Any] | None) -> Obj:
 def claim_of(claim: str, pod: str) -> bool:
     """Whether a claim is one of the pod's: `p-<pod>` or a block device `b<N>-<pod>`."""
     prefix, _, rest = claim.partition("-")
-    return rest == pod and (prefix == naming.PVC_TEMPLATE or (
-        prefix[:1] == "b" and prefix[1:].isdigit()))
+    return rest == pod and (
+        prefix == naming.PVC_TEMPLATE or (prefix[:1] == "b" and prefix[1:].isdigit())
+    )
 
 
 class OwnedObjects:
@@ -168,28 +184,39 @@ class OwnedObjects:
     def ensure(self, seen: Observation, desired: list[Desired]) -> list[str]:
         changed = []
         for want in desired:
-            live = (seen.derived.statefulsets if want.kind.resource == STATEFULSETS
-                    else seen.derived.services)
+            live = (
+                seen.derived.statefulsets
+                if want.kind.resource == STATEFULSETS
+                else seen.derived.services
+            )
             actual = live.get(want.name)
             action, diff = decide(want, actual)
             if action == Action.KEEP:
                 continue
             assert want.kind.resource == STATEFULSETS or action == Action.APPLY
             # Replicas follow membership; anything else differing is drift being undone.
-            event = ("object_missing" if actual is None else "replicas_changed"
-                     if diff == ["spec.replicas"] else "drift_corrected")
-            log.info(event, kind=want.kind.name, name=want.name, fields=diff[:5],
-                     action=action.value)
+            event = (
+                "object_missing"
+                if actual is None
+                else "replicas_changed"
+                if diff == ["spec.replicas"]
+                else "drift_corrected"
+            )
+            log.info(
+                event, kind=want.kind.name, name=want.name, fields=diff[:5], action=action.value
+            )
             if action == Action.REPLACE and actual is not None:
-                self.writer.delete(want.kind.resource, seen.namespace, want.name,
-                                   uid=actual["metadata"]["uid"])
+                self.writer.delete(
+                    want.kind.resource, seen.namespace, want.name, uid=actual["metadata"]["uid"]
+                )
             else:
                 self.writer.apply(want.kind.resource, write_body(want, actual))
             changed.append(f"{want.kind.name} {want.name}")
         return changed
 
-    def remove_departed(self, seen: Observation, status: ClusterStatus
-                        ) -> tuple[ClusterStatus, list[str]]:
+    def remove_departed(
+        self, seen: Observation, status: ClusterStatus
+    ) -> tuple[ClusterStatus, list[str]]:
         """Delete a `deleting` member's service and claims once its pod is gone, and drop
         it; scale down the StatefulSet of a role gone from the spec, delete it once empty."""
         assert seen.cluster is not None
@@ -222,8 +249,13 @@ class OwnedObjects:
             changed.append(f"member Service {member.service}")
         return changed
 
-    def _wind_down(self, seen: Observation, name: str, planned: tuple[MemberStatus, ...],
-                   kept: list[MemberStatus]) -> list[str]:
+    def _wind_down(
+        self,
+        seen: Observation,
+        name: str,
+        planned: tuple[MemberStatus, ...],
+        kept: list[MemberStatus],
+    ) -> list[str]:
         """A role removed from the spec cannot be rendered any more: only its replicas
         follow its leaving members (a merge patch), then it is deleted."""
         if not kept:
@@ -233,6 +265,5 @@ class OwnedObjects:
         wanted = replicas_for(planned)
         if actual is None or actual["spec"].get("replicas") == wanted:
             return []
-        self.writer.merge_patch(STATEFULSETS, seen.namespace, name,
-                                {"spec": {"replicas": wanted}})
+        self.writer.merge_patch(STATEFULSETS, seen.namespace, name, {"spec": {"replicas": wanted}})
         return [f"StatefulSet {name}"]

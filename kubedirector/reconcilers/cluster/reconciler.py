@@ -40,9 +40,17 @@ log = structlog.get_logger(__name__)
 class ClusterReconciler:
     """Turns a KubeDirectorCluster into its Services, StatefulSets and status."""
 
-    def __init__(self, *, informers: Caches, system: Caches, writer: ObjectWriter,
-                 events: EventRecorder, member_setup: MemberSetup, operator_namespace: str,
-                 rand: RandomSource = naming.random_chars) -> None:
+    def __init__(
+        self,
+        *,
+        informers: Caches,
+        system: Caches,
+        writer: ObjectWriter,
+        events: EventRecorder,
+        member_setup: MemberSetup,
+        operator_namespace: str,
+        rand: RandomSource = naming.random_chars,
+    ) -> None:
         self.informers = informers
         self.writer = writer
         self.member_setup = member_setup
@@ -73,8 +81,9 @@ class ClusterReconciler:
             self.report.spec_problem(seen)
             return Result.success()
         try:
-            draft = membership.plan(seen, self.names.headless(seen),
-                                    self.names.statefulsets(seen), new_auth_token)
+            draft = membership.plan(
+                seen, self.names.headless(seen), self.names.statefulsets(seen), new_auth_token
+            )
             written = self.owned.ensure(seen, role_objects(seen, draft))
             work = run_members(self.member_setup, seen, draft)
             written += self.owned.ensure(seen, member_objects(seen, work.status))
@@ -83,8 +92,11 @@ class ClusterReconciler:
             problem = FieldError("spec.roles[].secretKeys", str(e))
             self.report.spec_problem(replace(seen, problems=(problem,)))
             return Result.success()
-        new = summarise(seen, status, written + removed + rolling_out(
-            seen, [r.stateful_set for r in status.roles]))
+        new = summarise(
+            seen,
+            status,
+            written + removed + rolling_out(seen, [r.stateful_set for r in status.roles]),
+        )
         if self.report.write(seen, new):
             self.report.membership_events(seen, new)
         for error in work.notify_errors:
@@ -95,10 +107,19 @@ class ClusterReconciler:
         meta = seen.raw["metadata"]
         finalizers = meta.get("finalizers") or []
         if FINALIZER not in finalizers:
-            self.expectations.wrote(self.writer.merge_patch(
-                CLUSTERS, seen.namespace, seen.name, {"metadata": {
-                    "finalizers": [*finalizers, FINALIZER],
-                    "resourceVersion": meta["resourceVersion"]}}))
+            self.expectations.wrote(
+                self.writer.merge_patch(
+                    CLUSTERS,
+                    seen.namespace,
+                    seen.name,
+                    {
+                        "metadata": {
+                            "finalizers": [*finalizers, FINALIZER],
+                            "resourceVersion": meta["resourceVersion"],
+                        }
+                    },
+                )
+            )
 
     def failed(self, seen: Observation, error: Exception) -> None:
         """Record a failed pass: an aggregated Event each time; `Degraded` once it persists."""
@@ -122,9 +143,17 @@ class ClusterReconciler:
             if not claim["metadata"].get("deletionTimestamp"):
                 self.writer.delete(PVCS, seen.namespace, name)
         try:
-            self.writer.merge_patch(CLUSTERS, seen.namespace, seen.name, {"metadata": {
-                "finalizers": [f for f in meta["finalizers"] if f != FINALIZER] or None,
-                "resourceVersion": meta["resourceVersion"]}})
+            self.writer.merge_patch(
+                CLUSTERS,
+                seen.namespace,
+                seen.name,
+                {
+                    "metadata": {
+                        "finalizers": [f for f in meta["finalizers"] if f != FINALIZER] or None,
+                        "resourceVersion": meta["resourceVersion"],
+                    }
+                },
+            )
         except ApiException as e:
             if e.status != 404:  # a 409 means a newer version is on its way: retry then
                 raise

@@ -39,25 +39,34 @@ def rolling_out(seen: Observation, statefulsets: Sequence[str]) -> list[str]:
             continue
         spec, st = sts.get("spec", {}), sts.get("status", {})
         wanted = spec.get("replicas") or 0
-        if (st.get("observedGeneration") or 0) < (sts["metadata"].get("generation") or 0) or (
-                st.get("replicas") or 0) != wanted or (st.get("updatedReplicas") or 0) != wanted:
+        if (
+            (st.get("observedGeneration") or 0) < (sts["metadata"].get("generation") or 0)
+            or (st.get("replicas") or 0) != wanted
+            or (st.get("updatedReplicas") or 0) != wanted
+        ):
             out.append(f"StatefulSet {name} is rolling out")
     return out
 
 
-def summarise(seen: Observation, status: ClusterStatus,
-              unrealised: Sequence[str]) -> ClusterStatus:
+def summarise(seen: Observation, status: ClusterStatus, unrealised: Sequence[str]) -> ClusterStatus:
     """The status a completed pass writes; `unrealised` is what is still on its way
     (objects just written, StatefulSets rolling out), which keeps `Ready` False."""
     all_members = [m for r in status.roles for m in r.members]
     state = cluster_state.cluster_state(status.state, all_members)
     pending = "; ".join(unrealised[:3]) + ("; ..." if len(unrealised) > 3 else "")
     return replace(
-        status, state=state,
+        status,
+        state=state,
         member_state_rollup=cluster_state.rollup(all_members),
         conditions=cluster_state.conditions(
-            previous=status.conditions, generation=seen.generation, state=state,
-            members=all_members, problem=None, now=now(), unrealised=pending or None),
+            previous=status.conditions,
+            generation=seen.generation,
+            state=state,
+            members=all_members,
+            problem=None,
+            now=now(),
+            unrealised=pending or None,
+        ),
         observed_generation=seen.generation,
         member_summary=cluster_state.member_summary(all_members),
     )
@@ -74,15 +83,19 @@ def _nulls_for_removed(old: Mapping[str, Any], new: dict[str, Any]) -> dict[str,
 class StatusReport:
     """Writes a cluster's status and Events."""
 
-    def __init__(self, writer: ObjectWriter, events: EventRecorder,
-                 expectations: Expectations) -> None:
+    def __init__(
+        self, writer: ObjectWriter, events: EventRecorder, expectations: Expectations
+    ) -> None:
         self.writer = writer
         self.events = events
         self.expectations = expectations
 
     def _patch(self, seen: Observation, status: Mapping[str, Any]) -> None:
-        self.expectations.wrote(self.writer.merge_patch(
-            CLUSTERS, seen.namespace, seen.name, {"status": status}, subresource="status"))
+        self.expectations.wrote(
+            self.writer.merge_patch(
+                CLUSTERS, seen.namespace, seen.name, {"status": status}, subresource="status"
+            )
+        )
 
     def write(self, seen: Observation, status: ClusterStatus) -> bool:
         """Write status if it differs from what is stored; True when written."""
@@ -93,8 +106,9 @@ class StatusReport:
         self._patch(seen, _nulls_for_removed(old, new))
         return True
 
-    def conditions_only(self, seen: Observation, reason: str, message: str, *,
-                        observed: bool) -> bool:
+    def conditions_only(
+        self, seen: Observation, reason: str, message: str, *, observed: bool
+    ) -> bool:
         """Report a problem in the conditions (and `state`), keeping what the cluster
         has (members, names).  `observed`: the generation was judged (a spec problem),
         so `observedGeneration` follows it; a failing reconcile leaves it behind."""
@@ -103,11 +117,15 @@ class StatusReport:
         state = previous.state or ClusterState.CREATING
         problem = cluster_state.SpecProblem(reason, message) if observed else None
         conditions = cluster_state.conditions(
-            previous=previous.conditions, generation=seen.generation, state=ClusterState(state),
-            members=members, problem=problem, now=now(),
-            failing=None if observed else message)
-        patch: dict[str, Any] = {"state": state,
-                                 "conditions": [c.to_dict() for c in conditions]}
+            previous=previous.conditions,
+            generation=seen.generation,
+            state=ClusterState(state),
+            members=members,
+            problem=problem,
+            now=now(),
+            failing=None if observed else message,
+        )
+        patch: dict[str, Any] = {"state": state, "conditions": [c.to_dict() for c in conditions]}
         if observed:
             patch["observedGeneration"] = seen.generation
         old = seen.raw.get("status") or {}
@@ -135,10 +153,15 @@ class StatusReport:
                 self.event(seen, "Normal", "MemberAdded", f"member {pod} added ({state})")
             elif before[pod] != state:
                 kind = "Warning" if state == MemberState.CONFIG_ERROR else "Normal"
-                self.event(seen, kind, "MemberStateChanged",
-                           f"member {pod}: {before[pod]} -> {state}")
+                self.event(
+                    seen, kind, "MemberStateChanged", f"member {pod}: {before[pod]} -> {state}"
+                )
         for pod in before.keys() - after.keys():
             self.event(seen, "Normal", "MemberRemoved", f"member {pod} removed")
         if old.state != new.state:
-            self.event(seen, "Normal", "ClusterStateChanged",
-                       f"cluster {old.state or 'new'} -> {new.state}")
+            self.event(
+                seen,
+                "Normal",
+                "ClusterStateChanged",
+                f"cluster {old.state or 'new'} -> {new.state}",
+            )
