@@ -337,3 +337,16 @@ def test_a_changed_fixed_field(live_replicas, action):
     actual = _sts(live_replicas, [])
     assert decide(desired, actual)[0] == action
     assert decide(desired, copy.deepcopy(desired.obj)) == (Action.KEEP, [])
+
+
+def test_a_role_removed_from_the_spec_winds_down(converged):
+    world, reconciler = converged
+    jupyter = statefulset_name(world, "jupyter")
+    edit_spec(world, lambda spec: spec.update(roles=spec["roles"][:2]))
+    writes = settle(world, reconciler)
+    assert Write("merge_patch", "StatefulSet", jupyter, {"spec": {"replicas": 0}}) in writes
+    assert Write("delete", "StatefulSet", jupyter) in writes
+    assert Write("delete", "Service", f"{jupyter}-0") in writes
+    assert [r["id"] for r in stored(world)["status"]["roles"]] == ["controller", "worker"]
+    assert world.caches.get(STATEFULSETS, f"apps/{jupyter}") is None
+    assert condition(world, "Ready")[0] == "True"

@@ -28,6 +28,7 @@ from kubedirector.reconcilers.resources import (
     CONFIGS,
     CONNECTED_CONFIGMAP_SELECTOR,
     CONNECTED_SECRET_SELECTOR,
+    OWNED_KINDS,
     OWNED_SELECTOR,
     PODS,
     PVCS,
@@ -54,12 +55,29 @@ class Caches(Protocol):
 
 @dataclass(frozen=True)
 class Derived:
-    """The cluster's derived objects the caches hold, by name (its namespace only)."""
+    """The cluster's derived objects the caches hold (every kind in `OWNED_KINDS`),
+    by kind and then by name, in its namespace only."""
 
-    statefulsets: Objects
-    services: Objects
-    pods: Objects
-    claims: Objects
+    objects: Mapping[Resource, Objects]
+
+    def of(self, resource: Resource) -> Objects:
+        return self.objects.get(resource, MappingProxyType({}))
+
+    @property
+    def statefulsets(self) -> Objects:
+        return self.of(STATEFULSETS)
+
+    @property
+    def services(self) -> Objects:
+        return self.of(SERVICES)
+
+    @property
+    def pods(self) -> Objects:
+        return self.of(PODS)
+
+    @property
+    def claims(self) -> Objects:
+        return self.of(PVCS)
 
 
 @dataclass(frozen=True)
@@ -198,17 +216,17 @@ class Observer:
             return ClusterStatus()
 
     def _derived(self, key: str, namespace: str) -> Derived:
-        def owned(resource: Resource) -> Objects:
-            return _frozen(
-                self.informers.by_index(resource, KDCLUSTER_INDEX, key, OWNED_SELECTOR), namespace
-            )
-
-        # Pods and claims carry the cluster label but are owned by the StatefulSets.
+        # All carry the cluster label; pods and claims are owned by the StatefulSets.
         return Derived(
-            statefulsets=owned(STATEFULSETS),
-            services=owned(SERVICES),
-            pods=owned(PODS),
-            claims=owned(PVCS),
+            MappingProxyType(
+                {
+                    resource: _frozen(
+                        self.informers.by_index(resource, KDCLUSTER_INDEX, key, OWNED_SELECTOR),
+                        namespace,
+                    )
+                    for resource in OWNED_KINDS
+                }
+            )
         )
 
     def connections(self, cluster: Cluster, config: Config) -> ConnectionsData:

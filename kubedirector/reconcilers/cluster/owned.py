@@ -6,8 +6,9 @@ write: a write always sends the WHOLE desired object, so the operator keeps
 owning every field it set (server-side apply drops fields a manager stops
 sending) and an object it re-created stays manageable like any other.
 
-To add a kind (say a PodDisruptionBudget per role): an `OwnedKind` for it, its
-builder called in `role_objects`, and its informer in `resources.OWNED_KINDS`.
+To add a kind (say a PodDisruptionBudget per role): its resource in
+`resources.OWNED_KINDS` (watched, and observed in `Derived`), an `OwnedKind` for
+it, and its builder called in `role_objects`.
 """
 
 from __future__ import annotations
@@ -184,16 +185,10 @@ class OwnedObjects:
     def ensure(self, seen: Observation, desired: list[Desired]) -> list[str]:
         changed = []
         for want in desired:
-            live = (
-                seen.derived.statefulsets
-                if want.kind.resource == STATEFULSETS
-                else seen.derived.services
-            )
-            actual = live.get(want.name)
+            actual = seen.derived.of(want.kind.resource).get(want.name)
             action, diff = decide(want, actual)
             if action == Action.KEEP:
                 continue
-            assert want.kind.resource == STATEFULSETS or action == Action.APPLY
             # Replicas follow membership; anything else differing is drift being undone.
             event = (
                 "object_missing"
@@ -205,7 +200,8 @@ class OwnedObjects:
             log.info(
                 event, kind=want.kind.name, name=want.name, fields=diff[:5], action=action.value
             )
-            if action == Action.REPLACE and actual is not None:
+            if action == Action.REPLACE:
+                assert actual is not None
                 self.writer.delete(
                     want.kind.resource, seen.namespace, want.name, uid=actual["metadata"]["uid"]
                 )
@@ -258,12 +254,14 @@ class OwnedObjects:
     ) -> list[str]:
         """A role removed from the spec cannot be rendered any more: only its replicas
         follow its leaving members (a merge patch), then it is deleted."""
+        actual = seen.derived.statefulsets.get(name)
+        if actual is None:
+            return []
         if not kept:
             self.writer.delete(STATEFULSETS, seen.namespace, name)
             return [f"StatefulSet {name}"]
-        actual = seen.derived.statefulsets.get(name)
         wanted = replicas_for(planned)
-        if actual is None or actual["spec"].get("replicas") == wanted:
+        if actual["spec"].get("replicas") == wanted:
             return []
         self.writer.merge_patch(STATEFULSETS, seen.namespace, name, {"spec": {"replicas": wanted}})
         return [f"StatefulSet {name}"]
