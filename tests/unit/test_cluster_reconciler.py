@@ -16,7 +16,7 @@ from kubedirector.reconcilers.cluster.failures import PERSISTENT
 from kubedirector.reconcilers.cluster.owned import STATEFULSET, Action, Desired, decide
 from kubedirector.reconcilers.events import EventRecorder
 from kubedirector.reconcilers.member_setup import MemberSetup
-from kubedirector.reconcilers.resources import APPS, CLUSTERS, PODS, PVCS, STATEFULSETS
+from kubedirector.reconcilers.resources import APPS, CLUSTERS, PODS, PVCS, SERVICES, STATEFULSETS
 from kubedirector.reconcilers.writer import WriteRefused
 from kubedirector.setup.executor import GuestExecutor
 from kubedirector.setup.runner import SetupRunner
@@ -229,39 +229,6 @@ def test_rolling_out_statefulset_keeps_ready_false(converged):
     assert condition(world, "Progressing")[:2] == ("True", "Reconciling")
 
 
-def test_deletion_removes_claims_then_the_finalizer(converged):
-    world, reconciler = converged
-    worker = statefulset_name(world, "worker")
-    world.caches.put(
-        PVCS,
-        {
-            "metadata": {
-                "name": f"p-{worker}-0",
-                "namespace": "apps",
-                "labels": {"kubedirector.hpe.com/kdcluster": "spark221e2"},
-            }
-        },
-    )
-    cluster = stored(world)
-    cluster["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
-    world.caches.put(CLUSTERS, cluster)
-    writes = world.writer.take() or one_pass(world, reconciler)
-    assert writes == [
-        Write("delete", "PersistentVolumeClaim", f"p-{worker}-0"),
-        Write(
-            "merge_patch",
-            "KubeDirectorCluster",
-            "spark221e2",
-            {
-                "metadata": {
-                    "finalizers": None,
-                    "resourceVersion": cluster["metadata"]["resourceVersion"],
-                }
-            },
-        ),
-    ]
-
-
 @pytest.mark.parametrize(
     ("edit", "field"),
     [
@@ -350,3 +317,132 @@ def test_a_role_removed_from_the_spec_winds_down(converged):
     assert [r["id"] for r in stored(world)["status"]["roles"]] == ["controller", "worker"]
     assert world.caches.get(STATEFULSETS, f"apps/{jupyter}") is None
     assert condition(world, "Ready")[0] == "True"
+
+
+# ------------------------------------------------------------------ one pass, as a table
+# From a converged cluster, one change to what the caches show; the writes of the next
+# pass (`{role}` is that role's StatefulSet) and the conditions it leaves.
+
+
+def _drift(world: World) -> None:
+    sts = world.caches.get(STATEFULSETS, f"apps/{statefulset_name(world, 'worker')}")
+    sts["spec"]["template"]["spec"]["containers"][0]["image"] = "evil/image:1"
+    world.caches.put(STATEFULSETS, sts)
+
+
+def _statefulset_deleted(world: World) -> None:
+    worker = statefulset_name(world, "worker")
+    world.caches.remove(STATEFULSETS, "apps", worker)
+    for pod in (f"{worker}-0", f"{worker}-1"):
+        world.caches.remove(PODS, "apps", pod)
+
+
+def _member_service_deleted(world: World) -> None:
+    world.caches.remove(SERVICES, "apps", f"{statefulset_name(world, 'worker')}-1")
+
+
+def _app_deleted(world: World) -> None:
+    world.caches.remove(APPS, "apps", "spark221e2")
+
+
+def _deleted(world: World) -> None:
+    world.caches.put(
+        PVCS,
+        {
+            "metadata": {
+                "name": f"p-{statefulset_name(world, 'worker')}-0",
+                "namespace": "apps",
+                "labels": {"kubedirector.hpe.com/kdcluster": "spark221e2"},
+            }
+        },
+    )
+    cluster = stored(world)
+    cluster["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    world.caches.put(CLUSTERS, cluster)
+
+
+STATUS = ("merge_patch", "KubeDirectorCluster", "spark221e2")
+READY = (
+    ("Ready", "True", "MembersConfigured"),
+    ("Progressing", "False", "Stable"),
+    ("Degraded", "False", "AsExpected"),
+)
+CHANGING = (
+    ("Ready", "False", "MembersNotReady"),
+    ("Progressing", "True", "MembershipChanging"),
+    ("Degraded", "False", "AsExpected"),
+)
+TABLE = {
+    "nothing changed": (lambda w: None, [], READY),
+    "scale up": (
+        lambda w: edit_spec(w, set_members(1, 3)),
+        [("apply", "StatefulSet", "{worker}"), ("apply", "Service", "{worker}-2"), STATUS],
+        CHANGING,
+    ),
+    # The leaver is `deleting` at once (no setup package, nobody to tell); its pod goes
+    # when the next pass lowers the replicas.
+    "scale down": (lambda w: edit_spec(w, set_members(1, 1)), [STATUS], CHANGING),
+    "drift": (
+        _drift,
+        [("apply", "StatefulSet", "{worker}"), STATUS],
+        (
+            ("Ready", "False", "Reconciling"),
+            ("Progressing", "True", "Reconciling"),
+            ("Degraded", "False", "AsExpected"),
+        ),
+    ),
+    "statefulset deleted": (
+        _statefulset_deleted,
+        [("apply", "StatefulSet", "{worker}"), STATUS],
+        (
+            ("Ready", "False", "MembersNotReady"),
+            ("Progressing", "True", "Reconciling"),
+            ("Degraded", "True", "MembersDown"),
+        ),
+    ),
+    "member service deleted": (
+        _member_service_deleted,
+        [("apply", "Service", "{worker}-1"), STATUS],
+        (
+            ("Ready", "False", "Reconciling"),
+            ("Progressing", "True", "Reconciling"),
+            ("Degraded", "False", "AsExpected"),
+        ),
+    ),
+    "app deleted": (
+        _app_deleted,
+        [STATUS],
+        (
+            ("Ready", "False", "InvalidSpec"),
+            ("Progressing", "False", "Stable"),
+            ("Degraded", "True", "InvalidSpec"),
+        ),
+    ),
+    "cluster deleted": (
+        _deleted,
+        [
+            ("delete", "PersistentVolumeClaim", "p-{worker}-0"),
+            ("merge_patch", "KubeDirectorCluster", "spark221e2"),
+        ],
+        READY,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(TABLE))
+def test_one_pass(converged, case):
+    world, reconciler = converged
+    change, expected, conditions = TABLE[case]
+    names = {r["id"]: r["statefulSet"] for r in stored(world)["status"]["roles"]}
+    change(world)
+    reconciler.reconcile(KEY)
+    writes = world.writer.take()
+    assert [(w.verb, w.kind, w.name) for w in writes] == [
+        (verb, kind, name.format(**names)) for verb, kind, name in expected
+    ]
+    for write in sts_writes(writes):
+        assert_whole(write)
+    world.absorb(writes)
+    assert tuple((t, *condition(world, t)[:2]) for t in ("Ready", "Progressing", "Degraded")) == (
+        conditions
+    )
