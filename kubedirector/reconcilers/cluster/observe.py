@@ -136,30 +136,7 @@ class Observer:
 
     def observe(self, key: str, raw: dict[str, Any]) -> Observation:
         config = self.config()
-        app_raw = self.find_app(raw)
-        app: App | None = None
-        cluster: Cluster | None = None
-        problems: list[FieldError] = []
-        if app_raw is None:
-            problems.append(self._no_app(raw))
-        else:
-            try:
-                app = App.from_dict(app_raw)
-                name = app_raw["metadata"]["name"]
-                problems += [
-                    FieldError(f"app {name}: {e.path}", e.message) for e in check_app(app, app_raw)
-                ]
-            except SpecError as e:
-                name = app_raw["metadata"]["name"]
-                problems += [FieldError(f"app {name}: {f.path}", f.message) for f in e.errors]
-        if app is not None and not problems:
-            try:
-                cluster = Cluster.from_dict(raw, config, app)
-                problems += check_cluster(cluster, raw, app, config)
-            except SpecError as e:
-                problems += e.errors
-        if problems:
-            app, cluster = None, None
+        app, cluster, problems = self._parse(raw, config)
         return Observation(
             key=key,
             raw=MappingProxyType(raw),
@@ -167,10 +144,37 @@ class Observer:
             config=config,
             app=app,
             cluster=cluster,
-            problems=tuple(problems),
+            problems=problems,
             derived=self._derived(key, raw["metadata"]["namespace"]),
             connections=self.connections(cluster, config) if cluster else ConnectionsData(),
         )
+
+    def _parse(
+        self, raw: dict[str, Any], config: Config
+    ) -> tuple[App | None, Cluster | None, tuple[FieldError, ...]]:
+        """The app and the cluster, each parsed once, or what makes the spec unworkable:
+        no app, a broken app (its problems prefixed with its name), a spec the app refutes."""
+        app_raw = self.find_app(raw)
+        if app_raw is None:
+            return None, None, (self._no_app(raw),)
+        prefix = f"app {app_raw['metadata']['name']}"
+        try:
+            app = App.from_dict(app_raw)
+            app_problems = check_app(app, app_raw)
+        except SpecError as e:
+            app_problems = e.errors
+        if app_problems:
+            return (
+                None,
+                None,
+                tuple(FieldError(f"{prefix}: {e.path}", e.message) for e in app_problems),
+            )
+        try:
+            cluster = Cluster.from_dict(raw, config, app)
+        except SpecError as e:
+            return None, None, tuple(e.errors)
+        problems = check_cluster(cluster, raw, app, config)
+        return (None, None, tuple(problems)) if problems else (app, cluster, ())
 
     def config(self) -> Config:
         raw = self.system.get(CONFIGS, f"{self.operator_namespace}/{GLOBAL_CONFIG_NAME}")
