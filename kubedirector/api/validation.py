@@ -103,6 +103,11 @@ def validate_app(doc: Mapping[str, Any]) -> list[FieldError]:
         app = App.from_dict(doc)
     except SpecError as exc:
         return exc.errors
+    return check_app(app, doc)
+
+
+def check_app(app: App, doc: Mapping[str, Any]) -> list[FieldError]:
+    """Every problem with an app already parsed from `doc` (the reconciler parses once)."""
     spec: Mapping[str, Any] = doc["spec"]
     errors: list[FieldError] = []
     if (app.config_schema_version or 0) < MIN_CONFIG_SCHEMA_VERSION:
@@ -281,6 +286,17 @@ def validate_cluster(
         cluster = Cluster.from_dict(doc, config, app)
     except SpecError as exc:
         return exc.errors
+    return check_cluster(cluster, doc, app, config, storage_classes)
+
+
+def check_cluster(
+    cluster: Cluster,
+    doc: Mapping[str, Any],
+    app: App | None,
+    config: Config,
+    storage_classes: set[str] | None = None,
+) -> list[FieldError]:
+    """Every problem with a cluster already parsed from `doc` (the reconciler parses once)."""
     spec: Mapping[str, Any] = doc["spec"]
     errors: list[FieldError] = []
     if len(cluster.name) > k8snames.LABEL_MAX:

@@ -184,3 +184,9 @@ def mutable_part(statefulset: dict[str, Any]) -> dict[str, Any]:
         "metadata": {"labels": statefulset["metadata"]["labels"]},
         "spec": {k: spec[k] for k in MUTABLE_SPEC_FIELDS if k in spec},
     }
+
+
+def fixed_part(statefulset: dict[str, Any]) -> dict[str, Any]:
+    """The part of a desired StatefulSet Kubernetes does not let change after creation."""
+    spec = statefulset["spec"]
+    return {"spec": {k: v for k, v in spec.items() if k not in MUTABLE_SPEC_FIELDS}}

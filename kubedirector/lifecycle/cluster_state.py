@@ -1,7 +1,8 @@
 """The cluster's overall state, rollup, member summary and conditions (pure).
 
-`Ready` follows api.md: state `configured`, the spec's generation observed, and
-every member `configured` with its container running.  So
+`Ready` follows api.md: state `configured`, the spec's generation observed and
+realised (every owned object written and rolled out), no persistent reconcile
+failure, and every member `configured` with its container running.  So
 `kubectl wait --for=condition=Ready kdcluster/NAME` means "usable now".
 """
 
@@ -66,44 +67,64 @@ class SpecProblem:
     message: str
 
 
+RECONCILE_FAILING = "ReconcileFailing"
+
+
 def conditions(*, previous: Iterable[Condition], generation: int, state: ClusterState,
                members: Sequence[MemberStatus], problem: SpecProblem | None,
-               now: str) -> tuple[Condition, ...]:
-    """Ready, Progressing and Degraded; a transition time changes only with the status."""
+               now: str, failing: str | None = None,
+               unrealised: str | None = None) -> tuple[Condition, ...]:
+    """Ready, Progressing and Degraded; a transition time changes only with the status.
+
+    `failing` says why reconciles of this generation keep failing (the object and
+    the server's answer); `unrealised` what of this generation is not done yet
+    (an object just written, a StatefulSet still rolling out).
+    """
     live = [m for m in members if m.state not in (MemberState.DELETE_PENDING,
                                                   MemberState.DELETING)]
     errors = [m.pod for m in live if m.state == MemberState.CONFIG_ERROR]
     down = [m.pod for m in live if m.state == MemberState.CONFIGURED and not _running(m)]
-    ready = (problem is None and state == ClusterState.CONFIGURED
-             and all(m.state == MemberState.CONFIGURED and _running(m) for m in live))
+    members_ready = all(m.state == MemberState.CONFIGURED and _running(m) for m in live)
     if problem is not None:
         ready_c = ("False", problem.reason, problem.message)
         degraded = ("True", problem.reason, problem.message)
     else:
-        if ready:
-            ready_c = ("True", "MembersConfigured", f"all {len(live)} members are configured")
-        else:
+        if failing is not None:
+            ready_c = ("False", RECONCILE_FAILING, failing)
+        elif state != ClusterState.CONFIGURED or not members_ready:
             ready_c = ("False", "MembersNotReady", member_summary(members)
                        + " members configured and running")
+        elif unrealised is not None:
+            ready_c = ("False", "Reconciling", unrealised)
+        else:
+            ready_c = ("True", "MembersConfigured", f"all {len(live)} members are configured")
         setup_failing = [f"{m.pod}: {m.state_detail.setup.last_exec_error or ''}"
                          for m in live if m.state == MemberState.CREATING
                          and m.state_detail.setup.exec_failures]
-        failing = [f"{m.pod}: {m.state_detail.notify.last_error or ''}" for m in members
-                   if m.state_detail.notify.failures]
-        if errors:
+        notify = [f"{m.pod}: {m.state_detail.notify.last_error or ''}" for m in members
+                  if m.state_detail.notify.failures]
+        if failing is not None:
+            degraded = ("True", RECONCILE_FAILING, failing)
+        elif errors:
             degraded = ("True", "ConfigError", "members in config error: " + ", ".join(errors))
         elif down:
             degraded = ("True", "MembersDown", "members down: " + ", ".join(down))
         elif setup_failing:
             degraded = ("True", "SetupFailing", "app setup failing: "
                         + "; ".join(setup_failing))
-        elif failing:
-            degraded = ("True", "NotifyFailing", "notifications failing: " + "; ".join(failing))
+        elif notify:
+            degraded = ("True", "NotifyFailing", "notifications failing: " + "; ".join(notify))
         else:
             degraded = ("False", "AsExpected", "no member is down or in config error")
-    progressing = (("True", "MembershipChanging", f"cluster is {state}")
-                   if state != ClusterState.CONFIGURED and problem is None
-                   else ("False", "Stable", "no membership or configuration change pending"))
+    if problem is not None:
+        progressing = ("False", "Stable", "no membership or configuration change pending")
+    elif state != ClusterState.CONFIGURED:
+        progressing = ("True", "MembershipChanging", f"cluster is {state}")
+    elif failing is not None or unrealised is not None:
+        progressing = ("True", "Reconciling",
+                       f"generation {generation} is not realised yet: {unrealised or failing}")
+    else:
+        progressing = ("False", "Stable", "no membership or configuration change pending")
     old = {c.type: c for c in previous}
     out = []
     for ctype, (status, reason, message) in (("Ready", ready_c), ("Progressing", progressing),
