@@ -89,6 +89,13 @@ REST_CLIENT_REQUESTS = Counter(
     ("code", "method", "host"),
     registry=REGISTRY,
 )
+REST_CLIENT_RATE_LIMITER_DURATION = Histogram(
+    "rest_client_rate_limiter_duration_seconds",
+    "Client side rate limiter latency in seconds. Broken down by verb, and host.",
+    ("verb", "host"),
+    registry=REGISTRY,
+    buckets=(0.005, 0.025, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0),
+)
 CLUSTER_STATES = ClusterStateCollector()
 REGISTRY.register(CLUSTER_STATES)
 SETUP_RUNS = Counter(

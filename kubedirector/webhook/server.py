@@ -21,7 +21,7 @@ from typing import Any
 
 import structlog
 
-from kubedirector.controller.health import parse_address
+from kubedirector.controller.endpoint import parse_address
 from kubedirector.metrics.registry import WEBHOOK_LATENCY, WEBHOOK_REQUESTS
 from kubedirector.webhook import pki
 from kubedirector.webhook.admission import Mode, review
