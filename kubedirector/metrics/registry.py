@@ -104,6 +104,9 @@ SETUP_RUNS = Counter(
     ("result",),
     registry=REGISTRY,
 )
+# Both results exist from the start, so `increase()` sees the first error too.
+for _result in ("success", "error"):
+    SETUP_RUNS.labels(result=_result)
 SETUP_DURATION = Histogram(
     "kubedirector_setup_duration_seconds",
     "How long setup-script runs in cluster members take",
@@ -119,6 +122,13 @@ WEBHOOK_REQUESTS = Counter(
 WEBHOOK_LATENCY = Histogram(
     "kubedirector_webhook_latency_seconds",
     "How long the webhook takes to answer an admission request",
+    registry=REGISTRY,
+)
+
+
+WEBHOOK_CERT_EXPIRY = Gauge(
+    "kubedirector_webhook_certificate_expiry_timestamp_seconds",
+    "When the serving certificate the webhook presents expires (Unix time)",
     registry=REGISTRY,
 )
 
