@@ -124,8 +124,6 @@ WEBHOOK_LATENCY = Histogram(
     "How long the webhook takes to answer an admission request",
     registry=REGISTRY,
 )
-
-
 WEBHOOK_CERT_EXPIRY = Gauge(
     "kubedirector_webhook_certificate_expiry_timestamp_seconds",
     "When the serving certificate the webhook presents expires (Unix time)",

@@ -49,7 +49,6 @@ def test_monitors_select_the_shipped_service_and_pods():
         assert endpoint["port"] in service_ports
         assert service_ports[endpoint["port"]] in container_ports
         assert endpoint["scheme"] == "https"
-    # the Service must not also pick the webhook's pods' other ports by accident
     assert subset(service["spec"]["selector"], pod["metadata"]["labels"])
 
     pod_monitor = one(docs_of(PODMONITOR), "PodMonitor")["spec"]
