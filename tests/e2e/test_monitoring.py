@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterator
 
 import pytest
+import yaml
 
 from tests.conftest import REPO
 from tests.e2e.support.operator import free_port, start_operator, wait_until
@@ -29,9 +30,15 @@ READER_ROLE = REPO / "manifests" / "base" / "rbac-metrics.yaml"
 
 @pytest.fixture
 def scraper_token(kubectl, api_client, namespace: str) -> Iterator[str]:
-    """A token of a ServiceAccount bound to the shipped kubedirector-metrics-reader."""
+    """A token of a ServiceAccount bound to the shipped kubedirector-metrics-reader (the
+    role is applied as shipped and left, like the CRDs; the binding is the test's)."""
     binding = f"kd-test-scraper-{namespace}"[:63]
-    kubectl("apply", "--server-side", "--force-conflicts", "-f", str(READER_ROLE))
+    reader = next(
+        d
+        for d in yaml.safe_load_all(READER_ROLE.read_text())
+        if d["metadata"]["name"] == "kubedirector-metrics-reader"
+    )
+    kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", input=json.dumps(reader))
     kubectl("create", "serviceaccount", "prometheus", "-n", namespace)
     kubectl(
         "create",
