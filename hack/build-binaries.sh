@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Build the local control plane (kube-apiserver, kube-controller-manager,
-# kube-scheduler, kubectl, etcd, kwok) and Prometheus with promtool (the
-# monitoring tests) from the Go module proxy, pinned by hack/versions.env, into
-# a cache folder outside the clone.  Idempotent: a binary already in the cache
-# is not rebuilt.  Prints the control plane's bin folder; `prometheus` as the
-# only argument builds just Prometheus and prints its folder; `monitoring-crds`
-# fetches the Prometheus Operator's module (pinned too) and prints the folder
-# holding its ServiceMonitor, PodMonitor and PrometheusRule CRDs.
+# kube-scheduler, kubectl, etcd, kwok) from the Go module proxy, pinned by
+# hack/versions.env, into a cache folder outside the clone, and prints the bin
+# folder.  Idempotent: a binary already in the cache is not rebuilt.
+# For the monitoring tests (make test; the walkthrough needs neither):
+#   prometheus       Prometheus and promtool; prints their folder
+#   monitoring-crds  the Prometheus Operator's ServiceMonitor, PodMonitor and
+#                    PrometheusRule CRDs from its Go module; prints their folder
 # shellcheck source=hack/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -154,8 +154,6 @@ main() {
     log "built in $((SECONDS - start)) s"
   fi
   rmdir "$KD_BIN_DIR.tmp" 2>/dev/null || true
-  ensure_prometheus
-  ensure_monitoring_crds
   echo "$KD_BIN_DIR"
 }
 
