@@ -39,9 +39,13 @@ class InstrumentedApiClient(ApiClient):
     """An `ApiClient` that holds each request to `limiter`'s rate (None: unlimited) and
     counts it by status code, verb and host."""
 
-    def __init__(self, configuration: Configuration | None = None, *,
-                 limiter: BucketRateLimiter | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        configuration: Configuration | None = None,
+        *,
+        limiter: BucketRateLimiter | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         super().__init__(configuration)
         self.limiter = limiter
         self._sleep = sleep
@@ -103,8 +107,9 @@ def load_configuration(kubeconfig: str | None = None) -> Configuration:
     return cfg
 
 
-def new_api_client(kubeconfig: str | None = None, *, qps: float = 0.0,
-                   burst: int = 1) -> InstrumentedApiClient:
+def new_api_client(
+    kubeconfig: str | None = None, *, qps: float = 0.0, burst: int = 1
+) -> InstrumentedApiClient:
     """A counted API client for the configured cluster, held to `qps` requests a second
     with bursts of `burst` (qps 0: unlimited)."""
     cfg = load_configuration(kubeconfig)
