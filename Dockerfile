@@ -30,7 +30,9 @@ ENV PATH=/opt/kubedirector/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
 USER 65532:65532
-# 8080: /metrics, /healthz, /readyz; 9443: the admission webhook (HTTPS).
-EXPOSE 8080 9443
+# 8080: /healthz, /readyz (and /metrics without --secure-metrics-address); 8443: /metrics
+# over HTTPS for authorized scrapers (the manifests' --secure-metrics-address); 9443: the
+# admission webhook (HTTPS).
+EXPOSE 8080 8443 9443
 ENTRYPOINT ["kubedirector"]
 CMD ["run"]

@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: operator-stop setup binaries cluster-up cluster-down cluster-status test test-unit test-e2e lint walkthrough clean
+.PHONY: operator-stop setup binaries monitoring-binaries cluster-up cluster-down cluster-status test test-unit test-e2e lint walkthrough clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,12 @@ setup: $(STAMP)
 ## binaries: build (or reuse from the cache) the local control plane's binaries
 binaries:
 	bash hack/build-binaries.sh
+
+## monitoring-binaries: build (or reuse) Prometheus and promtool, fetch the Prometheus
+## Operator's CRDs (the monitoring tests; docs/monitoring.md)
+monitoring-binaries:
+	bash hack/build-binaries.sh prometheus
+	bash hack/build-binaries.sh monitoring-crds
 
 ## cluster-up: start the local control plane and install the CRDs
 cluster-up: setup binaries
@@ -40,14 +46,14 @@ operator-stop:
 	bash hack/local-operator.sh stop
 
 ## test: everything (lint, unit, end-to-end) against the local control plane
-test: setup binaries
+test: setup binaries monitoring-binaries
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 
 test-unit: setup
 	$(PY) -m pytest -m unit
 
-test-e2e: setup binaries
+test-e2e: setup binaries monitoring-binaries
 	$(PY) -m pytest -m e2e
 
 lint: setup

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Build the local control plane (kube-apiserver, kube-controller-manager,
 # kube-scheduler, kubectl, etcd, kwok) from the Go module proxy, pinned by
-# hack/versions.env, into a cache folder outside the clone.  Idempotent: a
-# binary already in the cache is not rebuilt.  Prints the bin folder.
+# hack/versions.env, into a cache folder outside the clone, and prints the bin
+# folder.  Idempotent: a binary already in the cache is not rebuilt.
+# For the monitoring tests (make test; the walkthrough needs neither):
+#   prometheus       Prometheus and promtool; prints their folder
+#   monitoring-crds  the Prometheus Operator's ServiceMonitor, PodMonitor and
+#                    PrometheusRule CRDs from its Go module; prints their folder
 # shellcheck source=hack/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -84,7 +88,60 @@ build_kwok() {
   mv "$KD_BIN_DIR.tmp/kwok" "$KD_BIN_DIR/kwok"
 }
 
+build_prometheus() {
+  # Built in the module's own folder so its go.mod (and any replaces) apply
+  # (GOWORK=off: the module ships a go.work naming folders its zip lacks).
+  # Without the builtinassets tag: no web UI, the API and scraping are whole.
+  local src="$GOMODCACHE/github.com/prometheus/prometheus@v$PROMETHEUS_VERSION"
+  local vpkg=github.com/prometheus/common/version
+  log "building prometheus and promtool (module v$PROMETHEUS_VERSION, no web UI)"
+  GOFLAGS='' go mod download "github.com/prometheus/prometheus@v$PROMETHEUS_VERSION"
+  mkdir -p "$KD_PROM_BIN_DIR.tmp"
+  (cd "$src" && GOWORK=off GOFLAGS='-mod=readonly' go build -trimpath \
+    -ldflags "-s -w -X $vpkg.Version=$(cat VERSION) -X $vpkg.Branch=release" \
+    -o "$KD_PROM_BIN_DIR.tmp/" ./cmd/prometheus ./cmd/promtool)
+  mkdir -p "$KD_PROM_BIN_DIR"
+  mv "$KD_PROM_BIN_DIR.tmp/prometheus" "$KD_PROM_BIN_DIR.tmp/promtool" "$KD_PROM_BIN_DIR/"
+  rmdir "$KD_PROM_BIN_DIR.tmp"
+}
+
+ensure_prometheus() {
+  if [ ! -x "$KD_PROM_BIN_DIR/prometheus" ] || [ ! -x "$KD_PROM_BIN_DIR/promtool" ]; then
+    require_go
+    local start=$SECONDS
+    build_prometheus
+    log "prometheus built in $((SECONDS - start)) s"
+  fi
+}
+
+ensure_monitoring_crds() {
+  local names=(servicemonitors podmonitors prometheusrules) n
+  [ -f "$KD_PROM_CRD_DIR/prometheusrules.yaml" ] && return
+  require_go
+  local mod="github.com/prometheus-operator/prometheus-operator@v$PROMETHEUS_OPERATOR_VERSION"
+  log "fetching the Prometheus Operator's CRDs (module $mod)"
+  GOFLAGS='' go mod download "$mod"
+  mkdir -p "$KD_PROM_CRD_DIR.tmp"
+  for n in "${names[@]}"; do
+    cp "$GOMODCACHE/$mod/example/prometheus-operator-crd/monitoring.coreos.com_$n.yaml" \
+      "$KD_PROM_CRD_DIR.tmp/$n.yaml"
+  done
+  chmod -R u+w "$KD_PROM_CRD_DIR.tmp"
+  rm -rf "$KD_PROM_CRD_DIR"
+  mv "$KD_PROM_CRD_DIR.tmp" "$KD_PROM_CRD_DIR"
+}
+
 main() {
+  if [ "${1:-}" = monitoring-crds ]; then
+    ensure_monitoring_crds
+    echo "$KD_PROM_CRD_DIR"
+    return
+  fi
+  if [ "${1:-}" = prometheus ]; then
+    ensure_prometheus
+    echo "$KD_PROM_BIN_DIR"
+    return
+  fi
   mkdir -p "$KD_BIN_DIR" "$KD_BIN_DIR.tmp"
   local todo
   todo="$(missing "${ALL[@]}")"

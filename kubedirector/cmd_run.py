@@ -19,12 +19,20 @@ from kubernetes.client import ApiClient
 
 from kubedirector.cache.factory import InformerFactory
 from kubedirector.controller.controller import Controller
+from kubedirector.controller.debug import debug_endpoint
+from kubedirector.controller.endpoint import HttpEndpoint
 from kubedirector.controller.health import HealthServer
 from kubedirector.controller.leaderelection import LeaderElectionConfig
 from kubedirector.controller.manager import Manager
 from kubedirector.controllers import build_controllers
 from kubedirector.kube import new_api_client
 from kubedirector.logging import configure_logging
+from kubedirector.metrics.secure import (
+    CachedReviews,
+    review_token,
+    secure_metrics_endpoint,
+    serving_context,
+)
 from kubedirector.options import EXTRA_CONTROLLERS_ENV, RunOptions
 from kubedirector.webhook.start import start_webhook
 
@@ -47,7 +55,8 @@ def extra_builders(spec: str) -> list[Builder]:
 def run(options: RunOptions) -> int:
     """Run the operator until SIGTERM/SIGINT; the return value is the exit code."""
     configure_logging(options.log_level, options.log_format)
-    api = new_api_client(options.kubeconfig)
+    api = new_api_client(options.kubeconfig, qps=options.kube_api_qps,
+                         burst=options.kube_api_burst)
     informers = InformerFactory(api, options.watch_namespaces)
     controllers = build_controllers(api, informers, options)
     for builder in extra_builders(os.environ.get(EXTRA_CONTROLLERS_ENV, "")):
@@ -71,11 +80,20 @@ def run(options: RunOptions) -> int:
             manage_certs=options.webhook_cert_mode == "self")
     manager = Manager(api, controllers, leader_election=election,
                       informers=[*informers.all(), *(webhook.informers if webhook else [])])
-    health = HealthServer(options.metrics_address)
+    health = HealthServer(options.metrics_address,
+                          metrics=options.secure_metrics_address is None)
     health.add_ready_check("informers", manager.synced)
     if webhook is not None:
         health.add_ready_check("webhook", webhook.ready)
-    health.start()
+    endpoints: list[HttpEndpoint] = [health]
+    if options.secure_metrics_address:
+        endpoints.append(secure_metrics_endpoint(
+            options.secure_metrics_address, CachedReviews(lambda token: review_token(api, token)),
+            serving_context(options.metrics_cert_dir)))
+    if options.debug_address:
+        endpoints.append(debug_endpoint(options.debug_address))
+    for endpoint in endpoints:
+        endpoint.start()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         log.info("signal_received", signal=signal.Signals(signum).name)
@@ -89,6 +107,10 @@ def run(options: RunOptions) -> int:
         watch_namespaces=list(options.watch_namespaces) or "all",
         leader_election=options.leader_elect,
         webhook=options.webhook_address or "off",
+        secure_metrics=options.secure_metrics_address or "off",
+        debug=options.debug_address or "off",
+        kube_api_qps=options.kube_api_qps,
+        kube_api_burst=options.kube_api_burst,
         identity=manager.elector.config.identity if manager.elector else "",
     )
     try:
@@ -96,5 +118,6 @@ def run(options: RunOptions) -> int:
     finally:
         if webhook is not None:
             webhook.stop()
-        health.stop()
+        for endpoint in endpoints:
+            endpoint.stop()
         api.close()

@@ -1,7 +1,8 @@
 """API client construction and the one wrapper every API request goes through.
 
 Every request, typed (`CoreV1Api` ...) or raw (`request_json`), passes through
-`InstrumentedApiClient.request`, which counts it in `rest_client_requests_total`.
+`InstrumentedApiClient.request`, which waits for the client-side rate limiter (client-go's
+QPS and burst: the Python client has none) and counts it in `rest_client_requests_total`.
 Raw helpers return parsed JSON dicts: the client's model objects are slow and large.
 """
 
@@ -9,7 +10,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,7 +20,8 @@ import urllib3
 from kubernetes import config
 from kubernetes.client import ApiClient, ApiException, Configuration
 
-from kubedirector.metrics.registry import REST_CLIENT_REQUESTS
+from kubedirector.controller.ratelimiter import BucketRateLimiter
+from kubedirector.metrics.registry import REST_CLIENT_RATE_LIMITER_DURATION, REST_CLIENT_REQUESTS
 
 IN_CLUSTER_NAMESPACE_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 WRITE_VERBS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -33,7 +36,19 @@ CONNECTION_POOL_SIZE = 64
 
 
 class InstrumentedApiClient(ApiClient):
-    """An `ApiClient` that counts each request by status code, verb and host."""
+    """An `ApiClient` that holds each request to `limiter`'s rate (None: unlimited) and
+    counts it by status code, verb and host."""
+
+    def __init__(
+        self,
+        configuration: Configuration | None = None,
+        *,
+        limiter: BucketRateLimiter | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        super().__init__(configuration)
+        self.limiter = limiter
+        self._sleep = sleep
 
     def request(
         self,
@@ -49,6 +64,11 @@ class InstrumentedApiClient(ApiClient):
     ) -> Any:
         verb = method.upper()
         host = urlsplit(url).netloc
+        if self.limiter is not None:
+            delay = self.limiter.when(verb)
+            REST_CLIENT_RATE_LIMITER_DURATION.labels(verb=verb, host=host).observe(delay)
+            if delay > 0:
+                self._sleep(delay)
         code = "<error>"
         try:
             response = super().request(
@@ -87,11 +107,15 @@ def load_configuration(kubeconfig: str | None = None) -> Configuration:
     return cfg
 
 
-def new_api_client(kubeconfig: str | None = None) -> InstrumentedApiClient:
-    """A counted API client for the configured cluster."""
+def new_api_client(
+    kubeconfig: str | None = None, *, qps: float = 0.0, burst: int = 1
+) -> InstrumentedApiClient:
+    """A counted API client for the configured cluster, held to `qps` requests a second
+    with bursts of `burst` (qps 0: unlimited)."""
     cfg = load_configuration(kubeconfig)
     cfg.connection_pool_maxsize = CONNECTION_POOL_SIZE
-    return InstrumentedApiClient(cfg)
+    limiter = BucketRateLimiter(qps=qps, burst=burst) if qps > 0 else None
+    return InstrumentedApiClient(cfg, limiter=limiter)
 
 
 def resource_path(

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from kubedirector.api.k8snames import dns1123_label_error, dns1123_subdomain_error
-from kubedirector.controller.health import parse_address
+from kubedirector.controller.endpoint import parse_address
 from kubedirector.controller.leaderelection import validate_timings
 from kubedirector.kube import IN_CLUSTER_NAMESPACE_FILE, in_cluster
 
@@ -22,6 +22,10 @@ DEFAULT_LEASE_NAME = "kubedirector-leader"
 LOG_FORMATS = ("auto", "json", "console")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 EXTRA_CONTROLLERS_ENV = "KD_EXTRA_CONTROLLERS"
+# The client-side rate limit (client-go's QPS and burst); generous: the API server's
+# priority and fairness protects it, this only stops a runaway loop.
+DEFAULT_KUBE_API_QPS = 50.0
+DEFAULT_KUBE_API_BURST = 100
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,11 @@ class RunOptions:
     fetch_timeout: float = 120.0
     configure_timeout: float = 3600.0
     notify_timeout: float = 60.0
+    kube_api_qps: float = DEFAULT_KUBE_API_QPS  # 0: no client-side rate limit
+    kube_api_burst: int = DEFAULT_KUBE_API_BURST
+    debug_address: str | None = None  # None: no debug endpoint
+    secure_metrics_address: str | None = None  # None: /metrics in plain HTTP with the probes
+    metrics_cert_dir: str | None = None  # None: a self-signed certificate made at start
 
 
 def default_namespace() -> str:
@@ -67,6 +76,23 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be 0 (unlimited) or more, got {text!r}")
+    return value
+
+
+def _cert_dir(text: str) -> str:
+    missing = [n for n in ("tls.crt", "tls.key") if not (Path(text) / n).is_file()]
+    if missing:
+        raise argparse.ArgumentTypeError(f"{text} lacks {' and '.join(missing)}")
+    return text
 
 
 def _seconds(text: str) -> float:
@@ -261,6 +287,47 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         help="bound on one `startscript --addnodes/--delnodes/--reconnect` call, seconds "
         "(default 60) [KD_NOTIFY_TIMEOUT]",
     )
+    add(
+        "--kube-api-qps",
+        type=_rate,
+        metavar="QPS",
+        default=_env("KD_KUBE_API_QPS", str(DEFAULT_KUBE_API_QPS)),
+        help="client-side limit on API requests per second, every request the operator "
+        f"makes; 0: unlimited (default {DEFAULT_KUBE_API_QPS:g}) [KD_KUBE_API_QPS]",
+    )
+    add(
+        "--kube-api-burst",
+        type=_positive_int,
+        metavar="N",
+        default=_env("KD_KUBE_API_BURST", str(DEFAULT_KUBE_API_BURST)),
+        help="requests allowed at once above --kube-api-qps, at least 1 "
+        f"(default {DEFAULT_KUBE_API_BURST}) [KD_KUBE_API_BURST]",
+    )
+    add(
+        "--debug-address",
+        type=_optional_address,
+        metavar="HOST:PORT",
+        default=_env("KD_DEBUG_ADDRESS", ""),
+        help="host:port serving /debug/threads (every thread's stack), plain HTTP without "
+        "authentication: keep it on 127.0.0.1; default off [KD_DEBUG_ADDRESS]",
+    )
+    add(
+        "--secure-metrics-address",
+        type=_optional_address,
+        metavar="HOST:PORT",
+        default=_env("KD_SECURE_METRICS_ADDRESS", ""),
+        help="host:port serving /metrics over HTTPS to callers whose bearer token passes a "
+        "TokenReview and a SubjectAccessReview (get on /metrics); --metrics-address then "
+        "serves only the probes; default off [KD_SECURE_METRICS_ADDRESS]",
+    )
+    add(
+        "--metrics-cert-dir",
+        type=_cert_dir,
+        metavar="DIR",
+        default=_env("KD_METRICS_CERT_DIR"),
+        help="folder with tls.crt and tls.key for --secure-metrics-address; default: a "
+        "self-signed certificate made at start [KD_METRICS_CERT_DIR]",
+    )
     add_webhook_arguments(parser)
 
 
@@ -354,4 +421,9 @@ def run_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Ru
         fetch_timeout=args.fetch_timeout,
         configure_timeout=args.configure_timeout,
         notify_timeout=args.notify_timeout,
+        kube_api_qps=args.kube_api_qps,
+        kube_api_burst=args.kube_api_burst,
+        debug_address=args.debug_address or None,
+        secure_metrics_address=args.secure_metrics_address or None,
+        metrics_cert_dir=args.metrics_cert_dir,
     )

@@ -1,5 +1,8 @@
-"""`kubedirector_clusters{state}` and `kubedirector_members{state}`, counted at scrape time
-from the cluster cache, so they are always what the caches hold and need no bookkeeping."""
+"""`kubedirector_clusters{state}`, `kubedirector_members{state}` and
+`kubedirector_cluster_condition{cluster_namespace,cluster_name,type}`, computed at scrape
+time from the cluster cache, so they are always what the caches hold and need no
+bookkeeping.  The per-cluster labels are not `namespace`/`name`: Prometheus's own target
+labels (the operator pod's namespace) would clash with them."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 ClusterSource = Callable[[], Iterable[dict[str, Any]]]
+CONDITION_TYPES = ("Ready", "Progressing", "Degraded")
 
 
 class ClusterStateCollector(Collector):
@@ -25,9 +29,20 @@ class ClusterStateCollector(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         clusters: Counter[str] = Counter()
         members: Counter[str] = Counter()
+        conditions = GaugeMetricFamily(
+            "kubedirector_cluster_condition",
+            "1 while a KubeDirectorCluster's condition is True, else 0",
+            labels=["cluster_namespace", "cluster_name", "type"],
+        )
         for cluster in self._source():
+            meta = cluster.get("metadata") or {}
             status = cluster.get("status") or {}
             clusters[status.get("state") or "new"] += 1
+            true = {c.get("type") for c in status.get("conditions") or []
+                    if c.get("status") == "True"}
+            for kind in CONDITION_TYPES:
+                conditions.add_metric([meta.get("namespace", ""), meta.get("name", ""), kind],
+                                      1.0 if kind in true else 0.0)
             for role in status.get("roles") or []:
                 for member in role.get("members") or []:
                     members[member.get("state") or "unknown"] += 1
@@ -41,3 +56,4 @@ class ClusterStateCollector(Collector):
             by_member.add_metric([state], count)
         yield by_cluster
         yield by_member
+        yield conditions

@@ -89,6 +89,13 @@ REST_CLIENT_REQUESTS = Counter(
     ("code", "method", "host"),
     registry=REGISTRY,
 )
+REST_CLIENT_RATE_LIMITER_DURATION = Histogram(
+    "rest_client_rate_limiter_duration_seconds",
+    "Client side rate limiter latency in seconds. Broken down by verb, and host.",
+    ("verb", "host"),
+    registry=REGISTRY,
+    buckets=(0.005, 0.025, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0),
+)
 CLUSTER_STATES = ClusterStateCollector()
 REGISTRY.register(CLUSTER_STATES)
 SETUP_RUNS = Counter(
@@ -97,6 +104,9 @@ SETUP_RUNS = Counter(
     ("result",),
     registry=REGISTRY,
 )
+# Both results exist from the start, so `increase()` sees the first error too.
+for _result in ("success", "error"):
+    SETUP_RUNS.labels(result=_result)
 SETUP_DURATION = Histogram(
     "kubedirector_setup_duration_seconds",
     "How long setup-script runs in cluster members take",
@@ -112,6 +122,11 @@ WEBHOOK_REQUESTS = Counter(
 WEBHOOK_LATENCY = Histogram(
     "kubedirector_webhook_latency_seconds",
     "How long the webhook takes to answer an admission request",
+    registry=REGISTRY,
+)
+WEBHOOK_CERT_EXPIRY = Gauge(
+    "kubedirector_webhook_certificate_expiry_timestamp_seconds",
+    "When the serving certificate the webhook presents expires (Unix time)",
     registry=REGISTRY,
 )
 

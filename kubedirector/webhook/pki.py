@@ -161,6 +161,11 @@ def issue(
     return Bundle(ca_crt, ca_key, tls_crt, tls_key)
 
 
+def not_after(cert_pem: str) -> datetime.datetime:
+    """When the first certificate in `cert_pem` expires."""
+    return x509.load_pem_x509_certificates(cert_pem.encode())[0].not_valid_after_utc
+
+
 def due(cert_pem: str, now: datetime.datetime | None = None) -> bool:
     """Whether the first certificate in `cert_pem` has lived `RENEW_FRACTION` of its life."""
     cert = x509.load_pem_x509_certificates(cert_pem.encode())[0]

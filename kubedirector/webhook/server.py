@@ -22,8 +22,8 @@ from typing import Any
 
 import structlog
 
-from kubedirector.controller.health import parse_address
-from kubedirector.metrics.registry import WEBHOOK_LATENCY, WEBHOOK_REQUESTS
+from kubedirector.controller.endpoint import parse_address
+from kubedirector.metrics.registry import WEBHOOK_CERT_EXPIRY, WEBHOOK_LATENCY, WEBHOOK_REQUESTS
 from kubedirector.webhook import pki
 from kubedirector.webhook.admission import Mode, review
 from kubedirector.webhook.live import Live
@@ -111,6 +111,7 @@ class WebhookServer:
     def use(self, bundle: pki.Bundle) -> None:
         """Serve `bundle`'s certificate to every connection from now on."""
         self.context = tls_context(bundle)
+        WEBHOOK_CERT_EXPIRY.set(pki.not_after(bundle.tls_crt).timestamp())
         log.info("webhook_cert_loaded", port=self.port)
 
     def start(self) -> None:

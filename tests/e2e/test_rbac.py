@@ -18,6 +18,7 @@ import yaml
 from kubedirector.kube import MERGE_PATCH, new_api_client, request_json, resource_path
 from tests.conftest import REPO, LocalCluster
 from tests.e2e.support.operator import start_operator, wait_until
+from tests.e2e.support.users import token_kubeconfig
 from tests.e2e.support.webhook import delete_surely
 
 RBAC = REPO / "manifests" / "base"
@@ -41,17 +42,6 @@ def manifests_rbac(namespace: str, unique: str) -> list[dict]:
         for subject in doc.get("subjects", []):
             subject["namespace"] = namespace
     return docs
-
-
-def token_kubeconfig(admin: Path, token: str, path: Path) -> Path:
-    config = yaml.safe_load(admin.read_text())
-    context = config["contexts"][0]["context"]
-    config["users"] = [{"name": "kubedirector", "user": {"token": token}}]
-    context["user"] = "kubedirector"
-    config["contexts"] = [{"name": "kubedirector", "context": context}]
-    config["current-context"] = "kubedirector"
-    path.write_text(yaml.safe_dump(config))
-    return path
 
 
 @pytest.fixture

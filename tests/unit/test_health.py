@@ -7,7 +7,8 @@ import urllib.request
 
 import pytest
 
-from kubedirector.controller.health import HealthServer, parse_address
+from kubedirector.controller.endpoint import parse_address
+from kubedirector.controller.health import HealthServer
 
 
 def fetch(port: int, path: str) -> tuple[int, str, str]:

@@ -34,6 +34,9 @@ EXPECTED = {
     "kubedirector_setup_duration_seconds": ("histogram", set()),
     "kubedirector_webhook_requests_total": ("counter", {"operation", "kind", "allowed"}),
     "kubedirector_webhook_latency_seconds": ("histogram", set()),
+    "kubedirector_webhook_certificate_expiry_timestamp_seconds": ("gauge", set()),
+    "kubedirector_cluster_condition": ("gauge", {"cluster_namespace", "cluster_name", "type"}),
+    "rest_client_rate_limiter_duration_seconds": ("histogram", {"verb", "host"}),
 }
 SAMPLE = re.compile(r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>[^}]*)\})? ")
 
@@ -67,6 +70,7 @@ def test_labels_are_exactly_the_documented_ones():
     registry.ACTIVE_WORKERS.labels("kdcluster").set(0)
     registry.LEADER_STATUS.labels("kubedirector").set(0)
     registry.REST_CLIENT_REQUESTS.labels("200", "GET", "10.0.0.1:6443").inc(0)
+    registry.REST_CLIENT_RATE_LIMITER_DURATION.labels("GET", "10.0.0.1:6443").observe(0)
     registry.CLUSTER_STATES.watch(lambda: [{"status": {"state": "configured", "roles": [
         {"members": [{"state": "configured"}]}]}}])
     registry.SETUP_RUNS.labels("success").inc(0)
@@ -187,11 +191,34 @@ def test_cluster_and_member_gauges_count_the_cache_at_scrape_time():
     ]
     collector.watch(lambda: clusters)
     families = {f.name: {s.labels["state"]: s.value for s in f.samples}
-                for f in collector.collect()}
+                for f in collector.collect() if f.name != "kubedirector_cluster_condition"}
     assert families["kubedirector_clusters"] == {"configured": 1, "creating": 1, "new": 1}
     assert families["kubedirector_members"] == {"configured": 2, "creating": 1,
                                                 "create pending": 1}
     clusters.pop(0)
     again = {f.name: {s.labels["state"]: s.value for s in f.samples}
-             for f in collector.collect()}
+             for f in collector.collect() if f.name != "kubedirector_cluster_condition"}
     assert "configured" not in again["kubedirector_clusters"]
+
+
+def test_cluster_conditions_are_one_series_per_cluster_and_type():
+    collector = ClusterStateCollector()
+    clusters = [
+        {"metadata": {"namespace": "a", "name": "x"},
+         "status": {"conditions": [{"type": "Degraded", "status": "True"},
+                                   {"type": "Ready", "status": "False"}]}},
+        {"metadata": {"namespace": "b", "name": "x"}},
+    ]
+    collector.watch(lambda: clusters)
+    family = next(f for f in collector.collect() if f.name == "kubedirector_cluster_condition")
+    got = {(s.labels["cluster_namespace"], s.labels["cluster_name"], s.labels["type"]): s.value
+           for s in family.samples}
+    assert got == {("a", "x", "Ready"): 0, ("a", "x", "Progressing"): 0,
+                   ("a", "x", "Degraded"): 1, ("b", "x", "Ready"): 0,
+                   ("b", "x", "Progressing"): 0, ("b", "x", "Degraded"): 0}
+
+
+def test_setup_results_and_the_certificate_expiry_are_exposed_from_the_start():
+    text = exposition()
+    assert 'kubedirector_setup_runs_total{result="error"}' in text
+    assert 'kubedirector_setup_runs_total{result="success"}' in text

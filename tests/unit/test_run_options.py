@@ -37,6 +37,11 @@ def clean_env(monkeypatch):
         "KD_KUBECONFIG",
         "KD_WEBHOOK_ADDRESS",
         "KD_WEBHOOK_URL",
+        "KD_KUBE_API_QPS",
+        "KD_KUBE_API_BURST",
+        "KD_DEBUG_ADDRESS",
+        "KD_SECURE_METRICS_ADDRESS",
+        "KD_METRICS_CERT_DIR",
         "KUBERNETES_SERVICE_HOST",
     ):
         monkeypatch.delenv(key, raising=False)
@@ -127,6 +132,13 @@ def test_flag_beats_environment(monkeypatch):
         (["--webhook-url", "http://127.0.0.1:9443"], "--webhook-url"),
         (["--webhook-cert-mode", "magic"], "--webhook-cert-mode"),
         (["--webhook-config-name", "Bad_Name"], "--webhook-config-name"),
+        (["--kube-api-qps", "-1"], "--kube-api-qps"),
+        (["--kube-api-qps", "fast"], "--kube-api-qps"),
+        (["--kube-api-qps", "inf"], "--kube-api-qps"),
+        (["--kube-api-burst", "0"], "--kube-api-burst"),
+        (["--debug-address", "6060"], "--debug-address"),
+        (["--secure-metrics-address", "x:y"], "--secure-metrics-address"),
+        (["--metrics-cert-dir", "/nonexistent"], "--metrics-cert-dir"),
     ],
 )
 def test_bad_values_are_refused_naming_the_flag(argv, flag, capsys):
@@ -164,6 +176,11 @@ def test_help_documents_every_flag(capsys):
         "--renew-deadline",
         "--retry-period",
         "--webhook-address",
+        "--kube-api-qps",
+        "--kube-api-burst",
+        "--debug-address",
+        "--secure-metrics-address",
+        "--metrics-cert-dir",
         "--no-webhook",
         "--webhook-url",
         "--webhook-cert-secret",
@@ -187,3 +204,25 @@ def test_webhook_is_off_outside_a_cluster_unless_an_address_is_given(monkeypatch
     assert parse(["--webhook-address", "127.0.0.1:9443", "--no-webhook"]).webhook_address is None
     env = parse([], monkeypatch, {"KD_WEBHOOK_ADDRESS": "127.0.0.1:9444"})
     assert env.webhook_address == "127.0.0.1:9444"
+
+
+def test_client_rate_debug_and_secure_metrics_options(monkeypatch, tmp_path):
+    defaults = parse([])
+    assert (defaults.kube_api_qps, defaults.kube_api_burst) == (50.0, 100)
+    assert defaults.debug_address is None and defaults.secure_metrics_address is None
+    (tmp_path / "tls.crt").write_text("x")
+    (tmp_path / "tls.key").write_text("x")
+    options = parse(
+        ["--kube-api-qps", "0", "--debug-address", "127.0.0.1:6060"],
+        monkeypatch,
+        {
+            "KD_KUBE_API_QPS": "5",
+            "KD_KUBE_API_BURST": "9",
+            "KD_SECURE_METRICS_ADDRESS": ":8443",
+            "KD_METRICS_CERT_DIR": str(tmp_path),
+        },
+    )
+    assert (options.kube_api_qps, options.kube_api_burst) == (0.0, 9)
+    assert options.debug_address == "127.0.0.1:6060"
+    assert options.secure_metrics_address == ":8443"
+    assert options.metrics_cert_dir == str(tmp_path)
