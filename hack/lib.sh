@@ -10,6 +10,7 @@ source "$HACK_DIR/versions.env"
 
 KD_CACHE_DIR="${KD_CACHE_DIR:-$HOME/.cache/kubedirector}"
 KD_BIN_DIR="$KD_CACHE_DIR/bin/k8s-$KUBE_VERSION-etcd-$ETCD_VERSION-kwok-$KWOK_VERSION-exitcode"
+KD_NODE_BIN_DIR="$KD_CACHE_DIR/bin/node-containerd-$CONTAINERD_VERSION-runc-$RUNC_VERSION-cni-$CNI_PLUGINS_VERSION"
 export GOCACHE="${KD_GOCACHE:-$KD_CACHE_DIR/go-build}"
 export GOMODCACHE="${KD_GOMODCACHE:-$KD_CACHE_DIR/go-mod}"
 export GOFLAGS="${GOFLAGS:-} -mod=mod"
