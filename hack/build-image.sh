@@ -87,12 +87,17 @@ main() {
   # a proxy's CA): mounted for the RUN steps only, never part of the image.
   local trust=()
   [ -f "$CA_BUNDLE" ] && trust=(--volume "$CA_BUNDLE:$CA_BUNDLE:ro")
-  bah build --isolation chroot --pull-never --layers "${trust[@]}" \
+  # No --layers: with vfs every cached step is a full copy of the root filesystem;
+  # the archive below is the cache.
+  bah build --isolation chroot --pull-never "${trust[@]}" \
     --build-arg "PYTHON_IMAGE=$BASE_IMAGE" -t "$IMAGE" -f "$REPO_DIR/Dockerfile" "$REPO_DIR" \
     >"$IMAGE_DIR/build.log" 2>&1 || { tail -n 30 "$IMAGE_DIR/build.log" >&2; die "buildah build failed; see $IMAGE_DIR/build.log"; }
   rm -f "$IMAGE_DIR"/kubedirector-*.oci.tar
   bah push --quiet "$IMAGE" "oci-archive:$archive.tmp:$IMAGE" >&2
   mv "$archive.tmp" "$archive"
+  # Keep only the base in the build storage.
+  bah rmi --force "$IMAGE" >/dev/null 2>&1 || true
+  bah rmi --prune >/dev/null 2>&1 || true
   log "image built in $((SECONDS - start)) s: $(du -h "$archive" | cut -f1) archive"
   echo "$archive"
 }
