@@ -98,15 +98,12 @@ module_copy() {
   if [ ! -f "$dest/.copied" ]; then
     rm -rf "$dest"; mkdir -p "$KD_CACHE_DIR/src"
     GOFLAGS='' go mod download "$module@$version"
-    cp -r "$GOMODCACHE/$(module_path_escape "$module")@$version" "$dest"
+    cp -r "$GOMODCACHE/$module@$version" "$dest"  # (no upper-case letters to escape)
     chmod -R u+w "$dest"
     touch "$dest/.copied"
   fi
   echo "$dest"
 }
-
-# The module cache spells upper-case letters as !lower-case.
-module_path_escape() { sed 's/[A-Z]/!\L&/g' <<<"$1"; }
 
 build_containerd() {
   local src

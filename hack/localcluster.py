@@ -522,17 +522,22 @@ def real_node_up(bins: dict[str, Path], opts: Options) -> str:
         ca_key=str(pki / "ca.key"), apiserver=f"https://127.0.0.1:{opts.ports['apiserver']}",
         kubelet_port=opts.ports["kubelet"], healthz_port=opts.ports["kubelet-healthz"])
     started = time.monotonic()
+    since = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
     try:
         outcome = realnode.start(cfg, sys.executable, HACK / "realnode.py")
     except realnode.NodeError as e:
         raise ClusterError(f"real node: {e}") from None
 
     def node_ready() -> bool:
+        """Ready as posted by this kubelet (not a Ready left from an earlier start)."""
         if realnode.status(STATE) not in ("running", "starting"):
             raise ClusterError(f"the real node stopped; see {logs_dir() / 'realnode.log'}")
-        return kubectl(bins, "get", "node", realnode.NODE_NAME, "-o",
-                       "jsonpath={.status.conditions[?(@.type=='Ready')].status}",
-                       check=False).stdout.strip() == "True"
+        out = kubectl(bins, "get", "node", realnode.NODE_NAME, "-o",
+                      "jsonpath={.status.conditions[?(@.type=='Ready')].status} "
+                      "{.status.conditions[?(@.type=='Ready')].lastHeartbeatTime}",
+                      check=False).stdout.split()
+        return (len(out) == 2 and out[0] == "True" and (outcome == "reused" or
+                datetime.datetime.fromisoformat(out[1].replace("Z", "+00:00")) >= since))
 
     wait_until("the real node to be Ready", node_ready, 120, "kube-apiserver")
     log(f"real node {realnode.NODE_NAME} Ready ({outcome}) in "

@@ -78,6 +78,10 @@ MACHINE_PATHS = (
     Path("/run/containerd"),
 )
 CGROUP_ROOT = Path("/sys/fs/cgroup")
+# A unix socket path has at most 107 bytes; the kubelet puts its own sockets this
+# far below its root folder (device-plugins/kubelet.sock, pod-resources/...).
+SOCKET_PATH_MAX = 107
+KUBELET_SOCKET_SUFFIX = len("/device-plugins/kubelet.sock")
 START_TIMEOUT = 180.0
 STOP_TIMEOUT = 60.0
 PR_SET_CHILD_SUBREAPER = 36
@@ -809,6 +813,12 @@ def start(cfg: NodeConfig, python: str, script: Path) -> str:
 
     Returns "reused", "started" or "taken-over:<other cluster dir>"."""
     layout = Layout(Path(cfg.cluster_dir))
+    if len(str(layout.kubelet_dir)) + KUBELET_SOCKET_SUFFIX > SOCKET_PATH_MAX:
+        raise NodeError(
+            f"the cluster folder {cfg.cluster_dir} is too long for the kubelet's "
+            f"unix sockets (at most {SOCKET_PATH_MAX} bytes): use a shorter "
+            "KD_CLUSTER_DIR"
+        )
     with transition():
         holder = read_holder()
         live = node_lock_held()
