@@ -56,6 +56,7 @@ overlay() {
 # its address goes into a ConfigMap the Deployment reads, before the Deployment.
 real_node_prepare() {
   local archive server
+  "${LOCALCLUSTER[@]}" up --real-node >/dev/null  # reused if running (docs/realnode.md)
   archive="$(bash "$HACK_DIR/build-image.sh")"
   "${LOCALCLUSTER[@]}" load-image "$archive" >/dev/null
   server="$(k config view --minify -o jsonpath='{.clusters[0].cluster.server}')"
