@@ -9,7 +9,7 @@ default StorageClass `local-path`.  Everything listens on 127.0.0.1.
 
     localcluster.py up [--nodes N --cpu C --memory M --pods P --gpu-nodes G --gpus N]
                        [--real-node]
-    localcluster.py down | status | logs | binaries [--real-node]
+    localcluster.py down | status | logs | binaries [--real-node] | stop-real-node
     localcluster.py load-image ARCHIVE    (an OCI archive into the real node)
     localcluster.py restart-apiserver [--apiserver-arg=--watch-cache=false ...]
     localcluster.py compact-etcd
@@ -614,12 +614,19 @@ def up(args: argparse.Namespace) -> dict[str, str]:
     return result
 
 
-def down(_: argparse.Namespace) -> dict[str, str]:
+def stop_real_node(_: argparse.Namespace | None = None) -> dict[str, str]:
+    """Stop this cluster's real node (if it holds it); the rest keeps running."""
     try:
-        if realnode.stop(STATE):
-            log("real node stopped")
+        stopped = realnode.stop(STATE)
     except realnode.NodeError as e:
         raise ClusterError(f"real node: {e}") from None
+    if stopped:
+        log("real node stopped; kernel settings restored")
+    return {**info(), "real-node": realnode.status(STATE)}
+
+
+def down(_: argparse.Namespace) -> dict[str, str]:
+    stop_real_node()
     for c in reversed(COMPONENTS):
         stop(c)
     result = info()
@@ -743,6 +750,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also run the machine's one real node (kubelet, containerd) for this "
                    "cluster, taking it over from another cluster if one holds it")
     add("down", down, "stop every component (and this cluster's real node); remove the state")
+    add("stop-real-node", stop_real_node, "stop only this cluster's real node, if it holds it")
     add("status", status, "which components run; paths")
     add("logs", logs, "where each component's log is")
     b = add("binaries", binaries, "build or locate the binaries; print their folder")

@@ -106,13 +106,15 @@ def local_cluster() -> LocalCluster:
 
 
 @pytest.fixture(scope="session")
-def real_node(local_cluster: LocalCluster) -> str:
+def real_node(local_cluster: LocalCluster) -> Iterator[str]:
     """The machine's real node, joined to the test cluster (started, reused or taken over
-    from another local cluster).  Fails the test if it cannot start: no silent skip."""
+    from another local cluster).  Fails the test if it cannot start: no silent skip.
+    Stopped at the end of the session, so the kernel settings it changes are restored."""
     if local_cluster.state_dir is None:
         raise AssertionError("the real node needs the suite's own local cluster; unset "
                              f"KD_TEST_KUBECONFIG, or set {NO_REAL_NODE}=1 to leave it out")
-    return _localcluster("up", "--real-node")["real_node"]
+    yield _localcluster("up", "--real-node")["real_node"]
+    _localcluster("stop-real-node")
 
 
 Kubectl = Callable[..., subprocess.CompletedProcess]
