@@ -652,6 +652,7 @@ class Supervisor:
         self.cfg = NodeConfig(**json.loads(layout.config.read_text()))
         self.procs: dict[str, subprocess.Popen] = {}
         self.stopping = False
+        self.starting = True  # a signal now interrupts the start; later it only asks to stop
 
     def _start(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen:
         self.layout.logs.mkdir(parents=True, exist_ok=True)
@@ -692,6 +693,7 @@ class Supervisor:
             save_sysctls()
             write_holder(Holder(str(self.layout.cluster_dir), os.getpid(), {}))
             self._bring_up()
+            self.starting = False
             self.layout.ready_file.write_text(str(os.getpid()))
             log("real node running")
             while not self.stopping:
@@ -705,13 +707,15 @@ class Supervisor:
             log(f"error: {e}")
             code = 1
         finally:
+            self.starting = False
             self._teardown()
             os.close(lock)
         return code
 
     def _on_signal(self, signum: int, _frame: object) -> None:
         self.stopping = True
-        if not self.layout.ready_file.exists():
+        if self.starting:
+            self.starting = False
             raise NodeError(f"stopped by signal {signum} while starting")
 
     def _bring_up(self) -> None:
