@@ -7,7 +7,7 @@
 # deploy: CRDs, then the operator (namespace kubedirector, RBAC, Deployment,
 # Services, PodDisruptionBudget, webhook configurations), waits until the webhook
 # answers, then the example catalog as the system catalog.  --local targets the
-# simulated cluster of hack/localcluster.py: no pod can run there, so the operator
+# simulated nodes of hack/localcluster.py: no pod can run there, so the operator
 # runs as a local process (hack/local-operator.sh) and the webhook is called by
 # URL (manifests/overlays/local).  --real-node targets the local cluster with its
 # real node (`hack/localcluster.py up --real-node`, docs/realnode.md): the image is
