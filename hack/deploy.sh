@@ -55,8 +55,17 @@ overlay() {
 # The real node's pod dials the API server on loopback (manifests/overlays/realnode):
 # its address goes into a ConfigMap the Deployment reads, before the Deployment.
 real_node_prepare() {
-  local archive server
+  local archive server port
   "${LOCALCLUSTER[@]}" up --real-node >/dev/null  # reused if running (docs/realnode.md)
+  # The pod shares the machine's network: a port another process holds would make
+  # its probes ask that process.  Checked unless our own Deployment already runs.
+  if ! k -n "$NS" get deployment kubedirector >/dev/null 2>&1; then
+    for port in $(k kustomize "$(overlay)" | sed -n 's/^ *- containerPort: *\([0-9]*\)$/\1/p; s/^ *containerPort: *\([0-9]*\)$/\1/p'); do
+      if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+        die "127.0.0.1:$port, which the operator's pod listens on (manifests/overlays/realnode), is taken by another process"
+      fi
+    done
+  fi
   archive="$(bash "$HACK_DIR/build-image.sh")"
   "${LOCALCLUSTER[@]}" load-image "$archive" >/dev/null
   server="$(k config view --minify -o jsonpath='{.clusters[0].cluster.server}')"

@@ -32,7 +32,7 @@ NS = "kubedirector"
 OVERLAY = REPO / "manifests" / "overlays" / "realnode"
 SELECTOR = "app.kubernetes.io/name=kubedirector,app.kubernetes.io/component=operator"
 SPARK = REPO / "manifests" / "examples" / "clusters" / "cr-cluster-spark221e2.yaml"
-METRICS = "http://127.0.0.1:18080"  # the overlay's loopback address (hostNetwork)
+METRICS = "http://127.0.0.1:28080"  # the overlay's loopback address (hostNetwork)
 NODE = "127.0.0.1"
 LEASE = "kubedirector-leader"
 
@@ -81,36 +81,38 @@ def deployed(real_node: str, local_cluster: LocalCluster, kubectl) -> Iterator[d
         "KD_CLUSTER_DIR": str(local_cluster.state_dir),
     }
     started = time.monotonic()
-    proc = subprocess.run(
-        ["bash", str(REPO / "hack" / "deploy.sh"), "deploy", "--real-node"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1500,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    pod = ready_pod(kubectl)
-    assert pod is not None, kubectl("get", "pods", "-n", NS, "-o", "wide").stdout
-    print(f"deploy --real-node took {time.monotonic() - started:.0f}s")
-    yield pod
-    kubectl(
-        "delete",
-        "validatingwebhookconfiguration,mutatingwebhookconfiguration",
-        "kubedirector-webhook",
-        "--ignore-not-found",
-        check=False,
-    )
-    kubectl(
-        "delete",
-        "-k",
-        str(OVERLAY),
-        "--ignore-not-found",
-        "--wait",
-        "--timeout=120s",
-        check=False,
-        timeout=150,
-    )
+    try:
+        proc = subprocess.run(
+            ["bash", str(REPO / "hack" / "deploy.sh"), "deploy", "--real-node"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=1500,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        pod = ready_pod(kubectl)
+        assert pod is not None, kubectl("get", "pods", "-n", NS, "-o", "wide").stdout
+        print(f"deploy --real-node took {time.monotonic() - started:.0f}s")
+        yield pod
+    finally:  # also after a failed deploy: nothing may leak into the rest of the suite
+        kubectl(
+            "delete",
+            "validatingwebhookconfiguration,mutatingwebhookconfiguration",
+            "kubedirector-webhook",
+            "--ignore-not-found",
+            check=False,
+        )
+        kubectl(
+            "delete",
+            "-k",
+            str(OVERLAY),
+            "--ignore-not-found",
+            "--wait",
+            "--timeout=120s",
+            check=False,
+            timeout=150,
+        )
 
 
 def test_deploys_the_manifests_on_the_real_node(deployed: dict, kubectl):
