@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The Debian packages the real node and the image build need (docs/realnode.md):
-# libseccomp-dev (runc's seccomp, through cgo), gcc (runc, the pause binary),
+# libseccomp-dev (runc's seccomp, through cgo), gcc and libc6-dev (runc, the static pause binary),
 # debootstrap (the image's base), buildah (builds the Dockerfile), iproute2 (the
 # node's bridge).  As root, installs what is missing (one `apt-get update` first);
 # otherwise names what to install.
@@ -11,6 +11,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 declare -A PROVIDES=(
   [libseccomp-dev]=/usr/include/seccomp.h
   [gcc]=/usr/bin/gcc
+  [libc6-dev]=/usr/lib/x86_64-linux-gnu/libc.a
   [debootstrap]=/usr/sbin/debootstrap
   [buildah]=/usr/bin/buildah
   [iproute2]=/usr/sbin/ip
