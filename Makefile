@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: operator-stop setup binaries monitoring-binaries cluster-up cluster-down cluster-status test test-unit test-e2e lint walkthrough clean
+.PHONY: operator-stop setup node-deps image binaries monitoring-binaries cluster-up cluster-down cluster-status test test-unit test-e2e lint walkthrough clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,9 +16,21 @@ $(STAMP): pyproject.toml
 ## setup: the Python environment (.venv) with the package and its test extra
 setup: $(STAMP)
 
+# The real node (docs/realnode.md) is part of the test environment unless
+# KD_NO_REAL_NODE=1: its Debian packages, its binaries, the operator's image.
+REAL_NODE_FLAG := $(if $(KD_NO_REAL_NODE),,--real-node)
+
+## node-deps: Debian packages for the real node and the image (installed when root)
+node-deps:
+	$(if $(KD_NO_REAL_NODE),@true,bash hack/node-deps.sh)
+
 ## binaries: build (or reuse from the cache) the local control plane's binaries
-binaries:
-	bash hack/build-binaries.sh
+binaries: node-deps
+	bash hack/build-binaries.sh $(REAL_NODE_FLAG)
+
+## image: the operator image from the Dockerfile as an OCI archive (buildah; root)
+image: node-deps
+	bash hack/build-image.sh
 
 ## monitoring-binaries: build (or reuse) Prometheus and promtool, fetch the Prometheus
 ## Operator's CRDs (the monitoring tests; docs/monitoring.md)

@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
 # Build the local control plane (kube-apiserver, kube-controller-manager,
 # kube-scheduler, kubectl, etcd, kwok) from the Go module proxy, pinned by
-# hack/versions.env, into a cache folder outside the clone, and prints the bin
-# folder.  Idempotent: a binary already in the cache is not rebuilt.
-# For the monitoring tests (make test; the walkthrough needs neither):
-#   prometheus       Prometheus and promtool; prints their folder
-#   monitoring-crds  the Prometheus Operator's ServiceMonitor, PodMonitor and
-#                    PrometheusRule CRDs from its Go module; prints their folder
+# hack/versions.env, into a cache folder outside the clone.  Idempotent: a
+# binary already in the cache is not rebuilt.  Prints the bin folder.
+#
+#   build-binaries.sh [--real-node]
+#
+# --real-node also builds the real node's pieces (docs/realnode.md): the kubelet
+# (in the control plane's go build, sharing its cache) into the same folder, and
+# containerd, ctr, the runc shim, runc, the CNI plugins and the pause binary into
+# $KD_NODE_BIN_DIR.  runc needs cgo and Debian's libseccomp-dev.
+#
+#   build-binaries.sh prometheus       Prometheus and promtool (the monitoring tests); prints their folder
+#   build-binaries.sh monitoring-crds  the Prometheus Operator's ServiceMonitor, PodMonitor and
+#                                      PrometheusRule CRDs from its Go module; prints their folder
 # shellcheck source=hack/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 KUBE_CMDS=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
-ALL=("${KUBE_CMDS[@]}" etcd kwok)
+NODE_BINS=(containerd ctr containerd-shim-runc-v2 runc bridge host-local loopback portmap pause)
 
 missing() {
   local out=() b
@@ -23,7 +30,7 @@ build_kube() {
   local mod="$KD_CACHE_DIR/src/kube-$KUBE_VERSION" minor="${KUBE_VERSION#*.}"
   minor="${minor%%.*}"
   mkdir -p "$mod"
-  log "building Kubernetes v$KUBE_VERSION commands in one go build (first time: many minutes on 2 cores)"
+  log "building Kubernetes v$KUBE_VERSION commands ($*) in one go build (first time: many minutes on 2 cores)"
   (
     cd "$mod" || exit 1
     if [ ! -f go.mod ]; then
@@ -44,7 +51,7 @@ build_kube() {
       rm -f download.json
     fi
     local pkgs=()
-    for c in "${KUBE_CMDS[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$c"); done
+    for c in "$@"; do pkgs+=("k8s.io/kubernetes/cmd/$c"); done
     local getpkgs=()
     for c in "${pkgs[@]}"; do getpkgs+=("$c@v$KUBE_VERSION"); done
     go get "${getpkgs[@]}"
@@ -54,7 +61,7 @@ build_kube() {
     mkdir -p "$KD_BIN_DIR.tmp"
     go build -trimpath -ldflags "$ldflags $ldflags2" -o "$KD_BIN_DIR.tmp/" "${pkgs[@]}"
   )
-  for c in "${KUBE_CMDS[@]}"; do mv "$KD_BIN_DIR.tmp/$c" "$KD_BIN_DIR/$c"; done
+  for c in "$@"; do mv "$KD_BIN_DIR.tmp/$c" "$KD_BIN_DIR/$c"; done
 }
 
 build_etcd() {
@@ -131,26 +138,100 @@ ensure_monitoring_crds() {
   mv "$KD_PROM_CRD_DIR.tmp" "$KD_PROM_CRD_DIR"
 }
 
-main() {
-  if [ "${1:-}" = monitoring-crds ]; then
-    ensure_monitoring_crds
-    echo "$KD_PROM_CRD_DIR"
-    return
+
+# A module's source, copied once out of the module cache (writable, own go.mod).
+module_copy() {
+  local module="$1" version="$2" dest="$KD_CACHE_DIR/src/$3"
+  if [ ! -f "$dest/.copied" ]; then
+    rm -rf "$dest"; mkdir -p "$KD_CACHE_DIR/src"
+    GOFLAGS='' go mod download "$module@$version"
+    cp -r "$GOMODCACHE/$module@$version" "$dest"  # (no upper-case letters to escape)
+    chmod -R u+w "$dest"
+    touch "$dest/.copied"
   fi
-  if [ "${1:-}" = prometheus ]; then
-    ensure_prometheus
-    echo "$KD_PROM_BIN_DIR"
-    return
-  fi
-  mkdir -p "$KD_BIN_DIR" "$KD_BIN_DIR.tmp"
+  echo "$dest"
+}
+
+build_containerd() {
+  local src
+  src="$(module_copy github.com/containerd/containerd/v2 "v$CONTAINERD_VERSION" "containerd-$CONTAINERD_VERSION")"
+  log "building containerd v$CONTAINERD_VERSION (containerd, ctr, containerd-shim-runc-v2)"
+  local ldflags="-s -w -X github.com/containerd/containerd/v2/version.Version=v$CONTAINERD_VERSION"
+  (cd "$src" && GOFLAGS='' go build -trimpath -tags urfave_cli_no_docs -ldflags "$ldflags" \
+    -o "$KD_NODE_BIN_DIR.tmp/" ./cmd/containerd ./cmd/ctr ./cmd/containerd-shim-runc-v2)
+  for b in containerd ctr containerd-shim-runc-v2; do mv "$KD_NODE_BIN_DIR.tmp/$b" "$KD_NODE_BIN_DIR/$b"; done
+}
+
+build_runc() {
+  # seccomp through cgo and Debian's libseccomp-dev; not the default libpathrs tag
+  # (it needs a Rust library).
+  [ -f /usr/include/seccomp.h ] || die "runc needs Debian's libseccomp-dev (apt-get install libseccomp-dev, or: make node-deps)"
+  local src
+  src="$(module_copy github.com/opencontainers/runc "v$RUNC_VERSION" "runc-$RUNC_VERSION")"
+  log "building runc v$RUNC_VERSION"
+  (cd "$src" && GOFLAGS='' CGO_ENABLED=1 go build -trimpath -tags "seccomp urfave_cli_no_docs" \
+    -ldflags "-s -w -X main.version=$RUNC_VERSION" -o "$KD_NODE_BIN_DIR.tmp/runc" .)
+  mv "$KD_NODE_BIN_DIR.tmp/runc" "$KD_NODE_BIN_DIR/runc"
+}
+
+build_cni() {
+  local src
+  src="$(module_copy github.com/containernetworking/plugins "v$CNI_PLUGINS_VERSION" "cni-plugins-$CNI_PLUGINS_VERSION")"
+  log "building CNI plugins v$CNI_PLUGINS_VERSION (bridge, host-local, loopback, portmap)"
+  (cd "$src" && GOFLAGS='' go build -trimpath -ldflags "-s -w" -o "$KD_NODE_BIN_DIR.tmp/" \
+    ./plugins/main/bridge ./plugins/ipam/host-local ./plugins/main/loopback ./plugins/meta/portmap)
+  for b in bridge host-local loopback portmap; do mv "$KD_NODE_BIN_DIR.tmp/$b" "$KD_NODE_BIN_DIR/$b"; done
+}
+
+build_pause() {
+  # The sandbox ("pause") binary from the Kubernetes module's own source.
+  GOFLAGS='' go mod download "k8s.io/kubernetes@v$KUBE_VERSION"
+  log "building pause (gcc -static)"
+  gcc -Os -static -o "$KD_NODE_BIN_DIR.tmp/pause" \
+    -DVERSION="v$KUBE_VERSION" "$GOMODCACHE/k8s.io/kubernetes@v$KUBE_VERSION/build/pause/linux/pause.c"
+  strip "$KD_NODE_BIN_DIR.tmp/pause"
+  mv "$KD_NODE_BIN_DIR.tmp/pause" "$KD_NODE_BIN_DIR/pause"
+}
+
+build_node() {
+  mkdir -p "$KD_NODE_BIN_DIR" "$KD_NODE_BIN_DIR.tmp"
   local todo
-  todo="$(missing "${ALL[@]}")"
-  if [ -n "$todo" ]; then
+  todo="$(KD_BIN_DIR="$KD_NODE_BIN_DIR" missing "${NODE_BINS[@]}")"
+  if grep -qx -e containerd -e ctr -e containerd-shim-runc-v2 <<<"$todo"; then build_containerd; fi
+  if grep -qx runc <<<"$todo"; then build_runc; fi
+  if grep -qx -e bridge -e host-local -e loopback -e portmap <<<"$todo"; then build_cni; fi
+  if grep -qx pause <<<"$todo"; then build_pause; fi
+  rmdir "$KD_NODE_BIN_DIR.tmp" 2>/dev/null || true
+}
+
+main() {
+  case "${1:-}" in
+    monitoring-crds) ensure_monitoring_crds; echo "$KD_PROM_CRD_DIR"; return ;;
+    prometheus) ensure_prometheus; echo "$KD_PROM_BIN_DIR"; return ;;
+  esac
+  local real_node="" arg
+  for arg in "$@"; do
+    case "$arg" in
+      --real-node) real_node=1 ;;
+      *) die "unknown option $arg (usage: $0 [--real-node])" ;;
+    esac
+  done
+  local kube=("${KUBE_CMDS[@]}")
+  [ -n "$real_node" ] && kube+=(kubelet)
+  mkdir -p "$KD_BIN_DIR" "$KD_BIN_DIR.tmp"
+  local todo node_todo=""
+  todo="$(missing "${kube[@]}" etcd kwok)"
+  [ -n "$real_node" ] && node_todo="$(KD_BIN_DIR="$KD_NODE_BIN_DIR" missing "${NODE_BINS[@]}")"
+  if [ -n "$todo$node_todo" ]; then
     require_go
     local start=$SECONDS
     grep -qx kwok <<<"$todo" && build_kwok
     grep -qx etcd <<<"$todo" && build_etcd
-    [ -n "$(missing "${KUBE_CMDS[@]}")" ] && build_kube
+    local kube_todo
+    kube_todo="$(missing "${kube[@]}")"
+    # shellcheck disable=SC2086  # one command name per word
+    [ -n "$kube_todo" ] && build_kube $kube_todo
+    [ -n "$node_todo" ] && build_node
     log "built in $((SECONDS - start)) s"
   fi
   rmdir "$KD_BIN_DIR.tmp" 2>/dev/null || true

@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # Deploy or remove KubeDirector on the cluster of the current kubeconfig.
 #
-#   hack/deploy.sh deploy   [--local] [--dry-run]   (make deploy)
-#   hack/deploy.sh undeploy [--local]               (make undeploy)
+#   hack/deploy.sh deploy   [--local | --real-node] [--dry-run]   (make deploy)
+#   hack/deploy.sh undeploy [--local | --real-node]               (make undeploy)
 #
 # deploy: CRDs, then the operator (namespace kubedirector, RBAC, Deployment,
 # Services, PodDisruptionBudget, webhook configurations), waits until the webhook
 # answers, then the example catalog as the system catalog.  --local targets the
-# simulated cluster of hack/localcluster.py: no pod can run there, so the operator
+# simulated nodes of hack/localcluster.py: no pod can run there, so the operator
 # runs as a local process (hack/local-operator.sh) and the webhook is called by
-# URL (manifests/overlays/local).  --dry-run sends everything as a server-side dry
-# run: nothing is created and nothing waits.
+# URL (manifests/overlays/local).  --real-node targets the local cluster with its
+# real node (`hack/localcluster.py up --real-node`, docs/realnode.md): the image is
+# built from the Dockerfile (hack/build-image.sh), imported into the node, and the
+# Deployment runs there as in a real cluster, with only what this machine forces
+# changed (manifests/overlays/realnode).  --dry-run sends everything as a
+# server-side dry run: nothing is created and nothing waits.
 #
 # undeploy, in an order that cannot get stuck: clusters first (the operator removes
 # their members and finalizers), then apps and configs, then the operator and its
@@ -24,17 +28,54 @@ WAIT="${KD_DEPLOY_TIMEOUT:-120s}"  # each wait below; a cluster deletion include
 LOCAL_WEBHOOK=127.0.0.1:9443
 
 action="${1:-}"; shift || true
-local_mode=""; dry_run=""
+local_mode=""; real_node=""; dry_run=""
 for arg in "$@"; do
   case "$arg" in
     --local) local_mode=1 ;;
+    --real-node) real_node=1 ;;
     --dry-run) dry_run=1 ;;
-    *) die "unknown option $arg (usage: $0 deploy|undeploy [--local] [--dry-run])" ;;
+    *) die "unknown option $arg (usage: $0 deploy|undeploy [--local | --real-node] [--dry-run])" ;;
   esac
 done
+[ -n "$local_mode" ] && [ -n "$real_node" ] && die "--local and --real-node exclude each other"
+LOCALCLUSTER=("${PYTHON:-$REPO_DIR/.venv/bin/python}" "$HACK_DIR/localcluster.py")
+if [ -n "$real_node" ]; then
+  # The local cluster's own kubeconfig and kubectl unless told otherwise.
+  export KUBECONFIG="${KUBECONFIG:-${KD_CLUSTER_DIR:-$KD_CACHE_DIR/cluster}/kubeconfig}"
+  command -v "$KUBECTL" >/dev/null 2>&1 || KUBECTL="$KD_BIN_DIR/kubectl"
+fi
 command -v "$KUBECTL" >/dev/null 2>&1 || die "kubectl not found (set KUBECTL=/path/to/kubectl)"
 k() { "$KUBECTL" "$@"; }
-overlay() { if [ -n "$local_mode" ]; then echo "$REPO_DIR/manifests/overlays/local"; else echo "$REPO_DIR/manifests/base"; fi; }
+overlay() {
+  if [ -n "$local_mode" ]; then echo "$REPO_DIR/manifests/overlays/local"
+  elif [ -n "$real_node" ]; then echo "$REPO_DIR/manifests/overlays/realnode"
+  else echo "$REPO_DIR/manifests/base"; fi
+}
+
+# The real node's pod dials the API server on loopback (manifests/overlays/realnode):
+# its address goes into a ConfigMap the Deployment reads, before the Deployment.
+real_node_prepare() {
+  local archive server port
+  "${LOCALCLUSTER[@]}" up --real-node >/dev/null  # reused if running (docs/realnode.md)
+  # The pod shares the machine's network: a port another process holds would make
+  # its probes ask that process.  Checked unless our own Deployment already runs.
+  if ! k -n "$NS" get deployment kubedirector >/dev/null 2>&1; then
+    for port in $(k kustomize "$(overlay)" | sed -n 's/^ *- containerPort: *\([0-9]*\)$/\1/p; s/^ *containerPort: *\([0-9]*\)$/\1/p'); do
+      if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+        die "127.0.0.1:$port, which the operator's pod listens on (manifests/overlays/realnode), is taken by another process"
+      fi
+    done
+  fi
+  archive="$(bash "$HACK_DIR/build-image.sh")"
+  "${LOCALCLUSTER[@]}" load-image "$archive" >/dev/null
+  server="$(k config view --minify -o jsonpath='{.clusters[0].cluster.server}')"
+  [[ "$server" =~ ^https://127\.0\.0\.1:([0-9]+)$ ]] || die "the real node needs the local cluster's API server (https://127.0.0.1:PORT), the kubeconfig names $server"
+  k create namespace "$NS" --dry-run=client -o yaml | k apply --server-side -f - >/dev/null
+  k create configmap kubedirector-apiserver -n "$NS" --dry-run=client -o yaml \
+    --from-literal=KUBERNETES_SERVICE_HOST=127.0.0.1 \
+    --from-literal=KUBERNETES_SERVICE_PORT="${BASH_REMATCH[1]}" |
+    k apply --server-side --force-conflicts -f - >/dev/null
+}
 
 webhook_answers() {
   # A server-side dry run of a misnamed config comes back refused by our webhook.
@@ -51,6 +92,7 @@ deploy() {
   log "context: $(k config current-context)"
   k apply --server-side --force-conflicts "${dry[@]}" -k "$REPO_DIR/manifests/crds"
   [ -n "$dry_run" ] || k wait --for=condition=Established --timeout="$WAIT" -f "$REPO_DIR/manifests/crds"
+  [ -n "$real_node" ] && [ -z "$dry_run" ] && real_node_prepare
   k apply --server-side --force-conflicts "${dry[@]}" -k "$(overlay)"
   if [ -n "$dry_run" ]; then
     # The catalog needs the CRDs to exist, which a dry run does not create.
@@ -116,5 +158,5 @@ undeploy() {
 case "$action" in
   deploy) deploy ;;
   undeploy) [ -z "$dry_run" ] || die "undeploy has no --dry-run"; undeploy ;;
-  *) die "usage: $0 deploy|undeploy [--local] [--dry-run]" ;;
+  *) die "usage: $0 deploy|undeploy [--local | --real-node] [--dry-run]" ;;
 esac

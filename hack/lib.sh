@@ -13,6 +13,7 @@ KD_BIN_DIR="$KD_CACHE_DIR/bin/k8s-$KUBE_VERSION-etcd-$ETCD_VERSION-kwok-$KWOK_VE
 # Prometheus is cached apart, so bumping it never rebuilds the control plane.
 KD_PROM_BIN_DIR="$KD_CACHE_DIR/bin/prometheus-$PROMETHEUS_VERSION"
 KD_PROM_CRD_DIR="$KD_CACHE_DIR/crds/prometheus-operator-$PROMETHEUS_OPERATOR_VERSION"
+KD_NODE_BIN_DIR="$KD_CACHE_DIR/bin/node-containerd-$CONTAINERD_VERSION-runc-$RUNC_VERSION-cni-$CNI_PLUGINS_VERSION"
 export GOCACHE="${KD_GOCACHE:-$KD_CACHE_DIR/go-build}"
 export GOMODCACHE="${KD_GOMODCACHE:-$KD_CACHE_DIR/go-mod}"
 export GOFLAGS="${GOFLAGS:-} -mod=mod"

@@ -8,9 +8,15 @@ would: a per-pod exec directory (`KD_GUEST_ROOT`) and a PVC provisioner for the
 default StorageClass `local-path`.  Everything listens on 127.0.0.1.
 
     localcluster.py up [--nodes N --cpu C --memory M --pods P --gpu-nodes G --gpus N]
-    localcluster.py down | status | logs | binaries
+                       [--real-node]
+    localcluster.py down | status | logs | binaries [--real-node] | stop-real-node
+    localcluster.py load-image ARCHIVE    (an OCI archive into the real node)
     localcluster.py restart-apiserver [--apiserver-arg=--watch-cache=false ...]
     localcluster.py compact-etcd
+
+`--real-node` adds one real node (kubelet, containerd, runc; hack/realnode.py,
+docs/realnode.md) named 127.0.0.1, tainted so only the operator's test overlay
+lands there.  One per machine: a cluster asking for it takes it over from another.
 
 State (PKI, etcd data, kubeconfig, logs of every component) lives in
 $KD_CLUSTER_DIR (default $KD_CACHE_DIR/cluster, KD_CACHE_DIR defaulting to
@@ -38,6 +44,7 @@ import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import realnode
 import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -95,15 +102,30 @@ def _override(name: str) -> Path | None:
     return None
 
 
-def resolve_binaries(build: bool = True) -> dict[str, Path]:
-    """Every binary's path: the user's overrides first, then the cache (built if missing)."""
-    names = (*KUBE_BINARIES, "etcd", "kwok")
+def node_bin_dir() -> Path:
+    """The real node's containerd, runc, CNI plugins and pause (hack/build-binaries.sh)."""
+    v = _versions()
+    return CACHE / "bin" / (f"node-containerd-{v['CONTAINERD_VERSION']}-runc-"
+                            f"{v['RUNC_VERSION']}-cni-{v['CNI_PLUGINS_VERSION']}")
+
+
+NODE_BINARIES = ("containerd", "ctr", "containerd-shim-runc-v2", "runc", "bridge", "host-local",
+                 "loopback", "portmap", "pause")
+
+
+def resolve_binaries(build: bool = True, real_node: bool = False) -> dict[str, Path]:
+    """Every binary's path: the user's overrides first, then the cache (built if missing).
+    With `real_node`, also the kubelet and the node's binaries (keys `node:<name>`)."""
+    names = (*KUBE_BINARIES, "etcd", "kwok", *(("kubelet",) if real_node else ()))
     bin_dir = default_bin_dir()
     paths = {n: _override(n) or bin_dir / n for n in names}
+    if real_node:
+        paths.update({f"node:{n}": node_bin_dir() / n for n in NODE_BINARIES})
     missing = [n for n, p in paths.items() if not os.access(p, os.X_OK)]
     if missing and build:
         log(f"building missing binaries ({', '.join(missing)}) with hack/build-binaries.sh")
-        proc = subprocess.run(["bash", str(HACK / "build-binaries.sh")], check=False,
+        proc = subprocess.run(["bash", str(HACK / "build-binaries.sh"),
+                               *(["--real-node"] if real_node else [])], check=False,
                               stdout=subprocess.DEVNULL)
         if proc.returncode != 0:
             raise ClusterError("hack/build-binaries.sh failed (see its messages above)")
@@ -487,8 +509,44 @@ def nodes_ready(bins: dict[str, Path], count: int) -> bool:
     return out.count("True") >= count
 
 
+def real_node_up(bins: dict[str, Path], opts: Options) -> str:
+    """Start (or reuse, or take over) the machine's real node for this cluster; wait Ready."""
+    pki = STATE / "pki"
+    for name in ("kubelet", "kubelet-healthz"):
+        if name not in opts.ports or not port_free(opts.ports[name]):
+            opts.ports[name] = pick_port(set(opts.ports.values()))
+    save_options(opts)
+    cfg = realnode.NodeConfig(
+        cluster_dir=str(STATE), node_bin_dir=str(node_bin_dir()), kubelet=str(bins["kubelet"]),
+        kube_version=_versions()["KUBE_VERSION"], ca_cert=str(pki / "ca.crt"),
+        ca_key=str(pki / "ca.key"), apiserver=f"https://127.0.0.1:{opts.ports['apiserver']}",
+        kubelet_port=opts.ports["kubelet"], healthz_port=opts.ports["kubelet-healthz"])
+    started = time.monotonic()
+    since = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+    try:
+        outcome = realnode.start(cfg, sys.executable, HACK / "realnode.py")
+    except realnode.NodeError as e:
+        raise ClusterError(f"real node: {e}") from None
+
+    def node_ready() -> bool:
+        """Ready as posted by this kubelet (not a Ready left from an earlier start)."""
+        if realnode.status(STATE) not in ("running", "starting"):
+            raise ClusterError(f"the real node stopped; see {logs_dir() / 'realnode.log'}")
+        out = kubectl(bins, "get", "node", realnode.NODE_NAME, "-o",
+                      "jsonpath={.status.conditions[?(@.type=='Ready')].status} "
+                      "{.status.conditions[?(@.type=='Ready')].lastHeartbeatTime}",
+                      check=False).stdout.split()
+        return (len(out) == 2 and out[0] == "True" and (outcome == "reused" or
+                datetime.datetime.fromisoformat(out[1].replace("Z", "+00:00")) >= since))
+
+    wait_until("the real node to be Ready", node_ready, 120, "kube-apiserver")
+    log(f"real node {realnode.NODE_NAME} Ready ({outcome}) in "
+        f"{time.monotonic() - started:.1f}s; logs: {logs_dir() / 'realnode-kubelet.log'}")
+    return outcome
+
+
 def up(args: argparse.Namespace) -> dict[str, str]:
-    bins = resolve_binaries()
+    bins = resolve_binaries(real_node=args.real_node)
     if args.reset_stopped and STATE.exists() and not any(
             running_pid(c) is not None for c in COMPONENTS):
         log(f"the cluster in {STATE} is stopped: starting from empty state (--reset-stopped)")
@@ -506,7 +564,10 @@ def up(args: argparse.Namespace) -> dict[str, str]:
             f"https://127.0.0.1:{opts.ports['apiserver']}/readyz", pki), 120, "kube-apiserver")
         bootstrap(bins, opts)
         log(f"already running; kubeconfig: {kubeconfig_path()}")
-        return info(bins)
+        result = info(bins)
+        if args.real_node:
+            result["real_node"] = real_node_up(bins, opts)
+        return result
     if alive and "etcd" not in alive:
         log(f"found a half-started cluster without etcd (running: {', '.join(alive)}); "
             "restarting it")
@@ -547,10 +608,25 @@ def up(args: argparse.Namespace) -> dict[str, str]:
         60, "kube-controller-manager")
     log(f"up in {time.monotonic() - started:.1f}s; kubeconfig: {kubeconfig_path()}; "
         f"logs: {logs_dir()}")
-    return info(bins)
+    result = info(bins)
+    if args.real_node:
+        result["real_node"] = real_node_up(bins, opts)
+    return result
+
+
+def stop_real_node(_: argparse.Namespace | None = None) -> dict[str, str]:
+    """Stop this cluster's real node (if it holds it); the rest keeps running."""
+    try:
+        stopped = realnode.stop(STATE)
+    except realnode.NodeError as e:
+        raise ClusterError(f"real node: {e}") from None
+    if stopped:
+        log("real node stopped; kernel settings restored")
+    return {**info(), "real-node": realnode.status(STATE)}
 
 
 def down(_: argparse.Namespace) -> dict[str, str]:
+    stop_real_node()
     for c in reversed(COMPONENTS):
         stop(c)
     result = info()
@@ -567,7 +643,24 @@ def status(_: argparse.Namespace) -> dict[str, str]:
     for c in COMPONENTS:
         out[c] = "running" if running_pid(c) is not None else "stopped"
     out["running"] = str(all(out[c] == "running" for c in COMPONENTS)).lower()
+    out["real-node"] = realnode.status(STATE)
     return out
+
+
+def load_image(args: argparse.Namespace) -> dict[str, str]:
+    """Import an OCI archive into the real node's containerd (pods: imagePullPolicy Never)."""
+    state = realnode.status(STATE)
+    if state != "running":
+        raise ClusterError(f"this cluster's real node is {state}: run "
+                           "`hack/localcluster.py up --real-node` first")
+    layout = realnode.Layout(STATE)
+    started = time.monotonic()
+    try:
+        out = realnode.ctr(layout, str(node_bin_dir()), "images", "import", str(args.archive))
+    except realnode.NodeError as e:
+        raise ClusterError(str(e)) from None
+    log(f"imported {args.archive} in {time.monotonic() - started:.1f}s")
+    return {**info(), "imported": out.stdout.decode().strip()}
 
 
 def restart_apiserver(args: argparse.Namespace) -> dict[str, str]:
@@ -617,8 +710,11 @@ def compact_etcd(_: argparse.Namespace) -> dict[str, str]:
     return out
 
 
-def binaries(_: argparse.Namespace) -> dict[str, str]:
-    return info(resolve_binaries())
+def binaries(args: argparse.Namespace) -> dict[str, str]:
+    out = info(resolve_binaries(real_node=args.real_node))
+    if args.real_node:
+        out["node_bin_dir"] = str(node_bin_dir())
+    return out
 
 
 def logs(_: argparse.Namespace) -> dict[str, str]:
@@ -650,10 +746,17 @@ def build_parser() -> argparse.ArgumentParser:
                    "start empty (the test suite does this)")
     u.add_argument("--apiserver-port", type=port_number,
                    help="API server port (default: a free port, kept across restarts)")
-    add("down", down, "stop every component and remove the cluster's state")
+    u.add_argument("--real-node", action="store_true",
+                   help="also run the machine's one real node (kubelet, containerd) for this "
+                   "cluster, taking it over from another cluster if one holds it")
+    add("down", down, "stop every component (and this cluster's real node); remove the state")
+    add("stop-real-node", stop_real_node, "stop only this cluster's real node, if it holds it")
     add("status", status, "which components run; paths")
     add("logs", logs, "where each component's log is")
-    add("binaries", binaries, "build or locate the binaries; print their folder")
+    b = add("binaries", binaries, "build or locate the binaries; print their folder")
+    b.add_argument("--real-node", action="store_true", help="also the real node's binaries")
+    li = add("load-image", load_image, "import an OCI image archive into the real node")
+    li.add_argument("archive", type=Path, help="OCI archive (hack/build-image.sh prints one)")
     r = add("restart-apiserver", restart_apiserver,
             "restart the API server (tests: resume after a restart, 410 Gone)")
     r.add_argument("--apiserver-arg", action="append",

@@ -29,7 +29,16 @@ q() { "$KUBECTL" "$@"; }
 
 # 1-2. Deploy: CRDs, the operator (with its admission webhook) and RBAC, the
 #      catalog as the system catalog in namespace kubedirector, and the config.
-if [ -n "${LOCAL_CLUSTER:-}" ]; then
+if [ -n "${LOCAL_CLUSTER:-}" ] && [ -n "${KD_WALKTHROUGH_REAL_NODE:-}" ]; then
+  # --- the real-node path (docs/realnode.md): opt-in, it needs root and takes the
+  # machine's one real node (over from another local cluster if one holds it).
+  log "path: the image built from the Dockerfile, as the Deployment on the local real node (KD_WALKTHROUGH_REAL_NODE=1)"
+  KUBECTL="$KUBECTL" bash "$HACK_DIR/deploy.sh" deploy --real-node
+  STATE_HINT="kubectl -n $NS logs deploy/kubedirector"
+  log "to remove it later: make undeploy DEPLOY_ARGS=--real-node"
+  # --- end of the real-node path
+elif [ -n "${LOCAL_CLUSTER:-}" ]; then
+  log "path: the operator as a local process (KD_WALKTHROUGH_REAL_NODE=1 runs the image on the local real node)"
   KUBECTL="$KUBECTL" bash "$HACK_DIR/deploy.sh" deploy --local
 else
   KUBECTL="$KUBECTL" bash "$HACK_DIR/deploy.sh" deploy

@@ -3,6 +3,10 @@
 The cluster comes from `hack/localcluster.py up --reset-stopped` (reused if running,
 else started from empty state), unless `KD_TEST_KUBECONFIG` names an existing cluster.
 Tests under tests/unit are marked `unit`, those under tests/e2e `e2e`.
+
+Tests marked `realnode` need the machine's real node (`up --real-node`, docs/realnode.md):
+the `real_node` fixture starts it and fails if it cannot.  Only `KD_NO_REAL_NODE=1`
+leaves them out, and the summary then says how many were not run.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from kubernetes.client import ApiClient
 
 REPO = Path(__file__).resolve().parent.parent
 LOCALCLUSTER = REPO / "hack" / "localcluster.py"
+NO_REAL_NODE = "KD_NO_REAL_NODE"
+_LEFT_OUT = pytest.StashKey[int]()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -33,6 +39,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.unit)
         elif parts and parts[0] == "e2e":
             item.add_marker(pytest.mark.e2e)
+    if os.environ.get(NO_REAL_NODE):
+        left_out = [i for i in items if i.get_closest_marker("realnode")]
+        if left_out:
+            config.hook.pytest_deselected(items=left_out)
+            items[:] = [i for i in items if not i.get_closest_marker("realnode")]
+        config.stash[_LEFT_OUT] = len(left_out)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int,
+                            config: pytest.Config) -> None:
+    left_out = config.stash.get(_LEFT_OUT, None)
+    if left_out is not None:
+        terminalreporter.write_line(
+            f"real node: {left_out} test(s) NOT RUN because {NO_REAL_NODE} is set "
+            "(the in-cluster path: image, Deployment, token, webhook Service, failover)",
+            yellow=True, bold=True)
 
 
 @dataclass(frozen=True)
@@ -81,6 +103,18 @@ def local_cluster() -> LocalCluster:
         check=True, stdout=subprocess.DEVNULL, timeout=90,
     )
     return cluster
+
+
+@pytest.fixture(scope="session")
+def real_node(local_cluster: LocalCluster) -> Iterator[str]:
+    """The machine's real node, joined to the test cluster (started, reused or taken over
+    from another local cluster).  Fails the test if it cannot start: no silent skip.
+    Stopped at the end of the session, so the kernel settings it changes are restored."""
+    if local_cluster.state_dir is None:
+        raise AssertionError("the real node needs the suite's own local cluster; unset "
+                             f"KD_TEST_KUBECONFIG, or set {NO_REAL_NODE}=1 to leave it out")
+    yield _localcluster("up", "--real-node")["real_node"]
+    _localcluster("stop-real-node")
 
 
 Kubectl = Callable[..., subprocess.CompletedProcess]

@@ -1,5 +1,5 @@
-"""Linters for what Python tests cannot run: the Dockerfile (no container engine
-here) and the hack/ shell scripts.  Both tools install from PyPI (test extra)."""
+"""Linters: the Dockerfile (built and run for real by tests/e2e/test_realnode.py) and
+the hack/ shell scripts.  Both tools install from PyPI (test extra)."""
 
 from __future__ import annotations
 
