@@ -658,3 +658,20 @@ def test_init_leaves_an_initialised_volume_alone(tmp_path, marker):
     volume = _run_init(tmp_path, {marker: ""})
     assert not (volume / str(tmp_path).lstrip("/")).exists()
     assert (volume / "etc" / "kubedirector.init").exists()
+
+
+@pytest.mark.parametrize(
+    ("resources", "void"),
+    [
+        ({"requests": {"nvidia.com/gpu": "1"}, "limits": {"nvidia.com/gpu": "1"}}, False),
+        ({"requests": {"nvidia.com/mig-1g.5gb": "2"}}, False),
+        ({"requests": {"nvidia.com/gpu": "0"}}, True),
+        ({"limits": {"nvidia.com/gpu": "1"}}, True),  # only requests count, as in the original
+        ({"requests": {"cpu": "1"}}, True),
+    ],
+)
+def test_nvidia_visible_devices_void_unless_a_gpu_is_requested(resources, void):
+    doc = spark_cluster()
+    doc["spec"]["roles"][0]["resources"] = resources
+    env = container(statefulset(cluster_doc=doc))["env"]
+    assert ({"name": "NVIDIA_VISIBLE_DEVICES", "value": "void"} in env) is void
