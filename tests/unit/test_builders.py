@@ -1,10 +1,13 @@
 import copy
+import posixpath
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kubedirector.api.app import App
 from kubedirector.api.cluster import Cluster
@@ -675,3 +678,20 @@ def test_nvidia_visible_devices_void_unless_a_gpu_is_requested(resources, void):
     doc["spec"]["roles"][0]["resources"] = resources
     env = container(statefulset(cluster_doc=doc))["env"]
     assert ({"name": "NVIDIA_VISIBLE_DEVICES", "value": "void"} in env) is void
+
+
+_SEGMENTS = st.sampled_from(["etc", "opt", "usr", "local", "x", "..", "."])
+_DIRS = st.lists(
+    st.lists(_SEGMENTS, min_size=1, max_size=4).map(lambda p: "/" + "/".join(p)), max_size=6
+)
+
+
+@given(defaults=_DIRS, app_dirs=_DIRS)
+def test_union_dirs_covers_every_dir_once(defaults, app_dirs):
+    kept = storage.union_dirs(defaults, app_dirs)
+    clean = [posixpath.normpath(posixpath.join("/", d)) for d in [*defaults, *app_dirs]]
+    assert len(kept) == len(set(kept))
+    for d in clean:
+        assert any(d == k or d.startswith(k.rstrip("/") + "/") for k in kept), d
+    for a in kept:
+        assert not any(a != b and a.startswith(b.rstrip("/") + "/") for b in kept), a
