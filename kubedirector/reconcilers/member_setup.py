@@ -148,7 +148,7 @@ class MemberSetup:
                                 and spec_role is not None
                                 and spec_role.storage is not None,
                                 configure=Event.CONFIGURE in app_role.event_list,
-                                wait_for_journald=app.systemd_required,
+                                wait_for_journald=app.systemd_required and package is not None,
                             ),
                         )
                     )

@@ -212,3 +212,28 @@ def test_the_apps_event_list_and_systemd_reach_the_start_script() -> None:
     assert "systemctl status systemd-journald" in script
     assert "--configure" not in script
     assert out.roles[0].members[0].state == MemberState.CONFIGURED
+
+
+def test_no_journald_wait_without_a_setup_package() -> None:
+    """As in the original, a role without a package (here: only a file injection) is
+    not held back by the systemd gate."""
+    doc = spark_app()
+    doc["spec"]["systemdRequired"] = True
+    doc["spec"].pop("defaultConfigPackage", None)
+    for role in doc["spec"]["roles"]:
+        role["configPackage"] = None
+    app = App.from_dict(doc)
+    cluster_doc = spark_cluster()
+    for role in cluster_doc["spec"]["roles"]:
+        role["fileInjections"] = [{"srcURL": "file:///a.conf", "destDir": "/etc"}]
+    guest = Recorder()
+    MemberSetup(SetupRunner(guest)).setup(  # type: ignore[arg-type]
+        Cluster.from_dict(cluster_doc, None, app),
+        app,
+        draft(member("w-1", 1, MemberState.CREATING)),
+        configmeta,
+        lambda _s: None,
+    )
+    (script,) = guest.sent
+    assert "systemctl" not in script
+    assert "a.conf" in script
