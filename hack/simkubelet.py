@@ -11,6 +11,10 @@
   names a `file://` setup package, a stand-in package is seeded at that path in
   the pod's guest root: its `startscript` logs each call (with arguments) to
   `<guest root>/var/log/guestconfig/startscript.calls` and exits 0.
+- Node tools: a pod of a systemd app is set up only once `systemctl status
+  systemd-journald` succeeds; this machine has no systemd, so each pod's PATH
+  starts with `<guest root>/.kd-sim/bin`, holding a stand-in `systemctl` that
+  reports journald up.
 - Storage: a provisioner for StorageClasses whose provisioner is
   `kubedirector.local/simulated`: a PersistentVolume per pending claim (after
   the scheduler picked a node, for WaitForFirstConsumer), bound by the real
@@ -24,6 +28,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import random
 import shutil
 import sys
@@ -50,6 +55,13 @@ mkdir -p "$R/var/log/guestconfig"
 echo "$*" >> "$R/var/log/guestconfig/startscript.calls"
 exit 0
 """
+
+SYSTEMCTL_STAND_IN = """#!/bin/sh
+# Simulation stand-in (seeded by hack/simkubelet.py): journald is up.
+echo "systemd-journald.service - Journal Service (simulated): active (running)"
+exit 0
+"""
+SIM_BIN = ".kd-sim/bin"
 
 
 def log(event: str, **kv: object) -> None:
@@ -113,13 +125,19 @@ class Execs:
             return
         guest.mkdir(parents=True, exist_ok=True)
         self.seed_package(pod, guest)
+        sim_bin = guest / SIM_BIN
+        sim_bin.mkdir(parents=True)
+        (sim_bin / "systemctl").write_text(SYSTEMCTL_STAND_IN)
+        (sim_bin / "systemctl").chmod(0o755)
+        path = f"{sim_bin}:{os.environ.get('PATH', '/usr/local/bin:/usr/bin:/bin')}"
         body = {
             "apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "Exec",
             "metadata": {"name": meta["name"], "namespace": meta["namespace"],
                          "annotations": {POD_UID: meta["uid"]}},
             "spec": {"execs": [{"local": {
                 "workDir": str(guest),
-                "envs": [{"name": "KD_GUEST_ROOT", "value": str(guest)}],
+                "envs": [{"name": "KD_GUEST_ROOT", "value": str(guest)},
+                         {"name": "PATH", "value": path}],
             }}]},
         }
         try:

@@ -22,7 +22,9 @@ LABEL_CLUSTER = f"{GROUP}/kdcluster"
 LABEL_APP = f"{GROUP}/kdapp"
 LABEL_APP_CATALOG = f"{GROUP}/appCatalog"
 LABEL_ROLE = f"{GROUP}/role"
+LABEL_HEADLESS = f"{GROUP}/headless"
 LABEL_POD_NAME = "statefulset.kubernetes.io/pod-name"
+ANNOTATION_PRETTY_NAME = f"{GROUP}/kdapp-prettyName"
 
 FINALIZER = f"{GROUP}/cleanup"
 # Set by the original operator on every live cluster; on a create it marks a restore.

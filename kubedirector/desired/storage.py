@@ -15,28 +15,55 @@ from kubedirector.desired.naming import PVC_TEMPLATE, block_template_name
 ALWAYS_PERSISTED = ("/etc",)
 NEW_LAYOUT_DIRS = ("/opt/guestconfig", "/var/log/guestconfig", "/usr/local/bin", "/usr/local/lib")
 OLD_LAYOUT_DIRS = ("/opt", "/usr")
-INIT_CONTAINER_NAME = "kd-storage-init"
+# The original's names (upstream-pods.md 1.3.3): a volume it initialised carries its
+# marker, so it is recognised here and never copied over again.
+INIT_CONTAINER_NAME = "init"
 INIT_MOUNT = "/mnt"
-INIT_MARKER = f"{INIT_MOUNT}/.kd-storage-initialized"
-INIT_PROGRESS = f"{INIT_MOUNT}/.kd-storage-progress"
+INIT_MARKER = f"{INIT_MOUNT}/etc/kubedirector.init"
+INIT_LOG = f"{INIT_MOUNT}/etc/kubedirector-init.log"
+INIT_PROGRESS = f"{INIT_MOUNT}/etc/kubedirector-init-progress-bar.log"
+# The marker this operator's earlier releases left at the volume root: such a
+# volume is initialised too.
+PREVIOUS_INIT_MARKER = f"{INIT_MOUNT}/.kd-storage-initialized"
+_RSYNC_OPTS = "--info=progress2 --relative -ax --no-inc-recursive"
 
 
-def collapse_dirs(dirs: list[str] | tuple[str, ...]) -> list[str]:
-    """Sorted, normalised, with every directory nested in another one dropped."""
-    kept: list[str] = []
-    for d in sorted({posixpath.normpath(x) for x in dirs}):
-        if not any(d == k or d.startswith(k.rstrip("/") + "/") for k in kept):
-            kept.append(d)
+def _under(path: str, parent: str) -> bool:
+    """`path` is `parent` or lies below it (the original's relative-path test)."""
+    return not posixpath.relpath(path, parent).startswith("..")
+
+
+def union_dirs(
+    defaults: list[str] | tuple[str, ...], app_dirs: list[str] | tuple[str, ...]
+) -> list[str]:
+    """The original's union of default and app directories (upstream-pods.md 1.5):
+    surviving defaults in their order, then surviving app dirs in theirs.  The order
+    is the mount order and the copy order, so it must be the original's.
+    """
+    ds = [posixpath.normpath(posixpath.join("/", d)) for d in defaults]
+    xs = [posixpath.normpath(posixpath.join("/", d)) for d in app_dirs]
+    kept = [
+        d
+        for i, d in enumerate(ds)
+        if d not in ds[:i] and not any(_under(d, o) and d != o for o in ds + xs)
+    ]
+    kept += [
+        x
+        for i, x in enumerate(xs)
+        if x not in xs[:i]
+        and not any(_under(x, o) and x != o for o in xs)
+        and not any(_under(x, d) for d in ds)
+    ]
     return kept
 
 
 def persisted_dirs(app_role: AppRole) -> list[str]:
-    """The directories placed on a member's persistent volume (api.md section 2)."""
-    dirs = [*ALWAYS_PERSISTED, *app_role.persist_dirs]
+    """The directories placed on a member's persistent volume (upstream-pods.md 1.5)."""
+    defaults: tuple[str, ...] = ALWAYS_PERSISTED
     package = app_role.config_package
     if package is not None:
-        dirs += NEW_LAYOUT_DIRS if package.use_new_setup_layout else OLD_LAYOUT_DIRS
-    return collapse_dirs(dirs)
+        defaults += NEW_LAYOUT_DIRS if package.use_new_setup_layout else OLD_LAYOUT_DIRS
+    return union_dirs(defaults, app_role.persist_dirs)
 
 
 def _claim(
@@ -84,28 +111,38 @@ def persistent_mounts(dirs: list[str]) -> list[dict[str, Any]]:
 
 
 def init_script(dirs: list[str]) -> str:
-    """Copy each directory onto the volume once; the marker file makes reruns no-ops,
-    and the progress file (`<done>/<total>`) is what status reports.
+    """The original's init script (upstream-pods.md 1.3.3), text for text, with one
+    addition in front: a volume our earlier releases initialised gets the original's
+    marker first, so it is not copied over either.
+
+    Copy with rsync where it takes the options (progress in INIT_PROGRESS), else
+    `cp --parents -a -x`; only while the marker is absent.  The marker is touched
+    even after a failed copy, as the original does: a copy error on one odd file
+    (a socket, a file that vanished) must not keep the pod from ever starting.
     """
-    total = len(dirs)
-    lines = [f"[ -f {INIT_MARKER} ] && exit 0", "set -e"]
-    for done, d in enumerate(dirs, start=1):
-        src, dest = shlex.quote(d), shlex.quote(f"{INIT_MOUNT}{d}")
-        lines += [
-            f"mkdir -p {dest}",
-            f"if [ -d {src} ]; then cp -a {src}/. {dest}/; fi",
-            f"echo {done}/{total} > {INIT_PROGRESS}",
-        ]
-    lines += [f"touch {INIT_MARKER}", "exit 0"]
-    return "\n".join(lines)
+    joined = " ".join(shlex.quote(d) for d in dirs)
+    cp = f"cp --parent -ax {joined} {INIT_MOUNT}"
+    rsync = (
+        f"mkdir -p {INIT_MOUNT}/etc; rsync --log-file={INIT_LOG} {_RSYNC_OPTS} "
+        f"{joined} {INIT_MOUNT} > {INIT_PROGRESS};"
+    )
+    return (
+        f"[ -f {PREVIOUS_INIT_MARKER} ] && mkdir -p {INIT_MOUNT}/etc && touch {INIT_MARKER}; "
+        f"rsync --log-file=./rsync-check-status-dummy.log {_RSYNC_OPTS} --version; "
+        f"RSYNC_CHECK_STATUS=$?; ! [ -f {INIT_MARKER} ] && ( [ ${{RSYNC_CHECK_STATUS}} != 0 ] "
+        f"&& ({cp}) || ({rsync})); touch {INIT_MARKER};"
+    )
 
 
 def init_container(image: str, role: ClusterRole, dirs: list[str]) -> dict[str, Any]:
-    """Runs before the app container; the same resources so scheduling is unchanged."""
+    """Runs as root before the app container (the image's /etc may be root-only);
+    the same resources, so scheduling is unchanged."""
     container: dict[str, Any] = {
         "name": INIT_CONTAINER_NAME,
         "image": image,
-        "command": ["/bin/sh", "-c", init_script(dirs)],
+        "command": ["/bin/bash"],
+        "args": ["-c", init_script(dirs)],
+        "securityContext": {"runAsUser": 0},
         "volumeMounts": [{"name": PVC_TEMPLATE, "mountPath": INIT_MOUNT}],
     }
     resources = role.resources()

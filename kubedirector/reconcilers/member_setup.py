@@ -25,7 +25,7 @@ from typing import TypeVar
 
 from kubedirector.api.app import App
 from kubedirector.api.cluster import Cluster
-from kubedirector.api.constants import ContainerState, MemberState
+from kubedirector.api.constants import ContainerState, Event, MemberState
 from kubedirector.api.status import ClusterStatus, MemberStatus, RoleStatus
 from kubedirector.lifecycle import notifications
 from kubedirector.setup import configcli_install, crashpoint
@@ -148,6 +148,8 @@ class MemberSetup:
                                 and spec_role is not None
                                 and spec_role.storage is not None,
                                 configcli=configcli_install.Layout.of(package) if package else None,
+                                configure=Event.CONFIGURE in app_role.event_list,
+                                wait_for_journald=app.systemd_required and package is not None,
                             ),
                         )
                     )

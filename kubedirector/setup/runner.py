@@ -53,9 +53,10 @@ class SetupTimeouts:
     fetch: float = scripts.FETCH_TIMEOUT  # each download (package, file injection)
     configure: float = 3600.0  # the whole `--configure` run, from its start
     notify: float = scripts.NOTIFY_TIMEOUT  # one `--addnodes/--delnodes/--reconnect`
+    journald: float = 600.0  # systemd apps: for systemd-journald to come up, first look on
 
     def __post_init__(self) -> None:
-        for name in ("fetch", "configure", "notify"):
+        for name in ("fetch", "configure", "notify", "journald"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"the {name} timeout must be more than 0 seconds")
 
@@ -72,6 +73,8 @@ class SetupSpec:
     generation: int
     keep_configured: bool = False
     configcli: configcli_install.Layout | None = None
+    configure: bool = True  # the role's eventList holds `configure`
+    wait_for_journald: bool = False  # the app is `systemdRequired`
 
 
 def _now(clock: Callable[[], float]) -> str:
@@ -131,6 +134,8 @@ class SetupRunner:
                                          package_url=spec.package_url, run_id=run_id,
                                          injections=spec.injections,
                                          keep_configured=spec.keep_configured,
+                                         configure=spec.configure,
+                                         wait_for_journald=spec.wait_for_journald,
                                          fetch_timeout=fetch,
                                          configcli=spec.configcli)
         try:
@@ -140,6 +145,15 @@ class SetupRunner:
                                        timeout=fetch * (1 + len(spec.injections)) + START_MARGIN)
         except ExecError as e:
             return self._exec_failed(member, "waiting to start app setup", e)
+        if spec.wait_for_journald and result.exit_code == scripts.NOT_READY_EXIT:
+            return self._journald_not_up(member, spec)
+        if result.exit_code == 0 and not spec.configure:
+            # The role's eventList lacks `configure`: unpacked, nothing to run.
+            SETUP_RUNS.labels(result="success").inc()
+            log.info("setup_configured", member=member.pod, configure_event=False)
+            return self._configured(
+                _setup(member, exec_failures=0, last_exec_error=None), spec,
+                scripts.ConfigureResult(running=False, exit_code=0)), None
         if result.exit_code != 0:
             SETUP_RUNS.labels(result="error").inc()
             return self._config_error(
@@ -175,20 +189,45 @@ class SetupRunner:
             return self._overran(member, spec)
         if polled.exit_code == 0:
             SETUP_RUNS.labels(result="success").inc()
-            detail = replace(
-                member.state_detail, config_error_detail=None,
-                last_configured_container=member.state_detail.configuring_container,
-                start_script_stdout_message=polled.stdout[-spec.max_log_size:] or None,
-                start_script_stderr_message=polled.stderr[-spec.max_log_size:] or None,
-                last_setup_generation=spec.generation,
-                setup=replace(member.state_detail.setup, attempt=0, retry_at=None,
-                              error_generation=None))
             log.info("setup_configured", member=member.pod)
-            return replace(member, state=MemberState.CONFIGURED, state_detail=detail), None
+            return self._configured(member, spec, polled), None
         SETUP_RUNS.labels(result="error").inc()
         return self._config_error(
             member, spec, f"app setup (--configure) exited with status {polled.exit_code}",
             stdout=polled.stdout, stderr=polled.stderr), None
+
+    @staticmethod
+    def _configured(member: MemberStatus, spec: SetupSpec,
+                    polled: scripts.ConfigureResult) -> MemberStatus:
+        detail = replace(
+            member.state_detail, config_error_detail=None,
+            last_configured_container=member.state_detail.configuring_container,
+            start_script_stdout_message=polled.stdout[-spec.max_log_size:] or None,
+            start_script_stderr_message=polled.stderr[-spec.max_log_size:] or None,
+            last_setup_generation=spec.generation,
+            setup=replace(member.state_detail.setup, attempt=0, retry_at=None,
+                          error_generation=None))
+        return replace(member, state=MemberState.CONFIGURED, state_detail=detail)
+
+    def _journald_not_up(self, member: MemberStatus,
+                         spec: SetupSpec) -> tuple[MemberStatus, float | None]:
+        """systemd-journald is not up yet: look again shortly, as the original did,
+        but only until the journald timeout (from the first look) has passed."""
+        since = _seconds(member.state_detail.setup.started_at)
+        if since is None:
+            member = _setup(member, started_at=_now(self.clock))
+            since = self.clock()
+        waited = self.clock() - since
+        member = _setup(member, exec_failures=0, last_exec_error=None)
+        if waited >= self.timeouts.journald:
+            SETUP_RUNS.labels(result="error").inc()
+            return self._config_error(
+                member, spec, f"systemd-journald did not come up within "
+                f"{self.timeouts.journald:.0f}s (systemctl status systemd-journald)",
+                stdout="", stderr=""), None
+        detail = replace(member.state_detail, config_error_detail=(
+            f"waiting for systemd-journald before app setup ({int(waited)}s)"))
+        return replace(member, state_detail=detail), POLL_INTERVAL
 
     def _overran(self, member: MemberStatus,
                  spec: SetupSpec) -> tuple[MemberStatus, float | None]:
@@ -232,7 +271,7 @@ class SetupRunner:
     def retried(member: MemberStatus) -> MemberStatus:
         """The member sent back to `creating` for its next setup attempt."""
         member = _setup(member, attempt=member.state_detail.setup.attempt + 1, retry_at=None,
-                        error_generation=None)
+                        error_generation=None, started_at=None)
         detail = replace(member.state_detail, config_error_detail=None)
         return replace(member, state=MemberState.CREATING, state_detail=detail)
 

@@ -7,16 +7,23 @@ output redirected, so the exec returns at once and later reconciles poll it.
 
 Crash safety: a script that changes the guest is one `{ ... }` group, which bash
 reads whole before running any of it, so an exec cut off half-sent runs nothing.
-Before `--configure` starts, its run id is recorded as `<run id>=` (the
-original operator's marker); starting the same run again finds it and starts
+Before `--configure` starts, configure.status is set to `<run id>=`, the
+original operator's format; starting the same run again finds it and starts
 nothing, so an operator that crashed before saving "started" never runs
 `--configure` twice in one container.
+
+configure.status holds one record, `<run id>=` while the run goes and
+`<run id>=<exit code>` after, with no newline, as the original wrote it
+(`<containerID>=<code>`), read by splitting at the last `=`.  The first run in a
+container has the container ID as its run id, so either operator recognises the
+other's record; automatic retries use `<containerID>#<n>`.
 
 Layout in the guest (as the original's app images expect):
     /etc/guestconfig/configmeta.json       the cluster's topology
     /opt/guestconfig/<package>/startscript  from the unpacked setup package
     /opt/guestconfig/configure.status       `<run id>=` when a run starts, then
                                             `<run id>=<exit code>` when it ends
+    /tmp/journald-status.out                systemd apps: the journald check's output
     /opt/guestconfig/configure.pid          the latest run's process (group) id
     /opt/guestconfig/configure.stdout|.stderr  the configure run's output
 """
@@ -42,6 +49,8 @@ MARK_RUNNING = "KD-CONFIGURE-RUNNING"
 MARK_DONE = "KD-CONFIGURE-DONE"
 MARK_STDOUT = "KD-STDOUT"
 MARK_STDERR = "KD-STDERR"
+JOURNALD_STATUS = "/tmp/journald-status.out"
+NOT_READY_EXIT = 92  # systemd-journald is not up yet: try again later
 FETCH_TIMEOUT = 120.0
 NOTIFY_TIMEOUT = 60.0
 
@@ -103,17 +112,38 @@ def _fetch(package_url: str, fetch_timeout: float) -> str:
             + _fail(f"setup package {package_url}: could not be fetched", 95) + "\n")
 
 
+# configure.status as `S`, its run id as `ID` and exit code as `CODE` (split at the
+# last `=`, as the original did); all empty when there is no record.
+_READ_STATUS = (
+    f'S="$(cat "$R{STATUS_FILE}" 2>/dev/null)"\n'
+    'case "$S" in *=*) ID="${S%=*}"; CODE="${S##*=}" ;; *) ID=""; CODE="" ;; esac\n'
+)
+
+
+def _set_status(record: str) -> str:
+    """Replace configure.status with `record`, no newline (the original's format)."""
+    return f'printf %s {shlex.quote(record)} >"$R{STATUS_FILE}"'
+
+
 def _group(body: str) -> str:
     """The body as one compound command: bash reads it whole before running any of it."""
     return "{\n" + body + "}\nexit $?\n"
 
 
-def start_configure(*, configmeta: str, package_url: str | None, run_id: str,
-                    injections: Sequence[FileInjection] = (),
-                    keep_configured: bool = False, fetch_timeout: float = FETCH_TIMEOUT,
-                    configcli: configcli_install.Layout | None = None) -> str:
+def start_configure(
+    *,
+    configmeta: str,
+    package_url: str | None,
+    run_id: str,
+    injections: Sequence[FileInjection] = (),
+    keep_configured: bool = False,
+    configure: bool = True,
+    wait_for_journald: bool = False,
+    fetch_timeout: float = FETCH_TIMEOUT,
+    configcli: configcli_install.Layout | None = None,
+) -> str:
     """File injections, configmeta, package fetch and unpack, then `--configure` in
-    the background; configure.status gets `<run id>=` before it starts and
+    the background; configure.status becomes `<run id>=` before it starts and
     `<run id>=<code>` when it ends.
 
     Idempotent per run id: if configure.status already names the run (started,
@@ -121,37 +151,53 @@ def start_configure(*, configmeta: str, package_url: str | None, run_id: str,
     Without a package only the injections and configmeta are written (and the run
     counts as done, exit 0).  `configcli`: install it (that layout) before the
     package is fetched, see configcli_install.  `keep_configured` (a restarted member whose
-    guestconfig persisted): if the latest configure in the status file succeeded,
-    it stands, as api.md section 4 says, and is not run again.
+    guestconfig persisted): if the last configure recorded succeeded, it stands,
+    as api.md section 4 says, and is not run again.  `configure` false (the role's
+    eventList lacks it): the package is unpacked but `--configure` is not run and
+    configure.status not written, as in the original.  `wait_for_journald`
+    (systemd apps): exit NOT_READY_EXIT, changing nothing, until
+    `systemctl status systemd-journald` succeeds.
     """
-    rid = shlex.quote(run_id)
-    record = f'echo {shlex.quote(run_id + "=0")} >>"$R{STATUS_FILE}"\n'
-    parts = [f"if awk -F= -v id={rid} '$1 == id {{ f = 1 }} END {{ exit !f }}' "
-             f'"$R{STATUS_FILE}" 2>/dev/null; then exit 0; fi\n',
-             *(_injection(inj, i, fetch_timeout) for i, inj in enumerate(injections)),
-             _heredoc(CONFIGMETA, configmeta), f'mkdir -p "$R{GUESTCONFIG}"\n']
+    record = _set_status(run_id + "=0") + "\n"
+    parts = [
+        _READ_STATUS,
+        f'if [ -n "$S" ] && [ "$ID" = {shlex.quote(run_id)} ]; then exit 0; fi\n',
+    ]
+    if wait_for_journald:
+        parts.append(
+            f'mkdir -p "$R/tmp"; systemctl status systemd-journald >"$R{JOURNALD_STATUS}" '
+            f"2>&1 || exit {NOT_READY_EXIT}\n"
+        )
+    parts += [
+        *(_injection(inj, i, fetch_timeout) for i, inj in enumerate(injections)),
+        _heredoc(CONFIGMETA, configmeta),
+        f'mkdir -p "$R{GUESTCONFIG}"\n',
+    ]
     if package_url is None:
         return "set -u\n" + _PRELUDE + _group("".join([*parts, record, "exit 0\n"]))
     if configcli is not None:
         parts.append(configcli_install.fragment(configcli))
     if keep_configured:
-        parts.append(f'if tail -n 1 "$R{STATUS_FILE}" 2>/dev/null | grep -q "=0$"; then '
-                     f'{record.strip()}; exit 0; fi\n')
-    return "set -u\n" + _PRELUDE + _group("".join([
-        *parts,
+        parts.append(f'if [ "$CODE" = 0 ]; then {record.strip()}; exit 0; fi\n')
+    parts += [
         _fetch(package_url, fetch_timeout),
         f'tar -xzf "$R{PACKAGE_FILE}" -C "$R{GUESTCONFIG}" || '
-        + _fail(f"setup package {package_url}: not a gzipped tar", 94) + "\n",
+        + _fail(f"setup package {package_url}: not a gzipped tar", 94)
+        + "\n",
         _FIND_STARTSCRIPT,
+    ]
+    if not configure:
+        return "set -u\n" + _PRELUDE + _group("".join([*parts, "exit 0\n"]))
+    return "set -u\n" + _PRELUDE + _group("".join([
+        *parts,
         f'cd "$R{GUESTCONFIG}"\n',
         # The marker first: from here on, this run counts as started.
-        f'echo {shlex.quote(run_id + "=")} >>"$R{STATUS_FILE}" || '
-        + _fail("cannot write configure.status", 93) + "\n",
+        _set_status(run_id + "=") + " || " + _fail("cannot write configure.status", 91) + "\n",
         # Its own process group (setsid, where the image has it), so a run that
         # outlives its deadline can be stopped whole.
         'S=""; if command -v setsid >/dev/null 2>&1; then S=setsid; fi\n',
-        f'nohup $S bash -c \'"$0" --configure >"$1" 2>"$2"; echo "$3=$?" >>"$4"\' '
-        f'"$SS" "$R{STDOUT_FILE}" "$R{STDERR_FILE}" {rid} "$R{STATUS_FILE}" '
+        f'nohup $S bash -c \'"$0" --configure >"$1" 2>"$2"; printf %s "$?" >>"$3"\' '
+        f'"$SS" "$R{STDOUT_FILE}" "$R{STDERR_FILE}" "$R{STATUS_FILE}" '
         "</dev/null >/dev/null 2>&1 &\n",
         f'echo $! >"$R{PID_FILE}"\n',
         "exit 0\n",
@@ -174,10 +220,10 @@ def poll_configure(*, run_id: str, max_chars: int) -> str:
     """Print whether the run finished and, if so, its exit code and output tails."""
     return "".join([
         _PRELUDE,
-        f"code=\"$(awk -F= -v id={shlex.quote(run_id)} '$1 == id {{ c = $2 }} "
-        f"END {{ print c }}' \"$R{STATUS_FILE}\" 2>/dev/null)\"\n",
-        f'if [ -z "$code" ]; then echo {MARK_RUNNING}; exit 0; fi\n',
-        f'echo "{MARK_DONE} $code"\n',
+        _READ_STATUS,
+        f'if [ "$ID" != {shlex.quote(run_id)} ] || [ -z "$CODE" ]; then '
+        f"echo {MARK_RUNNING}; exit 0; fi\n",
+        f'echo "{MARK_DONE} $CODE"\n',
         f'echo {MARK_STDOUT}; tail -c {max_chars} "$R{STDOUT_FILE}" 2>/dev/null; echo\n',
         f'echo {MARK_STDERR}; tail -c {max_chars} "$R{STDERR_FILE}" 2>/dev/null; echo\n',
         "exit 0\n",

@@ -34,7 +34,7 @@ from kubedirector.desired.headless_service import build_headless_service
 from kubedirector.desired.member_service import build_member_service
 from kubedirector.desired.statefulset import (
     PROJECTION_VOLUME_PREFIX,
-    SECRET_VOLUME,
+    SECRET_VOLUME_PREFIX,
     SHM_VOLUME,
     RoleNotInAppError,
     build_statefulset,
@@ -154,7 +154,7 @@ _MEMBER_SERVICE_FIELDS = (
 
 def _volume_field(name: str) -> str | None:
     """The role field a pod volume (or mount) comes from, by its name."""
-    if name == SECRET_VOLUME:
+    if name.startswith(SECRET_VOLUME_PREFIX):
         return "secret"
     if name == SHM_VOLUME:
         return "sharedMemory"

@@ -254,3 +254,78 @@ def test_catalog_app_reaches_ready_with_its_setup_package(kubectl, namespace, op
     assert st["memberSummary"] == "4/4"
     for pod in members(st):
         assert calls(kubectl, namespace, pod) == ["--configure"]
+
+
+def guest_file(kubectl, namespace: str, pod: str, path: str) -> str | None:
+    """A file in the member's guest root, None when absent."""
+    proc = kubectl("exec", pod, "-n", namespace, "--", "sh", "-c",
+                   f'cat "$KD_GUEST_ROOT{path}" 2>/dev/null || echo KD-ABSENT; exit 0')
+    return None if proc.stdout.strip() == "KD-ABSENT" else proc.stdout
+
+
+def test_configure_status_is_the_originals_record(kubectl, namespace, operator,
+                                                  package_server):
+    """configure.status ends as `<container>=0`, no newline: what the original wrote
+    and reads back after a restart (upstream-pods.md 2.3 step 10).  (The simulated
+    kubelet reports no containerID, so the container is named by api.md's fallback.)"""
+    apply(kubectl, namespace, recorder_app("recorder", f"{package_server}/recorder.tgz"))
+    apply(kubectl, namespace, recorder_cluster("rec", "recorder", {"a": 1}))
+    st = wait_ready(kubectl, namespace, "rec")
+    (pod, member), = members(st).items()
+    container = member["stateDetail"]["lastConfiguredContainer"]
+    assert guest_file(kubectl, namespace, pod, "/opt/guestconfig/configure.status") == (
+        f"{container}=0")
+
+
+def test_event_list_without_configure_skips_the_startscript(kubectl, namespace, operator,
+                                                            package_server):
+    """Role `b` lists only addnodes: it is configured without `--configure` (and no
+    configure.status), yet still hears of new members; `a` lists nothing but
+    configure, so it hears nothing."""
+    app = recorder_app("picky", f"{package_server}/recorder.tgz")
+    app["spec"]["roles"][0]["eventList"] = ["configure"]
+    app["spec"]["roles"][1]["eventList"] = ["addnodes"]
+    apply(kubectl, namespace, app)
+    apply(kubectl, namespace, recorder_cluster("picky", "picky", {"a": 1, "b": 1}))
+    st = wait_ready(kubectl, namespace, "picky")
+    by_role = {m["role"]: pod for pod, m in members(st).items()}
+    assert calls(kubectl, namespace, by_role["a"]) == ["--configure"]
+    assert calls(kubectl, namespace, by_role["b"]) == []
+    assert guest_file(kubectl, namespace, by_role["b"], "/opt/guestconfig/configure.status") is None
+    assert guest_file(kubectl, namespace, by_role["b"],
+                      "/opt/guestconfig/recorder/startscript") is not None, "unpacked"
+    set_workers(kubectl, namespace, "picky", 2)
+    wait_until(lambda: len(members(status(kubectl, namespace, "picky"))) == 3, 60, "3 members")
+    grown = wait_ready(kubectl, namespace, "picky")
+    new = next(p for p in members(grown) if p not in members(st))
+    wait_until(lambda: fqdns(calls(kubectl, namespace, by_role["b"]), "addnodes", "b")
+               == {fqdn(grown, namespace, new)}, 30, "b to hear of the new member")
+    assert calls(kubectl, namespace, by_role["a"]) == ["--configure"]
+
+
+def test_systemd_app_waits_for_journald_and_its_pods_look_like_the_originals(
+        kubectl, namespace, operator, package_server):
+    """The simulated node answers `systemctl status systemd-journald` (a stand-in);
+    the member pod carries what the original's did."""
+    app = recorder_app("sysd", f"{package_server}/recorder.tgz")
+    app["spec"]["systemdRequired"] = True
+    apply(kubectl, namespace, app)
+    cluster = recorder_cluster("sysd", "sysd", {"a": 1})
+    cluster["spec"]["roles"][0]["storage"] = {"size": "1Gi"}
+    apply(kubectl, namespace, cluster)
+    st = wait_ready(kubectl, namespace, "sysd")
+    (pod, _), = members(st).items()
+    assert "journald" in (guest_file(kubectl, namespace, pod, "/tmp/journald-status.out") or "")
+    assert calls(kubectl, namespace, pod) == ["--configure"]
+    spec = json.loads(kubectl("get", "pod", pod, "-n", namespace, "-o", "json").stdout)["spec"]
+    assert spec["automountServiceAccountToken"] is False
+    app_container = spec["containers"][0]
+    assert {"name": "NVIDIA_VISIBLE_DEVICES", "value": "void"} in app_container["env"]
+    hook = app_container["lifecycle"]["postStart"]["exec"]["command"]
+    assert f"search {st['clusterService']}." in hook[2]
+    mounts = [m["mountPath"] for m in app_container["volumeMounts"]]
+    assert mounts[:4] == ["/etc", "/opt", "/usr", "/tmp"]
+    assert {"/run", "/run/lock", "/sys/fs/cgroup", "/sys/fs/cgroup/systemd"} <= set(mounts)
+    (init,) = spec["initContainers"]
+    assert (init["name"], init["securityContext"]) == ("init", {"runAsUser": 0})
+    assert "/mnt/etc/kubedirector.init" in init["args"][1]

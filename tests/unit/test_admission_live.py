@@ -13,6 +13,11 @@ import pytest
 from kubedirector.api.app import App
 from kubedirector.api.cluster import Cluster
 from kubedirector.api.config import Config
+from kubedirector.desired.statefulset import (
+    PROJECTION_VOLUME_PREFIX,
+    SECRET_VOLUME_PREFIX,
+    SHM_VOLUME,
+)
 from kubedirector.resources import PVCS, SECRETS, SERVICES, STATEFULSETS
 from kubedirector.webhook import derived, references
 from kubedirector.webhook.admission import review
@@ -142,8 +147,8 @@ def test_statefulset_paths_map_back_to_role_fields():
     mounts = [
         m["name"] for m in sts.obj["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
     ]
-    shm, projection = volumes.index("kd-dshm"), volumes.index("kd-projection-0")
-    secret_mount = mounts.index("kd-secret")
+    shm, projection = volumes.index(SHM_VOLUME), volumes.index(f"{PROJECTION_VOLUME_PREFIX}0")
+    secret_mount = mounts.index(f"{SECRET_VOLUME_PREFIX}kd-s")
     required = "nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution"
     expected = [  # (StatefulSet path, role field), both after their prefixes
         ("containers[0].resources.limits[nvidia.com/gpu]", "resources.limits[nvidia.com/gpu]"),

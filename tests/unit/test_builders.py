@@ -1,9 +1,13 @@
 import copy
+import posixpath
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kubedirector.api.app import App
 from kubedirector.api.cluster import Cluster
@@ -25,6 +29,11 @@ from tests.unit.kd_fixtures import compat_apps, spark_app, spark_cluster
 
 REPO = Path(__file__).resolve().parents[2]
 NODEPORT = Config(default_service_type="NodePort")
+PRETTY = "Spark 2.2.1 with Jupyter"
+NEW_LAYOUT_ENV = [
+    {"name": "PYTHONUSERBASE", "value": "/usr/local"},
+    {"name": "NVIDIA_VISIBLE_DEVICES", "value": "void"},
+]
 KD_LABELS = {
     "kubedirector.hpe.com/kdcluster": "spark221e2",
     "kubedirector.hpe.com/kdapp": "spark221e2",
@@ -207,7 +216,11 @@ def test_statefulset_shape():
     sts = statefulset()
     assert sts["apiVersion"] == "apps/v1"
     assert sts["metadata"]["name"] == "ss-controller"
-    assert sts["metadata"]["labels"] == KD_LABELS | {"kubedirector.hpe.com/role": "controller"}
+    assert sts["metadata"]["labels"] == KD_LABELS | {
+        "kubedirector.hpe.com/role": "controller",
+        "kubedirector.hpe.com/headless": "spark221e2",
+    }
+    assert sts["metadata"]["annotations"] == {"kubedirector.hpe.com/kdapp-prettyName": PRETTY}
     assert sts["metadata"]["ownerReferences"][0]["kind"] == "KubeDirectorCluster"
     spec = sts["spec"]
     assert spec["podManagementPolicy"] == "Parallel"
@@ -240,7 +253,9 @@ def test_app_container():
     ]
     assert app_container["securityContext"] == {"capabilities": {"add": ["SYS_RESOURCE"]}}
     assert (app_container["stdin"], app_container["tty"]) == (False, False)
-    assert app_container["env"] == []
+    assert app_container["env"] == NEW_LAYOUT_ENV
+    assert app_container["lifecycle"]["postStart"]["exec"]["command"][:2] == ["/bin/bash", "-c"]
+    assert "search spark221e2-hs." in app_container["lifecycle"]["postStart"]["exec"]["command"][2]
 
 
 def test_role_image_overrides_default():
@@ -254,7 +269,7 @@ def test_stdin_tty_env():
     doc["spec"]["roles"][1]["env"] = [{"name": "MODE", "value": "batch"}]
     app_container = container(statefulset("worker", app_doc, doc))
     assert (app_container["stdin"], app_container["tty"]) == (True, True)
-    assert app_container["env"] == [{"name": "MODE", "value": "batch"}]
+    assert app_container["env"] == [{"name": "MODE", "value": "batch"}, *NEW_LAYOUT_ENV]
 
 
 def test_no_security_context_without_capabilities():
@@ -285,28 +300,49 @@ def test_pod_labels_annotations_affinity_service_account():
     template = sts["spec"]["template"]
     assert template["metadata"]["labels"] == KD_LABELS | {
         "kubedirector.hpe.com/role": "controller",
+        "kubedirector.hpe.com/headless": "spark221e2",
         "team": "data",
         "global": "yes",
     }
-    assert template["metadata"]["annotations"] == {"g": "2", "a": "1"}
+    assert template["metadata"]["annotations"] == {
+        "kubedirector.hpe.com/kdapp-prettyName": PRETTY,
+        "g": "2",
+        "a": "1",
+    }
     assert template["spec"]["affinity"] == affinity
     assert template["spec"]["serviceAccountName"] == "spark-sa"
+    assert template["spec"]["automountServiceAccountToken"] is True
 
 
-def test_no_service_account_leaves_the_server_default():
-    assert "serviceAccountName" not in statefulset()["spec"]["template"]["spec"]
+def test_global_pod_labels_beat_the_roles():
+    doc = spark_cluster()
+    doc["spec"]["roles"][0] |= {"podLabels": {"tier": "role"}, "podAnnotations": {"n": "role"}}
+    config = Config(pod_labels={"tier": "global"}, pod_annotations={"n": "global"})
+    template = statefulset(cluster_doc=doc, config=config)["spec"]["template"]
+    assert template["metadata"]["labels"]["tier"] == "global"
+    assert template["metadata"]["annotations"]["n"] == "global"
+
+
+def test_no_service_account_no_token():
+    pod = statefulset()["spec"]["template"]["spec"]
+    assert "serviceAccountName" not in pod
+    assert pod["automountServiceAccountToken"] is False
 
 
 def test_systemd_cgroup_mounts_unless_native():
     sts = statefulset()
-    assert volumes(sts)["kd-cgroup"]["hostPath"] == {"path": "/sys/fs/cgroup"}
+    assert volumes(sts)["cgroupfs"]["hostPath"] == {"path": "/sys/fs/cgroup"}
     assert mounts(sts)["/sys/fs/cgroup"]["readOnly"] is True
     assert "/sys/fs/cgroup/systemd" in mounts(sts)
     native = statefulset(config=Config(native_systemd_support=True))
-    assert "kd-cgroup" not in volumes(native)
+    assert "cgroupfs" not in volumes(native)
     app_doc = spark_app()
     app_doc["spec"]["systemdRequired"] = False
-    assert volumes(statefulset(app_doc=app_doc)) == {}
+    assert list(volumes(statefulset(app_doc=app_doc))) == [
+        "tmpfs-tmp",
+        "tmpfs-run",
+        "tmpfs-run-lock",
+    ]
 
 
 def test_role_secret_and_default_secret():
@@ -319,14 +355,17 @@ def test_role_secret_and_default_secret():
         "readOnly": True,
     }
     controller = statefulset("controller", cluster_doc=doc)
-    assert volumes(controller)["kd-secret"]["secret"] == {"secretName": "own", "defaultMode": 0o400}
+    assert volumes(controller)["secret-vol-own"]["secret"] == {
+        "secretName": "own",
+        "defaultMode": 0o400,
+    }
     assert mounts(controller)["/etc/own"] == {
-        "name": "kd-secret",
+        "name": "secret-vol-own",
         "mountPath": "/etc/own",
         "readOnly": True,
     }
     worker = statefulset("worker", cluster_doc=doc)
-    assert volumes(worker)["kd-secret"]["secret"] == {"secretName": "shared"}
+    assert volumes(worker)["secret-vol-shared"]["secret"] == {"secretName": "shared"}
     assert mounts(worker)["/etc/shared"]["readOnly"] is False
 
 
@@ -337,13 +376,23 @@ def test_volume_projections_and_shared_memory():
         "sharedMemory": "2Gi",
     }
     sts = statefulset(cluster_doc=doc)
-    assert volumes(sts)["kd-projection-0"]["persistentVolumeClaim"] == {
+    assert volumes(sts)["projected-vol-0"]["persistentVolumeClaim"] == {
         "claimName": "datasets",
         "readOnly": True,
     }
-    assert mounts(sts)["/data"]["name"] == "kd-projection-0"
-    assert volumes(sts)["kd-dshm"]["emptyDir"] == {"medium": "Memory", "sizeLimit": "2Gi"}
-    assert mounts(sts)["/dev/shm"]["name"] == "kd-dshm"
+    assert mounts(sts)["/data"]["name"] == "projected-vol-0"
+    assert volumes(sts)["shmem"]["emptyDir"] == {"medium": "Memory", "sizeLimit": "2Gi"}
+    assert mounts(sts)["/dev/shm"]["name"] == "shmem"
+    # The original's order: tmpfs, secret, projections, shared memory, cgroups.
+    assert list(volumes(sts)) == [
+        "tmpfs-tmp",
+        "tmpfs-run",
+        "tmpfs-run-lock",
+        "projected-vol-0",
+        "shmem",
+        "cgroupfs",
+        "systemd",
+    ]
 
 
 def test_unknown_role_raises():
@@ -387,17 +436,18 @@ def test_persistent_storage_claim_and_mounts():
         "storageClassName": "fast",
     }
     persisted = [m for m in container(sts)["volumeMounts"] if m["name"] == "p"]
+    # The original's order: defaults, then the app's dirs.
     assert [m["mountPath"] for m in persisted] == [
-        "/data",
         "/etc",
         "/opt/guestconfig",
+        "/var/log/guestconfig",
         "/usr/local/bin",
         "/usr/local/lib",
         "/var/lib/cassandra",
         "/var/log/cassandra",
-        "/var/log/guestconfig",
+        "/data",
     ]
-    assert persisted[0] == {"name": "p", "mountPath": "/data", "subPath": "data"}
+    assert persisted[-1] == {"name": "p", "mountPath": "/data", "subPath": "data"}
 
 
 def test_storage_class_from_config_default():
@@ -410,7 +460,7 @@ def test_storage_class_from_config_default():
 
 def test_old_layout_dirs_collapse_into_parents():
     role = App.from_dict(compat_apps()["cdh632"]).role("primary")
-    assert storage.persisted_dirs(role) == ["/data", "/etc", "/opt", "/usr", "/var"]
+    assert storage.persisted_dirs(role) == ["/etc", "/opt", "/usr", "/var", "/data"]
 
 
 def test_no_package_persists_etc_and_app_dirs_only():
@@ -419,31 +469,42 @@ def test_no_package_persists_etc_and_app_dirs_only():
 
 
 @pytest.mark.parametrize(
-    ("dirs", "expected"),
+    ("defaults", "app_dirs", "expected"),
     [
-        (["/a/b", "/a"], ["/a"]),
-        (["/a/", "/a/b/c", "/ab"], ["/a", "/ab"]),
-        (["/var/log", "/var/lib", "/var/log/x"], ["/var/lib", "/var/log"]),
-        (["/x/../y", "/y/z"], ["/y"]),
+        # upstream-pods.md 1.5's example.
+        (
+            storage.ALWAYS_PERSISTED + storage.NEW_LAYOUT_DIRS,
+            ["/usr/local", "/var/lib/x"],
+            ["/etc", "/opt/guestconfig", "/var/log/guestconfig", "/usr/local", "/var/lib/x"],
+        ),
+        # An app dir equal to a default goes; the default stays in its place.
+        (["/etc", "/opt", "/usr"], ["/opt", "/var"], ["/etc", "/opt", "/usr", "/var"]),
+        # Nested and repeated, cleaned first.
+        (["/etc", "/etc/"], ["/a/b", "/a", "/x/../a/c", "/a"], ["/etc", "/a"]),
+        (["/etc"], ["/etc/x", "/etcx"], ["/etc", "/etcx"]),
     ],
 )
-def test_collapse_dirs(dirs, expected):
-    assert storage.collapse_dirs(dirs) == expected
+def test_union_dirs(defaults, app_dirs, expected):
+    assert storage.union_dirs(defaults, app_dirs) == expected
 
 
 def test_storage_init_container():
     app_doc, doc = cassandra_with_storage({"size": "40Gi"})
     sts = statefulset("seed", app_doc, doc)
     (init,) = sts["spec"]["template"]["spec"]["initContainers"]
-    assert init["name"] == "kd-storage-init"
+    assert init["name"] == "init"
     assert init["image"] == "docker.io/bluedata/cassandra:4.0"
     assert init["volumeMounts"] == [{"name": "p", "mountPath": "/mnt"}]
     assert init["resources"] == {"limits": {"cpu": "1", "memory": "1Gi"}}
-    script = init["command"][2]
-    assert script.startswith("[ -f /mnt/.kd-storage-initialized ] && exit 0")
-    assert "cp -a /var/lib/cassandra/. /mnt/var/lib/cassandra/" in script
-    assert "echo 8/8 > /mnt/.kd-storage-progress" in script
-    assert script.endswith("touch /mnt/.kd-storage-initialized\nexit 0")
+    assert init["securityContext"] == {"runAsUser": 0}
+    assert init["command"] == ["/bin/bash"]
+    script = init["args"][1]
+    assert script.startswith(
+        "[ -f /mnt/.kd-storage-initialized ] && mkdir -p /mnt/etc && "
+        "touch /mnt/etc/kubedirector.init; rsync "
+    )
+    assert "cp --parent -ax /etc /opt/guestconfig" in script
+    assert script.endswith("touch /mnt/etc/kubedirector.init;")
 
 
 def test_no_storage_no_init_container():
@@ -527,7 +588,7 @@ def _as_the_server_returns_it(sts: dict[str, Any]) -> dict[str, Any]:
     for vol in pod["volumes"]:
         vol.get("hostPath", {}).setdefault("type", "")
     app_container = pod["containers"][0]
-    for key in ("stdin", "tty", "env"):
+    for key in ("stdin", "tty"):
         app_container.pop(key)
     app_container["terminationMessagePath"] = "/dev/termination-log"
     app_container["resources"] = {
@@ -567,3 +628,70 @@ def test_auth_tokens():
     assert new_auth_token(lambda n: bytes(range(n))) == bytes(range(16)).hex()
     assert len(new_auth_token()) == 32
     assert new_auth_token() != new_auth_token()
+
+
+def _run_init(tmp_path: Path, volume_files: dict[str, str]) -> Path:
+    """Run the init script with /mnt moved to a scratch volume, copying a scratch
+    source directory; returns the volume."""
+
+    src = tmp_path / "image" / "etc"
+    src.mkdir(parents=True)
+    (src / "app.conf").write_text("from the image")
+    volume = tmp_path / "volume"
+    volume.mkdir()
+    for name, text in volume_files.items():
+        (volume / name).parent.mkdir(parents=True, exist_ok=True)
+        (volume / name).write_text(text)
+    script = storage.init_script([str(src)]).replace("/mnt", str(volume))
+    subprocess.run(["/bin/bash", "-c", script], cwd=tmp_path, check=True, timeout=30)
+    return volume
+
+
+def test_init_copies_a_fresh_volume_and_marks_it(tmp_path):
+    volume = _run_init(tmp_path, {})
+    copied = volume / str(tmp_path / "image" / "etc" / "app.conf").lstrip("/")
+    assert copied.read_text() == "from the image"
+    assert (volume / "etc" / "kubedirector.init").exists()
+
+
+@pytest.mark.parametrize(
+    "marker", ["etc/kubedirector.init", ".kd-storage-initialized"], ids=["original", "previous"]
+)
+def test_init_leaves_an_initialised_volume_alone(tmp_path, marker):
+    volume = _run_init(tmp_path, {marker: ""})
+    assert not (volume / str(tmp_path).lstrip("/")).exists()
+    assert (volume / "etc" / "kubedirector.init").exists()
+
+
+@pytest.mark.parametrize(
+    ("resources", "void"),
+    [
+        ({"requests": {"nvidia.com/gpu": "1"}, "limits": {"nvidia.com/gpu": "1"}}, False),
+        ({"requests": {"nvidia.com/mig-1g.5gb": "2"}}, False),
+        ({"requests": {"nvidia.com/gpu": "0"}}, True),
+        ({"limits": {"nvidia.com/gpu": "1"}}, True),  # only requests count, as in the original
+        ({"requests": {"cpu": "1"}}, True),
+    ],
+)
+def test_nvidia_visible_devices_void_unless_a_gpu_is_requested(resources, void):
+    doc = spark_cluster()
+    doc["spec"]["roles"][0]["resources"] = resources
+    env = container(statefulset(cluster_doc=doc))["env"]
+    assert ({"name": "NVIDIA_VISIBLE_DEVICES", "value": "void"} in env) is void
+
+
+_SEGMENTS = st.sampled_from(["etc", "opt", "usr", "local", "x", "..", "."])
+_DIRS = st.lists(
+    st.lists(_SEGMENTS, min_size=1, max_size=4).map(lambda p: "/" + "/".join(p)), max_size=6
+)
+
+
+@given(defaults=_DIRS, app_dirs=_DIRS)
+def test_union_dirs_covers_every_dir_once(defaults, app_dirs):
+    kept = storage.union_dirs(defaults, app_dirs)
+    clean = [posixpath.normpath(posixpath.join("/", d)) for d in [*defaults, *app_dirs]]
+    assert len(kept) == len(set(kept))
+    for d in clean:
+        assert any(d == k or d.startswith(k.rstrip("/") + "/") for k in kept), d
+    for a in kept:
+        assert not any(a != b and a.startswith(b.rstrip("/") + "/") for b in kept), a

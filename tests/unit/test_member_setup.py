@@ -171,3 +171,69 @@ def test_notifications_run_side_by_side_each_written_when_delivered() -> None:
     assert all(m.state_detail.pending_notify_cmds == () for m in out.roles[0].members)
     told = [sum(not m.state_detail.pending_notify_cmds for m in by_pod(s).values()) for s in saved]
     assert told == [1, 2, 3]
+
+
+@dataclass
+class Recorder:
+    """Records every script sent and answers exit 0."""
+
+    sent: list[str] = field(default_factory=list)
+
+    def run(
+        self,
+        namespace: str,
+        pod: str,
+        script: str,
+        *,
+        timeout: float = 30.0,
+        container: str = APP_CONTAINER_NAME,
+    ) -> ExecResult:
+        self.sent.append(script)
+        return ExecResult(0, "", "")
+
+
+def test_the_apps_event_list_and_systemd_reach_the_start_script() -> None:
+    """A role whose eventList lacks `configure` is configured after the unpack, without
+    a startscript run; a systemd app's start waits for journald."""
+    doc = spark_app()
+    doc["spec"]["systemdRequired"] = True
+    for role in doc["spec"]["roles"]:
+        role["eventList"] = ["addnodes"]
+    app = App.from_dict(doc)
+    guest = Recorder()
+    out = MemberSetup(SetupRunner(guest)).setup(  # type: ignore[arg-type]
+        Cluster.from_dict(spark_cluster(), None, app),
+        app,
+        draft(member("w-1", 1, MemberState.CREATING)),
+        configmeta,
+        lambda _s: None,
+    )
+    (script,) = guest.sent
+    assert "systemctl status systemd-journald" in script
+    assert "--configure" not in script
+    assert out.roles[0].members[0].state == MemberState.CONFIGURED
+
+
+def test_no_journald_wait_without_a_setup_package() -> None:
+    """As in the original, a role without a package (here: only a file injection) is
+    not held back by the systemd gate."""
+    doc = spark_app()
+    doc["spec"]["systemdRequired"] = True
+    doc["spec"].pop("defaultConfigPackage", None)
+    for role in doc["spec"]["roles"]:
+        role["configPackage"] = None
+    app = App.from_dict(doc)
+    cluster_doc = spark_cluster()
+    for role in cluster_doc["spec"]["roles"]:
+        role["fileInjections"] = [{"srcURL": "file:///a.conf", "destDir": "/etc"}]
+    guest = Recorder()
+    MemberSetup(SetupRunner(guest)).setup(  # type: ignore[arg-type]
+        Cluster.from_dict(cluster_doc, None, app),
+        app,
+        draft(member("w-1", 1, MemberState.CREATING)),
+        configmeta,
+        lambda _s: None,
+    )
+    (script,) = guest.sent
+    assert "systemctl" not in script
+    assert "a.conf" in script

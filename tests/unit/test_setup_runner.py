@@ -170,6 +170,62 @@ def run_to_config_error(runner: SetupRunner, fake: FakeExecutor, member: MemberS
     return member
 
 
+# ---------------------------------------------------------------- eventList, journald
+
+
+def test_event_list_without_configure_is_configured_after_the_unpack(
+        runner: SetupRunner, fake: FakeExecutor) -> None:
+    """The original unpacked the package and stopped there: no `--configure`, no poll."""
+    fake.answers.append(ok())
+    spec = replace(setup_spec(), configure=False)
+    member, again = runner.step(creating(), spec)
+    assert (member.state, again) == (MemberState.CONFIGURED, None)
+    assert member.state_detail.last_configured_container == CID
+    (call,) = fake.calls
+    assert "--configure" not in call.script
+    assert call.script == scripts.start_configure(
+        configmeta='{"version": 7}', package_url="file:///opt/configscripts/appconfig.tgz",
+        run_id=CID, configure=False)
+
+
+def test_journald_is_waited_for_then_setup_starts(runner: SetupRunner, fake: FakeExecutor,
+                                                  clock: Clock) -> None:
+    spec = replace(setup_spec(), wait_for_journald=True)
+    fake.answers += [ok(code=scripts.NOT_READY_EXIT), ok(code=scripts.NOT_READY_EXIT), ok()]
+    member, again = runner.step(creating(), spec)
+    assert (member.state, again) == (MemberState.CREATING, POLL_INTERVAL)
+    assert "systemd-journald" in (member.state_detail.config_error_detail or "")
+    assert "systemctl status systemd-journald" in fake.calls[0].script
+    clock.advance(30)
+    member, again = runner.step(member, spec)
+    assert progress(member) == {STARTED_AT: stamp(T0)}, "the wait counts from the first look"
+    clock.advance(5)
+    member, again = runner.step(member, spec)
+    assert progress(member) == {RUN_ID: CID, STARTED_AT: stamp(T0 + 35)}
+    assert member.state_detail.config_error_detail is None
+
+
+def test_journald_that_never_comes_up_is_a_config_error(runner: SetupRunner,
+                                                        fake: FakeExecutor,
+                                                        clock: Clock) -> None:
+    spec = replace(setup_spec(), wait_for_journald=True)
+    fake.answers += [ok(code=scripts.NOT_READY_EXIT)] * 2
+    member, _ = runner.step(creating(), spec)
+    clock.advance(SetupTimeouts().journald)
+    member, again = runner.step(member, spec)
+    assert (member.state, again) == (MemberState.CONFIG_ERROR, None)
+    assert "systemd-journald did not come up" in (member.state_detail.config_error_detail or "")
+    retried = runner.retried(member)
+    assert retried.state_detail.setup.started_at is None, "the next attempt waits afresh"
+
+
+def test_exit_92_is_an_error_when_journald_is_not_waited_for(
+        runner: SetupRunner, fake: FakeExecutor) -> None:
+    fake.answers.append(ok(code=scripts.NOT_READY_EXIT))
+    member, _ = runner.step(creating(), setup_spec())
+    assert member.state == MemberState.CONFIG_ERROR
+
+
 # ---------------------------------------------------------------- start, poll, done
 
 

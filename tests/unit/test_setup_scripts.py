@@ -143,7 +143,7 @@ def test_start_returns_at_once_and_poll_sees_running_then_done(guest: Path) -> N
                                      stderr="configuring-err")
     assert (guest / "calls").read_text() == f"{guest}/opt/guestconfig --configure\n"
     status = (guest / scripts.STATUS_FILE.lstrip("/")).read_text()
-    assert status == f"{RUN_ID}=\n{RUN_ID}=0\n"  # the start marker, then the outcome
+    assert status == f"{RUN_ID}=0"  # the original's format: no newline, one record
 
 
 # ---------------------------------------------------------------- crash safety and bounds
@@ -247,16 +247,100 @@ def test_failed_configure_reports_its_code_and_output_tails(guest: Path) -> None
     assert full.stdout == long_out and full.stderr == long_err
 
 
-def test_poll_finds_the_line_of_its_own_run_id(guest: Path) -> None:
-    status = guest / scripts.STATUS_FILE.lstrip("/")
-    status.parent.mkdir(parents=True)
-    fallback = "pod-uid/0/2026-11-27T07:00:00Z"
-    status.write_text(f"{RUN_ID}=7\n{RUN_ID}#1=0\n{fallback}=5\n")
-    assert poll(guest, RUN_ID).exit_code == 7
-    assert poll(guest, f"{RUN_ID}#1").exit_code == 0
-    assert poll(guest, fallback).exit_code == 5
-    assert poll(guest, f"{RUN_ID}#2").running
-    assert poll(guest, "containerd://0123").running
+def write_status(root: Path, text: str) -> Path:
+    status = root / scripts.STATUS_FILE.lstrip("/")
+    status.parent.mkdir(parents=True, exist_ok=True)
+    status.write_text(text)
+    return status
+
+
+@pytest.mark.parametrize(
+    ("record", "run_id", "expected"),
+    [
+        # The original's records: `<containerID>=<code>`, no newline.
+        (f"{RUN_ID}=7", RUN_ID, 7),
+        (f"{RUN_ID}=0", RUN_ID, 0),
+        (f"{RUN_ID}=", RUN_ID, None),
+        (f"{RUN_ID}#1=0", f"{RUN_ID}#1", 0),
+        ("pod-uid/0/2026-11-27T07:00:00Z=5", "pod-uid/0/2026-11-27T07:00:00Z", 5),
+        # Another run's record, or none that parses: not this run's outcome.
+        (f"{RUN_ID}=0", f"{RUN_ID}#2", None),
+        (f"{RUN_ID}=0", "containerd://0123", None),
+        ("garbage", RUN_ID, None),
+    ],
+)
+def test_poll_reads_the_record_of_its_own_run(
+        guest: Path, record: str, run_id: str, expected: int | None) -> None:
+    write_status(guest, record)
+    result = poll(guest, run_id)
+    assert result.running is (expected is None)
+    assert result.exit_code == expected
+
+
+def test_a_run_the_original_started_is_recognised(guest: Path) -> None:
+    """An adopted member whose `--configure` the original started in this container:
+    ours starts nothing, and reads the original's outcome when it lands."""
+    with_package(guest)
+    status = write_status(guest, f"{RUN_ID}=")
+    assert start(guest).returncode == 0
+    assert not (guest / "calls").exists()
+    assert poll(guest).running
+    status.write_text(f"{RUN_ID}=0")
+    assert poll(guest).exit_code == 0
+
+
+def test_the_originals_reading_of_our_record(guest: Path) -> None:
+    """The original splits at the last `=`: it finds our container ID and code."""
+    with_package(guest)
+    assert start(guest).returncode == 0
+    wait_done(guest)
+    text = (guest / scripts.STATUS_FILE.lstrip("/")).read_text()
+    container_id, _, code = text.rpartition("=")
+    assert (container_id, code) == (RUN_ID, "0")
+
+
+def test_a_previous_release_status_file_still_decides_after_a_restart(guest: Path) -> None:
+    """Our earlier releases appended `<id>=` and `<id>=<code>` lines."""
+    with_package(guest)
+    write_status(guest, "first=\nfirst=0\n")
+    proc = run_guest(guest, scripts.start_configure(
+        configmeta="{}", package_url=PACKAGE_URL, run_id="second", keep_configured=True))
+    assert proc.returncode == 0, proc.stderr
+    assert wait_done(guest, run_id="second").exit_code == 0
+    assert not (guest / "calls").exists()
+
+
+def test_an_event_list_without_configure_unpacks_but_runs_nothing(guest: Path) -> None:
+    with_package(guest)
+    proc = run_guest(guest, scripts.start_configure(
+        configmeta="{}", package_url=PACKAGE_URL, run_id=RUN_ID, configure=False))
+    assert proc.returncode == 0, proc.stderr
+    assert (guest / "opt/guestconfig/appconfig/startscript").is_file()
+    assert not (guest / "calls").exists()
+    assert not (guest / scripts.STATUS_FILE.lstrip("/")).exists()
+
+
+def test_journald_wait_changes_nothing_until_journald_is_up(guest: Path, tmp_path: Path) -> None:
+    """systemd apps: the start exits NOT_READY_EXIT while `systemctl status
+    systemd-journald` fails, and goes ahead once it succeeds."""
+    with_package(guest)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    systemctl = bin_dir / "systemctl"
+    script = scripts.start_configure(
+        configmeta="{}", package_url=PACKAGE_URL, run_id=RUN_ID, wait_for_journald=True)
+    env = {**os.environ, "KD_GUEST_ROOT": str(guest), "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    for code in (3, 0):
+        systemctl.write_text(f"#!/bin/sh\necho \"$@\"\nexit {code}\n")
+        systemctl.chmod(0o755)
+        proc = subprocess.run(["bash", "-s"], input=script, capture_output=True, text=True,
+                              timeout=10, env=env, check=False)
+        if code:
+            assert proc.returncode == scripts.NOT_READY_EXIT
+            assert not configmeta_file(guest).exists()
+    assert proc.returncode == 0, proc.stderr
+    assert wait_done(guest).exit_code == 0
+    assert (guest / "tmp/journald-status.out").read_text() == "status systemd-journald\n"
 
 
 def test_poll_with_no_status_file_is_running(guest: Path) -> None:
@@ -562,7 +646,7 @@ def test_keep_configured_follows_the_latest_outcome_not_any_earlier_success(
     with_package(guest)
     status = guest / scripts.STATUS_FILE.lstrip("/")
     status.parent.mkdir(parents=True, exist_ok=True)
-    status.write_text("first=0\nretry#1=7\n")
+    status.write_text("retry#1=7")
     proc = run_guest(guest, scripts.start_configure(
         configmeta="{}", package_url=PACKAGE_URL, run_id="after-restart", keep_configured=True))
     assert proc.returncode == 0, proc.stderr
