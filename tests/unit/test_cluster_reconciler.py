@@ -212,7 +212,8 @@ def test_recreated_statefulset_stays_manageable(converged):
         )
     sts = world.caches.get(STATEFULSETS, f"apps/{worker}")
     assert sts["spec"]["replicas"] == 1
-    assert sts["spec"]["template"]["spec"]["containers"][0]["env"] == [{"name": "A", "value": "1"}]
+    env = sts["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert env[0] == {"name": "A", "value": "1"}, "the role's env comes first, as in the original"
 
 
 def test_rolling_out_statefulset_keeps_ready_false(converged):
