@@ -170,7 +170,9 @@ def test_leader_that_cannot_renew_exits_nonzero(namespace, operators, proxied):
     proxy.cut()  # renewals now fail
     assert operator.proc.wait(20) == 1
     took = time.monotonic() - began
-    assert 3 <= took < 10, f"exited {took:.1f}s after losing the API server"
+    # Not before the renew deadline (4 s); the upper bound is generous for a loaded machine
+    # (a 2-core CI host running the suite measured up to 10.2 s).
+    assert 3 <= took < 15, f"exited {took:.1f}s after losing the API server"
     assert '"leader_lost"' in operator.log.read_text()
 
 
