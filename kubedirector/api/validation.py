@@ -663,10 +663,14 @@ def validate_cluster_update(
     return errors
 
 
+def _text(value: Any) -> str:
+    """A string field, or "" when the entry is too malformed to have one."""
+    return value if isinstance(value, str) else ""
+
+
 def _role_id(raw: Any) -> str:
     """A role's id, or "" when the entry is too malformed to have one."""
-    role_id = _mapping(raw).get("id")
-    return role_id if isinstance(role_id, str) else ""
+    return _text(_mapping(raw).get("id"))
 
 
 def _has_members(old: Mapping[str, Any], old_role: Mapping[str, Any], app: App | None) -> bool:
@@ -725,13 +729,15 @@ def is_restore(doc: Mapping[str, Any]) -> bool:
 
 def _encrypted_values(doc: Mapping[str, Any]) -> list[tuple[str, str, str, Any]]:
     """(field, role id, key name, encryptedValue) of every encrypted secret key."""
-    out = []
+    out: list[tuple[str, str, str, Any]] = []
     for i, role in enumerate(_list(_mapping(doc.get("spec")).get("roles"))):
         for j, raw in enumerate(_list(_mapping(role).get("secretKeys"))):
             key = _mapping(raw)
             if key.get("encryptedValue") is not None:
                 field_path = join(join(join("spec.roles", i), "secretKeys"), j) + ".encryptedValue"
-                out.append((field_path, _role_id(role), key.get("name"), key["encryptedValue"]))
+                out.append(
+                    (field_path, _role_id(role), _text(key.get("name")), key["encryptedValue"])
+                )
     return out
 
 

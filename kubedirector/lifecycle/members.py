@@ -27,7 +27,7 @@ def container_status(pod: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
     if pod is None:
         return None
     for status in pod.get("status", {}).get("containerStatuses") or []:
-        if status.get("name") == APP_CONTAINER_NAME:
+        if isinstance(status, Mapping) and status.get("name") == APP_CONTAINER_NAME:
             return status
     return None
 

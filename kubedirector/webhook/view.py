@@ -120,7 +120,8 @@ class CacheView:
 def resolve_app(view: View, cluster: Mapping[str, Any]) -> tuple[Obj | None, str | None]:
     """The app a cluster names and the catalog it was found in: the cluster's own
     namespace (`local`) first, then the operator's (`system`), unless `appCatalog` says."""
-    spec = cluster.get("spec") if isinstance(cluster.get("spec"), Mapping) else {}
+    raw_spec = cluster.get("spec")
+    spec: Mapping[str, Any] = raw_spec if isinstance(raw_spec, Mapping) else {}
     name = spec.get("app")
     if not isinstance(name, str) or not name:
         return None, None
