@@ -27,9 +27,9 @@ from kubedirector.api.constants import (
 )
 from kubedirector.api.errors import FieldError, SpecError
 from kubedirector.api.fields import join
+from kubedirector.api.mounts import CGROUP_PATH, SHM_PATH, SYSTEMD_PATH, persisted_dirs
 from kubedirector.api.quantity import QuantityError, parse_quantity
 from kubedirector.api.secretkeys import SecretKeyError, decrypt, key_error
-from kubedirector.desired import statefulset, storage
 
 MIN_CONFIG_SCHEMA_VERSION = 7
 _PACKAGE_SCHEMES = ("file", "http", "https")
@@ -521,13 +521,13 @@ def _mount_clashes(
     """Two volumes mounted at one path: Kubernetes refuses the pod template."""
     mounts: list[tuple[str, str, str]] = []  # (normalised path, field, what mounts there)
     if role.storage is not None:
-        for d in storage.persisted_dirs(app_role):
+        for d in persisted_dirs(app_role):
             mounts.append((d, join(path, "storage"), f"persistent directory {d}"))
     if app.systemd_required and not config.native_systemd_support:
-        for d in (statefulset.CGROUP_PATH, statefulset.SYSTEMD_PATH):
+        for d in (CGROUP_PATH, SYSTEMD_PATH):
             mounts.append((d, "", "the systemd cgroup mounts"))
     if role.shared_memory is not None:
-        mounts.append((statefulset.SHM_PATH, join(path, "sharedMemory"), "sharedMemory"))
+        mounts.append((SHM_PATH, join(path, "sharedMemory"), "sharedMemory"))
     if role.secret is not None:
         mounts.append((role.secret.mount_path, join(path, "secret.mountPath"), "the secret"))
     for j, projection in enumerate(role.volume_projections):

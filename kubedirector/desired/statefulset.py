@@ -9,17 +9,15 @@ from kubedirector.api.app import App, AppRole
 from kubedirector.api.cluster import Cluster, ClusterRole
 from kubedirector.api.config import Config
 from kubedirector.api.constants import APP_CONTAINER_NAME, MemberState
+from kubedirector.api.mounts import CGROUP_PATH, SHM_PATH, SYSTEMD_PATH, persisted_dirs
 from kubedirector.api.status import MemberStatus
 from kubedirector.desired import storage
 from kubedirector.desired.labels import metadata, role_labels, role_selector
 
 SECRET_VOLUME = "kd-secret"
 SHM_VOLUME = "kd-dshm"
-SHM_PATH = "/dev/shm"
 CGROUP_VOLUME = "kd-cgroup"
-CGROUP_PATH = "/sys/fs/cgroup"
 SYSTEMD_VOLUME = "kd-systemd"
-SYSTEMD_PATH = "/sys/fs/cgroup/systemd"
 PROJECTION_VOLUME_PREFIX = "kd-projection-"
 
 # What Kubernetes lets an existing StatefulSet change; the rest is fixed at creation.
@@ -139,7 +137,7 @@ def build_statefulset(
     init_containers: list[dict[str, Any]] = []
     claims: list[dict[str, Any]] = []
     if role.storage is not None:
-        dirs = storage.persisted_dirs(app_role)
+        dirs = persisted_dirs(app_role)
         mounts = storage.persistent_mounts(dirs) + mounts
         init_containers.append(storage.init_container(app_role.image, role, dirs))
         claims.append(storage.persistent_claim_template(role.storage, labels))

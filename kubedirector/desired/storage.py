@@ -4,39 +4,16 @@ container that seeds a fresh volume with the image's own directory content.
 
 from __future__ import annotations
 
-import posixpath
 import shlex
 from typing import Any
 
-from kubedirector.api.app import AppRole
 from kubedirector.api.cluster import BlockStorage, ClusterRole, Storage
 from kubedirector.desired.naming import PVC_TEMPLATE, block_template_name
 
-ALWAYS_PERSISTED = ("/etc",)
-NEW_LAYOUT_DIRS = ("/opt/guestconfig", "/var/log/guestconfig", "/usr/local/bin", "/usr/local/lib")
-OLD_LAYOUT_DIRS = ("/opt", "/usr")
 INIT_CONTAINER_NAME = "kd-storage-init"
 INIT_MOUNT = "/mnt"
 INIT_MARKER = f"{INIT_MOUNT}/.kd-storage-initialized"
 INIT_PROGRESS = f"{INIT_MOUNT}/.kd-storage-progress"
-
-
-def collapse_dirs(dirs: list[str] | tuple[str, ...]) -> list[str]:
-    """Sorted, normalised, with every directory nested in another one dropped."""
-    kept: list[str] = []
-    for d in sorted({posixpath.normpath(x) for x in dirs}):
-        if not any(d == k or d.startswith(k.rstrip("/") + "/") for k in kept):
-            kept.append(d)
-    return kept
-
-
-def persisted_dirs(app_role: AppRole) -> list[str]:
-    """The directories placed on a member's persistent volume (api.md section 2)."""
-    dirs = [*ALWAYS_PERSISTED, *app_role.persist_dirs]
-    package = app_role.config_package
-    if package is not None:
-        dirs += NEW_LAYOUT_DIRS if package.use_new_setup_layout else OLD_LAYOUT_DIRS
-    return collapse_dirs(dirs)
 
 
 def _claim(

@@ -8,6 +8,7 @@ import yaml
 from kubedirector.api.app import App
 from kubedirector.api.cluster import Cluster
 from kubedirector.api.config import Config
+from kubedirector.api.mounts import collapse_dirs, persisted_dirs
 from kubedirector.api.status import MemberStatus
 from kubedirector.desired import storage
 from kubedirector.desired.auth_token import needs_auth_token, new_auth_token
@@ -410,12 +411,12 @@ def test_storage_class_from_config_default():
 
 def test_old_layout_dirs_collapse_into_parents():
     role = App.from_dict(compat_apps()["cdh632"]).role("primary")
-    assert storage.persisted_dirs(role) == ["/data", "/etc", "/opt", "/usr", "/var"]
+    assert persisted_dirs(role) == ["/data", "/etc", "/opt", "/usr", "/var"]
 
 
 def test_no_package_persists_etc_and_app_dirs_only():
     role = App.from_dict(compat_apps()["qwen2-server"]).role("inference-server")
-    assert storage.persisted_dirs(role) == ["/etc", "/root/.ollama"]
+    assert persisted_dirs(role) == ["/etc", "/root/.ollama"]
 
 
 @pytest.mark.parametrize(
@@ -428,7 +429,7 @@ def test_no_package_persists_etc_and_app_dirs_only():
     ],
 )
 def test_collapse_dirs(dirs, expected):
-    assert storage.collapse_dirs(dirs) == expected
+    assert collapse_dirs(dirs) == expected
 
 
 def test_storage_init_container():
