@@ -20,8 +20,6 @@ from kubedirector.desired.storage import block_device_paths
 
 LEAVING = frozenset({MemberState.DELETE_PENDING, MemberState.DELETING})
 
-PodLookup = Callable[[str], Mapping[str, Any] | None]
-
 
 def container_status(pod: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
     if pod is None:
