@@ -41,7 +41,6 @@ def request(
     obj: dict | None,
     old: dict | None = None,
     *,
-    dry_run: bool = False,
     namespace: str = NS,
 ) -> dict[str, Any]:
     meta = (obj or old or {}).get("metadata", {})
@@ -51,7 +50,6 @@ def request(
         "request": {
             "uid": "uid-42",
             "operation": operation,
-            "dryRun": dry_run,
             "kind": {"group": "kubedirector.hpe.com", "version": "v1beta1", "kind": KINDS[kind]},
             "namespace": meta.get("namespace", namespace),
             "name": meta.get("name", ""),
@@ -311,17 +309,6 @@ def test_apps_and_configs_get_no_patch():
     for kind, doc in (("kdapp", app(NS)), ("kdconfig", config(NS))):
         resp = response(request(kind, "CREATE", doc), mode="mutate")
         assert resp["allowed"] is True and "patch" not in resp
-
-
-def test_dry_run_gets_the_same_answers():
-    for mode in ("validate", "mutate"):
-        bad = document(CASES[0], NS)
-        wet = response(request("kdapp", "CREATE", bad), mode=mode)
-        dry = response(request("kdapp", "CREATE", bad, dry_run=True), mode=mode)
-        assert dry == wet
-    wet = ops(response(request("kdcluster", "CREATE", cluster(NS)), mode="mutate"))
-    dry = ops(response(request("kdcluster", "CREATE", cluster(NS), dry_run=True), mode="mutate"))
-    assert dry == wet and dry
 
 
 # ---- updates and deletes -----------------------------------------------------------------
