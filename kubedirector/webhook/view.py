@@ -2,14 +2,12 @@
 
 Every replica answers from its informer caches, which all converge on the same
 objects, so no answer depends on state held in one process's memory (what the
-caches do not hold is looked up live, see `live`).  `StaticView` serves the unit
-tests.
+caches do not hold is looked up live, see `live`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from kubedirector.api.constants import GLOBAL_CONFIG_NAME, AppCatalog
@@ -38,40 +36,6 @@ class View(Protocol):
     def clusters(self) -> list[Obj]: ...
 
     def storage_classes(self) -> list[Obj]: ...
-
-
-@dataclass
-class StaticView:
-    """A fixed set of objects (tests, and anything that already holds the objects)."""
-
-    operator_namespace: str
-    apps: Sequence[Obj] = ()
-    cluster_list: Sequence[Obj] = ()
-    config_doc: Obj | None = None
-    classes: Sequence[Obj] = field(default_factory=list)
-    is_synced: bool = True
-
-    def synced(self) -> bool:
-        return self.is_synced
-
-    def app(self, namespace: str, name: str) -> Obj | None:
-        return next(
-            (
-                a
-                for a in self.apps
-                if a["metadata"]["name"] == name and a["metadata"].get("namespace") == namespace
-            ),
-            None,
-        )
-
-    def config(self) -> Obj | None:
-        return self.config_doc
-
-    def clusters(self) -> list[Obj]:
-        return list(self.cluster_list)
-
-    def storage_classes(self) -> list[Obj]:
-        return list(self.classes)
 
 
 class CacheView:

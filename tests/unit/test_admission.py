@@ -12,7 +12,7 @@ import pytest
 from kubedirector.api.constants import ANNOTATION_STATUS_BACKUP_EXISTS
 from kubedirector.api.secretkeys import decrypt, encrypt
 from kubedirector.webhook.admission import NOT_READY, review
-from kubedirector.webhook.view import DEFAULT_CLASS_ANNOTATION, StaticView
+from kubedirector.webhook.view import DEFAULT_CLASS_ANNOTATION
 from tests.admission_cases import (
     CASES,
     STORAGE_CLASS,
@@ -25,6 +25,7 @@ from tests.admission_cases import (
     storage_class,
 )
 from tests.unit.kd_fixtures import BROKEN_YAML, compat_apps, compat_files, load_docs
+from tests.unit.static_view import StaticView
 
 NS = "apps"
 KINDS = {

@@ -19,7 +19,6 @@ from kubedirector.resources import PVCS, SECRETS, SERVICES, STATEFULSETS
 from kubedirector.webhook import derived, references
 from kubedirector.webhook.admission import review
 from kubedirector.webhook.live import NO_ANSWER, Reply, Request
-from kubedirector.webhook.view import StaticView
 from tests.admission_cases import (
     SERVER_CASES,
     ServerCase,
@@ -31,6 +30,7 @@ from tests.admission_cases import (
     server_document,
     storage_class,
 )
+from tests.unit.static_view import StaticView
 
 REPO = Path(__file__).resolve().parents[2]
 NS = "apps"
