@@ -57,9 +57,13 @@ walkthrough: setup binaries
 operator-stop:
 	bash hack/local-operator.sh stop
 
-## test: everything (lint, unit, end-to-end) against the local control plane
+## test: everything (lint, types, import contracts, unit, end-to-end) against the local
+## control plane
 test: setup binaries monitoring-binaries
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest
 
 test-unit: setup
@@ -68,12 +72,16 @@ test-unit: setup
 test-e2e: setup binaries monitoring-binaries
 	$(PY) -m pytest -m e2e
 
+## lint: style, formatting, types (mypy, strict on the pure layers and the runtime) and
+## the import contracts (lint-imports; pyproject.toml [tool.importlinter])
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .mypy_cache .import_linter_cache
 
 # ---- deployment (hack/deploy.sh; see docs/deploy.md) ---------------------------------
 # deploy: CRDs, operator, webhooks and the catalog to the current kubeconfig's cluster

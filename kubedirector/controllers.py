@@ -85,10 +85,12 @@ def build_controllers(
         informer.store.add_indexer(CONNECTIONS_INDEX, _connections)
         cluster_ctl.watch(informer, own_key)
         cluster_ctl.watch(informer, connected_to("cluster"))
-    for resource, selector, kind in ((CONFIGMAPS, CONNECTED_CONFIGMAP_SELECTOR, "configmap"),
-                                     (SECRETS, CONNECTED_SECRET_SELECTOR, "secret")):
+    for resource, selector, connection in (
+        (CONFIGMAPS, CONNECTED_CONFIGMAP_SELECTOR, "configmap"),
+        (SECRETS, CONNECTED_SECRET_SELECTOR, "secret"),
+    ):
         for informer in informers.informers(resource, selector):
-            cluster_ctl.watch(informer, connected_to(kind))
+            cluster_ctl.watch(informer, connected_to(connection))
 
     def clusters_using(app: dict[str, Any]) -> list[str]:
         meta = app["metadata"]

@@ -10,16 +10,17 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from kubedirector.api.k8snames import dns1123_label_error, dns1123_subdomain_error
 from kubedirector.controller.endpoint import parse_address
 from kubedirector.controller.leaderelection import validate_timings
 from kubedirector.kube import IN_CLUSTER_NAMESPACE_FILE, in_cluster
+from kubedirector.logging import Format
 
 DEFAULT_NAMESPACE = "kubedirector"
 DEFAULT_LEASE_NAME = "kubedirector-leader"
-LOG_FORMATS = ("auto", "json", "console")
+LOG_FORMATS: tuple[Format, ...] = get_args(Format)
 LOG_LEVELS = ("debug", "info", "warning", "error")
 EXTRA_CONTROLLERS_ENV = "KD_EXTRA_CONTROLLERS"
 # The client-side rate limit (client-go's QPS and burst); generous: the API server's
@@ -43,7 +44,7 @@ class RunOptions:
     lease_duration: float
     renew_deadline: float
     retry_period: float
-    log_format: str
+    log_format: Format
     log_level: str
     webhook_address: str | None = None  # None: no admission webhook served
     webhook_url: str | None = None

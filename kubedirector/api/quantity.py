@@ -43,8 +43,10 @@ class QuantityError(ValueError):
     """The text is not a Kubernetes quantity."""
 
 
-def parse_quantity(value: str | int | float) -> Decimal:
-    """The exact value of a quantity (`500m` -> 0.5, `4Gi` -> 4294967296, `1e3` -> 1000)."""
+def parse_quantity(value: object) -> Decimal:
+    """The exact value of a quantity (`500m` -> 0.5, `4Gi` -> 4294967296, `1e3` -> 1000).
+
+    Takes any stored value: what is not a quantity raises QuantityError."""
     if isinstance(value, bool):
         raise QuantityError(f"{value!r} is not a quantity")
     if isinstance(value, int):
@@ -69,6 +71,6 @@ def parse_quantity(value: str | int | float) -> Decimal:
 def same_quantity(a: object, b: object) -> bool:
     """Whether two values are quantities of equal value (`0.5` and `500m`)."""
     try:
-        return parse_quantity(a) == parse_quantity(b)  # type: ignore[arg-type]
+        return parse_quantity(a) == parse_quantity(b)
     except QuantityError:
         return False

@@ -27,9 +27,9 @@ from kubedirector.api.constants import (
 )
 from kubedirector.api.errors import FieldError, SpecError
 from kubedirector.api.fields import join
+from kubedirector.api.mounts import CGROUP_PATH, SHM_PATH, SYSTEMD_PATH, persisted_dirs
 from kubedirector.api.quantity import QuantityError, parse_quantity
 from kubedirector.api.secretkeys import SecretKeyError, decrypt, key_error
-from kubedirector.desired import statefulset, storage
 
 MIN_CONFIG_SCHEMA_VERSION = 7
 _PACKAGE_SCHEMES = ("file", "http", "https")
@@ -521,13 +521,13 @@ def _mount_clashes(
     """Two volumes mounted at one path: Kubernetes refuses the pod template."""
     mounts: list[tuple[str, str, str]] = []  # (normalised path, field, what mounts there)
     if role.storage is not None:
-        for d in storage.persisted_dirs(app_role):
+        for d in persisted_dirs(app_role):
             mounts.append((d, join(path, "storage"), f"persistent directory {d}"))
     if app.systemd_required and not config.native_systemd_support:
-        for d in (statefulset.CGROUP_PATH, statefulset.SYSTEMD_PATH):
+        for d in (CGROUP_PATH, SYSTEMD_PATH):
             mounts.append((d, "", "the systemd cgroup mounts"))
     if role.shared_memory is not None:
-        mounts.append((statefulset.SHM_PATH, join(path, "sharedMemory"), "sharedMemory"))
+        mounts.append((SHM_PATH, join(path, "sharedMemory"), "sharedMemory"))
     if role.secret is not None:
         mounts.append((role.secret.mount_path, join(path, "secret.mountPath"), "the secret"))
     for j, projection in enumerate(role.volume_projections):
@@ -663,10 +663,14 @@ def validate_cluster_update(
     return errors
 
 
+def _text(value: Any) -> str:
+    """A string field, or "" when the entry is too malformed to have one."""
+    return value if isinstance(value, str) else ""
+
+
 def _role_id(raw: Any) -> str:
     """A role's id, or "" when the entry is too malformed to have one."""
-    role_id = _mapping(raw).get("id")
-    return role_id if isinstance(role_id, str) else ""
+    return _text(_mapping(raw).get("id"))
 
 
 def _has_members(old: Mapping[str, Any], old_role: Mapping[str, Any], app: App | None) -> bool:
@@ -725,13 +729,15 @@ def is_restore(doc: Mapping[str, Any]) -> bool:
 
 def _encrypted_values(doc: Mapping[str, Any]) -> list[tuple[str, str, str, Any]]:
     """(field, role id, key name, encryptedValue) of every encrypted secret key."""
-    out = []
+    out: list[tuple[str, str, str, Any]] = []
     for i, role in enumerate(_list(_mapping(doc.get("spec")).get("roles"))):
         for j, raw in enumerate(_list(_mapping(role).get("secretKeys"))):
             key = _mapping(raw)
             if key.get("encryptedValue") is not None:
                 field_path = join(join(join("spec.roles", i), "secretKeys"), j) + ".encryptedValue"
-                out.append((field_path, _role_id(role), key.get("name"), key["encryptedValue"]))
+                out.append(
+                    (field_path, _role_id(role), _text(key.get("name")), key["encryptedValue"])
+                )
     return out
 
 

@@ -7,17 +7,9 @@ from typing import Any
 
 KDCLUSTER_LABEL = "kubedirector.hpe.com/kdcluster"
 
-NAMESPACE_INDEX = "namespace"
 KDCLUSTER_INDEX = "kdcluster"
-OWNER_UID_INDEX = "owner-uid"
 
 IndexFunc = Callable[[dict[str, Any]], Iterable[str]]
-
-
-def by_namespace(obj: dict[str, Any]) -> list[str]:
-    """The object's namespace (none for cluster-scoped objects)."""
-    namespace = obj.get("metadata", {}).get("namespace")
-    return [namespace] if namespace else []
 
 
 def by_kdcluster_label(obj: dict[str, Any]) -> list[str]:
@@ -30,16 +22,6 @@ def by_kdcluster_label(obj: dict[str, Any]) -> list[str]:
     return [f"{namespace}/{cluster}" if namespace else cluster]
 
 
-def by_owner_uid(obj: dict[str, Any]) -> list[str]:
-    """The UIDs of every owner reference."""
-    refs = obj.get("metadata", {}).get("ownerReferences") or []
-    return [ref["uid"] for ref in refs if ref.get("uid")]
-
-
 def default_indexers() -> dict[str, IndexFunc]:
     """The indexers every informer gets unless told otherwise."""
-    return {
-        NAMESPACE_INDEX: by_namespace,
-        KDCLUSTER_INDEX: by_kdcluster_label,
-        OWNER_UID_INDEX: by_owner_uid,
-    }
+    return {KDCLUSTER_INDEX: by_kdcluster_label}

@@ -130,11 +130,6 @@ class Informer:
         self._thread: threading.Thread | None = None
         self._log = log.bind(informer=self.name, namespace=namespace or "")
 
-    @property
-    def resource_version(self) -> str:
-        """The last resourceVersion seen (from a list, an event or a bookmark)."""
-        return self._rv
-
     def add_handlers(
         self,
         on_add: AddHandler | None = None,

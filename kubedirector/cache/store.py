@@ -64,11 +64,6 @@ class Store:
         with self._lock:
             return [self._items[key] for key in sorted(self._index(name).get(value, ()))]
 
-    def index_keys(self, name: str, value: str) -> builtins.list[str]:
-        """The keys of the objects whose index function `name` yields `value`."""
-        with self._lock:
-            return sorted(self._index(name).get(value, ()))
-
     def upsert(self, obj: dict[str, Any]) -> dict[str, Any] | None:
         """Cache `obj`; return the object it replaced, if any."""
         key = object_key(obj)

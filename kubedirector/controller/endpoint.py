@@ -64,7 +64,7 @@ class _Server(ThreadingHTTPServer):
             log.debug("endpoint_tls_handshake_failed", client=client_address[0], error=str(e))
             return
         try:
-            self.RequestHandlerClass(conn, client_address, self)
+            super().finish_request(conn, client_address)
         finally:
             conn.close()
 

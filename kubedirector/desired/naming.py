@@ -83,7 +83,3 @@ def pvc_name(pod: str) -> str:
 
 def block_template_name(index: int) -> str:
     return f"b{index}"
-
-
-def block_pvc_name(index: int, pod: str) -> str:
-    return f"{block_template_name(index)}-{pod}"

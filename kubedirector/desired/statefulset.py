@@ -19,6 +19,7 @@ from kubedirector.api.constants import (
     LABEL_HEADLESS,
     MemberState,
 )
+from kubedirector.api.mounts import CGROUP_PATH, SHM_PATH, SYSTEMD_PATH, persisted_dirs
 from kubedirector.api.quantity import QuantityError, parse_quantity
 from kubedirector.api.status import MemberStatus
 from kubedirector.desired import storage
@@ -30,11 +31,8 @@ TMPFS_SIZE = "20Gi"
 SECRET_VOLUME_PREFIX = "secret-vol-"
 PROJECTION_VOLUME_PREFIX = "projected-vol-"
 SHM_VOLUME = "shmem"
-SHM_PATH = "/dev/shm"
 CGROUP_VOLUME = "cgroupfs"
-CGROUP_PATH = "/sys/fs/cgroup"
 SYSTEMD_VOLUME = "systemd"
-SYSTEMD_PATH = "/sys/fs/cgroup/systemd"
 GPU_RESOURCE_PREFIX = "nvidia.com/"
 POST_START_LOG = "/tmp/kd-postcluster.log"
 
@@ -228,7 +226,7 @@ def build_statefulset(
     init_containers: list[dict[str, Any]] = []
     claims: list[dict[str, Any]] = []
     if role.storage is not None:
-        dirs = storage.persisted_dirs(app_role)
+        dirs = persisted_dirs(app_role)
         mounts = storage.persistent_mounts(dirs) + mounts
         init_containers.append(storage.init_container(app_role.image, role, dirs))
         claims.append(storage.persistent_claim_template(role.storage, labels))

@@ -4,17 +4,12 @@ container that seeds a fresh volume with the image's own directory content.
 
 from __future__ import annotations
 
-import posixpath
 import shlex
 from typing import Any
 
-from kubedirector.api.app import AppRole
 from kubedirector.api.cluster import BlockStorage, ClusterRole, Storage
 from kubedirector.desired.naming import PVC_TEMPLATE, block_template_name
 
-ALWAYS_PERSISTED = ("/etc",)
-NEW_LAYOUT_DIRS = ("/opt/guestconfig", "/var/log/guestconfig", "/usr/local/bin", "/usr/local/lib")
-OLD_LAYOUT_DIRS = ("/opt", "/usr")
 # The original's names (upstream-pods.md 1.3.3): a volume it initialised carries its
 # marker, so it is recognised here and never copied over again.
 INIT_CONTAINER_NAME = "init"
@@ -26,44 +21,6 @@ INIT_PROGRESS = f"{INIT_MOUNT}/etc/kubedirector-init-progress-bar.log"
 # volume is initialised too.
 PREVIOUS_INIT_MARKER = f"{INIT_MOUNT}/.kd-storage-initialized"
 _RSYNC_OPTS = "--info=progress2 --relative -ax --no-inc-recursive"
-
-
-def _under(path: str, parent: str) -> bool:
-    """`path` is `parent` or lies below it (the original's relative-path test)."""
-    return not posixpath.relpath(path, parent).startswith("..")
-
-
-def union_dirs(
-    defaults: list[str] | tuple[str, ...], app_dirs: list[str] | tuple[str, ...]
-) -> list[str]:
-    """The original's union of default and app directories (upstream-pods.md 1.5):
-    surviving defaults in their order, then surviving app dirs in theirs.  The order
-    is the mount order and the copy order, so it must be the original's.
-    """
-    ds = [posixpath.normpath(posixpath.join("/", d)) for d in defaults]
-    xs = [posixpath.normpath(posixpath.join("/", d)) for d in app_dirs]
-    kept = [
-        d
-        for i, d in enumerate(ds)
-        if d not in ds[:i] and not any(_under(d, o) and d != o for o in ds + xs)
-    ]
-    kept += [
-        x
-        for i, x in enumerate(xs)
-        if x not in xs[:i]
-        and not any(_under(x, o) and x != o for o in xs)
-        and not any(_under(x, d) for d in ds)
-    ]
-    return kept
-
-
-def persisted_dirs(app_role: AppRole) -> list[str]:
-    """The directories placed on a member's persistent volume (upstream-pods.md 1.5)."""
-    defaults: tuple[str, ...] = ALWAYS_PERSISTED
-    package = app_role.config_package
-    if package is not None:
-        defaults += NEW_LAYOUT_DIRS if package.use_new_setup_layout else OLD_LAYOUT_DIRS
-    return union_dirs(defaults, app_role.persist_dirs)
 
 
 def _claim(

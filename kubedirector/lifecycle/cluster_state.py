@@ -8,7 +8,7 @@ failure, and every member `configured` with its container running.  So
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from kubedirector.api.constants import ClusterState, ContainerState, MemberState
@@ -23,8 +23,8 @@ def _running(m: MemberStatus) -> bool:
 
 
 def rollup(members: Sequence[MemberStatus]) -> MemberStateRollup:
-    def any_of(pred: object) -> bool:
-        return any(pred(m) for m in members)  # type: ignore[operator]
+    def any_of(pred: Callable[[MemberStatus], bool]) -> bool:
+        return any(pred(m) for m in members)
 
     return MemberStateRollup(
         membership_changing=any_of(lambda m: m.state in (

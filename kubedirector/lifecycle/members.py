@@ -20,14 +20,12 @@ from kubedirector.desired.storage import block_device_paths
 
 LEAVING = frozenset({MemberState.DELETE_PENDING, MemberState.DELETING})
 
-PodLookup = Callable[[str], Mapping[str, Any] | None]
-
 
 def container_status(pod: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
     if pod is None:
         return None
     for status in pod.get("status", {}).get("containerStatuses") or []:
-        if status.get("name") == APP_CONTAINER_NAME:
+        if isinstance(status, Mapping) and status.get("name") == APP_CONTAINER_NAME:
             return status
     return None
 

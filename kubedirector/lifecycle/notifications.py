@@ -17,7 +17,7 @@ from itertools import pairwise
 
 from kubedirector.api.app import App
 from kubedirector.api.constants import ContainerState, MemberState
-from kubedirector.api.status import MemberStatus, RoleStatus
+from kubedirector.api.status import MemberStatus, NotifyProgress, RoleStatus
 
 Args = tuple[str, ...]
 
@@ -84,9 +84,9 @@ def tell(
     return out
 
 
-def _notified(member: MemberStatus, **changes: object) -> MemberStatus:
-    detail = member.state_detail
-    return replace(member, state_detail=replace(detail, notify=replace(detail.notify, **changes)))
+def _notified(member: MemberStatus, notify: NotifyProgress) -> MemberStatus:
+    """The member with its notification progress replaced."""
+    return replace(member, state_detail=replace(member.state_detail, notify=notify))
 
 
 def mark_known(roles: Sequence[RoleStatus], last_node_id: int) -> list[RoleStatus]:
@@ -96,7 +96,7 @@ def mark_known(roles: Sequence[RoleStatus], last_node_id: int) -> list[RoleStatu
         replace(
             role,
             members=tuple(
-                _notified(m, known_node_id=last_node_id)
+                _notified(m, replace(m.state_detail.notify, known_node_id=last_node_id))
                 if m.state in (MemberState.CREATING, MemberState.CONFIGURED)
                 and m.state_detail.notify.known_node_id is None
                 else m
@@ -135,9 +135,9 @@ def announce(
         replace(
             role,
             members=tuple(
-                _notified(m, announced=True)
+                _notified(m, replace(m.state_detail.notify, announced=True))
                 if m.state == MemberState.CONFIGURED
-                else _notified(m, departure_announced=True)
+                else _notified(m, replace(m.state_detail.notify, departure_announced=True))
                 if m.state == MemberState.DELETE_PENDING
                 else m
                 for m in role.members

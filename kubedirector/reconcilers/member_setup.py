@@ -21,6 +21,7 @@ import contextvars
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import TypeVar
 
 from kubedirector.api.app import App
@@ -165,7 +166,7 @@ class MemberSetup:
                 crashpoint.reached(milestone)
                 checkpoint(_with_members(draft, roles))
 
-        _run_all([lambda s=s: self.runner.step(s[2], s[3]) for s in steps], done)
+        _run_all([partial(self.runner.step, member, spec) for _, _, member, spec in steps], done)
         outcome.roles = list(_with_members(draft, roles).roles)
         return outcome
 
@@ -209,6 +210,6 @@ class MemberSetup:
                     crashpoint.reached(crashpoint.NOTIFIED)
                 checkpoint(_with_members(draft, roles))
 
-        _run_all([lambda member=roles[r][m]: send(member) for r, m in due], done)
+        _run_all([partial(send, roles[r][m]) for r, m in due], done)
         outcome.roles = list(_with_members(draft, roles).roles)
         return outcome

@@ -4,14 +4,13 @@ App setup packages (configcli / bdvlib) parse this document, so its field names,
 nesting, string-typed numbers and `bdvlibrefkey` references follow the original
 KubeDirector's `pkg/catalog` exactly. Everything here is pure: the caller reads
 the connected objects and passes them in, and the same inputs always give the
-same bytes from `configmeta_json`, so `configmeta_hash` can tell whether a
-member's copy is stale (an update, or `--reconnect` when only connections moved).
+same bytes from `configmeta_json`, so comparing them tells whether a member's copy
+is stale (an update, or `--reconnect` when only connections moved).
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -167,16 +166,11 @@ def _go_order(value: Any, path: tuple[str, ...] = ()) -> Any:
 
 
 def configmeta_json(doc: Mapping[str, Any]) -> str:
-    """The canonical text of a configmeta document: the bytes to upload and to hash.
+    """The canonical text of a configmeta document: the bytes to upload and compare.
 
     Key order is the original's (see `_STRUCT_FIELDS`), whatever the dicts' order.
     """
     return json.dumps(_go_order(doc), separators=(",", ":"), ensure_ascii=True)
-
-
-def configmeta_hash(doc: Mapping[str, Any]) -> str:
-    """A digest of the canonical text: equal for equal documents, whatever their dict order."""
-    return hashlib.sha256(configmeta_json(doc).encode()).hexdigest()
 
 
 def _listed_members(cluster: Cluster, status: ClusterStatus) -> dict[str, list[MemberStatus]]:

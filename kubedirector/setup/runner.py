@@ -27,7 +27,7 @@ import structlog
 
 from kubedirector.api.cluster import FileInjection
 from kubedirector.api.constants import MemberState
-from kubedirector.api.status import MemberStatus
+from kubedirector.api.status import MemberStatus, SetupProgress
 from kubedirector.metrics.registry import SETUP_DURATION, SETUP_RUNS
 from kubedirector.setup import configcli_install, scripts
 from kubedirector.setup.executor import ExecError, GuestExecutor
@@ -89,10 +89,9 @@ def _seconds(stamp: str | None) -> float | None:
         tzinfo=datetime.UTC).timestamp()
 
 
-def _setup(member: MemberStatus, **changes: object) -> MemberStatus:
-    """The member with its setup progress changed."""
-    detail = member.state_detail
-    return replace(member, state_detail=replace(detail, setup=replace(detail.setup, **changes)))
+def _setup(member: MemberStatus, progress: SetupProgress) -> MemberStatus:
+    """The member with its setup progress replaced."""
+    return replace(member, state_detail=replace(member.state_detail, setup=progress))
 
 
 def _exec_retry(failures: int) -> float:
@@ -123,7 +122,9 @@ class SetupRunner:
         failures = member.state_detail.setup.exec_failures + 1
         message = f"{what}: {error}"
         log.warning("setup_exec_failed", member=member.pod, failures=failures, error=str(error))
-        member = _setup(member, exec_failures=failures, last_exec_error=message)
+        progress = replace(
+            member.state_detail.setup, exec_failures=failures, last_exec_error=message)
+        member = _setup(member, progress)
         detail = replace(member.state_detail, config_error_detail=message)
         return replace(member, state_detail=detail), _exec_retry(failures)
 
@@ -152,17 +153,20 @@ class SetupRunner:
             SETUP_RUNS.labels(result="success").inc()
             log.info("setup_configured", member=member.pod, configure_event=False)
             return self._configured(
-                _setup(member, exec_failures=0, last_exec_error=None), spec,
+                _setup(member, replace(member.state_detail.setup, exec_failures=0,
+                                       last_exec_error=None)), spec,
                 scripts.ConfigureResult(running=False, exit_code=0)), None
         if result.exit_code != 0:
             SETUP_RUNS.labels(result="error").inc()
             return self._config_error(
-                _setup(member, exec_failures=0, last_exec_error=None), spec,
+                _setup(member, replace(member.state_detail.setup, exec_failures=0,
+                                       last_exec_error=None)), spec,
                 f"app setup could not start (exit status {result.exit_code}): "
                 f"{result.stderr.strip()[-spec.max_log_size:]}",
                 stdout=result.stdout, stderr=result.stderr), None
-        member = _setup(member, run_id=run_id, started_at=_now(self.clock), exec_failures=0,
-                        last_exec_error=None)
+        member = _setup(member, replace(member.state_detail.setup, run_id=run_id,
+                                        started_at=_now(self.clock), exec_failures=0,
+                                        last_exec_error=None))
         member = replace(member, state_detail=replace(member.state_detail,
                                                       config_error_detail=None))
         log.info("setup_started", member=member.pod, run_id=run_id)
@@ -175,7 +179,8 @@ class SetupRunner:
                 run_id=run_id, max_chars=spec.max_log_size))
         except ExecError as e:
             return self._exec_failed(member, "cannot poll app setup", e)
-        member = _setup(member, exec_failures=0, last_exec_error=None)
+        member = _setup(member, replace(member.state_detail.setup, exec_failures=0,
+                                        last_exec_error=None))
         polled = scripts.parse_poll(result.stdout)
         started = _seconds(member.state_detail.setup.started_at) or self.clock()
         running_for = self.clock() - started
@@ -215,10 +220,11 @@ class SetupRunner:
         but only until the journald timeout (from the first look) has passed."""
         since = _seconds(member.state_detail.setup.started_at)
         if since is None:
-            member = _setup(member, started_at=_now(self.clock))
+            member = _setup(member, replace(member.state_detail.setup, started_at=_now(self.clock)))
             since = self.clock()
         waited = self.clock() - since
-        member = _setup(member, exec_failures=0, last_exec_error=None)
+        member = _setup(member, replace(member.state_detail.setup, exec_failures=0,
+                                        last_exec_error=None))
         if waited >= self.timeouts.journald:
             SETUP_RUNS.labels(result="error").inc()
             return self._config_error(
@@ -248,7 +254,8 @@ class SetupRunner:
         if attempt < RETRY_LIMIT:
             delay = min(RETRY_MAX, RETRY_BASE * 2 ** attempt)
             retry_at = _now(lambda: self.clock() + delay)
-        member = _setup(member, retry_at=retry_at, error_generation=spec.generation)
+        member = _setup(member, replace(member.state_detail.setup, retry_at=retry_at,
+                                        error_generation=spec.generation))
         detail = replace(
             member.state_detail, config_error_detail=message,
             start_script_stdout_message=stdout[-spec.max_log_size:] or None,
@@ -270,8 +277,9 @@ class SetupRunner:
     @staticmethod
     def retried(member: MemberStatus) -> MemberStatus:
         """The member sent back to `creating` for its next setup attempt."""
-        member = _setup(member, attempt=member.state_detail.setup.attempt + 1, retry_at=None,
-                        error_generation=None, started_at=None)
+        progress = member.state_detail.setup
+        member = _setup(member, replace(progress, attempt=progress.attempt + 1, retry_at=None,
+                                        error_generation=None, started_at=None))
         detail = replace(member.state_detail, config_error_detail=None)
         return replace(member, state=MemberState.CREATING, state_detail=detail)
 

@@ -249,7 +249,8 @@ def cluster_defaults(obj: Obj, old: Obj | None, view: View) -> list[Obj]:
     spec = obj.get("spec")
     if not isinstance(spec, Mapping):
         return []
-    old_spec = (old or {}).get("spec") if isinstance((old or {}).get("spec"), Mapping) else {}
+    stored_spec = (old or {}).get("spec")
+    old_spec: Mapping[str, Any] = stored_spec if isinstance(stored_spec, Mapping) else {}
     config = _config(view)
     app_doc, catalog = resolve_app(view, obj)
     patch: list[Obj] = []
@@ -288,9 +289,8 @@ def _role_defaults(
     config: Config,
 ) -> list[Obj]:
     patch: list[Obj] = []
-    app_role = (
-        app.role(role.get("id")) if app is not None and isinstance(role.get("id"), str) else None
-    )
+    role_id = role.get("id")
+    app_role = app.role(role_id) if app is not None and isinstance(role_id, str) else None
     if role.get("members") is None and app_role is not None and app_role.cardinality:
         patch.append({"op": "add", "path": f"{path}/members", "value": app_role.cardinality.count})
     for key in ("storage", "blockStorage"):
@@ -301,9 +301,9 @@ def _role_defaults(
             )
     if role.get("secret") is None and isinstance(spec.get("defaultSecret"), Mapping):
         patch.append({"op": "add", "path": f"{path}/secret", "value": spec["defaultSecret"]})
-    key = config.master_encryption_key
+    master_key = config.master_encryption_key
     keys = role.get("secretKeys")
-    if key and not key_error(key) and isinstance(keys, list):
+    if master_key and not key_error(master_key) and isinstance(keys, list):
         for j, item in enumerate(keys):
             if isinstance(item, Mapping) and isinstance(item.get("value"), str):
                 patch.append(
@@ -312,7 +312,7 @@ def _role_defaults(
                         "path": f"{path}/secretKeys/{j}",
                         "value": {
                             "name": item.get("name"),
-                            "encryptedValue": encrypt(item["value"], key),
+                            "encryptedValue": encrypt(item["value"], master_key),
                         },
                     }
                 )

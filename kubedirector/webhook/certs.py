@@ -115,16 +115,15 @@ class CertStore:
                     )
                 return bundle
             if bundle is None or not bundle.ca_key:
-                reason, fresh = (
-                    "absent",
-                    pki.issue(
-                        self.settings.hosts, leaf_validity=self.settings.leaf_validity, now=now
-                    ),
+                reason = "absent"
+                fresh = pki.issue(
+                    self.settings.hosts, leaf_validity=self.settings.leaf_validity, now=now
                 )
             else:
-                reason = pki.renewal_reason(bundle, self.settings.hosts, now)
-                if reason is None:
+                due = pki.renewal_reason(bundle, self.settings.hosts, now)
+                if due is None:
                     return bundle
+                reason = due
                 fresh = pki.renew(
                     bundle, self.settings.hosts, leaf_validity=self.settings.leaf_validity, now=now
                 )

@@ -74,7 +74,7 @@ class _TLSServer(ThreadingHTTPServer):
         with self.open_lock:
             self.open.add(tls)
         try:
-            self.RequestHandlerClass(tls, client_address, self)
+            super().finish_request(tls, client_address)
         finally:
             with self.open_lock:
                 self.open.discard(tls)

@@ -2,14 +2,12 @@
 
 Every replica answers from its informer caches, which all converge on the same
 objects, so no answer depends on state held in one process's memory (what the
-caches do not hold is looked up live, see `live`).  `StaticView` serves the unit
-tests.
+caches do not hold is looked up live, see `live`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from kubedirector.api.constants import GLOBAL_CONFIG_NAME, AppCatalog
@@ -38,40 +36,6 @@ class View(Protocol):
     def clusters(self) -> list[Obj]: ...
 
     def storage_classes(self) -> list[Obj]: ...
-
-
-@dataclass
-class StaticView:
-    """A fixed set of objects (tests, and anything that already holds the objects)."""
-
-    operator_namespace: str
-    apps: Sequence[Obj] = ()
-    cluster_list: Sequence[Obj] = ()
-    config_doc: Obj | None = None
-    classes: Sequence[Obj] = field(default_factory=list)
-    is_synced: bool = True
-
-    def synced(self) -> bool:
-        return self.is_synced
-
-    def app(self, namespace: str, name: str) -> Obj | None:
-        return next(
-            (
-                a
-                for a in self.apps
-                if a["metadata"]["name"] == name and a["metadata"].get("namespace") == namespace
-            ),
-            None,
-        )
-
-    def config(self) -> Obj | None:
-        return self.config_doc
-
-    def clusters(self) -> list[Obj]:
-        return list(self.cluster_list)
-
-    def storage_classes(self) -> list[Obj]:
-        return list(self.classes)
 
 
 class CacheView:
@@ -120,7 +84,8 @@ class CacheView:
 def resolve_app(view: View, cluster: Mapping[str, Any]) -> tuple[Obj | None, str | None]:
     """The app a cluster names and the catalog it was found in: the cluster's own
     namespace (`local`) first, then the operator's (`system`), unless `appCatalog` says."""
-    spec = cluster.get("spec") if isinstance(cluster.get("spec"), Mapping) else {}
+    raw_spec = cluster.get("spec")
+    spec: Mapping[str, Any] = raw_spec if isinstance(raw_spec, Mapping) else {}
     name = spec.get("app")
     if not isinstance(name, str) or not name:
         return None, None

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from kubedirector.api.app import App
 from kubedirector.api.cluster import Cluster
@@ -22,7 +24,6 @@ from kubedirector.resources import PVCS, SECRETS, SERVICES, STATEFULSETS
 from kubedirector.webhook import derived, references
 from kubedirector.webhook.admission import review
 from kubedirector.webhook.live import NO_ANSWER, Reply, Request
-from kubedirector.webhook.view import StaticView
 from tests.admission_cases import (
     SERVER_CASES,
     ServerCase,
@@ -34,7 +35,9 @@ from tests.admission_cases import (
     server_document,
     storage_class,
 )
+from tests.unit.static_view import StaticView
 
+REPO = Path(__file__).resolve().parents[2]
 NS = "apps"
 USER = {"username": "alice", "uid": "u-1", "groups": ["devs"]}
 
@@ -69,7 +72,11 @@ def parsed(doc: dict[str, Any]) -> tuple[App, Cluster, Config]:
 
 
 def admit(
-    doc: dict[str, Any], live: ScriptedLive | None, old: dict[str, Any] | None = None
+    doc: dict[str, Any],
+    live: ScriptedLive | None,
+    old: dict[str, Any] | None = None,
+    *,
+    dry_run: bool = False,
 ) -> dict:
     v = StaticView(
         operator_namespace=NS,
@@ -93,6 +100,7 @@ def admit(
             "object": doc,
             "oldObject": old,
             "userInfo": USER,
+            "dryRun": dry_run,
         },
     }
     return review(body, v, "validate", live)["response"]
@@ -327,6 +335,29 @@ def test_missing_claim_refused_through_admission():
         "spec.roles[1].volumeProjections[0].pvcName: PersistentVolumeClaim 'data' "
         f"does not exist in namespace {NS!r}"
     )
+
+
+def _side_effect_free(request: Request) -> bool:
+    """A read, a dry-run create, or an access review (the API server never stores one)."""
+    return (
+        request.method == "GET"
+        or ("dryRun", "All") in request.query
+        or request.path.endswith("/subjectaccessreviews")
+    )
+
+
+def test_a_dry_run_is_reviewed_with_side_effect_free_requests_only():
+    """The webhooks are registered with `sideEffects: None`, so the API server sends
+    them `dryRun` requests too: answering one must change nothing, so every request
+    a review makes is side-effect free, and it is answered as the real one."""
+    configs = list(yaml.safe_load_all((REPO / "manifests/base/webhook.yaml").read_text()))
+    hooks = [hook for doc in configs for hook in doc["webhooks"]]
+    assert hooks and all(hook["sideEffects"] == "None" for hook in hooks)
+    wet, dry = ScriptedLive(ok), ScriptedLive(ok)
+    assert admit(_with_references(), dry, dry_run=True) == admit(_with_references(), wet)
+    assert dry.sent == wet.sent
+    assert {r.method for r in dry.sent} == {"GET", "POST"}  # lookups and dry runs were made
+    assert [r for r in dry.sent if not _side_effect_free(r)] == []
 
 
 def test_roles_an_unusable_app_cannot_run_are_left_to_the_cached_checks():

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from kubedirector.api.app import App
 from kubedirector.api.cluster import Cluster
 from kubedirector.api.config import Config
+from kubedirector.api.mounts import ALWAYS_PERSISTED, NEW_LAYOUT_DIRS, persisted_dirs, union_dirs
 from kubedirector.api.status import MemberStatus
 from kubedirector.desired import storage
 from kubedirector.desired.auth_token import needs_auth_token, new_auth_token
@@ -460,12 +461,12 @@ def test_storage_class_from_config_default():
 
 def test_old_layout_dirs_collapse_into_parents():
     role = App.from_dict(compat_apps()["cdh632"]).role("primary")
-    assert storage.persisted_dirs(role) == ["/etc", "/opt", "/usr", "/var", "/data"]
+    assert persisted_dirs(role) == ["/etc", "/opt", "/usr", "/var", "/data"]
 
 
 def test_no_package_persists_etc_and_app_dirs_only():
     role = App.from_dict(compat_apps()["qwen2-server"]).role("inference-server")
-    assert storage.persisted_dirs(role) == ["/etc", "/root/.ollama"]
+    assert persisted_dirs(role) == ["/etc", "/root/.ollama"]
 
 
 @pytest.mark.parametrize(
@@ -473,7 +474,7 @@ def test_no_package_persists_etc_and_app_dirs_only():
     [
         # upstream-pods.md 1.5's example.
         (
-            storage.ALWAYS_PERSISTED + storage.NEW_LAYOUT_DIRS,
+            ALWAYS_PERSISTED + NEW_LAYOUT_DIRS,
             ["/usr/local", "/var/lib/x"],
             ["/etc", "/opt/guestconfig", "/var/log/guestconfig", "/usr/local", "/var/lib/x"],
         ),
@@ -485,7 +486,7 @@ def test_no_package_persists_etc_and_app_dirs_only():
     ],
 )
 def test_union_dirs(defaults, app_dirs, expected):
-    assert storage.union_dirs(defaults, app_dirs) == expected
+    assert union_dirs(defaults, app_dirs) == expected
 
 
 def test_storage_init_container():
@@ -688,7 +689,7 @@ _DIRS = st.lists(
 
 @given(defaults=_DIRS, app_dirs=_DIRS)
 def test_union_dirs_covers_every_dir_once(defaults, app_dirs):
-    kept = storage.union_dirs(defaults, app_dirs)
+    kept = union_dirs(defaults, app_dirs)
     clean = [posixpath.normpath(posixpath.join("/", d)) for d in [*defaults, *app_dirs]]
     assert len(kept) == len(set(kept))
     for d in clean:

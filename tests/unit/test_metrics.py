@@ -7,7 +7,9 @@ import re
 import pytest
 from prometheus_client import CollectorRegistry
 
+from kubedirector.controller.controller import Controller
 from kubedirector.controller.queue import RateLimitingQueue
+from kubedirector.controller.result import Result
 from kubedirector.metrics import registry
 from kubedirector.metrics.clusters import ClusterStateCollector
 from kubedirector.metrics.workqueue import WorkqueueMetricsProvider
@@ -96,15 +98,49 @@ def test_process_collector_and_no_created_series():
     assert "_created" not in text
 
 
-def test_counters_from_other_modules_land_in_the_registry():
-    before = registry.REGISTRY.get_sample_value(
-        "controller_runtime_reconcile_total", {"controller": "c1", "result": "requeue_after"}
+def exposed(name: str, **labels: str) -> float | None:
+    """The value of one series as a scrape of /metrics shows it."""
+    wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    for line in exposition().splitlines():
+        series, _, number = line.rpartition(" ")
+        if series == f"{name}{{{wanted}}}":
+            return float(number)
+    return None
+
+
+class _Outcomes:
+    """A reconciler that answers each key with the next of `outcomes`."""
+
+    def __init__(self, *outcomes: Result | Exception) -> None:
+        self.outcomes = list(outcomes)
+
+    def reconcile(self, key: str) -> Result:
+        outcome = self.outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+
+def test_a_controllers_reconciles_are_counted_on_the_scrape():
+    """The counters the controller increments are the ones /metrics exposes, with zero
+    series from the start (dashboards see the controller before its first reconcile)."""
+    name = "metrics-scrape-check"
+    controller = Controller(
+        name,
+        _Outcomes(Result.after(30), RuntimeError("boom")),
+        queue=RateLimitingQueue(name, metrics=False),
     )
-    registry.RECONCILE_TOTAL.labels("c1", "requeue_after").inc()
-    after = registry.REGISTRY.get_sample_value(
-        "controller_runtime_reconcile_total", {"controller": "c1", "result": "requeue_after"}
-    )
-    assert after == (before or 0) + 1
+    total = "controller_runtime_reconcile_total"
+    errors = "controller_runtime_reconcile_errors_total"
+    assert exposed(total, controller=name, result="requeue_after") == 0
+    assert exposed(errors, controller=name) == 0
+    controller.process("ns/a")
+    controller.process("ns/a")
+    assert exposed(total, controller=name, result="requeue_after") == 1
+    assert exposed(total, controller=name, result="error") == 1
+    assert exposed(total, controller=name, result="success") == 0
+    assert exposed(errors, controller=name) == 1
+    controller.queue.shutdown()
 
 
 @pytest.fixture

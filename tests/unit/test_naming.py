@@ -52,7 +52,6 @@ def test_headless_service_from_cluster_name():
 def test_pvc_names_follow_the_statefulset_controller():
     assert naming.PVC_TEMPLATE == "p"
     assert naming.pvc_name("spark-controller-zbg4d-0") == "p-spark-controller-zbg4d-0"
-    assert naming.block_pvc_name(2, "x-0") == "b2-x-0"
 
 
 def test_long_names_keep_both_parts_and_fit():

@@ -13,8 +13,8 @@ from cryptography import x509
 from kubedirector.metrics.registry import WEBHOOK_REQUESTS
 from kubedirector.webhook import pki
 from kubedirector.webhook.server import WebhookServer
-from kubedirector.webhook.view import StaticView
 from tests.admission_cases import CASES, app, document
+from tests.unit.static_view import StaticView
 from tests.unit.test_admission import NS, request, view
 
 HOSTS = pki.service_hosts("kubedirector-webhook", NS)

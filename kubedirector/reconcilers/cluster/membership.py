@@ -40,7 +40,7 @@ def plan(
             existing=existing.get(spec_role.id),
             wanted=spec_role.members or 0,
             next_node_id=next_node_id,
-            auth_token=lambda t=tokens: new_token() if t else None,
+            auth_token=new_token if tokens else lambda: None,
         )
         roles.append(role)
     for gone in (r for r in status.roles if cluster.role(r.id) is None):

@@ -9,6 +9,7 @@ Nothing is written here: the owned objects are created with everything else.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from kubedirector.api.constants import LABEL_ROLE
 from kubedirector.desired import naming
@@ -61,7 +62,7 @@ class Names:
                 seen.key,
                 seen.uid,
                 role.id,
-                lambda r=role.id: naming.statefulset_name(scheme, seen.name, r, self.rand),
+                partial(naming.statefulset_name, scheme, seen.name, role.id, self.rand),
             )
             for role in seen.cluster.roles
         }

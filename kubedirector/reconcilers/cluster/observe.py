@@ -187,7 +187,7 @@ class Observer:
         """The cluster's KubeDirectorApp as stored: its own namespace, then the system catalog."""
         spec = raw.get("spec") or {}
         name, catalog = spec.get("app"), spec.get("appCatalog")
-        places = {
+        places: dict[str | None, list[tuple[Caches, str]]] = {
             AppCatalog.LOCAL: [(self.informers, raw["metadata"]["namespace"])],
             AppCatalog.SYSTEM: [(self.system, self.operator_namespace)],
         }
@@ -201,7 +201,7 @@ class Observer:
     def _no_app(self, raw: Mapping[str, Any]) -> FieldError:
         spec = raw.get("spec") or {}
         namespace = raw["metadata"]["namespace"]
-        where = {
+        where: dict[str | None, str] = {
             AppCatalog.LOCAL: f"namespace {namespace!r}",
             AppCatalog.SYSTEM: f"the system catalog ({self.operator_namespace!r})",
         }
