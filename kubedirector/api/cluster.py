@@ -134,6 +134,7 @@ class Cluster:
     annotations: dict[str, str] = field(default_factory=dict)
     finalizers: tuple[str, ...] = ()
     deleting: bool = False
+    paused: bool = False
     status: ClusterStatus = field(default_factory=ClusterStatus)
 
     def role(self, role_id: str) -> ClusterRole | None:
@@ -188,6 +189,7 @@ class Cluster:
             annotations=r.string_map(meta, "annotations", "metadata"),
             finalizers=r.strings(meta, "finalizers", "metadata"),
             deleting=meta.get("deletionTimestamp") is not None,
+            paused=r.boolean(spec, "paused", "spec"),
             status=_status(r, doc.get("status")),
         )
         r.raise_if_failed()

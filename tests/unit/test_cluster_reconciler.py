@@ -463,3 +463,85 @@ def test_one_pass(converged, case):
     assert tuple((t, *condition(world, t)[:2]) for t in ("Ready", "Progressing", "Degraded")) == (
         conditions
     )
+
+
+def identities(world: World) -> list[tuple[str, str, str, int]]:
+    """Each member's role, pod, Service and node id: what pausing must not change."""
+    return [
+        (r["id"], m["pod"], m["service"], m["nodeID"])
+        for r in stored(world)["status"]["roles"]
+        for m in r["members"]
+    ]
+
+
+def set_paused(paused: bool) -> Callable[[dict[str, Any]], None]:
+    return lambda spec: spec.update(paused=paused)
+
+
+def test_pause_stops_the_pods_and_keeps_every_identity(converged):
+    world, reconciler = converged
+    before = identities(world)
+    last_node_id = stored(world)["status"]["lastNodeID"]
+    edit_spec(world, set_paused(True))
+    writes = settle(world, reconciler)
+    assert {w.body["spec"]["replicas"] for w in sts_writes(writes)} == {0}
+    for write in sts_writes(writes):
+        assert_whole(write)
+    assert not [w for w in writes if w.verb == "delete"], "Services, claims and budgets stay"
+    assert world.caches.list(PODS) == []
+    status = stored(world)["status"]
+    assert identities(world) == before and status["lastNodeID"] == last_node_id
+    assert status["state"] == "paused" and status["memberSummary"] == "0/4"
+    assert {
+        m["stateDetail"]["lastKnownContainerState"] for r in status["roles"] for m in r["members"]
+    } == {"absent"}
+    assert {m["state"] for r in status["roles"] for m in r["members"]} == {"configured"}
+    assert condition(world, "Ready")[:2] == ("False", "Paused")
+    assert condition(world, "Progressing")[:2] == ("False", "Paused")
+    assert condition(world, "Degraded")[:2] == ("False", "Paused")
+    assert one_pass(world, reconciler) == [], "a paused cluster costs no write"
+
+
+def test_membership_waits_for_the_resume(converged):
+    """A scale while paused changes nothing until the cluster runs again; then the
+    same members come back with their names and node ids, and the new one joins."""
+    world, reconciler = converged
+    before = identities(world)
+    edit_spec(world, set_paused(True))
+    settle(world, reconciler)
+    edit_spec(world, set_members(1, 3))
+    writes = settle(world, reconciler)
+    assert {w.body["spec"]["replicas"] for w in sts_writes(writes)} <= {0}
+    assert identities(world) == before
+    assert world.caches.list(PODS) == []
+
+    edit_spec(world, set_paused(False))
+    settle(world, reconciler)
+    after = identities(world)
+    assert set(before) < set(after), "same pods, Services and node ids"
+    [(role, pod, _, node_id)] = set(after) - set(before)
+    assert role == "worker" and pod.endswith("-2")
+    assert node_id == max(n for *_, n in before) + 1, "node ids are never reused"
+    status = stored(world)["status"]
+    assert status["state"] == "configured" and status["memberSummary"] == "5/5"
+    assert condition(world, "Ready")[:2] == ("True", "MembersConfigured")
+
+
+def test_resumed_members_count_as_restarted(converged):
+    """Pods that come back are new containers: setup's restart rule applies to them."""
+    world, reconciler = converged
+    edit_spec(world, set_paused(True))
+    settle(world, reconciler)
+    edit_spec(world, set_paused(False))
+    one_pass(world, reconciler)
+    for pod in world.caches.list(PODS):
+        pod["status"]["containerStatuses"][0]["containerID"] = (
+            "kwok://new-" + pod["metadata"]["name"]
+        )
+        world.caches.put(PODS, pod)
+    settle(world, reconciler)
+    members = [m for r in stored(world)["status"]["roles"] for m in r["members"]]
+    assert {m["stateDetail"]["lastConfiguredContainer"] for m in members} == {
+        "kwok://new-" + m["pod"] for m in members
+    }
+    assert stored(world)["status"]["state"] == "configured"

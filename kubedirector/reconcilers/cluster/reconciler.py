@@ -25,7 +25,7 @@ from kubedirector.lifecycle.cluster_state import RECONCILE_FAILING
 from kubedirector.reconcilers.cluster import membership
 from kubedirector.reconcilers.cluster.expectations import Expectations
 from kubedirector.reconcilers.cluster.failures import PERSISTENT, Failures, describe
-from kubedirector.reconcilers.cluster.member_work import run_members
+from kubedirector.reconcilers.cluster.member_work import MemberWork, run_members
 from kubedirector.reconcilers.cluster.names import Names, RandomSource
 from kubedirector.reconcilers.cluster.observe import Caches, Observation, Observer
 from kubedirector.reconcilers.cluster.owned import (
@@ -98,7 +98,12 @@ class ClusterReconciler:
                 # Crash safety: status is saved right after each exec phase.
                 self.report.write(seen, summarise(seen, progress, ["member setup in progress"]))
 
-            work = run_members(self.member_setup, seen, draft, checkpoint)
+            # A paused cluster has no pods to run execs in.
+            work = (
+                MemberWork(status=draft, requeue_after=(), notify_errors=())
+                if seen.cluster is not None and seen.cluster.paused
+                else run_members(self.member_setup, seen, draft, checkpoint)
+            )
             written += self.owned.ensure(seen, member_objects(seen, work.status))
             status, removed = self.owned.remove_departed(seen, work.status)
         except SecretKeyError as e:
