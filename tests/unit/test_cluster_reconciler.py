@@ -11,6 +11,7 @@ import pytest
 from kubernetes.client import Configuration
 
 from kubedirector.api.constants import FINALIZER
+from kubedirector.metrics import registry
 from kubedirector.reconcilers.cluster import ClusterReconciler
 from kubedirector.reconcilers.cluster.failures import PERSISTENT
 from kubedirector.reconcilers.cluster.owned import STATEFULSET, Action, Desired, decide
@@ -545,3 +546,23 @@ def test_resumed_members_count_as_restarted(converged):
         "kwok://new-" + m["pod"] for m in members
     }
     assert stored(world)["status"]["state"] == "configured"
+
+
+def time_to_ready_count() -> float:
+    [family] = registry.CLUSTER_TIME_TO_READY.collect()
+    return next(s.value for s in family.samples if s.name.endswith("_count"))
+
+
+def test_time_to_first_ready_is_observed_once():
+    world, reconciler = new_world()
+    cluster = stored(world)
+    cluster["metadata"]["creationTimestamp"] = "2026-01-01T00:00:00Z"
+    world.caches.put(CLUSTERS, cluster)
+    before = time_to_ready_count()
+    settle(world, reconciler)
+    assert condition(world, "Ready")[0] == "True"
+    assert time_to_ready_count() == before + 1
+    edit_spec(world, set_members(1, 3))
+    settle(world, reconciler)
+    assert condition(world, "Ready")[0] == "True"
+    assert time_to_ready_count() == before + 1, "a scale is not a creation"

@@ -22,9 +22,11 @@ from kubedirector.controller.result import Result
 from kubedirector.desired import naming
 from kubedirector.desired.auth_token import new_auth_token
 from kubedirector.lifecycle.cluster_state import RECONCILE_FAILING
+from kubedirector.metrics.registry import CLUSTER_TIME_TO_READY
 from kubedirector.reconcilers.cluster import membership
 from kubedirector.reconcilers.cluster.expectations import Expectations
 from kubedirector.reconcilers.cluster.failures import PERSISTENT, Failures, describe
+from kubedirector.reconcilers.cluster.first_ready import FirstReady
 from kubedirector.reconcilers.cluster.member_work import MemberWork, run_members
 from kubedirector.reconcilers.cluster.names import Names, RandomSource
 from kubedirector.reconcilers.cluster.observe import Caches, Observation, Observer
@@ -34,7 +36,7 @@ from kubedirector.reconcilers.cluster.owned import (
     member_objects,
     role_objects,
 )
-from kubedirector.reconcilers.cluster.status import StatusReport, rolling_out, summarise
+from kubedirector.reconcilers.cluster.status import StatusReport, now, rolling_out, summarise
 from kubedirector.reconcilers.events import EventRecorder
 from kubedirector.reconcilers.member_setup import MemberSetup
 from kubedirector.reconcilers.writer import ObjectWriter
@@ -66,11 +68,13 @@ class ClusterReconciler:
         self.names = Names(self.expectations, rand)
         self.owned = OwnedObjects(writer)
         self.report = StatusReport(writer, events, self.expectations)
+        self.first_ready = FirstReady()
 
     def reconcile(self, key: str) -> Result:
         raw = self.expectations.latest(key, self.informers.get(CLUSTERS, key))
         if raw is None:
             self.failures.succeeded(key)
+            self.first_ready.forget(key)
             return Result.success()
         seen = self.observer.observe(key, raw)
         try:
@@ -117,6 +121,10 @@ class ClusterReconciler:
         )
         if self.report.write(seen, new):
             self.report.membership_events(seen, new)
+            took = self.first_ready.passed(seen.key, seen.raw["metadata"], seen.status, new, now())
+            if took is not None:
+                CLUSTER_TIME_TO_READY.observe(took)
+                log.info("cluster_first_ready", seconds=took)
         for error in work.notify_errors:
             self.report.event(seen, "Warning", "NotifyFailed", error)
         return Result.after(min(work.requeue_after)) if work.requeue_after else Result.success()
@@ -176,5 +184,6 @@ class ClusterReconciler:
             if e.status != 404:  # a 409 means a newer version is on its way: retry then
                 raise
         self.expectations.forget(seen.key)
+        self.first_ready.forget(seen.key)
         log.info("cluster_finalized")
         return Result.success()
