@@ -81,6 +81,7 @@ class SpecProblem:
 RECONCILE_FAILING = "ReconcileFailing"
 PAUSED = "Paused"
 PAUSING = "Pausing"
+MEMBER_UNRESPONSIVE = "MemberUnresponsive"
 
 
 def conditions(*, previous: Iterable[Condition], generation: int, state: ClusterState,
@@ -108,7 +109,9 @@ def conditions(*, previous: Iterable[Condition], generation: int, state: Cluster
                                                   MemberState.DELETING)]
     errors = [m.pod for m in live if m.state == MemberState.CONFIG_ERROR]
     down = [m.pod for m in live if m.state == MemberState.CONFIGURED and not _running(m)]
-    members_ready = all(m.state == MemberState.CONFIGURED and _running(m) for m in live)
+    unresponsive = [m.pod for m in live if m.state_detail.unresponsive]
+    members_ready = all(m.state == MemberState.CONFIGURED and _running(m)
+                        and not m.state_detail.unresponsive for m in live)
     if problem is not None:
         ready_c = ("False", problem.reason, problem.message)
         degraded = ("True", problem.reason, problem.message)
@@ -131,6 +134,9 @@ def conditions(*, previous: Iterable[Condition], generation: int, state: Cluster
             degraded = ("True", RECONCILE_FAILING, failing)
         elif errors:
             degraded = ("True", "ConfigError", "members in config error: " + ", ".join(errors))
+        elif unresponsive:
+            degraded = ("True", MEMBER_UNRESPONSIVE,
+                        "members unresponsive: " + ", ".join(unresponsive))
         elif down:
             degraded = ("True", "MembersDown", "members down: " + ", ".join(down))
         elif setup_failing:

@@ -4,6 +4,7 @@ writer: from an observed state to the writes and the status it produces."""
 from __future__ import annotations
 
 import copy
+import datetime
 from collections.abc import Callable
 from typing import Any
 
@@ -566,3 +567,66 @@ def test_time_to_first_ready_is_observed_once():
     settle(world, reconciler)
     assert condition(world, "Ready")[0] == "True"
     assert time_to_ready_count() == before + 1, "a scale is not a creation"
+
+
+def not_ready(world: World, pod: str, since: str) -> None:
+    found = world.caches.get(PODS, f"apps/{pod}")
+    assert found is not None
+    found["status"]["conditions"] = [
+        {"type": "Ready", "status": "False", "lastTransitionTime": since}
+    ]
+    world.caches.put(PODS, found)
+
+
+def member_detail(world: World, pod: str) -> dict[str, Any]:
+    return next(
+        m["stateDetail"]
+        for r in stored(world)["status"]["roles"]
+        for m in r["members"]
+        if m["pod"] == pod
+    )
+
+
+def test_unresponsive_member_is_reported_and_restarted_by_policy(converged):
+    world, reconciler = converged
+    worker = statefulset_name(world, "worker")
+    edit_spec(
+        world,
+        lambda spec: spec["roles"][1].update(
+            unresponsivePolicy={"action": "none", "afterSeconds": 60}
+        ),
+    )
+    settle(world, reconciler)
+    not_ready(world, f"{worker}-1", "2026-01-01T00:00:00Z")
+    writes = one_pass(world, reconciler)
+    assert not [w for w in writes if w.kind == "Pod"], "action none only reports"
+    assert member_detail(world, f"{worker}-1")["unresponsive"].startswith(
+        "pod not Ready since 2026-01-01T00:00:00Z"
+    )
+    assert condition(world, "Degraded")[:2] == ("True", "MemberUnresponsive")
+    assert condition(world, "Ready")[0] == "False"
+
+    edit_spec(
+        world,
+        lambda spec: spec["roles"][1].update(
+            unresponsivePolicy={"action": "restart", "afterSeconds": 60}
+        ),
+    )
+    writes = one_pass(world, reconciler)
+    assert [(w.verb, w.kind, w.name) for w in writes if w.kind == "Pod"] == [
+        ("delete", "Pod", f"{worker}-1")
+    ]
+    assert any(w.body and w.body.get("reason") == "MemberRestarted" for w in world.writer.events())
+    settle(world, reconciler)  # the StatefulSet re-creates it, Ready
+    assert "unresponsive" not in member_detail(world, f"{worker}-1")
+    assert condition(world, "Degraded")[0] == "False"
+    assert condition(world, "Ready")[0] == "True"
+
+
+def test_not_ready_within_the_bound_asks_for_a_recheck(converged):
+    world, reconciler = converged
+    worker = statefulset_name(world, "worker")
+    recent = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    not_ready(world, f"{worker}-0", recent)
+    result = reconciler.reconcile(KEY)
+    assert result.requeue_after is not None and 290 <= result.requeue_after <= 301

@@ -9,6 +9,7 @@ status and Events, truthfully, including a failure that keeps coming back.
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import replace
 
 import structlog
@@ -21,6 +22,7 @@ from kubedirector.api.status import ClusterStatus
 from kubedirector.controller.result import Result
 from kubedirector.desired import naming
 from kubedirector.desired.auth_token import new_auth_token
+from kubedirector.lifecycle import unresponsive
 from kubedirector.lifecycle.cluster_state import RECONCILE_FAILING
 from kubedirector.metrics.registry import CLUSTER_TIME_TO_READY
 from kubedirector.reconcilers.cluster import membership
@@ -40,7 +42,7 @@ from kubedirector.reconcilers.cluster.status import StatusReport, now, rolling_o
 from kubedirector.reconcilers.events import EventRecorder
 from kubedirector.reconcilers.member_setup import MemberSetup
 from kubedirector.reconcilers.writer import ObjectWriter
-from kubedirector.resources import CLUSTERS, PVCS
+from kubedirector.resources import CLUSTERS, PODS, PVCS
 
 log = structlog.get_logger(__name__)
 
@@ -90,10 +92,17 @@ class ClusterReconciler:
         if seen.problems:
             self.report.spec_problem(seen)
             return Result.success()
+        cluster = seen.cluster
+        assert cluster is not None
         try:
             draft = membership.plan(
                 seen, self.names.headless(seen), self.names.statefulsets(seen), new_auth_token
             )
+            checked = unresponsive.review(
+                cluster, draft, seen.derived.pods, datetime.datetime.now(datetime.UTC)
+            )
+            draft = checked.status
+            self.restart(seen, checked.status, checked.restart)
             wanted = role_objects(seen, draft)
             written = self.owned.ensure(seen, wanted)
             written += self.owned.prune(seen, wanted, DISRUPTION_BUDGET)
@@ -105,7 +114,7 @@ class ClusterReconciler:
             # A paused cluster has no pods to run execs in.
             work = (
                 MemberWork(status=draft, requeue_after=(), notify_errors=())
-                if seen.cluster is not None and seen.cluster.paused
+                if cluster.paused
                 else run_members(self.member_setup, seen, draft, checkpoint)
             )
             written += self.owned.ensure(seen, member_objects(seen, work.status))
@@ -127,7 +136,19 @@ class ClusterReconciler:
                 log.info("cluster_first_ready", seconds=took)
         for error in work.notify_errors:
             self.report.event(seen, "Warning", "NotifyFailed", error)
-        return Result.after(min(work.requeue_after)) if work.requeue_after else Result.success()
+        again = work.requeue_after + checked.recheck_after
+        return Result.after(min(again)) if again else Result.success()
+
+    def restart(self, seen: Observation, status: ClusterStatus, pods: tuple[str, ...]) -> None:
+        """Delete unresponsive members' pods (their policy says restart): the StatefulSet
+        re-creates each, and the restart rule sets the member up again."""
+        why = {m.pod: m.state_detail.unresponsive for r in status.roles for m in r.members}
+        for pod in pods:
+            uid = seen.derived.pods[pod]["metadata"]["uid"]
+            if not self.writer.delete(PODS, seen.namespace, pod, uid=uid):
+                continue  # already gone or replaced
+            log.warning("member_restarted", pod=pod, reason=why[pod])
+            self.report.event(seen, "Warning", "MemberRestarted", f"{pod}: {why[pod]}; restarted")
 
     def ensure_finalizer(self, seen: Observation) -> None:
         meta = seen.raw["metadata"]
