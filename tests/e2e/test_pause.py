@@ -65,6 +65,9 @@ def test_pause_keeps_members_and_resume_brings_them_back(
     claims, services = uids(kubectl, namespace, "pvc"), uids(kubectl, namespace, "services")
     assert len(claims) == 2 and len(services) == 1 + 3
 
+    row = kubectl("get", "kdcluster", "rec", "-n", namespace).stdout
+    assert row.split("\n")[1].split()[2:4] == ["configured", "True"], row
+
     paused = kd("kd", "pause", "rec")
     assert paused.returncode == 0 and "kdcluster/rec paused" in paused.stdout, paused.stderr
     wait_until(
