@@ -1,7 +1,7 @@
 """The `kubedirector` command line, also installed as the kubectl plugin `kubectl kd`.
 
-`run` is the operator; `validate` and `render` work offline on files; `scale` and
-`status` talk to the kubeconfig's cluster, as kubectl does.
+`run` is the operator; `validate` and `render` work offline on files; `scale`, `pause`,
+`resume` and `status` talk to the kubeconfig's cluster, as kubectl does.
 """
 
 from __future__ import annotations
@@ -117,6 +117,13 @@ def build_parser(prog: str = "kubedirector") -> argparse.ArgumentParser:
     scale.add_argument("role", metavar="ROLE")
     scale.add_argument("members", metavar="N", type=_non_negative)
 
+    for command, text in (
+        ("pause", "stop a cluster's pods, keeping its members, names and storage"),
+        ("resume", "bring a paused cluster's members back"),
+    ):
+        sub = commands.add_parser(command, parents=[_command_access()], help=text)
+        sub.add_argument("cluster", metavar="CLUSTER")
+
     status = commands.add_parser(
         "status",
         parents=[_command_access()],
@@ -167,6 +174,17 @@ def main(argv: Sequence[str] | None = None, prog: str = "kubedirector") -> int:
             args.cluster,
             args.role,
             args.members,
+            kubeconfig=kubeconfig,
+            namespace=namespace,
+            out=sys.stdout,
+            err=sys.stderr,
+        )
+    if args.command in ("pause", "resume"):
+        from kubedirector.cmd_pause import run_pause  # noqa: PLC0415
+
+        return run_pause(
+            args.cluster,
+            args.command == "pause",
             kubeconfig=kubeconfig,
             namespace=namespace,
             out=sys.stdout,

@@ -21,6 +21,8 @@ def member_detail(detail: MemberStateDetail) -> str:
     """The one line that says most about where a member is: an error, else progress."""
     if detail.config_error_detail:
         return detail.config_error_detail
+    if detail.unresponsive:
+        return f"unresponsive: {detail.unresponsive}"
     if detail.scheduling_error_message:
         return detail.scheduling_error_message
     if detail.storage_init_progress:

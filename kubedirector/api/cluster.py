@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from kubedirector.api.app import App
@@ -85,6 +86,22 @@ class DisruptionBudget:
     max_unavailable: int | str = 1
 
 
+class UnresponsiveAction(StrEnum):
+    """What the operator does about an unresponsive member."""
+
+    RESTART = "restart"
+    NONE = "none"
+
+
+@dataclass(frozen=True)
+class UnresponsivePolicy:
+    """A role's `unresponsivePolicy`: a member whose pod has not been Ready for
+    `after_seconds` is reported unresponsive, and restarted if `action` says so."""
+
+    action: UnresponsiveAction = UnresponsiveAction.NONE
+    after_seconds: int = 300
+
+
 @dataclass(frozen=True)
 class ClusterRole:
     id: str
@@ -106,6 +123,7 @@ class ClusterRole:
     volume_projections: tuple[VolumeProjection, ...] = ()
     shared_memory: str | None = None
     disruption_budget: DisruptionBudget | None = None
+    unresponsive_policy: UnresponsivePolicy = field(default_factory=UnresponsivePolicy)
 
     def resources(self) -> dict[str, dict[str, str]]:
         """The container `resources` as Kubernetes takes them."""
@@ -134,6 +152,7 @@ class Cluster:
     annotations: dict[str, str] = field(default_factory=dict)
     finalizers: tuple[str, ...] = ()
     deleting: bool = False
+    paused: bool = False
     status: ClusterStatus = field(default_factory=ClusterStatus)
 
     def role(self, role_id: str) -> ClusterRole | None:
@@ -188,6 +207,7 @@ class Cluster:
             annotations=r.string_map(meta, "annotations", "metadata"),
             finalizers=r.strings(meta, "finalizers", "metadata"),
             deleting=meta.get("deletionTimestamp") is not None,
+            paused=r.boolean(spec, "paused", "spec"),
             status=_status(r, doc.get("status")),
         )
         r.raise_if_failed()
@@ -300,6 +320,26 @@ def _role(
         ),
         shared_memory=None if shared_memory is None else str(shared_memory),
         disruption_budget=_disruption_budget(r, raw, path),
+        unresponsive_policy=_unresponsive_policy(r, raw, path),
+    )
+
+
+def _unresponsive_policy(r: FieldReader, raw: Mapping[str, Any], path: str) -> UnresponsivePolicy:
+    if raw.get("unresponsivePolicy") is None:
+        return UnresponsivePolicy()
+    here = join(path, "unresponsivePolicy")
+    policy = r.mapping(raw.get("unresponsivePolicy"), here)
+    action = r.opt_string(policy, "action", here) or UnresponsiveAction.NONE.value
+    if action not in {a.value for a in UnresponsiveAction}:
+        r.fail(join(here, "action"), f"must be restart or none, not {action!r}")
+        action = UnresponsiveAction.NONE.value
+    after = r.integer(policy, "afterSeconds", here)
+    if after is not None and after < 1:
+        r.fail(join(here, "afterSeconds"), f"must be at least 1 (seconds), not {after}")
+        after = None
+    return UnresponsivePolicy(
+        action=UnresponsiveAction(action),
+        after_seconds=UnresponsivePolicy.after_seconds if after is None else after,
     )
 
 

@@ -55,6 +55,7 @@ class ClusterState(StrEnum):
     CREATING = "creating"
     UPDATING = "updating"
     CONFIGURED = "configured"
+    PAUSED = "paused"
 
 
 class ContainerState(StrEnum):

@@ -169,6 +169,7 @@ class MemberStateDetail:
     start_script_stderr_message: str | None = None
     scheduling_error_message: str | None = None
     storage_init_progress: str | None = None
+    unresponsive: str | None = None
     setup: SetupProgress = field(default_factory=SetupProgress)
     notify: NotifyProgress = field(default_factory=NotifyProgress)
     extra: dict[str, Any] = field(default_factory=dict)
@@ -182,6 +183,7 @@ class MemberStateDetail:
         "start_script_stderr_message": "startScriptStderrMessage",
         "scheduling_error_message": "schedulingErrorMessage",
         "storage_init_progress": "storageInitProgress",
+        "unresponsive": "unresponsive",
     }
     _INTEGERS = {
         "last_config_data_generation": "lastConfigDataGeneration",

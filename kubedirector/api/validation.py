@@ -35,7 +35,7 @@ MIN_CONFIG_SCHEMA_VERSION = 7
 _PACKAGE_SCHEMES = ("file", "http", "https")
 # What may change on a role that has members: its size and its disruption budget,
 # neither of which touches the members' pods.
-MUTABLE_ROLE_KEYS = frozenset({"id", "members", "disruptionBudget"})
+MUTABLE_ROLE_KEYS = frozenset({"id", "members", "disruptionBudget", "unresponsivePolicy"})
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
@@ -657,7 +657,7 @@ def validate_cluster_update(
                     FieldError(
                         join(join("spec.roles", i), key),
                         f"cannot change while role {raw['id']!r} has "
-                        "members; only members and disruptionBudget may change",
+                        "members; only members, disruptionBudget and unresponsivePolicy may change",
                     )
                 )
     return errors

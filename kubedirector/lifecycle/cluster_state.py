@@ -42,13 +42,24 @@ def rollup(members: Sequence[MemberStatus]) -> MemberStateRollup:
     )
 
 
-def cluster_state(previous: str, members: Sequence[MemberStatus]) -> ClusterState:
-    """`creating` until first fully configured, then `updating` while anything moves."""
+def cluster_state(previous: str, members: Sequence[MemberStatus], *,
+                  paused: bool = False) -> ClusterState:
+    """`creating` until first fully configured, then `updating` while anything moves;
+    `paused` from the pass that sees the spec paused (its pods may still be stopping)."""
+    if paused:
+        return ClusterState.PAUSED
     if any(m.state in PENDING for m in members):
         return (ClusterState.UPDATING if previous in (ClusterState.CONFIGURED,
-                                                      ClusterState.UPDATING)
+                                                      ClusterState.UPDATING,
+                                                      ClusterState.PAUSED)
                 else ClusterState.CREATING)
     return ClusterState.CONFIGURED
+
+
+def still_running(members: Sequence[MemberStatus]) -> list[str]:
+    """The members whose pod still exists (a paused cluster waits for none)."""
+    return [m.pod for m in members
+            if m.state_detail.last_known_container_state != ContainerState.ABSENT]
 
 
 def member_summary(members: Sequence[MemberStatus]) -> str:
@@ -68,6 +79,9 @@ class SpecProblem:
 
 
 RECONCILE_FAILING = "ReconcileFailing"
+PAUSED = "Paused"
+PAUSING = "Pausing"
+MEMBER_UNRESPONSIVE = "MemberUnresponsive"
 
 
 def conditions(*, previous: Iterable[Condition], generation: int, state: ClusterState,
@@ -78,13 +92,26 @@ def conditions(*, previous: Iterable[Condition], generation: int, state: Cluster
 
     `failing` says why reconciles of this generation keep failing (the object and
     the server's answer); `unrealised` what of this generation is not done yet
-    (an object just written, a StatefulSet still rolling out).
+    (an object just written, a StatefulSet still rolling out).  A paused cluster
+    (state `paused`) is not Ready and not Degraded, and Progressing only while
+    its pods are still stopping.
     """
+    if state == ClusterState.PAUSED and problem is None and failing is None:
+        left = still_running(members)
+        stopping = (f"{len(left)} member pods still stopping" if left else unrealised)
+        return _stamped(previous, generation, now, (
+            ("Ready", ("False", PAUSED, "the cluster is paused (spec.paused)")),
+            ("Progressing", ("True", PAUSING, stopping) if stopping
+             else ("False", PAUSED, "all member pods are stopped")),
+            ("Degraded", ("False", PAUSED, "the cluster is paused; no member runs")),
+        ))
     live = [m for m in members if m.state not in (MemberState.DELETE_PENDING,
                                                   MemberState.DELETING)]
     errors = [m.pod for m in live if m.state == MemberState.CONFIG_ERROR]
     down = [m.pod for m in live if m.state == MemberState.CONFIGURED and not _running(m)]
-    members_ready = all(m.state == MemberState.CONFIGURED and _running(m) for m in live)
+    unresponsive = [m.pod for m in live if m.state_detail.unresponsive]
+    members_ready = all(m.state == MemberState.CONFIGURED and _running(m)
+                        and not m.state_detail.unresponsive for m in live)
     if problem is not None:
         ready_c = ("False", problem.reason, problem.message)
         degraded = ("True", problem.reason, problem.message)
@@ -107,6 +134,9 @@ def conditions(*, previous: Iterable[Condition], generation: int, state: Cluster
             degraded = ("True", RECONCILE_FAILING, failing)
         elif errors:
             degraded = ("True", "ConfigError", "members in config error: " + ", ".join(errors))
+        elif unresponsive:
+            degraded = ("True", MEMBER_UNRESPONSIVE,
+                        "members unresponsive: " + ", ".join(unresponsive))
         elif down:
             degraded = ("True", "MembersDown", "members down: " + ", ".join(down))
         elif setup_failing:
@@ -125,10 +155,16 @@ def conditions(*, previous: Iterable[Condition], generation: int, state: Cluster
                        f"generation {generation} is not realised yet: {unrealised or failing}")
     else:
         progressing = ("False", "Stable", "no membership or configuration change pending")
+    return _stamped(previous, generation, now, (("Ready", ready_c), ("Progressing", progressing),
+                                                ("Degraded", degraded)))
+
+
+def _stamped(previous: Iterable[Condition], generation: int, now: str,
+             wanted: Iterable[tuple[str, tuple[str, str, str]]]) -> tuple[Condition, ...]:
+    """The conditions, each keeping its transition time while its status stays."""
     old = {c.type: c for c in previous}
     out = []
-    for ctype, (status, reason, message) in (("Ready", ready_c), ("Progressing", progressing),
-                                             ("Degraded", degraded)):
+    for ctype, (status, reason, message) in wanted:
         before = old.get(ctype)
         since = before.last_transition_time if before and before.status == status else now
         out.append(Condition(type=ctype, status=status, reason=reason, message=message,

@@ -1,4 +1,5 @@
-"""`kubedirector_clusters{state}`, `kubedirector_members{state}` and
+"""`kubedirector_clusters{state}`, `kubedirector_members{state}`,
+`kubedirector_cluster_members{cluster_namespace,cluster_name,state}` and
 `kubedirector_cluster_condition{cluster_namespace,cluster_name,type}`, computed at scrape
 time from the cluster cache, so they are always what the caches hold and need no
 bookkeeping.  The per-cluster labels are not `namespace`/`name`: Prometheus's own target
@@ -34,8 +35,14 @@ class ClusterStateCollector(Collector):
             "1 while a KubeDirectorCluster's condition is True, else 0",
             labels=["cluster_namespace", "cluster_name", "type"],
         )
+        per_cluster = GaugeMetricFamily(
+            "kubedirector_cluster_members",
+            "A KubeDirectorCluster's members by state",
+            labels=["cluster_namespace", "cluster_name", "state"],
+        )
         for cluster in self._source():
             meta = cluster.get("metadata") or {}
+            own: Counter[str] = Counter()
             status = cluster.get("status") or {}
             clusters[status.get("state") or "new"] += 1
             true = {c.get("type") for c in status.get("conditions") or []
@@ -45,7 +52,12 @@ class ClusterStateCollector(Collector):
                                       1.0 if kind in true else 0.0)
             for role in status.get("roles") or []:
                 for member in role.get("members") or []:
-                    members[member.get("state") or "unknown"] += 1
+                    own[member.get("state") or "unknown"] += 1
+            members.update(own)
+            for state, count in sorted(own.items()):
+                per_cluster.add_metric(
+                    [meta.get("namespace", ""), meta.get("name", ""), state], count
+                )
         by_cluster = GaugeMetricFamily("kubedirector_clusters", "KubeDirectorClusters by state",
                                        labels=["state"])
         for state, count in sorted(clusters.items()):
@@ -57,3 +69,4 @@ class ClusterStateCollector(Collector):
         yield by_cluster
         yield by_member
         yield conditions
+        yield per_cluster

@@ -113,6 +113,12 @@ SETUP_DURATION = Histogram(
     registry=REGISTRY,
     buckets=SETUP_BUCKETS,
 )
+CLUSTER_TIME_TO_READY = Histogram(
+    "kubedirector_cluster_time_to_ready_seconds",
+    "From a KubeDirectorCluster's creation to its first Ready",
+    registry=REGISTRY,
+    buckets=(5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0, 7200.0),
+)
 WEBHOOK_REQUESTS = Counter(
     "kubedirector_webhook_requests",
     "Admission requests handled by the webhook",

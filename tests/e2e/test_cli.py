@@ -221,4 +221,4 @@ def test_scale_refused_by_admission_names_the_field(kd, kubectl, namespace):
         check=False,
     )
     assert frozen.returncode != 0
-    assert "only members and disruptionBudget may change" in frozen.stderr
+    assert "only members, disruptionBudget and unresponsivePolicy may change" in frozen.stderr

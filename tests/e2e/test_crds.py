@@ -208,8 +208,6 @@ def test_upstream_config_is_accepted_unchanged(kubectl: Kubectl, namespace: str)
 # --- malformed documents are refused by the API server, naming the field ------------------------
 
 
-
-
 # (id, source file, field, bad value or ... to delete it): the server's message must name it.
 MALFORMED: list[tuple[str, str, str, Any]] = [
     ("app-cardinality", CASSANDRA, "spec.roles[0].cardinality", "two"),
@@ -282,13 +280,22 @@ def test_cluster_printer_columns_show_status(kubectl: Kubectl, namespace: str) -
     """The status subresource takes what the operator writes; the columns show it."""
     _spark_cluster(kubectl, namespace)
     header, row = _table(kubectl, namespace, "kdcluster")
-    assert header == ["NAME", "APP", "STATE", "MEMBERS", "DOWN", "CONFIG-ERRORS", "AGE"]
+    assert header == ["NAME", "APP", "STATE", "READY", "MEMBERS", "DOWN", "CONFIG-ERRORS", "AGE"]
     assert row[:2] == ["spark221e2", "spark221e2"]
     status = {
         "status": {
             "state": "configured",
             "memberSummary": "3/4",
             "memberStateRollup": {"membersDown": False, "configErrors": True},
+            "conditions": [
+                {
+                    "type": "Ready",
+                    "status": "False",
+                    "reason": "MembersNotReady",
+                    "message": "3/4 members configured and running",
+                    "lastTransitionTime": "2026-01-01T00:00:00Z",
+                }
+            ],
         }
     }
     kubectl(
@@ -303,7 +310,7 @@ def test_cluster_printer_columns_show_status(kubectl: Kubectl, namespace: str) -
         json.dumps(status),
     )
     header, row = _table(kubectl, namespace, "kdcluster")
-    assert row[:6] == ["spark221e2", "spark221e2", "configured", "3/4", "false", "true"]
+    assert row[:7] == ["spark221e2", "spark221e2", "configured", "False", "3/4", "false", "true"]
     stored = get_json(kubectl, namespace, "kdcluster", "spark221e2")
     assert stored["metadata"]["generation"] == 1
 

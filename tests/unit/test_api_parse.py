@@ -258,6 +258,7 @@ def test_bad_app_raises_spec_error_with_path(mutate, path):
         (lambda d: d["spec"]["roles"][0].update(env=["A=1"]), "spec.roles[0].env[0]"),
         (lambda d: d.update(status={"roles": [{"members": "x"}]}), "status.roles[0].members"),
         (lambda d: d.update(status={"lastNodeID": "7"}), "status.lastNodeID"),
+        (lambda d: d["spec"].update(paused="yes"), "spec.paused"),
     ],
 )
 def test_bad_cluster_raises_spec_error_with_path(mutate, path):

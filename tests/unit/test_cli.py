@@ -13,11 +13,12 @@ from hypothesis import strategies as st
 from kubedirector.api.app import App
 from kubedirector.api.cluster import Cluster
 from kubedirector.api.config import Config
+from kubedirector.api.status import MemberStateDetail
 from kubedirector.cli import main
 from kubedirector.clientconfig import context_namespace
 from kubedirector.cmd_render import render_documents
 from kubedirector.cmd_scale import ScaleError, scale_patch
-from kubedirector.cmd_status import format_status
+from kubedirector.cmd_status import format_status, member_detail
 from kubedirector.desired.statefulset import build_statefulset
 from tests.unit.kd_fixtures import spark_app, spark_cluster
 
@@ -343,3 +344,12 @@ def test_run_takes_its_options_after_the_command(capsys):
         main(["-n", "x", "run"])
     assert exc.value.code == 2
     assert "`run` takes --kubeconfig and --namespace after the command" in capsys.readouterr().err
+
+
+def test_status_detail_names_an_unresponsive_member():
+    detail = MemberStateDetail(
+        unresponsive="pod not Ready since 2026-01-01T00:00:00Z (more than 60s)"
+    )
+    assert member_detail(detail) == (
+        "unresponsive: pod not Ready since 2026-01-01T00:00:00Z (more than 60s)"
+    )

@@ -4,6 +4,7 @@ writer: from an observed state to the writes and the status it produces."""
 from __future__ import annotations
 
 import copy
+import datetime
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 from kubernetes.client import Configuration
 
 from kubedirector.api.constants import FINALIZER
+from kubedirector.metrics import registry
 from kubedirector.reconcilers.cluster import ClusterReconciler
 from kubedirector.reconcilers.cluster.failures import PERSISTENT
 from kubedirector.reconcilers.cluster.owned import STATEFULSET, Action, Desired, decide
@@ -464,3 +466,168 @@ def test_one_pass(converged, case):
     assert tuple((t, *condition(world, t)[:2]) for t in ("Ready", "Progressing", "Degraded")) == (
         conditions
     )
+
+
+def identities(world: World) -> list[tuple[str, str, str, int]]:
+    """Each member's role, pod, Service and node id: what pausing must not change."""
+    return [
+        (r["id"], m["pod"], m["service"], m["nodeID"])
+        for r in stored(world)["status"]["roles"]
+        for m in r["members"]
+    ]
+
+
+def set_paused(paused: bool) -> Callable[[dict[str, Any]], None]:
+    return lambda spec: spec.update(paused=paused)
+
+
+def test_pause_stops_the_pods_and_keeps_every_identity(converged):
+    world, reconciler = converged
+    before = identities(world)
+    last_node_id = stored(world)["status"]["lastNodeID"]
+    edit_spec(world, set_paused(True))
+    writes = settle(world, reconciler)
+    assert {w.body["spec"]["replicas"] for w in sts_writes(writes)} == {0}
+    for write in sts_writes(writes):
+        assert_whole(write)
+    assert not [w for w in writes if w.verb == "delete"], "Services, claims and budgets stay"
+    assert world.caches.list(PODS) == []
+    status = stored(world)["status"]
+    assert identities(world) == before and status["lastNodeID"] == last_node_id
+    assert status["state"] == "paused" and status["memberSummary"] == "0/4"
+    assert {
+        m["stateDetail"]["lastKnownContainerState"] for r in status["roles"] for m in r["members"]
+    } == {"absent"}
+    assert {m["state"] for r in status["roles"] for m in r["members"]} == {"configured"}
+    assert condition(world, "Ready")[:2] == ("False", "Paused")
+    assert condition(world, "Progressing")[:2] == ("False", "Paused")
+    assert condition(world, "Degraded")[:2] == ("False", "Paused")
+    assert one_pass(world, reconciler) == [], "a paused cluster costs no write"
+
+
+def test_membership_waits_for_the_resume(converged):
+    """A scale while paused changes nothing until the cluster runs again; then the
+    same members come back with their names and node ids, and the new one joins."""
+    world, reconciler = converged
+    before = identities(world)
+    edit_spec(world, set_paused(True))
+    settle(world, reconciler)
+    edit_spec(world, set_members(1, 3))
+    writes = settle(world, reconciler)
+    assert {w.body["spec"]["replicas"] for w in sts_writes(writes)} <= {0}
+    assert identities(world) == before
+    assert world.caches.list(PODS) == []
+
+    edit_spec(world, set_paused(False))
+    settle(world, reconciler)
+    after = identities(world)
+    assert set(before) < set(after), "same pods, Services and node ids"
+    [(role, pod, _, node_id)] = set(after) - set(before)
+    assert role == "worker" and pod.endswith("-2")
+    assert node_id == max(n for *_, n in before) + 1, "node ids are never reused"
+    status = stored(world)["status"]
+    assert status["state"] == "configured" and status["memberSummary"] == "5/5"
+    assert condition(world, "Ready")[:2] == ("True", "MembersConfigured")
+
+
+def test_resumed_members_count_as_restarted(converged):
+    """Pods that come back are new containers: setup's restart rule applies to them."""
+    world, reconciler = converged
+    edit_spec(world, set_paused(True))
+    settle(world, reconciler)
+    edit_spec(world, set_paused(False))
+    one_pass(world, reconciler)
+    for pod in world.caches.list(PODS):
+        pod["status"]["containerStatuses"][0]["containerID"] = (
+            "kwok://new-" + pod["metadata"]["name"]
+        )
+        world.caches.put(PODS, pod)
+    settle(world, reconciler)
+    members = [m for r in stored(world)["status"]["roles"] for m in r["members"]]
+    assert {m["stateDetail"]["lastConfiguredContainer"] for m in members} == {
+        "kwok://new-" + m["pod"] for m in members
+    }
+    assert stored(world)["status"]["state"] == "configured"
+
+
+def time_to_ready_count() -> float:
+    [family] = registry.CLUSTER_TIME_TO_READY.collect()
+    return next(s.value for s in family.samples if s.name.endswith("_count"))
+
+
+def test_time_to_first_ready_is_observed_once():
+    world, reconciler = new_world()
+    cluster = stored(world)
+    cluster["metadata"]["creationTimestamp"] = "2026-01-01T00:00:00Z"
+    world.caches.put(CLUSTERS, cluster)
+    before = time_to_ready_count()
+    settle(world, reconciler)
+    assert condition(world, "Ready")[0] == "True"
+    assert time_to_ready_count() == before + 1
+    edit_spec(world, set_members(1, 3))
+    settle(world, reconciler)
+    assert condition(world, "Ready")[0] == "True"
+    assert time_to_ready_count() == before + 1, "a scale is not a creation"
+
+
+def not_ready(world: World, pod: str, since: str) -> None:
+    found = world.caches.get(PODS, f"apps/{pod}")
+    assert found is not None
+    found["status"]["conditions"] = [
+        {"type": "Ready", "status": "False", "lastTransitionTime": since}
+    ]
+    world.caches.put(PODS, found)
+
+
+def member_detail(world: World, pod: str) -> dict[str, Any]:
+    return next(
+        m["stateDetail"]
+        for r in stored(world)["status"]["roles"]
+        for m in r["members"]
+        if m["pod"] == pod
+    )
+
+
+def test_unresponsive_member_is_reported_and_restarted_by_policy(converged):
+    world, reconciler = converged
+    worker = statefulset_name(world, "worker")
+    edit_spec(
+        world,
+        lambda spec: spec["roles"][1].update(
+            unresponsivePolicy={"action": "none", "afterSeconds": 60}
+        ),
+    )
+    settle(world, reconciler)
+    not_ready(world, f"{worker}-1", "2026-01-01T00:00:00Z")
+    writes = one_pass(world, reconciler)
+    assert not [w for w in writes if w.kind == "Pod"], "action none only reports"
+    assert member_detail(world, f"{worker}-1")["unresponsive"].startswith(
+        "pod not Ready since 2026-01-01T00:00:00Z"
+    )
+    assert condition(world, "Degraded")[:2] == ("True", "MemberUnresponsive")
+    assert condition(world, "Ready")[0] == "False"
+
+    edit_spec(
+        world,
+        lambda spec: spec["roles"][1].update(
+            unresponsivePolicy={"action": "restart", "afterSeconds": 60}
+        ),
+    )
+    writes = one_pass(world, reconciler)
+    assert [(w.verb, w.kind, w.name) for w in writes if w.kind == "Pod"] == [
+        ("delete", "Pod", f"{worker}-1")
+    ]
+    assert any(w.body and w.body.get("reason") == "MemberRestarted" for w in world.writer.events())
+    settle(world, reconciler)  # the StatefulSet re-creates it, Ready
+    assert "unresponsive" not in member_detail(world, f"{worker}-1")
+    assert condition(world, "Degraded")[0] == "False"
+    assert condition(world, "Ready")[0] == "True"
+
+
+def test_not_ready_within_the_bound_asks_for_a_recheck(converged):
+    world, reconciler = converged
+    worker = statefulset_name(world, "worker")
+    recent = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    not_ready(world, f"{worker}-0", recent)
+    result = reconciler.reconcile(KEY)
+    assert result.requeue_after is not None and 290 <= result.requeue_after <= 301

@@ -225,6 +225,7 @@ MALFORMED: list[tuple[str, str, str, Any]] = [
     ("cluster-secrets-not-list", CASSANDRA_CLUSTER, "spec.connections.secrets", "s"),
     ("cluster-unknown-role-field", CASSANDRA_CLUSTER, "spec.roles[0].replicas", 2),
     ("cluster-empty-app", CASSANDRA_CLUSTER, "spec.app", ""),
+    ("cluster-paused-string", CASSANDRA_CLUSTER, "spec.paused", "yes"),
     ("config-service-type", CONFIG, "spec.defaultServiceType", "Ingress"),
     ("config-naming-scheme", CONFIG, "spec.defaultNamingScheme", "uid"),
     ("config-systemd-string", CONFIG, "spec.nativeSystemdSupport", "true"),
@@ -580,7 +581,10 @@ def test_crd_names_and_version(kind: str) -> None:
 
 def _column_node(kind: str, json_path: str) -> dict[str, Any]:
     node = openapi_schema(kind)
-    for name in json_path.lstrip(".").split("."):
+    # A filter (`conditions[?(@.type=="Ready")]`) selects items of a list.
+    for name in re.sub(r"\[\?\(.*?\)\]", "", json_path).lstrip(".").split("."):
+        if node.get("type") == "array":
+            node = node["items"]
         if (
             name == "creationTimestamp"
             and node.get("type") == "object"
@@ -608,6 +612,8 @@ def _column_node(kind: str, json_path: str) -> dict[str, Any]:
             [
                 ("App", ".spec.app"),
                 ("State", ".status.state"),
+                ("Ready", '.status.conditions[?(@.type=="Ready")].status'),
+                ("Paused", ".spec.paused"),
                 ("Members", ".status.memberSummary"),
                 ("Down", ".status.memberStateRollup.membersDown"),
                 ("Config-Errors", ".status.memberStateRollup.configErrors"),

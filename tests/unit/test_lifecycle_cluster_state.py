@@ -191,10 +191,21 @@ def test_cluster_state_rule(previous: str, members: list[MemberStatus]) -> None:
     pending = any(x.state in PENDING_STATES for x in members)
     if not pending:
         assert state == ClusterState.CONFIGURED
-    elif previous in (ClusterState.CONFIGURED, ClusterState.UPDATING):
+    elif previous in (ClusterState.CONFIGURED, ClusterState.UPDATING, ClusterState.PAUSED):
         assert state == ClusterState.UPDATING
     else:
         assert state == ClusterState.CREATING
+
+
+@given(previous=st.sampled_from(["", *ClusterState]),
+       members=st.lists(member_strategy, max_size=8))
+def test_paused_whatever_the_members(previous: str, members: list[MemberStatus]) -> None:
+    assert cluster_state(previous, members, paused=True) == ClusterState.PAUSED
+
+
+def test_resumed_cluster_is_updating_while_members_restart() -> None:
+    assert cluster_state("paused", [m(0, MemberState.CREATING)]) == ClusterState.UPDATING
+    assert cluster_state("paused", [m(0)]) == ClusterState.CONFIGURED
 
 
 # ---------------------------------------------------------------- member_summary
@@ -254,6 +265,29 @@ def test_conditions_while_updating() -> None:
     assert c["Ready"].message == "2/2 members configured and running"
     assert summary(c["Progressing"]) == ("True", "MembershipChanging")
     assert c["Progressing"].message == "cluster is updating"
+
+
+def test_pausing_progresses_until_every_pod_is_gone() -> None:
+    c = conds("paused", [m(0, container=ContainerState.ABSENT),
+                         m(1, container=ContainerState.TERMINATED)])
+    assert summary(c["Ready"]) == ("False", "Paused")
+    assert summary(c["Progressing"]) == ("True", "Pausing")
+    assert c["Progressing"].message == "1 member pods still stopping"
+    assert summary(c["Degraded"]) == ("False", "Paused"), "stopped members are not down"
+
+
+def test_paused_is_neither_ready_progressing_nor_degraded() -> None:
+    c = conds("paused", [m(0, container=ContainerState.ABSENT),
+                         m(1, MemberState.CONFIG_ERROR, ContainerState.ABSENT)])
+    assert {k: summary(v) for k, v in c.items()} == {
+        "Ready": ("False", "Paused"), "Progressing": ("False", "Paused"),
+        "Degraded": ("False", "Paused")}
+
+
+def test_a_spec_problem_outranks_paused() -> None:
+    c = conds("paused", [m(0, container=ContainerState.ABSENT)],
+              problem=SpecProblem("InvalidSpec", "spec.app: missing"))
+    assert summary(c["Degraded"]) == ("True", "InvalidSpec")
 
 
 def test_not_ready_unless_state_is_configured_even_if_members_are() -> None:
@@ -417,6 +451,11 @@ def test_condition_rules(state: ClusterState, members: list[MemberStatus],
     ready = (problem is None and state == ClusterState.CONFIGURED
              and all(x.state == MemberState.CONFIGURED and running(x) for x in live))
     assert c["Ready"].status == ("True" if ready else "False")
+    if state == ClusterState.PAUSED and problem is None:
+        stopping = any(x.state_detail.last_known_container_state != "absent" for x in members)
+        assert c["Progressing"].status == ("True" if stopping else "False")
+        assert c["Degraded"].status == "False", "a paused cluster's members are not down"
+        return
     assert c["Progressing"].status == (
         "True" if problem is None and state != ClusterState.CONFIGURED else "False")
     degraded = problem is not None or any(

@@ -38,6 +38,8 @@ EXPECTED = {
     "kubedirector_webhook_latency_seconds": ("histogram", set()),
     "kubedirector_webhook_certificate_expiry_timestamp_seconds": ("gauge", set()),
     "kubedirector_cluster_condition": ("gauge", {"cluster_namespace", "cluster_name", "type"}),
+    "kubedirector_cluster_members": ("gauge", {"cluster_namespace", "cluster_name", "state"}),
+    "kubedirector_cluster_time_to_ready_seconds": ("histogram", set()),
     "rest_client_rate_limiter_duration_seconds": ("histogram", {"verb", "host"}),
 }
 SAMPLE = re.compile(r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>[^}]*)\})? ")
@@ -258,3 +260,21 @@ def test_setup_results_and_the_certificate_expiry_are_exposed_from_the_start():
     text = exposition()
     assert 'kubedirector_setup_runs_total{result="error"}' in text
     assert 'kubedirector_setup_runs_total{result="success"}' in text
+
+
+def test_members_by_state_per_cluster():
+    collector = ClusterStateCollector()
+    clusters = [
+        {"metadata": {"namespace": "a", "name": "x"},
+         "status": {"state": "paused", "roles": [
+             {"members": [{"state": "configured"}, {"state": "creating"}]},
+             {"members": [{"state": "configured"}]}]}},
+        {"metadata": {"namespace": "b", "name": "x"}, "status": {"state": "creating"}},
+    ]
+    collector.watch(lambda: clusters)
+    families = {f.name: f for f in collector.collect()}
+    got = {(s.labels["cluster_namespace"], s.labels["cluster_name"], s.labels["state"]): s.value
+           for s in families["kubedirector_cluster_members"].samples}
+    assert got == {("a", "x", "configured"): 2, ("a", "x", "creating"): 1}
+    states = {s.labels["state"]: s.value for s in families["kubedirector_clusters"].samples}
+    assert states == {"paused": 1, "creating": 1}

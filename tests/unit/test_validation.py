@@ -607,7 +607,7 @@ def test_cluster_update_role_property_frozen_while_role_has_members():
     new["spec"]["roles"][1]["storage"] = {"size": "1Gi"}
     new["spec"]["roles"][1]["members"] = 5
     error = only_error(validate_cluster_update(old, new, None), "spec.roles[0].resources")
-    assert "only members and disruptionBudget may change" in error.message
+    assert "only members, disruptionBudget and unresponsivePolicy may change" in error.message
 
 
 def test_cluster_update_members_may_change():
@@ -780,3 +780,11 @@ def test_corrupted_config_gives_field_errors_not_crashes(doc):
     if not isinstance(doc, dict):
         doc = {"spec": doc}
     assert all(isinstance(e, FieldError) for e in validate_config(doc, "kd"))
+
+
+def test_pause_and_unresponsive_policy_may_change_while_roles_have_members():
+    old = _with_status(spark_cluster(), {"controller": 1, "worker": 2})
+    new = spark_cluster()
+    new["spec"]["paused"] = True
+    new["spec"]["roles"][1]["unresponsivePolicy"] = {"action": "restart", "afterSeconds": 90}
+    assert validate_cluster_update(old, new, None) == []

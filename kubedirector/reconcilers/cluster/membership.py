@@ -23,7 +23,10 @@ def plan(
     seen: Observation, headless: str, statefulsets: Mapping[str, str], new_token: TokenSource
 ) -> ClusterStatus:
     """The draft status: each role grown or shrunk toward the spec (a role gone from
-    the spec toward 0), every member advanced from what its pod shows."""
+    the spec toward 0), every member advanced from what its pod shows.
+
+    A paused cluster keeps its membership: a change of `members` (or a role gone)
+    waits for the resume, since joining and leaving members need running pods."""
     cluster, app = seen.cluster, seen.app
     assert cluster is not None and app is not None
     status = seen.status
@@ -38,12 +41,15 @@ def plan(
             spec_role.id,
             statefulset=statefulsets[spec_role.id],
             existing=existing.get(spec_role.id),
-            wanted=spec_role.members or 0,
+            wanted=_wanted(cluster, spec_role.members or 0, existing.get(spec_role.id)),
             next_node_id=next_node_id,
             auth_token=new_token if tokens else lambda: None,
         )
         roles.append(role)
     for gone in (r for r in status.roles if cluster.role(r.id) is None):
+        if cluster.paused:
+            roles.append(gone)
+            continue
         roles.append(
             members.plan_role(
                 cluster,
@@ -61,6 +67,13 @@ def plan(
         last_node_id=next_node_id - 1,
         roles=tuple(_advance(seen, cluster, app, r) for r in roles),
     )
+
+
+def _wanted(cluster: Cluster, spec_members: int, existing: RoleStatus | None) -> int:
+    """The spec's member count, or while paused the members the role has now."""
+    if not cluster.paused:
+        return spec_members
+    return sum(1 for m in (existing.members if existing else ()) if m.state not in members.LEAVING)
 
 
 def _advance(seen: Observation, cluster: Cluster, app: App, role: RoleStatus) -> RoleStatus:

@@ -90,7 +90,7 @@ class Desired:
 def role_objects(seen: Observation, status: ClusterStatus) -> list[Desired]:
     """The objects of the cluster and its roles: the headless Service and a
     StatefulSet per role in the spec (written before the members' execs, so new
-    pods start as soon as possible)."""
+    pods start as soon as possible).  A paused cluster's StatefulSets have no replicas."""
     app, cluster, config = seen.app, seen.cluster, seen.config
     assert app is not None and cluster is not None
     out = [Desired(HEADLESS, build_headless_service(app, cluster, config, status.cluster_service))]
@@ -104,7 +104,7 @@ def role_objects(seen: Observation, status: ClusterStatus) -> list[Desired]:
                 role_id=role.id,
                 name=role.stateful_set,
                 headless_service=status.cluster_service,
-                replicas=replicas_for(role.members),
+                replicas=0 if cluster.paused else replicas_for(role.members),
             ),
         )
         for role in status.roles
@@ -277,7 +277,7 @@ class OwnedObjects:
         if not kept:
             self.writer.delete(STATEFULSETS, seen.namespace, name)
             return [f"StatefulSet {name}"]
-        wanted = replicas_for(planned)
+        wanted = 0 if seen.cluster and seen.cluster.paused else replicas_for(planned)
         if actual["spec"].get("replicas") == wanted:
             return []
         self.writer.merge_patch(STATEFULSETS, seen.namespace, name, {"spec": {"replicas": wanted}})

@@ -9,6 +9,7 @@ status and Events, truthfully, including a failure that keeps coming back.
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import replace
 
 import structlog
@@ -21,11 +22,14 @@ from kubedirector.api.status import ClusterStatus
 from kubedirector.controller.result import Result
 from kubedirector.desired import naming
 from kubedirector.desired.auth_token import new_auth_token
+from kubedirector.lifecycle import unresponsive
 from kubedirector.lifecycle.cluster_state import RECONCILE_FAILING
+from kubedirector.metrics.registry import CLUSTER_TIME_TO_READY
 from kubedirector.reconcilers.cluster import membership
 from kubedirector.reconcilers.cluster.expectations import Expectations
 from kubedirector.reconcilers.cluster.failures import PERSISTENT, Failures, describe
-from kubedirector.reconcilers.cluster.member_work import run_members
+from kubedirector.reconcilers.cluster.first_ready import FirstReady
+from kubedirector.reconcilers.cluster.member_work import MemberWork, run_members
 from kubedirector.reconcilers.cluster.names import Names, RandomSource
 from kubedirector.reconcilers.cluster.observe import Caches, Observation, Observer
 from kubedirector.reconcilers.cluster.owned import (
@@ -34,11 +38,11 @@ from kubedirector.reconcilers.cluster.owned import (
     member_objects,
     role_objects,
 )
-from kubedirector.reconcilers.cluster.status import StatusReport, rolling_out, summarise
+from kubedirector.reconcilers.cluster.status import StatusReport, now, rolling_out, summarise
 from kubedirector.reconcilers.events import EventRecorder
 from kubedirector.reconcilers.member_setup import MemberSetup
 from kubedirector.reconcilers.writer import ObjectWriter
-from kubedirector.resources import CLUSTERS, PVCS
+from kubedirector.resources import CLUSTERS, PODS, PVCS
 
 log = structlog.get_logger(__name__)
 
@@ -66,11 +70,13 @@ class ClusterReconciler:
         self.names = Names(self.expectations, rand)
         self.owned = OwnedObjects(writer)
         self.report = StatusReport(writer, events, self.expectations)
+        self.first_ready = FirstReady()
 
     def reconcile(self, key: str) -> Result:
         raw = self.expectations.latest(key, self.informers.get(CLUSTERS, key))
         if raw is None:
             self.failures.succeeded(key)
+            self.first_ready.forget(key)
             return Result.success()
         seen = self.observer.observe(key, raw)
         try:
@@ -86,10 +92,17 @@ class ClusterReconciler:
         if seen.problems:
             self.report.spec_problem(seen)
             return Result.success()
+        cluster = seen.cluster
+        assert cluster is not None
         try:
             draft = membership.plan(
                 seen, self.names.headless(seen), self.names.statefulsets(seen), new_auth_token
             )
+            checked = unresponsive.review(
+                cluster, draft, seen.derived.pods, datetime.datetime.now(datetime.UTC)
+            )
+            draft = checked.status
+            self.restart(seen, checked.status, checked.restart)
             wanted = role_objects(seen, draft)
             written = self.owned.ensure(seen, wanted)
             written += self.owned.prune(seen, wanted, DISRUPTION_BUDGET)
@@ -98,7 +111,12 @@ class ClusterReconciler:
                 # Crash safety: status is saved right after each exec phase.
                 self.report.write(seen, summarise(seen, progress, ["member setup in progress"]))
 
-            work = run_members(self.member_setup, seen, draft, checkpoint)
+            # A paused cluster has no pods to run execs in.
+            work = (
+                MemberWork(status=draft, requeue_after=(), notify_errors=())
+                if cluster.paused
+                else run_members(self.member_setup, seen, draft, checkpoint)
+            )
             written += self.owned.ensure(seen, member_objects(seen, work.status))
             status, removed = self.owned.remove_departed(seen, work.status)
         except SecretKeyError as e:
@@ -112,9 +130,25 @@ class ClusterReconciler:
         )
         if self.report.write(seen, new):
             self.report.membership_events(seen, new)
+            took = self.first_ready.passed(seen.key, seen.raw["metadata"], seen.status, new, now())
+            if took is not None:
+                CLUSTER_TIME_TO_READY.observe(took)
+                log.info("cluster_first_ready", seconds=took)
         for error in work.notify_errors:
             self.report.event(seen, "Warning", "NotifyFailed", error)
-        return Result.after(min(work.requeue_after)) if work.requeue_after else Result.success()
+        again = work.requeue_after + checked.recheck_after
+        return Result.after(min(again)) if again else Result.success()
+
+    def restart(self, seen: Observation, status: ClusterStatus, pods: tuple[str, ...]) -> None:
+        """Delete unresponsive members' pods (their policy says restart): the StatefulSet
+        re-creates each, and the restart rule sets the member up again."""
+        why = {m.pod: m.state_detail.unresponsive for r in status.roles for m in r.members}
+        for pod in pods:
+            uid = seen.derived.pods[pod]["metadata"]["uid"]
+            if not self.writer.delete(PODS, seen.namespace, pod, uid=uid):
+                continue  # already gone or replaced
+            log.warning("member_restarted", pod=pod, reason=why[pod])
+            self.report.event(seen, "Warning", "MemberRestarted", f"{pod}: {why[pod]}; restarted")
 
     def ensure_finalizer(self, seen: Observation) -> None:
         meta = seen.raw["metadata"]
@@ -171,5 +205,6 @@ class ClusterReconciler:
             if e.status != 404:  # a 409 means a newer version is on its way: retry then
                 raise
         self.expectations.forget(seen.key)
+        self.first_ready.forget(seen.key)
         log.info("cluster_finalized")
         return Result.success()

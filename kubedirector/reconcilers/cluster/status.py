@@ -52,7 +52,8 @@ def summarise(seen: Observation, status: ClusterStatus, unrealised: Sequence[str
     """The status a completed pass writes; `unrealised` is what is still on its way
     (objects just written, StatefulSets rolling out), which keeps `Ready` False."""
     all_members = [m for r in status.roles for m in r.members]
-    state = cluster_state.cluster_state(status.state, all_members)
+    paused = seen.cluster is not None and seen.cluster.paused
+    state = cluster_state.cluster_state(status.state, all_members, paused=paused)
     pending = "; ".join(unrealised[:3]) + ("; ..." if len(unrealised) > 3 else "")
     return replace(
         status,
