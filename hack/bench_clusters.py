@@ -600,13 +600,14 @@ def drift_repair(
     log(f"drift: deleting {len(picks)} member Services")
     for svc in picks:
         meta = svc["metadata"]
+        # Noted before the request: the operator may put it back before the answer arrives.
+        with drift.lock:
+            drift.deleted[f"{meta['namespace']}/{meta['name']}"] = (meta["uid"], time.monotonic())
         request_json(
             api,
             "DELETE",
             resource_path("", "v1", "services", namespace=meta["namespace"], name=meta["name"]),
         )
-        with drift.lock:
-            drift.deleted[f"{meta['namespace']}/{meta['name']}"] = (meta["uid"], time.monotonic())
     deadline = time.monotonic() + args.drift_timeout
     while time.monotonic() < deadline:
         with drift.lock:
@@ -854,7 +855,7 @@ def targets(sizes: list[SizeRun]) -> list[str]:
 def report(args: argparse.Namespace, sizes: list[SizeRun], command: str, host: str) -> str:
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
-        SECTION,
+        args.section,
         "",
         "`hack/bench_clusters.py`: copies of `cr-cluster-spark221e2.yaml` (catalog app",
         "`spark221e2` with its setup package, so every member runs `--configure` through",
@@ -901,16 +902,18 @@ def report(args: argparse.Namespace, sizes: list[SizeRun], command: str, host: s
                     "",
                 ]
             lines += [*(f"{note}" for note in r.notes), ""] if r.notes else []
+        if s.floor and s.floor.exec_retries:
+            lines += [f"The floor retried {s.floor.exec_retries} execs that failed under load.", ""]
         if s.floor and s.floor.errors:
             lines += [f"Floor errors ({len(s.floor.errors)}): " + "; ".join(s.floor.errors[:3]), ""]
     lines += ["Targets (issue 14; printed, not asserted):", "", *targets(sizes), ""]
     return "\n".join(lines)
 
 
-def record(section: str) -> None:
-    """Replace (or append) the Clusters section of BENCHMARKS.md, leaving the others alone."""
+def record(section: str, heading: str) -> None:
+    """Replace (or append) the section under `heading` in BENCHMARKS.md, leaving the others."""
     text = BENCHMARKS.read_text() if BENCHMARKS.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
+    pattern = re.compile(rf"^{re.escape(heading)}\n.*?(?=^## |\Z)", re.S | re.M)
     if pattern.search(text):
         text = pattern.sub(lambda _: section.rstrip("\n") + "\n\n", text)
     else:
@@ -1034,6 +1037,9 @@ def main() -> int:
         help="only tear down the bench cluster (after --keep) and exit",
     )
     parser.add_argument("--no-record", action="store_true", help="don't update BENCHMARKS.md")
+    parser.add_argument(
+        "--section", default=SECTION, help="the BENCHMARKS.md heading to write (%(default)s)"
+    )
     parser.add_argument("--note", default="", help="a sentence added to the recorded section")
     args = parser.parse_args()
     configure_logging("warning", "console")
@@ -1083,7 +1089,7 @@ def main() -> int:
     section = report(args, sizes, command, host)
     print(section)
     if sizes and not args.no_record and not failed:
-        record(section)
+        record(section, args.section)
         print(f"recorded in {BENCHMARKS}")
     complete = all(r.ready_count == r.size for s in sizes for r in s.runs)
     return 1 if failed or not complete else 0

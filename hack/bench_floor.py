@@ -62,10 +62,12 @@ from kubedirector.logging import configure_logging
 from kubedirector.resources import APPS, CONFIGS, OWNED_SELECTOR, PODS, SERVICES, STATEFULSETS
 from kubedirector.setup import configcli_install, scripts
 from kubedirector.setup.configmeta import ConnectionsData, build_configmeta, configmeta_json
-from kubedirector.setup.executor import GuestExecutor
+from kubedirector.setup.executor import ExecError, ExecResult, GuestExecutor
 
 POLL = 0.25  # seconds between configure polls after the first (immediate) one
 START_TIMEOUT = scripts.FETCH_TIMEOUT + 30.0
+POLL_TIMEOUT = 30.0
+EXEC_TRIES = 5
 
 
 def _now() -> str:
@@ -100,6 +102,7 @@ class FloorResult:
     cpu_seconds: float = 0.0  # this process (client side only)
     requests: dict[str, float] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    exec_retries: int = 0
 
 
 def summarise(cluster: Cluster, status: ClusterStatus) -> ClusterStatus:
@@ -139,6 +142,7 @@ class Floor:
         self.started: set[str] = set()
         self.lock = threading.Lock()
         self.errors: list[str] = []
+        self.exec_retries = 0
 
     def _post(self, res: Any, obj: dict[str, Any]) -> dict[str, Any]:
         return request_json(self.api, "POST", _path(res, obj["metadata"]["namespace"]), body=obj)
@@ -161,6 +165,22 @@ class Floor:
         except Exception as e:  # a benchmark reports failures, it does not stop at one
             with self.lock:
                 self.errors.append(f"{what}: {e!r}"[:300])
+                if len(self.errors) <= 5:
+                    log(f"floor: {self.errors[-1]}")
+
+    def _exec(self, namespace: str, pod: str, script: str, timeout: float) -> ExecResult:
+        """An exec, tried again (at most EXEC_TRIES times) when it brought no exit code,
+        as the operator does under load."""
+        for attempt in range(1, EXEC_TRIES + 1):
+            try:
+                return self.executor.run(namespace, pod, script, timeout=timeout)
+            except ExecError:
+                if attempt == EXEC_TRIES or time.monotonic() > self.deadline:
+                    raise
+                with self.lock:
+                    self.exec_retries += 1
+                time.sleep(attempt)
+        raise AssertionError("unreachable")
 
     def submit(self, what: str, fn: Any, *args: Any) -> None:
         self.pool.submit(self._guard, what, fn, *args)
@@ -246,11 +266,13 @@ class Floor:
             roles = []
             changed: MemberStatus | None = None
             for role in fc.status.roles:
-                ms = []
+                ms: list[MemberStatus] = []
                 for m in role.members:
                     if m.pod == pod:
                         changed = change(m)
-                    ms.append(changed if m.pod == pod else m)
+                        ms.append(changed)
+                    else:
+                        ms.append(m)
                 roles.append(replace(role, members=tuple(ms)))
             assert changed is not None, pod
             fc.status = replace(fc.status, roles=tuple(roles))
@@ -278,7 +300,7 @@ class Floor:
             )
         )
         ns = fc.cluster.namespace
-        started = self.executor.run(
+        started = self._exec(
             ns,
             name,
             scripts.start_configure(
@@ -293,10 +315,11 @@ class Floor:
             raise RuntimeError(f"start exited {started.exit_code}: {started.stderr[-200:]}")
         while True:
             polled = scripts.parse_poll(
-                self.executor.run(
+                self._exec(
                     ns,
                     name,
                     scripts.poll_configure(run_id=run_id, max_chars=app_role.max_log_size_dump),
+                    POLL_TIMEOUT,
                 ).stdout
             )
             if not polled.running:
@@ -355,6 +378,7 @@ def run_floor(
         res.ready_p50 = percentile(times, 0.5)
         res.ready_p90 = percentile(times, 0.9)
         res.errors = list(floor.errors)
+        res.exec_retries = floor.exec_retries
         log(
             f"floor: {res.ready_count}/{len(docs)} Ready after {res.ready_seconds:.1f}s "
             f"(median {res.ready_p50:.1f}s, p90 {res.ready_p90:.1f}s); "
