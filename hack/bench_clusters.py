@@ -769,6 +769,9 @@ def size_table(s: SizeRun) -> list[str]:
             for r in s.runs
         ],
     )
+    if f is None:  # --no-floor: no floor column
+        header = [header[0], *header[2:]]
+        rows = [[r[0], *r[2:]] for r in rows]
     lines = [" | ".join(header) + " |", "|---" * len(header) + "|"]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     return lines
@@ -796,9 +799,11 @@ def targets(sizes: list[SizeRun]) -> list[str]:
                     x <= TARGET_FLOOR_RATIO,
                 )
             else:
+                why = "no floor (--no-floor)" if f is None else "floor or operator incomplete"
                 line(
-                    f"{s.size:,} clusters: wall within {TARGET_FLOOR_RATIO}x of the floor",
-                    "floor or operator incomplete",
+                    f"{s.size:,} clusters, --workers {r.workers}: wall within "
+                    f"{TARGET_FLOOR_RATIO}x of the floor",
+                    why,
                     None,
                 )
     big = max(sizes, key=lambda s: s.size)
@@ -862,9 +867,16 @@ def report(args: argparse.Namespace, sizes: list[SizeRun], command: str, host: s
         f"exec; 4 members of 2 CPU / 4Gi each), {args.per_namespace} to a namespace. Its own",
         f"local cluster: {args.nodes} simulated nodes of {args.cpu} CPU, {args.memory}, "
         f"{args.pods} pods, in a separate state directory. The floor is",
-        "`hack/bench_floor.py` in the same run and cluster (a raw client that makes only",
-        f"the requests the outcome needs, on {args.floor_threads} threads); every operator",
-        "figure in parentheses is its ratio to the floor's. The operator is a local process",
+        *(
+            [
+                "`hack/bench_floor.py` in the same run and cluster (a raw client that makes only",
+                f"the requests the outcome needs, on {args.floor_threads} threads); every operator",
+                "figure in parentheses is its ratio to the floor's.",
+            ]
+            if not args.no_floor
+            else ["skipped in this run (`--no-floor`)."]
+        ),
+        "The operator is a local process",
         "with `--no-leader-elect` (so no Lease requests), a fresh one per size.",
         f"{stamp}; {host}.",
         *([args.note] if args.note else []),
@@ -889,7 +901,7 @@ def report(args: argparse.Namespace, sizes: list[SizeRun], command: str, host: s
                     ]
             if r.log_problems:
                 lines += [
-                    "Operator log warnings/errors: "
+                    f"Operator log warnings/errors (--workers {r.workers}): "
                     + "; ".join(f"{k} x{v}" for k, v in r.log_problems.most_common(8))
                     + ".",
                     "",
