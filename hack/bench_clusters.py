@@ -666,7 +666,7 @@ def seconds_cell(value: float, floor: float | None) -> str:
 def size_table(s: SizeRun) -> list[str]:
     f = s.floor
     header = ["| " + f"{s.size:,} clusters ({s.size * MEMBERS_PER_CLUSTER:,} members)", "floor"] + [
-        f"operator, --workers {r.workers} (x floor)" for r in s.runs
+        f"operator, --workers {r.workers}" + (" (x floor)" if f else "") for r in s.runs
     ]
     rows: list[list[str]] = []
 
