@@ -1,36 +1,46 @@
 #!/usr/bin/env python3
-"""Benchmark the operator at scale: 100 spark221e2 clusters from creation to Ready, then idle.
+"""Benchmark the operator at scale against the floor this control plane sets.
 
 Brings up its own local cluster in a separate state directory (never the shared
-dev/test one), sized for the load; installs the CRDs, the catalog and
-kd-global-config in namespace `kubedirector`; starts the operator as a local
-process; creates N copies of manifests/examples/clusters/cr-cluster-spark221e2.yaml
-(`bench-000`... spread round-robin over `--namespaces` namespaces `bench-00`...);
-and measures
-  - wall time from the first create until every cluster has condition Ready=True
-    (a watch, with observedGeneration current);
-  - API requests the operator sent, per cluster and by verb (its /metrics
-    `rest_client_requests_total`; pods/exec websockets, which the operator counts
-    as GET with code 101, are shown as "exec"), the reconciles and their errors;
-  - operator CPU seconds (/proc/<pid>/stat utime+stime) and peak RSS (VmHWM);
-  - once the work queues are empty, the same clusters idle for `--idle` seconds:
-    requests by verb, reconciles and CPU.
-Prints a table and records it under "## Clusters" in BENCHMARKS.md.
+dev/test one), sized for the largest run; installs the CRDs, the catalog and
+kd-global-config in namespace `kubedirector`. Then, for each size in `--sizes`
+(default 100 and 1,000 copies of manifests/examples/clusters/cr-cluster-spark221e2.yaml,
+`--per-namespace` to a namespace):
+  1. the floor (hack/bench_floor.py): the same clusters driven to Ready by a raw
+     client with no reconcile logic, in namespaces `floor-NN`, which are then deleted;
+  2. for each worker count in `--workers`, a fresh operator process (`kubedirector
+     run --workers W --no-leader-elect`), and with it
+     - base: its RSS and CPU idle with no cluster;
+     - creation until every cluster has Ready=True (a watch, observedGeneration
+       current): wall, median and 90th percentile per cluster; API requests per
+       cluster by verb (its /metrics; pods/exec websockets shown as "exec");
+       reconciles and their mean duration; operator CPU seconds; peak RSS (VmHWM);
+     - idle for `--idle` seconds: requests, writes, CPU;
+     - drift repair: `--drift` member Services deleted across clusters, the time
+       until each is back (median, max);
+     - delete all: the time until every cluster, pod, StatefulSet and Service is gone.
+Every operator figure is also given as a ratio to the floor's, and the targets of
+issue 14 are printed with the measured value (not asserted anywhere). `--profile`
+samples the operator with py-spy (`pip install py-spy`) during creation and idle
+and prints where the time goes. The report replaces "## Clusters" in BENCHMARKS.md
+unless `--no-record`.
 
-    .venv/bin/python hack/bench_clusters.py [--clusters 100] [--namespaces 10]
-        [--workers 4] [--idle 300] [--keep] [--no-record]
+    .venv/bin/python hack/bench_clusters.py [--sizes 100,1000] [--workers 4]
+        [--idle 300] [--drift 20] [--profile] [--note TEXT] [--no-record] [--keep]
     .venv/bin/python hack/bench_clusters.py --down      # remove a --keep'd bench cluster
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
 import json
+import math
 import os
 import platform
+import random
 import re
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -47,130 +57,49 @@ from types import FrameType
 from typing import Any
 
 import yaml
+from bench_floor import FloorResult, run_floor
+from benchlib import (
+    CACHE,
+    DEFAULT_STATE,
+    EXEC,
+    KDCLUSTERS,
+    MEMBERS_PER_CLUSTER,
+    OPERATOR_NS,
+    PY,
+    REPO,
+    BenchCluster,
+    ReadyWatch,
+    cluster_docs,
+    log,
+    namespace_names,
+    percentile,
+)
 from prometheus_client.parser import text_string_to_metric_families
 
-from kubedirector.cache.informer import Informer, Resource
-from kubedirector.kube import new_api_client
+from kubedirector.api.constants import LABEL_CLUSTER
+from kubedirector.cache.informer import Informer
+from kubedirector.kube import new_api_client, request_json, resource_path
 from kubedirector.logging import configure_logging
+from kubedirector.resources import OWNED_SELECTOR, PODS, SERVICES, STATEFULSETS
 
-REPO = Path(__file__).resolve().parent.parent
-
-PY = REPO / ".venv" / "bin" / "python"
-LOCALCLUSTER = REPO / "hack" / "localcluster.py"
-CACHE = Path(os.environ.get("KD_CACHE_DIR", Path.home() / ".cache" / "kubedirector"))
-DEFAULT_STATE = CACHE / "bench-cluster"
-SHARED_STATE = Path(os.environ.get("KD_CLUSTER_DIR", CACHE / "cluster"))
-EXAMPLE = REPO / "manifests" / "examples" / "clusters" / "cr-cluster-spark221e2.yaml"
-OPERATOR_NS = "kubedirector"
-KDCLUSTERS = Resource(
-    "kubedirector.hpe.com", "v1beta1", "kubedirectorclusters", "KubeDirectorCluster"
-)
 WRITE_VERBS = ("POST", "PUT", "PATCH", "DELETE")
-EXEC = "exec"
 VERBS = ("GET", EXEC, "LIST", "WATCH", *WRITE_VERBS)
 BENCHMARKS = REPO / "BENCHMARKS.md"
 SECTION = "## Clusters"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def log(msg: str) -> None:
-    print(f"[bench] {time.strftime('%H:%M:%S')} {msg}", file=sys.stderr, flush=True)
+PODS_PER_NODE = 110
+# Issue 14's targets: printed with the measured values, never asserted.
+TARGET_FLOOR_RATIO = 1.3
+TARGET_PEAK_RSS_MIB = 250.0  # at 1,000 clusters
+TARGET_KIB_PER_CLUSTER = 150.0
+TARGET_IDLE_CPU_PERCENT = 0.5
+TARGET_DRIFT_MEDIAN = 2.0
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-# --------------------------------------------------------------------------- the bench cluster
-
-
-class BenchCluster:
-    """`localcluster.py` run with KD_CLUSTER_DIR pointing at the bench state directory."""
-
-    def __init__(self, state: Path) -> None:
-        if state.resolve() in (SHARED_STATE.resolve(), (CACHE / "cluster").resolve()):
-            raise SystemExit(f"refusing to use the shared cluster directory {state}")
-        self.state = state
-        self.env = {**os.environ, "KD_CLUSTER_DIR": str(state)}
-        self.kubeconfig = ""
-        self.kubectl_bin = ""
-
-    def localcluster(self, *args: str, timeout: float = 900) -> dict[str, str]:
-        out = subprocess.run(
-            [str(PY), str(LOCALCLUSTER), *args, "--json"],
-            env=self.env,
-            check=True,
-            stdout=subprocess.PIPE,
-            text=True,
-            timeout=timeout,
-        )
-        return json.loads(out.stdout.strip().splitlines()[-1])
-
-    def up(self, nodes: int, cpu: str, memory: str, pods: int) -> None:
-        started = time.monotonic()
-        info = self.localcluster(
-            "up",
-            "--nodes",
-            str(nodes),
-            "--cpu",
-            cpu,
-            "--memory",
-            memory,
-            "--pods",
-            str(pods),
-            "--gpu-nodes",
-            "0",
-        )
-        self.kubeconfig = info["kubeconfig"]
-        self.kubectl_bin = str(Path(info["bin_dir"]) / "kubectl")
-        log(f"bench cluster up in {time.monotonic() - started:.0f}s: {self.state}")
-
-    def down(self) -> None:
-        if not self.state.exists():
-            return
-        try:
-            self.localcluster("down", timeout=300)
-        except (subprocess.SubprocessError, OSError) as e:
-            log(f"localcluster down failed: {e}")
-
-    def kubectl(
-        self, *args: str, stdin: str | None = None, timeout: float = 300
-    ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [self.kubectl_bin, f"--kubeconfig={self.kubeconfig}", *args],
-            input=stdin,
-            check=True,
-            stdout=subprocess.PIPE,
-            text=True,
-            timeout=timeout,
-        )
-
-    def install(self) -> None:
-        m = REPO / "manifests"
-        self.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(m / "crds"))
-        self.kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", str(m / "crds"))
-        self.kubectl("create", "namespace", OPERATOR_NS)
-        self.kubectl(
-            "apply",
-            "--server-side",
-            "--force-conflicts",
-            "-n",
-            OPERATOR_NS,
-            "-f",
-            str(m / "catalog"),
-        )
-        self.kubectl(
-            "apply",
-            "--server-side",
-            "--force-conflicts",
-            "-n",
-            OPERATOR_NS,
-            "-f",
-            str(m / "examples" / "config" / "kd-global-config.yaml"),
-        )
-        log("CRDs, catalog and kd-global-config installed")
 
 
 # --------------------------------------------------------------------------- the operator
@@ -215,7 +144,7 @@ class Operator:
     log_path: Path
 
     @classmethod
-    def start(cls, kubeconfig: str, workers: int, log_path: Path) -> Operator:
+    def start(cls, kubeconfig: str, workers: int, log_path: Path, extra: list[str]) -> Operator:
         port = free_port()
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with log_path.open("w") as out:
@@ -236,6 +165,7 @@ class Operator:
                     "json",
                     "--workers",
                     str(workers),
+                    *extra,
                 ],
                 cwd=REPO,
                 env={**os.environ, "PYTHONPATH": str(REPO)},
@@ -338,218 +268,617 @@ class Operator:
         return found
 
 
-# --------------------------------------------------------------------------- the clusters
+# --------------------------------------------------------------------------- profiling
 
 
-@dataclass
-class ReadyWatch:
-    """A watch on every KubeDirectorCluster; notes when each first reports Ready=True."""
+class Profiler:
+    """`py-spy record` on the operator until stopped; `top()` says where the samples went."""
 
-    expected: set[tuple[str, str]]
-    began: float = 0.0
-    ready_at: dict[tuple[str, str], float] = field(default_factory=dict)
-    done: threading.Event = field(default_factory=threading.Event)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    latest: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
-
-    def observe(self, obj: dict[str, Any]) -> None:
-        key = (obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
-        if key not in self.expected:
+    def __init__(self, pid: int, out: Path) -> None:
+        self.out = out
+        self.proc: subprocess.Popen[bytes] | None = None
+        exe = shutil.which("py-spy") or str(PY.parent / "py-spy")
+        if not Path(exe).exists():
+            log("py-spy not found (pip install py-spy): no profile")
             return
-        with self.lock:
-            self.latest[key] = obj
-            if key in self.ready_at or not is_ready(obj):
-                return
-            self.ready_at[key] = time.monotonic()
-            if len(self.ready_at) == len(self.expected):
-                self.done.set()
+        self.proc = subprocess.Popen(
+            [
+                exe,
+                "record",
+                "--pid",
+                str(pid),
+                "--format",
+                "raw",
+                "--rate",
+                "50",
+                "--nonblocking",
+                "--threads",
+                "-o",
+                str(out),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
-    def on_update(self, _old: dict[str, Any], new: dict[str, Any]) -> None:
-        self.observe(new)
-
-
-def is_ready(obj: dict[str, Any]) -> bool:
-    generation = obj["metadata"].get("generation")
-    for c in obj.get("status", {}).get("conditions", []) or []:
-        if c.get("type") == "Ready":
-            return (
-                c.get("status") == "True" and c.get("observedGeneration", generation) == generation
-            )
-    return False
-
-
-def cluster_docs(count: int, namespaces: int) -> tuple[list[str], list[dict[str, Any]]]:
-    template = yaml.safe_load(EXAMPLE.read_text())
-    ns_names = [f"bench-{i:02d}" for i in range(namespaces)]
-    docs = []
-    for i in range(count):
-        doc = copy.deepcopy(template)
-        doc["metadata"] = {"name": f"bench-{i:03d}", "namespace": ns_names[i % namespaces]}
-        docs.append(doc)
-    return ns_names, docs
+    def stop(self) -> list[str]:
+        if self.proc is None:
+            return []
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+        return top_frames(self.out) if self.out.exists() else []
 
 
-def state_summary(watch: ReadyWatch) -> str:
-    with watch.lock:
-        states = Counter(str(o.get("status", {}).get("state", "-")) for o in watch.latest.values())
-        members: Counter[str] = Counter()
-        for o in watch.latest.values():
-            for role in o.get("status", {}).get("roles", []) or []:
-                for m in role.get("members", []) or []:
-                    members[str(m.get("state", "-"))] += 1
-    return (
-        f"{len(watch.ready_at)}/{len(watch.expected)} Ready; clusters "
-        f"{dict(states)}; members {dict(members)}"
+def top_frames(raw: Path, count: int = 8) -> list[str]:
+    """From py-spy's collapsed stacks: the leaf frames and the kubedirector functions
+    (inclusive) with the most samples, idle waits left out."""
+    leaf: Counter[str] = Counter()
+    ours: Counter[str] = Counter()
+    total = 0
+    idle = (
+        "wait (threading.py",
+        "select (selectors.py",
+        "_recv_into",
+        "recv_into",
+        "readinto (socket.py",
+        "sleep",
+        "get (queue.py",
+        "_worker (concurrent",
     )
+    for line in raw.read_text(errors="replace").splitlines():
+        stack, _, n = line.rpartition(" ")
+        if not n.isdigit():
+            continue
+        frames = stack.split(";")
+        if any(frames[-1].startswith(i) or i in frames[-1] for i in idle):
+            continue
+        total += int(n)
+        leaf[re.sub(r":\d+\)", ")", frames[-1])] += int(n)
+        for f in {re.sub(r":\d+\)", ")", f) for f in frames if "kubedirector/" in f}:
+            ours[f] += int(n)
+    if not total:
+        return []
+    lines = [f"busy samples {total:,} (threads waiting on I/O or locks left out)"]
+    lines += [f"leaf {100 * n / total:.0f} %: {f}" for f, n in leaf.most_common(count)]
+    lines += [f"in {100 * n / total:.0f} %: {f}" for f, n in ours.most_common(count)]
+    return lines
 
 
-# --------------------------------------------------------------------------- the run
+# --------------------------------------------------------------------------- a run
 
 
 @dataclass
-class Results:
-    clusters: int
-    namespaces: int
+class OperatorRun:
+    """One operator process at one size: base, creation, idle, drift, delete all."""
+
+    size: int
     workers: int
-    idle_seconds: float
+    base_rss_kib: int = 0
+    base_cpu_percent: float = 0.0
     create_seconds: float = 0.0
+    ready_count: int = 0
     ready_seconds: float = 0.0
     ready_p50: float = 0.0
     ready_p90: float = 0.0
-    ready_count: int = 0
     settle_seconds: float = 0.0
     load_at_ready: float = 0.0
     busy: Usage | None = None
+    peak_rss_kib: int = 0
+    rss_kib: int = 0  # once the creation settled
+    idle_seconds: float = 0.0
     idle: Usage | None = None
     idle_timeline: list[tuple[float, float, float]] = field(default_factory=list)
-    peak_rss_kib: int = 0
-    rss_kib: int = 0
+    drift: list[float] = field(default_factory=list)
+    drift_missing: int = 0
+    delete_seconds: float | None = None
+    profile_busy: list[str] = field(default_factory=list)
+    profile_idle: list[str] = field(default_factory=list)
     log_problems: Counter[str] = field(default_factory=Counter)
     notes: list[str] = field(default_factory=list)
 
 
-def run_bench(args: argparse.Namespace, cluster: BenchCluster, res: Results) -> Operator:
-    assert cluster.kubeconfig
-    op = Operator.start(cluster.kubeconfig, args.workers, args.operator_log)
-    try:
-        measure(args, cluster, op, res)
-    finally:
-        res.peak_rss_kib = op.status_kib("VmHWM") if op.proc.poll() is None else res.peak_rss_kib
-        res.rss_kib = op.status_kib("VmRSS") if op.proc.poll() is None else res.rss_kib
-        op.stop()
-        res.log_problems = op.log_problems()
-    return op
+@dataclass
+class SizeRun:
+    size: int
+    namespaces: int
+    floor: FloorResult | None = None
+    floor_delete_seconds: float = 0.0
+    runs: list[OperatorRun] = field(default_factory=list)
 
 
-def measure(args: argparse.Namespace, cluster: BenchCluster, op: Operator, res: Results) -> None:
-    ns_names, docs = cluster_docs(args.clusters, args.namespaces)
-    cluster.kubectl(
-        "create",
-        "-f",
-        "-",
-        stdin="".join(
-            yaml.safe_dump(
-                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}},
-                explicit_start=True,
+class DriftWatch:
+    """Notes when each deleted Service is back (same name, new UID)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.deleted: dict[str, tuple[str, float]] = {}  # key -> (old uid, deleted at)
+        self.back: dict[str, float] = {}
+
+    def on_add(self, obj: dict[str, Any]) -> None:
+        meta = obj["metadata"]
+        key = f"{meta['namespace']}/{meta['name']}"
+        with self.lock:
+            gone = self.deleted.get(key)
+            if gone is not None and gone[0] != meta.get("uid") and key not in self.back:
+                self.back[key] = time.monotonic() - gone[1]
+
+
+def count_left(api: Any, namespaces: set[str]) -> dict[str, int]:
+    """Clusters, pods, StatefulSets and Services (with the cluster label) left in `namespaces`."""
+    left: dict[str, int] = {}
+    for name, res, selector in (
+        ("clusters", KDCLUSTERS, None),
+        ("pods", PODS, OWNED_SELECTOR),
+        ("statefulsets", STATEFULSETS, OWNED_SELECTOR),
+        ("services", SERVICES, OWNED_SELECTOR),
+    ):
+        query: dict[str, Any] = {"limit": 500}
+        if selector:
+            query["labelSelector"] = selector
+        n, token = 0, ""
+        while True:
+            page = request_json(
+                api,
+                "GET",
+                resource_path(res.group, res.version, res.plural),
+                query={**query, **({"continue": token} if token else {})},
             )
-            for n in ns_names
-        ),
+            n += sum(
+                1 for o in page.get("items") or [] if o["metadata"].get("namespace") in namespaces
+            )
+            token = page.get("metadata", {}).get("continue", "")
+            if not token:
+                break
+        left[name] = n
+    return left
+
+
+def operator_run(
+    args: argparse.Namespace, cluster: BenchCluster, size: int, workers: int
+) -> OperatorRun:
+    run = OperatorRun(size, workers)
+    op = Operator.start(cluster.kubeconfig, workers, args.operator_log, args.operator_arg)
+    try:
+        op_measure(args, cluster, op, run)
+    except BaseException as e:
+        run.notes.append(f"run failed: {e!r}")
+        raise
+    finally:
+        if op.proc.poll() is None:
+            run.peak_rss_kib = op.status_kib("VmHWM")
+        op.stop()
+        run.log_problems = op.log_problems()
+    return run
+
+
+def op_measure(
+    args: argparse.Namespace, cluster: BenchCluster, op: Operator, run: OperatorRun
+) -> None:
+    op.settle(30)
+    start = op.usage()
+    time.sleep(args.base_window)
+    base = op.usage().minus(start)
+    run.base_rss_kib = op.status_kib("VmRSS")
+    run.base_cpu_percent = 100 * base.cpu_seconds / max(base.at, 1e-9)
+    log(
+        f"operator base: RSS {run.base_rss_kib / 1024:.0f} MiB, "
+        f"CPU {run.base_cpu_percent:.2f} % of one core"
     )
+    names = namespace_names("bench", math.ceil(run.size / args.per_namespace))
+    docs = cluster_docs(run.size, names)
+    cluster.create_namespaces(names)
     api = new_api_client(cluster.kubeconfig)
     watch = ReadyWatch({(d["metadata"]["namespace"], d["metadata"]["name"]) for d in docs})
-    informer = Informer(api, KDCLUSTERS, name="bench-ready")
-    informer.add_handlers(on_add=watch.observe, on_update=watch.on_update)
-    informer.start()
-    if not informer.wait_for_sync(60):
-        raise SystemExit("the bench's own kdcluster watch did not sync")
+    ready = Informer(api, KDCLUSTERS, name="bench-ready")
+    ready.add_handlers(on_add=watch.observe, on_update=watch.on_update)
+    drift = DriftWatch()
+    services = Informer(api, SERVICES, label_selector=OWNED_SELECTOR, name="bench-services")
+    services.add_handlers(on_add=drift.on_add)
+    for informer in (ready, services):
+        informer.start()
+        if not informer.wait_for_sync(60):
+            raise SystemExit(f"the bench's own {informer.name} watch did not sync")
     try:
-        op.settle(30)  # the start-up reconciles (config, empty cluster list) done
-        before = op.usage()
-        log(f"creating {args.clusters} clusters in {args.namespaces} namespace(s)")
-        watch.began = time.monotonic()
-        cluster.kubectl(
-            "create", "-f", "-", stdin="".join(yaml.safe_dump(d, explicit_start=True) for d in docs)
-        )
-        res.create_seconds = time.monotonic() - watch.began
-        log(f"created in {res.create_seconds:.1f}s; waiting for Ready")
-        deadline = watch.began + args.timeout
-        while not watch.done.wait(30):
-            if op.proc.poll() is not None:
-                raise SystemExit(f"the operator exited ({op.proc.returncode}); see {op.log_path}")
-            log(state_summary(watch))
-            if time.monotonic() > deadline:
-                res.notes.append(f"timed out after {args.timeout}s: {state_summary(watch)}")
-                log(res.notes[-1])
-                break
-        # The reconcile that reports a cluster Ready still writes its Events afterwards:
-        # count that tail with the creation, and start the idle window once all is quiet.
-        res.load_at_ready = os.getloadavg()[0]
-        res.settle_seconds, settled = op.settle(120)
-        if not settled:
-            res.notes.append(
-                f"the work queues were still busy {res.settle_seconds:.0f} s after the last Ready"
-            )
-        after = op.usage()
-        res.peak_rss_kib = op.status_kib("VmHWM")
-        res.rss_kib = op.status_kib("VmRSS")
-        res.busy = after.minus(before)
-        res.ready_count = len(watch.ready_at)
-        times = sorted(t - watch.began for t in watch.ready_at.values())
-        if times:
-            res.ready_seconds = times[-1]
-            res.ready_p50 = times[len(times) // 2]
-            res.ready_p90 = times[min(len(times) - 1, int(len(times) * 0.9))]
-        log(
-            f"{res.ready_count}/{args.clusters} Ready after {res.ready_seconds:.1f}s; "
-            f"idle for {args.idle}s"
-        )
+        creation(args, cluster, op, run, watch, docs)
         if args.idle > 0:
-            start = prev = op.usage()
-            end = start.at + args.idle
-            while True:
-                time.sleep(max(0.0, min(args.sample, end - time.monotonic())))
-                now = op.usage()
-                step = now.minus(prev)
-                res.idle_timeline.append(
-                    (now.at - start.at, step.writes(), sum(step.requests.values()))
-                )
-                if step.writes():
-                    log(
-                        f"  {step.writes():.0f} writes in the last {step.at:.0f}s: "
-                        f"{ {k: v for k, v in step.requests.items() if v} }"
-                    )
-                prev = now
-                if now.at >= end:
-                    break
-            res.idle = prev.minus(start)
-        res.peak_rss_kib = op.status_kib("VmHWM")
-        res.rss_kib = op.status_kib("VmRSS")
+            idle(args, op, run)
+        if args.drift > 0:
+            drift_repair(args, api, services, drift, run)
+        run.delete_seconds = delete_all(args, cluster, api, set(names))
+        cluster.delete_namespaces(names, 900)
     finally:
-        informer.stop()
+        ready.stop()
+        services.stop()
         api.close()
+
+
+def creation(
+    args: argparse.Namespace,
+    cluster: BenchCluster,
+    op: Operator,
+    run: OperatorRun,
+    watch: ReadyWatch,
+    docs: list[dict[str, Any]],
+) -> None:
+    before = op.usage()
+    profiler = (
+        Profiler(op.proc.pid, CACHE / f"bench-profile-{run.size}-busy.txt")
+        if (args.profile)
+        else None
+    )
+    log(f"creating {run.size} clusters (operator --workers {run.workers})")
+    watch.began = time.monotonic()
+    cluster.kubectl(
+        "create", "-f", "-", stdin="".join(yaml.safe_dump(d, explicit_start=True) for d in docs)
+    )
+    run.create_seconds = time.monotonic() - watch.began
+    log(f"created in {run.create_seconds:.1f}s; waiting for Ready")
+    deadline = watch.began + args.timeout
+    while not watch.done.wait(30):
+        if op.proc.poll() is not None:
+            raise SystemExit(f"the operator exited ({op.proc.returncode}); see {op.log_path}")
+        log(watch.summary())
+        if time.monotonic() > deadline:
+            run.notes.append(f"timed out after {args.timeout}s: {watch.summary()}")
+            log(run.notes[-1])
+            break
+    if profiler is not None:
+        run.profile_busy = profiler.stop()
+    # The reconcile that reports a cluster Ready still writes its Events afterwards:
+    # count that tail with the creation, and start the idle window once all is quiet.
+    run.load_at_ready = os.getloadavg()[0]
+    run.settle_seconds, settled = op.settle(120)
+    if not settled:
+        run.notes.append(
+            f"the work queues were still busy {run.settle_seconds:.0f} s after the last Ready"
+        )
+    run.busy = op.usage().minus(before)
+    run.peak_rss_kib = op.status_kib("VmHWM")
+    run.rss_kib = op.status_kib("VmRSS")
+    times = watch.times()
+    run.ready_count = len(times)
+    run.ready_seconds = times[-1] if times else 0.0
+    run.ready_p50 = percentile(times, 0.5)
+    run.ready_p90 = percentile(times, 0.9)
+    log(
+        f"{run.ready_count}/{run.size} Ready after {run.ready_seconds:.1f}s "
+        f"(median {run.ready_p50:.1f}s); peak RSS {run.peak_rss_kib / 1024:.0f} MiB"
+    )
+
+
+def idle(args: argparse.Namespace, op: Operator, run: OperatorRun) -> None:
+    log(f"idle for {args.idle:.0f}s")
+    profiler = (
+        Profiler(op.proc.pid, CACHE / f"bench-profile-{run.size}-idle.txt")
+        if (args.profile)
+        else None
+    )
+    start = prev = op.usage()
+    end = start.at + args.idle
+    while True:
+        time.sleep(max(0.0, min(args.sample, end - time.monotonic())))
+        now = op.usage()
+        step = now.minus(prev)
+        run.idle_timeline.append((now.at - start.at, step.writes(), sum(step.requests.values())))
+        if step.writes():
+            log(
+                f"  {step.writes():.0f} writes in the last {step.at:.0f}s: "
+                f"{ {k: v for k, v in step.requests.items() if v} }"
+            )
+        prev = now
+        if now.at >= end:
+            break
+    run.idle = prev.minus(start)
+    run.idle_seconds = run.idle.at
+    if profiler is not None:
+        run.profile_idle = profiler.stop()
+
+
+def drift_repair(
+    args: argparse.Namespace, api: Any, services: Informer, drift: DriftWatch, run: OperatorRun
+) -> None:
+    """Delete `--drift` member Services, each of another cluster where there are enough."""
+    by_cluster: dict[str, list[dict[str, Any]]] = {}
+    for svc in services.store.list():
+        meta = svc["metadata"]
+        if svc["spec"].get("clusterIP") == "None" or not meta["namespace"].startswith("bench-"):
+            continue  # the headless Service is not a member's
+        by_cluster.setdefault(f"{meta['namespace']}/{meta['labels'][LABEL_CLUSTER]}", []).append(
+            svc
+        )
+    rng = random.Random(14)
+    picks: list[dict[str, Any]] = []
+    keys = sorted(by_cluster)
+    rng.shuffle(keys)
+    while len(picks) < args.drift and any(by_cluster[k] for k in keys):
+        for k in keys:
+            if by_cluster[k] and len(picks) < args.drift:
+                picks.append(by_cluster[k].pop(rng.randrange(len(by_cluster[k]))))
+    log(f"drift: deleting {len(picks)} member Services")
+    for svc in picks:
+        meta = svc["metadata"]
+        # Noted before the request: the operator may put it back before the answer arrives.
+        with drift.lock:
+            drift.deleted[f"{meta['namespace']}/{meta['name']}"] = (meta["uid"], time.monotonic())
+        request_json(
+            api,
+            "DELETE",
+            resource_path("", "v1", "services", namespace=meta["namespace"], name=meta["name"]),
+        )
+    deadline = time.monotonic() + args.drift_timeout
+    while time.monotonic() < deadline:
+        with drift.lock:
+            if len(drift.back) == len(drift.deleted):
+                break
+        time.sleep(0.1)
+    with drift.lock:
+        run.drift = sorted(drift.back.values())
+        run.drift_missing = len(drift.deleted) - len(drift.back)
+    log(
+        f"drift: {len(run.drift)} back (median {percentile(run.drift, 0.5):.2f}s), "
+        f"{run.drift_missing} not back in {args.drift_timeout:.0f}s"
+    )
+
+
+def delete_all(
+    args: argparse.Namespace, cluster: BenchCluster, api: Any, namespaces: set[str]
+) -> float | None:
+    """Delete every cluster; seconds until their clusters, pods, StatefulSets, Services are gone."""
+    log("deleting every cluster")
+    began = time.monotonic()
+    for ns in sorted(namespaces):
+        cluster.kubectl("delete", "kubedirectorclusters", "--all", "-n", ns, "--wait=false")
+    while time.monotonic() - began < args.timeout:
+        left = count_left(api, namespaces)
+        if not any(left.values()):
+            seconds = time.monotonic() - began
+            log(f"everything gone after {seconds:.1f}s")
+            return seconds
+        time.sleep(1.0)
+    log(f"still there after {args.timeout:.0f}s: {count_left(api, namespaces)}")
+    return None
+
+
+def floor_run(args: argparse.Namespace, cluster: BenchCluster, size_run: SizeRun) -> None:
+    names = namespace_names("floor", size_run.namespaces)
+    cluster.create_namespaces(names)
+    size_run.floor = run_floor(
+        cluster.kubeconfig, cluster_docs(size_run.size, names), args.floor_threads, args.timeout
+    )
+    size_run.floor_delete_seconds = cluster.delete_namespaces(names, 900)
+    log(f"floor namespaces deleted in {size_run.floor_delete_seconds:.0f}s")
 
 
 # --------------------------------------------------------------------------- report
 
 
-def per_cluster(u: Usage, n: int, verb: str) -> str:
-    return f"{u.requests.get(verb, 0.0) / max(n, 1):.1f}"
+def ratio(value: float, floor: float | None) -> str:
+    return f" ({value / floor:.2f}x)" if floor else ""
 
 
-def report(args: argparse.Namespace, res: Results, command: str, host: str) -> str:
-    n = res.clusters
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d")
+def seconds_cell(value: float, floor: float | None) -> str:
+    return f"{value:.1f} s{ratio(value, floor)}"
+
+
+def size_table(s: SizeRun) -> list[str]:
+    f = s.floor
+    header = ["| " + f"{s.size:,} clusters ({s.size * MEMBERS_PER_CLUSTER:,} members)", "floor"] + [
+        f"operator, --workers {r.workers}" + (" (x floor)" if f else "") for r in s.runs
+    ]
+    rows: list[list[str]] = []
+
+    def row(label: str, floor_cell: str, cells: list[str]) -> None:
+        rows.append([label, floor_cell, *cells])
+
+    complete = f is not None and f.ready_count == f.clusters
+    fs = f.ready_seconds if f is not None and complete else None
+    f50 = f.ready_p50 if f is not None and complete else None
+    f90 = f.ready_p90 if f is not None and complete else None
+    row(
+        "clusters Ready", f"{f.ready_count:,}" if f else "-", [f"{r.ready_count:,}" for r in s.runs]
+    )
+    row(
+        "wall, first create to last Ready",
+        f"{f.ready_seconds:.1f} s" if f else "-",
+        [seconds_cell(r.ready_seconds, fs) for r in s.runs],
+    )
+    row(
+        "median cluster, create to Ready",
+        f"{f.ready_p50:.1f} s" if f else "-",
+        [seconds_cell(r.ready_p50, f50) for r in s.runs],
+    )
+    row(
+        "90th percentile cluster",
+        f"{f.ready_p90:.1f} s" if f else "-",
+        [seconds_cell(r.ready_p90, f90) for r in s.runs],
+    )
+    row(
+        "the creates took",
+        f"{f.create_seconds:.1f} s (and the derived objects)" if f else "-",
+        [f"{r.create_seconds:.1f} s" for r in s.runs],
+    )
+    for verb in VERBS:
+        fv = (f.requests.get(verb, 0.0) / s.size) if f else 0.0
+        ops = [(r.busy.requests.get(verb, 0.0) / s.size) if r.busy else 0.0 for r in s.runs]
+        if fv or any(ops):
+            row(
+                f"{verb} requests per cluster",
+                f"{fv:.1f}" if f else "-",
+                [f"{v:.1f}{ratio(v, fv)}" for v in ops],
+            )
+    row(
+        "CPU seconds (floor: its client only)",
+        f"{f.cpu_seconds:.1f} s" if f else "-",
+        [
+            f"{r.busy.cpu_seconds:.1f} s ({r.busy.cpu_seconds / s.size:.3f} s per cluster)"
+            if r.busy
+            else "-"
+            for r in s.runs
+        ],
+    )
+    row("peak RSS (VmHWM)", "-", [f"{r.peak_rss_kib / 1024:.0f} MiB" for r in s.runs])
+    row("RSS once settled", "-", [f"{r.rss_kib / 1024:.0f} MiB" for r in s.runs])
+    row(
+        "base: RSS, CPU with no cluster",
+        "-",
+        [f"{r.base_rss_kib / 1024:.0f} MiB, {r.base_cpu_percent:.2f} % of a core" for r in s.runs],
+    )
+
+    def recs(r: OperatorRun) -> str:
+        if r.busy is None:
+            return "-"
+        n = sum(r.busy.reconciles.values())
+        mean = r.busy.reconcile_seconds / max(n, 1)
+        errors = sum(r.busy.errors.values())
+        return f"{n:,.0f} (mean {mean:.2f} s, {errors:,.0f} errors)"
+
+    row("reconciles", "-", [recs(r) for r in s.runs])
+    row("queues empty after the last Ready", "-", [f"{r.settle_seconds:.1f} s" for r in s.runs])
+    row("load average when the last was Ready", "-", [f"{r.load_at_ready:.1f}" for r in s.runs])
+
+    def idle_cell(r: OperatorRun) -> str:
+        if r.idle is None:
+            return "not measured"
+        total = sum(r.idle.requests.values())
+        return (
+            f"{r.idle_seconds:.0f} s: {total:,.0f} requests, {r.idle.writes():,.0f} writes, "
+            f"{100 * r.idle.cpu_seconds / max(r.idle.at, 1):.2f} % of a core"
+        )
+
+    row("idle", "-", [idle_cell(r) for r in s.runs])
+    row(
+        "drift repair (member Services deleted)",
+        "-",
+        [
+            f"{len(r.drift) + r.drift_missing}: median {percentile(r.drift, 0.5):.2f} s, max "
+            f"{max(r.drift, default=0):.2f} s"
+            + (f", {r.drift_missing} not back" if r.drift_missing else "")
+            if r.drift or r.drift_missing
+            else "not measured"
+            for r in s.runs
+        ],
+    )
+    row(
+        "delete all, until every object is gone",
+        "-",
+        [
+            f"{r.delete_seconds:.1f} s" if r.delete_seconds is not None else "not done"
+            for r in s.runs
+        ],
+    )
+    if f is None:  # --no-floor: no floor column
+        header = [header[0], *header[2:]]
+        rows = [[r[0], *r[2:]] for r in rows]
+    lines = [" | ".join(header) + " |", "|---" * len(header) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return lines
+
+
+def targets(sizes: list[SizeRun]) -> list[str]:
+    """Issue 14's targets beside what was measured (printed, not asserted)."""
+    out = ["| target | measured | met |", "|---|---|---|"]
+
+    def line(target: str, measured: str, met: bool | None) -> None:
+        out.append(
+            f"| {target} | {measured} | "
+            f"{'yes' if met else 'no' if met is not None else 'not measured'} |"
+        )
+
+    for s in sizes:
+        for r in s.runs:
+            f = s.floor
+            if f and f.ready_count == f.clusters and r.ready_count == r.size:
+                x = r.ready_seconds / f.ready_seconds
+                line(
+                    f"{s.size:,} clusters, --workers {r.workers}: wall within "
+                    f"{TARGET_FLOOR_RATIO}x of the floor",
+                    f"{x:.2f}x",
+                    x <= TARGET_FLOOR_RATIO,
+                )
+            else:
+                why = "no floor (--no-floor)" if f is None else "floor or operator incomplete"
+                line(
+                    f"{s.size:,} clusters, --workers {r.workers}: wall within "
+                    f"{TARGET_FLOOR_RATIO}x of the floor",
+                    why,
+                    None,
+                )
+    big = max(sizes, key=lambda s: s.size)
+    if big.runs:
+        r = big.runs[0]
+        rss = r.peak_rss_kib / 1024
+        line(
+            f"peak RSS under {TARGET_PEAK_RSS_MIB:.0f} MiB at 1,000 clusters",
+            f"{rss:.0f} MiB at {big.size:,}",
+            rss < TARGET_PEAK_RSS_MIB if big.size >= 1000 else None,
+        )
+    measured = [s for s in sizes if s.runs and s.runs[0].ready_count == s.size]
+    if len(measured) >= 2:
+        lo, hi = min(measured, key=lambda s: s.size), max(measured, key=lambda s: s.size)
+        per = (hi.runs[0].rss_kib - lo.runs[0].rss_kib) / (hi.size - lo.size)
+        line(
+            f"memory per cluster under {TARGET_KIB_PER_CLUSTER:.0f} KiB (RSS once settled, "
+            f"{lo.size:,} vs {hi.size:,})",
+            f"{per:.0f} KiB",
+            per < TARGET_KIB_PER_CLUSTER,
+        )
+    else:
+        line(f"memory per cluster under {TARGET_KIB_PER_CLUSTER:.0f} KiB", "needs two sizes", None)
+    for s in sizes:
+        for r in s.runs[:1]:
+            line(
+                f"base ({s.size:,}-cluster run): an idle operator with no cluster",
+                f"RSS {r.base_rss_kib / 1024:.0f} MiB, {r.base_cpu_percent:.2f} % of a core",
+                True,
+            )
+            if r.idle is not None:
+                cpu = 100 * r.idle.cpu_seconds / max(r.idle.at, 1)
+                line(
+                    f"{s.size:,} clusters idle: zero writes",
+                    f"{r.idle.writes():,.0f}",
+                    r.idle.writes() == 0,
+                )
+                line(
+                    f"{s.size:,} clusters idle: under {TARGET_IDLE_CPU_PERCENT} % of a core",
+                    f"{cpu:.2f} %",
+                    cpu < TARGET_IDLE_CPU_PERCENT,
+                )
+            if r.drift:
+                med = percentile(r.drift, 0.5)
+                line(
+                    f"{s.size:,} clusters: drift repaired within {TARGET_DRIFT_MEDIAN:.0f} s "
+                    "at the median",
+                    f"{med:.2f} s",
+                    med < TARGET_DRIFT_MEDIAN and not r.drift_missing,
+                )
+    return out
+
+
+def report(args: argparse.Namespace, sizes: list[SizeRun], command: str, host: str) -> str:
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
-        SECTION,
+        args.section,
         "",
-        f"`hack/bench_clusters.py`: {n} copies of `cr-cluster-spark221e2.yaml` (catalog app",
+        "`hack/bench_clusters.py`: copies of `cr-cluster-spark221e2.yaml` (catalog app",
         "`spark221e2` with its setup package, so every member runs `--configure` through",
-        "exec; 4 members of 2 CPU / 4Gi each), "
-        f"{n // max(res.namespaces, 1)} per namespace in {res.namespaces} namespace(s).",
-        f"Its own local cluster: {args.nodes} simulated nodes of {args.cpu} CPU, {args.memory},",
-        f"{args.pods} pods, in a separate state directory. The operator is a local process",
-        f"with `--workers {res.workers} --no-leader-elect` (so no Lease requests).",
-        f"{stamp}; {host}, {res.load_at_ready:.1f} when the last cluster was Ready.",
+        f"exec; 4 members of 2 CPU / 4Gi each), {args.per_namespace} to a namespace. Its own",
+        f"local cluster: {args.nodes} simulated nodes of {args.cpu} CPU, {args.memory}, "
+        f"{args.pods} pods, in a separate state directory. The floor is",
+        *(
+            [
+                "`hack/bench_floor.py` in the same run and cluster (a raw client that makes only",
+                f"the requests the outcome needs, on {args.floor_threads} threads); every operator",
+                "figure in parentheses is its ratio to the floor's.",
+            ]
+            if not args.no_floor
+            else ["skipped in this run (`--no-floor`)."]
+        ),
+        "The operator is a local process",
+        "with `--no-leader-elect` (so no Lease requests), a fresh one per size.",
+        f"{stamp}; {host}.",
         *([args.note] if args.note else []),
         "",
         "```",
@@ -557,101 +886,46 @@ def report(args: argparse.Namespace, res: Results, command: str, host: str) -> s
         "```",
         "",
     ]
-    busy, idle = res.busy, res.idle
-    if busy is not None:
-        lines += [
-            "| creation until all Ready | value |",
-            "|---|---|",
-            f"| clusters Ready | {res.ready_count} / {n} |",
-            f"| wall time, first create to last Ready | {res.ready_seconds:.1f} s "
-            f"(median cluster {res.ready_p50:.1f} s, 90th percentile {res.ready_p90:.1f} s; "
-            f"the {n} creates took {res.create_seconds:.1f} s; queues empty "
-            f"{res.settle_seconds:.1f} s after the last Ready) |",
-            f"| operator CPU | {busy.cpu_seconds:.1f} s "
-            f"({busy.cpu_seconds / max(n, 1):.2f} s per cluster) |",
-            f"| operator peak RSS (VmHWM) | {res.peak_rss_kib / 1024:.0f} MiB "
-            f"(RSS at the end {res.rss_kib / 1024:.0f} MiB) |",
-        ]
-        for verb in VERBS:
-            if busy.requests.get(verb, 0.0) or verb in ("GET", "POST", "PATCH"):
-                lines.append(
-                    f"| {verb} requests per cluster | {per_cluster(busy, n, verb)} "
-                    f"({busy.requests.get(verb, 0.0):,.0f} in all) |"
-                )
-        others = sorted(v for v in busy.requests if v not in VERBS and busy.requests[v])
-        for verb in others:
-            lines.append(f"| {verb} requests per cluster | {per_cluster(busy, n, verb)} |")
-        rec = sorted((k, v) for k, v in busy.reconciles.items() if v)
-        lines.append(
-            "| reconciles (controller/result) | "
-            + ", ".join(f"{c}/{r} {v:,.0f}" for (c, r), v in rec)
-            + " |"
-        )
-        count = sum(v for _, v in rec)
-        lines.append(
-            f"| time in reconciles | {busy.reconcile_seconds:,.0f} s "
-            f"(mean {busy.reconcile_seconds / max(count, 1):.2f} s; {res.workers} workers) |"
-        )
-        lines.append(
-            "| reconcile errors | "
-            + (", ".join(f"{c} {v:,.0f}" for c, v in sorted(busy.errors.items()) if v) or "0")
-            + " |"
-        )
-        if busy.setup_runs:
-            lines.append(
-                "| setup runs (result) | "
-                + ", ".join(f"{r} {v:,.0f}" for r, v in sorted(busy.setup_runs.items()) if v)
-                + " |"
-            )
-        lines.append("")
-    if idle is not None:
-        total = sum(idle.requests.values())
-        lines += [
-            f"| idle, {res.idle_seconds:.0f} s | value |",
-            "|---|---|",
-            f"| API requests | {total:,.0f}"
-            + (
-                " ("
-                + ", ".join(f"{v} {c:,.0f}" for v, c in sorted(idle.requests.items()) if c)
-                + ")"
-                if total
-                else ""
-            )
-            + " |",
-            f"| write requests (target 0) | {idle.writes():,.0f} |",
-            f"| operator CPU | {idle.cpu_seconds:.2f} s "
-            f"({100 * idle.cpu_seconds / max(idle.at, 1):.2f} % of one core) |",
-            "| reconciles | "
-            + (
-                ", ".join(f"{c}/{r} {v:,.0f}" for (c, r), v in sorted(idle.reconciles.items()) if v)
-                or "0"
-            )
-            + " |",
-            "",
-        ]
-    if idle is not None and idle.writes():
-        lines.append(
-            "Idle writes by window (seconds into the idle period: writes): "
-            + ", ".join(f"{t:.0f}: {w:.0f}" for t, w, _ in res.idle_timeline if w)
-            + "."
-        )
-        lines.append("")
-    if res.log_problems:
-        lines.append(
-            "Operator log warnings/errors: "
-            + "; ".join(f"{k} x{v}" for k, v in res.log_problems.most_common(8))
-            + "."
-        )
-        lines.append("")
-    for note in res.notes:
-        lines += [note, ""]
+    for s in sizes:
+        lines += [*size_table(s), ""]
+        for r in s.runs:
+            for title, prof in (("creation", r.profile_busy), ("idle", r.profile_idle)):
+                if prof:
+                    lines += [
+                        f"py-spy, {s.size:,} clusters, {title} (--workers {r.workers}):",
+                        "",
+                        "```",
+                        *prof,
+                        "```",
+                        "",
+                    ]
+            if r.log_problems:
+                lines += [
+                    f"Operator log warnings/errors (--workers {r.workers}): "
+                    + "; ".join(f"{k} x{v}" for k, v in r.log_problems.most_common(8))
+                    + ".",
+                    "",
+                ]
+            if r.idle is not None and r.idle.writes():
+                lines += [
+                    "Idle writes by window (seconds into the idle period: writes): "
+                    + ", ".join(f"{t:.0f}: {w:.0f}" for t, w, _ in r.idle_timeline if w)
+                    + ".",
+                    "",
+                ]
+            lines += [*(f"{note}" for note in r.notes), ""] if r.notes else []
+        if s.floor and s.floor.exec_retries:
+            lines += [f"The floor retried {s.floor.exec_retries} execs that failed under load.", ""]
+        if s.floor and s.floor.errors:
+            lines += [f"Floor errors ({len(s.floor.errors)}): " + "; ".join(s.floor.errors[:3]), ""]
+    lines += ["Targets (issue 14; printed, not asserted):", "", *targets(sizes), ""]
     return "\n".join(lines)
 
 
-def record(section: str) -> None:
-    """Replace (or append) the Clusters section of BENCHMARKS.md, leaving the others alone."""
+def record(section: str, heading: str) -> None:
+    """Replace (or append) the section under `heading` in BENCHMARKS.md, leaving the others."""
     text = BENCHMARKS.read_text() if BENCHMARKS.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
+    pattern = re.compile(rf"^{re.escape(heading)}\n.*?(?=^## |\Z)", re.S | re.M)
     if pattern.search(text):
         text = pattern.sub(lambda _: section.rstrip("\n") + "\n\n", text)
     else:
@@ -684,30 +958,78 @@ def machine() -> str:
     )
 
 
+def int_list(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: not a comma-separated list of numbers"
+        ) from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give at least one number, each 1 or more")
+    return values
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--clusters", type=int, default=100)
     parser.add_argument(
-        "--namespaces",
-        type=int,
-        default=10,
-        help="spread the clusters round-robin over this many namespaces",
+        "--sizes",
+        type=int_list,
+        default=[100, 1000],
+        help="cluster counts, comma-separated (default 100,1000)",
     )
-    parser.add_argument("--workers", type=int, default=4, help="the operator's --workers")
-    parser.add_argument("--idle", type=float, default=300, help="idle window, seconds")
+    parser.add_argument("--per-namespace", type=int, default=10, help="clusters per namespace")
+    parser.add_argument(
+        "--workers",
+        type=int_list,
+        default=[4],
+        help="the operator's --workers; several (comma-separated) run each",
+    )
+    parser.add_argument(
+        "--operator-arg",
+        action="append",
+        default=[],
+        help="one more argument for `kubedirector run` (repeat)",
+    )
+    parser.add_argument("--no-floor", action="store_true", help="skip the floor")
+    parser.add_argument("--floor-threads", type=int, default=32)
+    parser.add_argument(
+        "--base-window",
+        type=float,
+        default=20,
+        help="seconds the operator idles with no cluster (its base)",
+    )
+    parser.add_argument("--idle", type=float, default=300, help="idle window, seconds (0: skip)")
     parser.add_argument(
         "--sample", type=float, default=30, help="seconds between metric readings while idle"
     )
     parser.add_argument(
+        "--drift",
+        type=int,
+        default=20,
+        help="member Services deleted to time drift repair (0: skip)",
+    )
+    parser.add_argument("--drift-timeout", type=float, default=120)
+    parser.add_argument(
         "--timeout",
         type=float,
-        default=1800,
-        help="give up waiting for Ready after this many seconds",
+        default=3600,
+        help="give up waiting for Ready (or for deletion) after this many seconds",
     )
-    parser.add_argument("--nodes", type=int, default=30)
-    parser.add_argument("--cpu", default="32")
-    parser.add_argument("--memory", default="128Gi")
-    parser.add_argument("--pods", type=int, default=110)
+    parser.add_argument(
+        "--nodes",
+        type=int,
+        default=0,
+        help="simulated nodes (default: enough for the largest size)",
+    )
+    parser.add_argument("--cpu", default="256")
+    parser.add_argument("--memory", default="1Ti")
+    parser.add_argument("--pods", type=int, default=PODS_PER_NODE)
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="sample the operator with py-spy during creation and idle",
+    )
     parser.add_argument(
         "--state-dir",
         type=Path,
@@ -727,9 +1049,14 @@ def main() -> int:
         help="only tear down the bench cluster (after --keep) and exit",
     )
     parser.add_argument("--no-record", action="store_true", help="don't update BENCHMARKS.md")
+    parser.add_argument(
+        "--section", default=SECTION, help="the BENCHMARKS.md heading to write (%(default)s)"
+    )
     parser.add_argument("--note", default="", help="a sentence added to the recorded section")
     args = parser.parse_args()
     configure_logging("warning", "console")
+    if not args.nodes:  # room for the largest size's members, one in ten spare, plus two
+        args.nodes = math.ceil(max(args.sizes) * MEMBERS_PER_CLUSTER * 1.1 / args.pods) + 2
 
     cluster = BenchCluster(args.state_dir)
     if args.down:
@@ -741,8 +1068,8 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, terminate)
     command = shlex.join([".venv/bin/python", "hack/bench_clusters.py", *sys.argv[1:]])
-    res = Results(args.clusters, args.namespaces, args.workers, args.idle)
     host = machine()
+    sizes: list[SizeRun] = []
     failed = False
     try:
         if args.state_dir.exists():
@@ -750,7 +1077,13 @@ def main() -> int:
             cluster.down()
         cluster.up(args.nodes, args.cpu, args.memory, args.pods)
         cluster.install()
-        run_bench(args, cluster, res)
+        for size in args.sizes:
+            s = SizeRun(size, math.ceil(size / args.per_namespace))
+            sizes.append(s)
+            if not args.no_floor:
+                floor_run(args, cluster, s)
+            for workers in args.workers:
+                s.runs.append(operator_run(args, cluster, size, workers))
     except BaseException as e:
         failed = True
         log(f"failed: {e!r}")
@@ -765,12 +1098,13 @@ def main() -> int:
         else:
             cluster.down()
             log("bench cluster removed")
-    section = report(args, res, command, host)
+    section = report(args, sizes, command, host)
     print(section)
-    if res.busy is not None and not args.no_record and not failed:
-        record(section)
+    if sizes and not args.no_record and not failed:
+        record(section, args.section)
         print(f"recorded in {BENCHMARKS}")
-    return 1 if failed or res.ready_count < args.clusters else 0
+    complete = all(r.ready_count == r.size for s in sizes for r in s.runs)
+    return 1 if failed or not complete else 0
 
 
 if __name__ == "__main__":

@@ -55,9 +55,7 @@ def build_controllers(
     Apps and the global config are also read from the operator's own namespace
     (the system catalog), which `--watch-namespace` may not include.
     """
-    system = (informers if not informers.namespaces or None in informers.namespaces
-              or options.namespace in informers.namespaces
-              else InformerFactory(api, (options.namespace,)))
+    system = informers.covering(options.namespace)
     writer = Writer(api)
     events = EventRecorder(writer)
     member_setup = MemberSetup(SetupRunner(GuestExecutor(api.configuration), timeouts=(

@@ -1,4 +1,9 @@
-"""One informer per (resource, namespace, selector), shared by every controller that needs it."""
+"""One informer per (resource, namespace, selector), shared by every controller that needs it.
+
+Each informer caches only what the operator reads of its kind (`transforms`), and
+`covering` hands out one factory per extra namespace, so the controllers and the
+webhook never watch the same resource twice.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from kubernetes.client import ApiClient
 
 from kubedirector.cache.informer import Informer, Resource
 from kubedirector.cache.store import split_key
+from kubedirector.cache.transforms import for_resource
 
 
 class InformerFactory:
@@ -18,6 +24,16 @@ class InformerFactory:
         self.api = api
         self.namespaces: tuple[str | None, ...] = tuple(namespaces) or (None,)
         self._informers: dict[tuple[Resource, str | None, str | None], Informer] = {}
+        self._covering: dict[str, InformerFactory] = {}
+
+    def covering(self, namespace: str) -> InformerFactory:
+        """This factory if it watches `namespace`, else the one factory for that namespace
+        (the same object on every call: its informers are shared too)."""
+        if None in self.namespaces or namespace in self.namespaces:
+            return self
+        if namespace not in self._covering:
+            self._covering[namespace] = InformerFactory(self.api, (namespace,))
+        return self._covering[namespace]
 
     def informers(self, resource: Resource, label_selector: str | None = None) -> list[Informer]:
         """The informers covering `resource` in every watched namespace."""
@@ -55,7 +71,11 @@ class InformerFactory:
         informer = self._informers.get(ident)
         if informer is None:
             informer = Informer(
-                self.api, resource, namespace=namespace, label_selector=label_selector
+                self.api,
+                resource,
+                namespace=namespace,
+                label_selector=label_selector,
+                transform=for_resource(resource.group, resource.plural),
             )
             self._informers[ident] = informer
         return informer

@@ -22,6 +22,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, wait_exponent
 
 from kubedirector.cache.indexers import IndexFunc, default_indexers
 from kubedirector.cache.store import Store, object_key
+from kubedirector.cache.transforms import strip_managed_fields
 from kubedirector.kube import open_request, resource_path
 
 log = structlog.get_logger(__name__)
@@ -70,15 +71,6 @@ class _StoppedError(Exception):
 
 class _WatchError(Exception):
     """The server ended a watch with an ERROR event other than 410."""
-
-
-def strip_managed_fields(obj: Obj) -> Obj:
-    """Drop `metadata.managedFields`: often half an object's size, and no reconciler reads it.
-
-    An update that omits managedFields leaves the server's copy unchanged.
-    """
-    obj.get("metadata", {}).pop("managedFields", None)
-    return obj
 
 
 def _uid(obj: Obj) -> str | None:

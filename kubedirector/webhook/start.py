@@ -53,11 +53,9 @@ class Webhook:
 
 
 def system_factory(api: ApiClient, informers: InformerFactory, namespace: str) -> InformerFactory:
-    """`informers` if it covers the operator's namespace, else one that does (the same
-    rule `build_controllers` follows; pass its factory to share the informers)."""
-    if None in informers.namespaces or namespace in informers.namespaces:
-        return informers
-    return InformerFactory(api, (namespace,))
+    """`informers` if it covers the operator's namespace, else one that does (the one
+    `build_controllers` uses too, so their informers are shared)."""
+    return informers.covering(namespace)
 
 
 def start_webhook(
