@@ -34,6 +34,7 @@ from kubedirector.desired.statefulset import (
     mutable_part,
     replicas_for,
 )
+from kubedirector.reconcilers.cluster import adoption
 from kubedirector.reconcilers.cluster.observe import Observation
 from kubedirector.reconcilers.writer import ObjectWriter
 from kubedirector.resources import PDBS, PVCS, SERVICES, STATEFULSETS
@@ -60,6 +61,10 @@ def _nothing_fixed(_: Obj) -> Obj:
     return {}
 
 
+def _replicas(desired: Obj) -> Obj:
+    return {"spec": {"replicas": desired["spec"]["replicas"]}}
+
+
 @dataclass(frozen=True)
 class OwnedKind:
     """One kind of owned object: which part is kept in line with the desired object,
@@ -75,6 +80,8 @@ HEADLESS = OwnedKind("headless Service", SERVICES, _labels_and_spec)
 STATEFULSET = OwnedKind("StatefulSet", STATEFULSETS, mutable_part, fixed_part)
 MEMBER_SERVICE = OwnedKind("member Service", SERVICES, _service_compared)
 DISRUPTION_BUDGET = OwnedKind("PodDisruptionBudget", PDBS, _labels_and_spec)
+# One the original operator made (see adoption.py): only its replicas follow membership.
+ADOPTED_STATEFULSET = OwnedKind("adopted StatefulSet", STATEFULSETS, _replicas)
 
 
 @dataclass(frozen=True)
@@ -96,7 +103,7 @@ def role_objects(seen: Observation, status: ClusterStatus) -> list[Desired]:
     out = [Desired(HEADLESS, build_headless_service(app, cluster, config, status.cluster_service))]
     out += [
         Desired(
-            STATEFULSET,
+            ADOPTED_STATEFULSET if adoption.opaque(seen, role.stateful_set) else STATEFULSET,
             build_statefulset(
                 app,
                 cluster,
@@ -165,10 +172,16 @@ def decide(desired: Desired, actual: Mapping[str, Any] | None) -> tuple[Action, 
 def write_body(desired: Desired, actual: Mapping[str, Any] | None) -> Obj:
     """What a write of `desired` sends: the whole object.
 
-    The one planned exception goes here: a StatefulSet adopted from the original
-    operator, whose template this operator did not render, will get only
-    `spec.replicas`.
+    The one exception: a StatefulSet adopted from the original operator, whose
+    template this operator did not render, gets only `spec.replicas` (server-side
+    apply then owns that field alone and leaves every other one as it is).
     """
+    if desired.kind is ADOPTED_STATEFULSET and actual is not None:
+        meta = desired.obj["metadata"]
+        return {
+            "metadata": {"name": meta["name"], "namespace": meta["namespace"]},
+            **_replicas(desired.obj),
+        }
     return desired.obj
 
 

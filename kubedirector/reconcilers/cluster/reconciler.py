@@ -22,7 +22,7 @@ from kubedirector.controller.result import Result
 from kubedirector.desired import naming
 from kubedirector.desired.auth_token import new_auth_token
 from kubedirector.lifecycle.cluster_state import RECONCILE_FAILING
-from kubedirector.reconcilers.cluster import membership
+from kubedirector.reconcilers.cluster import adoption, membership
 from kubedirector.reconcilers.cluster.expectations import Expectations
 from kubedirector.reconcilers.cluster.failures import PERSISTENT, Failures, describe
 from kubedirector.reconcilers.cluster.member_work import run_members
@@ -86,12 +86,14 @@ class ClusterReconciler:
         if seen.problems:
             self.report.spec_problem(seen)
             return Result.success()
+        seen = adoption.continued(seen)
         try:
             draft = membership.plan(
                 seen, self.names.headless(seen), self.names.statefulsets(seen), new_auth_token
             )
             wanted = role_objects(seen, draft)
-            written = self.owned.ensure(seen, wanted)
+            written = adoption.mark(seen, self.writer)
+            written += self.owned.ensure(seen, wanted)
             written += self.owned.prune(seen, wanted, DISRUPTION_BUDGET)
 
             def checkpoint(progress: ClusterStatus) -> None:
