@@ -74,8 +74,8 @@ def replay(kubectl: Kubectl, case: str, namespace: str) -> Obj:
     recorded_cluster = recorded(case, "kubedirectorcluster")[0]
     cluster = _create(kubectl, _fresh(recorded_cluster, namespace))
     uid = cluster["metadata"]["uid"]
-    for svc in recorded(case, "services"):
-        svc = _fresh(svc, namespace, uid)
+    for raw_svc in recorded(case, "services"):
+        svc = _fresh(raw_svc, namespace, uid)
         spec = svc["spec"]
         if spec.get("clusterIP") != "None":
             spec.pop("clusterIP", None)
@@ -83,8 +83,8 @@ def replay(kubectl: Kubectl, case: str, namespace: str) -> Obj:
         for port in spec.get("ports") or []:
             port.pop("nodePort", None)
         _create(kubectl, svc)
-    for claim in recorded(case, "persistentvolumeclaims"):
-        claim = _fresh(claim, namespace, uid)
+    for raw_claim in recorded(case, "persistentvolumeclaims"):
+        claim = _fresh(raw_claim, namespace, uid)
         claim["spec"].pop("volumeName", None)
         annotations = claim["metadata"].get("annotations") or {}
         for key in CLAIM_ANNOTATIONS:
