@@ -87,7 +87,7 @@ def test_scaling_writes_only_replicas(adopted):
     assert len(writes) == 1
     body: dict[str, Any] = writes[0].body or {}
     assert body["spec"] == {"replicas": 3}
-    assert set(body["metadata"]) == {"name", "namespace"}
+    assert set(body["metadata"]) == {"name", "namespace", "ownerReferences"}
 
 
 def test_migration_renders_the_whole_template(adopted):

@@ -165,23 +165,34 @@ def decide(desired: Desired, actual: Mapping[str, Any] | None) -> tuple[Action, 
     fixed = semantic_diff(desired.kind.fixed(desired.obj), actual)
     if fixed and _empty_statefulset(actual):
         return Action.REPLACE, fixed
-    diff = fixed + semantic_diff(desired.kind.compared(desired.obj), actual)
+    diff = (
+        fixed
+        + semantic_diff(desired.kind.compared(desired.obj), actual)
+        + _owner_missing(desired.obj, actual)
+    )
     return (Action.APPLY, diff) if diff else (Action.KEEP, [])
+
+
+def _owner_missing(desired: Obj, actual: Mapping[str, Any]) -> list[str]:
+    """The cluster's owner reference, when the live object lacks it (a cluster restored
+    from a backup is a new object, with a new uid, over the same derived objects)."""
+    wanted = {r["uid"] for r in desired["metadata"].get("ownerReferences") or []}
+    have = {r.get("uid") for r in actual.get("metadata", {}).get("ownerReferences") or []}
+    return [] if wanted <= have else ["metadata.ownerReferences"]
 
 
 def write_body(desired: Desired, actual: Mapping[str, Any] | None) -> Obj:
     """What a write of `desired` sends: the whole object.
 
     The one exception: a StatefulSet adopted from the original operator, whose
-    template this operator did not render, gets only `spec.replicas` (server-side
-    apply then owns that field alone and leaves every other one as it is).
+    template this operator did not render, gets only `spec.replicas` and the
+    cluster's owner reference (server-side apply then owns those alone and leaves
+    every other field as it is; metadata does not reach the pods).
     """
     if desired.kind is ADOPTED_STATEFULSET and actual is not None:
         meta = desired.obj["metadata"]
-        return {
-            "metadata": {"name": meta["name"], "namespace": meta["namespace"]},
-            **_replicas(desired.obj),
-        }
+        keep = ("name", "namespace", "ownerReferences")
+        return {"metadata": {k: meta[k] for k in keep if k in meta}, **_replicas(desired.obj)}
     return desired.obj
 
 

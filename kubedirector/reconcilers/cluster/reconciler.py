@@ -23,6 +23,7 @@ from kubedirector.desired import naming
 from kubedirector.desired.auth_token import new_auth_token
 from kubedirector.lifecycle.cluster_state import RECONCILE_FAILING
 from kubedirector.reconcilers.cluster import adoption, membership
+from kubedirector.reconcilers.cluster.backup import StatusBackups, awaiting_restore
 from kubedirector.reconcilers.cluster.expectations import Expectations
 from kubedirector.reconcilers.cluster.failures import PERSISTENT, Failures, describe
 from kubedirector.reconcilers.cluster.member_work import run_members
@@ -66,6 +67,7 @@ class ClusterReconciler:
         self.names = Names(self.expectations, rand)
         self.owned = OwnedObjects(writer)
         self.report = StatusReport(writer, events, self.expectations)
+        self.backups = StatusBackups(writer, informers, self.expectations)
 
     def reconcile(self, key: str) -> Result:
         raw = self.expectations.latest(key, self.informers.get(CLUSTERS, key))
@@ -83,6 +85,9 @@ class ClusterReconciler:
 
     def converge(self, seen: Observation) -> Result:
         self.ensure_finalizer(seen)
+        if awaiting_restore(seen):
+            self.backups.restore(seen)
+            return Result.success()
         if seen.problems:
             self.report.spec_problem(seen)
             return Result.success()
@@ -114,6 +119,7 @@ class ClusterReconciler:
         )
         if self.report.write(seen, new):
             self.report.membership_events(seen, new)
+        self.backups.sync(seen, new)
         for error in work.notify_errors:
             self.report.event(seen, "Warning", "NotifyFailed", error)
         return Result.after(min(work.requeue_after)) if work.requeue_after else Result.success()
