@@ -4,9 +4,11 @@ recognised by its status, its StatefulSets marked and then written only in
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from kubedirector.api.status import ClusterStatus
 from kubedirector.reconcilers.cluster import ClusterReconciler
@@ -29,6 +31,7 @@ from tests.unit.test_cluster_reconciler import (
     sts_writes,
 )
 
+UPSTREAM = Path(__file__).resolve().parents[1] / "compat" / "upstream-made"
 GO_HASH = "d41d8cd98f00b204e9800998ecf8427e"  # the original's: MD5 of no connections
 
 
@@ -99,3 +102,11 @@ def test_migration_renders_the_whole_template(adopted):
     assert len(writes) == len(world.caches.list(STATEFULSETS))
     for write in writes:
         assert_whole(write)
+
+
+@pytest.mark.parametrize("case", ["A", "A-scaled", "B", "C", "D-probe"])
+def test_the_originals_recorded_status_is_read_and_written_back_unchanged(case):
+    recorded = yaml.safe_load((UPSTREAM / case / "kubedirectorcluster.yaml").read_text())
+    status = ClusterStatus.from_dict(recorded["status"])
+    assert status.to_dict() == recorded["status"]
+    assert written_by_original(status)
