@@ -58,7 +58,7 @@ def members(status: dict) -> dict[str, dict]:
     return {m["pod"]: m for r in status["roles"] for m in r["members"]}
 
 
-@pytest.mark.parametrize("case", ["A", "B"])
+@pytest.mark.parametrize("case", ["A", "B", "C"])
 def test_adopts_without_restarts_then_scales(case, local_cluster, kubectl, namespace,
                                              adopting, tmp_path):
     replayed = replay(kubectl, case, namespace)
