@@ -20,28 +20,48 @@ from tests.e2e.support.replay import get, replay
 
 
 def startscript_calls(kubectl, namespace: str, pod: str) -> list[str]:
-    out = kubectl("exec", pod, "-n", namespace, "--", "sh", "-c",
-                  'cat "$KD_GUEST_ROOT/var/log/guestconfig/startscript.calls"; exit 0').stdout
+    out = kubectl(
+        "exec",
+        pod,
+        "-n",
+        namespace,
+        "--",
+        "sh",
+        "-c",
+        'cat "$KD_GUEST_ROOT/var/log/guestconfig/startscript.calls"; exit 0',
+    ).stdout
     return out.splitlines()
 
 
 def has_configcli(kubectl, namespace: str, pod: str) -> bool:
-    out = kubectl("exec", pod, "-n", namespace, "--", "sh", "-c",
-                  'ls "$KD_GUEST_ROOT/usr/bin/configcli" '
-                  '"$KD_GUEST_ROOT/usr/local/bin/configcli" 2>/dev/null; exit 0').stdout
+    out = kubectl(
+        "exec",
+        pod,
+        "-n",
+        namespace,
+        "--",
+        "sh",
+        "-c",
+        'ls "$KD_GUEST_ROOT/usr/bin/configcli" '
+        '"$KD_GUEST_ROOT/usr/local/bin/configcli" 2>/dev/null; exit 0',
+    ).stdout
     return bool(out.strip())
 
 
 @pytest.fixture
-def adopting(local_cluster: LocalCluster, kubectl, namespace: str,
-             tmp_path: Path) -> Iterator[list[Operator]]:
+def adopting(
+    local_cluster: LocalCluster, kubectl, namespace: str, tmp_path: Path
+) -> Iterator[list[Operator]]:
     """Holds the operator the test starts once the replay is done; at the end the
     operator deletes the namespace's clusters (through their finalizer)."""
     started: list[Operator] = []
     yield started
     if not started or started[0].proc.poll() is not None:
-        started.append(start_operator(local_cluster.kubeconfig, namespace,
-                                      tmp_path / "final.log", "--no-leader-elect"))
+        started.append(
+            start_operator(
+                local_cluster.kubeconfig, namespace, tmp_path / "final.log", "--no-leader-elect"
+            )
+        )
     kubectl("delete", "kdcluster", "--all", "-n", namespace, "--timeout=60s", timeout=90)
     started[-1].stop()
 
@@ -59,17 +79,28 @@ def members(status: dict) -> dict[str, dict]:
 
 
 @pytest.mark.parametrize("case", ["A", "B", "C"])
-def test_adopts_without_restarts_then_scales(case, local_cluster, kubectl, namespace,
-                                             adopting, tmp_path):
+def test_adopts_without_restarts_then_scales(
+    case, local_cluster, kubectl, namespace, adopting, tmp_path
+):
     replayed = replay(kubectl, case, namespace)
     name = next(iter(get(kubectl, namespace, "kubedirectorclusters")["items"]))["metadata"]["name"]
     before_pods = {n: p["metadata"]["uid"] for n, p in pods(kubectl, namespace).items()}
     before_sts = statefulsets(kubectl, namespace)
 
-    adopting.append(start_operator(local_cluster.kubeconfig, namespace,
-                                   tmp_path / "operator.log", "--no-leader-elect"))
-    kubectl("wait", "--for=condition=Ready", f"kdcluster/{name}", "-n", namespace,
-            "--timeout=90s", timeout=100)
+    adopting.append(
+        start_operator(
+            local_cluster.kubeconfig, namespace, tmp_path / "operator.log", "--no-leader-elect"
+        )
+    )
+    kubectl(
+        "wait",
+        "--for=condition=Ready",
+        f"kdcluster/{name}",
+        "-n",
+        namespace,
+        "--timeout=90s",
+        timeout=100,
+    )
     status = get(kubectl, namespace, f"kdcluster/{name}")["status"]
 
     # Pods, templates and setup as the original left them; status continued.
@@ -86,15 +117,36 @@ def test_adopts_without_restarts_then_scales(case, local_cluster, kubectl, names
     for pod, member in members(replayed).items():
         now = members(status)[pod]
         assert (now["state"], now["nodeID"], now["service"]) == (
-            "configured", member["nodeID"], member["service"])
-        assert now["stateDetail"]["lastConfiguredContainer"] == (
-            member["stateDetail"]["lastConfiguredContainer"])
+            "configured",
+            member["nodeID"],
+            member["service"],
+        )
+        assert (
+            now["stateDetail"]["lastConfiguredContainer"]
+            == (member["stateDetail"]["lastConfiguredContainer"])
+        )
 
     # Scale the workers up: only replicas change; the new member is set up in full.
     workers = next(r for r in replayed["roles"] if r["id"] == "worker")
     sts_name = workers["statefulSet"]
-    kubectl("patch", "kdcluster", name, "-n", namespace, "--type=json", "-p", json.dumps(
-        [{"op": "replace", "path": "/spec/roles/1/members", "value": len(workers["members"]) + 1}]))
+    kubectl(
+        "patch",
+        "kdcluster",
+        name,
+        "-n",
+        namespace,
+        "--type=json",
+        "-p",
+        json.dumps(
+            [
+                {
+                    "op": "replace",
+                    "path": "/spec/roles/1/members",
+                    "value": len(workers["members"]) + 1,
+                }
+            ]
+        ),
+    )
     new_pod = f"{sts_name}-{len(workers['members'])}"
 
     def new_member_configured() -> dict | None:
@@ -113,5 +165,6 @@ def test_adopts_without_restarts_then_scales(case, local_cluster, kubectl, names
     now_pods = pods(kubectl, namespace)
     for pod, uid in before_pods.items():
         assert now_pods[pod]["metadata"]["uid"] == uid, pod
-        assert not any(c.startswith("--configure")
-                       for c in startscript_calls(kubectl, namespace, pod)), pod
+        assert not any(
+            c.startswith("--configure") for c in startscript_calls(kubectl, namespace, pod)
+        ), pod

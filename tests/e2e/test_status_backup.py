@@ -20,7 +20,8 @@ from tests.e2e.support.replay import SERVER_FIELDS, app_with_setup, get, recorde
 from tests.e2e.test_adoption import members, pods, startscript_calls
 
 CONFIG = {
-    "apiVersion": "kubedirector.hpe.com/v1beta1", "kind": "KubeDirectorConfig",
+    "apiVersion": "kubedirector.hpe.com/v1beta1",
+    "kind": "KubeDirectorConfig",
     "metadata": {"name": "kd-global-config"},
     "spec": {"backupClusterStatus": True, "defaultStorageClassName": "local-path"},
 }
@@ -39,28 +40,49 @@ def create(kubectl, namespace: str, obj: dict) -> None:
     kubectl("create", "-n", namespace, "-f", "-", input=json.dumps(obj))
 
 
-def test_cluster_comes_back_from_its_status_backup(local_cluster, kubectl, namespace,
-                                                   tmp_path: Path):
+def test_cluster_comes_back_from_its_status_backup(
+    local_cluster, kubectl, namespace, tmp_path: Path
+):
     create(kubectl, namespace, CONFIG)
     create(kubectl, namespace, app_with_setup("A", namespace))
     spec = recorded("A", "kubedirectorcluster")[0]["spec"]
     spec["roles"][1]["members"] = 1
     name = "spark-r"
-    create(kubectl, namespace, {"apiVersion": "kubedirector.hpe.com/v1beta1",
-                                "kind": "KubeDirectorCluster", "metadata": {"name": name},
-                                "spec": spec})
-    op = start_operator(local_cluster.kubeconfig, namespace, tmp_path / "operator.log",
-                        "--no-leader-elect")
+    create(
+        kubectl,
+        namespace,
+        {
+            "apiVersion": "kubedirector.hpe.com/v1beta1",
+            "kind": "KubeDirectorCluster",
+            "metadata": {"name": name},
+            "spec": spec,
+        },
+    )
+    op = start_operator(
+        local_cluster.kubeconfig, namespace, tmp_path / "operator.log", "--no-leader-elect"
+    )
     try:
-        kubectl("wait", "--for=condition=Ready", f"kdcluster/{name}", "-n", namespace,
-                "--timeout=120s", timeout=130)
+        kubectl(
+            "wait",
+            "--for=condition=Ready",
+            f"kdcluster/{name}",
+            "-n",
+            namespace,
+            "--timeout=120s",
+            timeout=130,
+        )
 
         def backed_up() -> tuple[dict, dict] | None:
             cluster = get(kubectl, namespace, f"kdcluster/{name}")
-            backup = json.loads(kubectl("get", "kdstatusbackup", name, "-n", namespace,
-                                        "-o", "json", check=False).stdout or "{}")
+            backup = json.loads(
+                kubectl(
+                    "get", "kdstatusbackup", name, "-n", namespace, "-o", "json", check=False
+                ).stdout
+                or "{}"
+            )
             if (cluster["metadata"].get("annotations") or {}).get(
-                    ANNOTATION_STATUS_BACKUP_EXISTS) != "true":
+                ANNOTATION_STATUS_BACKUP_EXISTS
+            ) != "true":
                 return None
             if backup.get("spec", {}).get("statusBackup") != cluster["status"]:
                 return None
@@ -73,46 +95,75 @@ def test_cluster_comes_back_from_its_status_backup(local_cluster, kubectl, names
         before_status = cluster["status"]
         before_pods = {n: p["metadata"]["uid"] for n, p in pods(kubectl, namespace).items()}
         before_calls = {p: startscript_calls(kubectl, namespace, p) for p in before_pods}
-        assert all(any(c.startswith("--configure") for c in calls)
-                   for calls in before_calls.values())
+        assert all(
+            any(c.startswith("--configure") for c in calls) for calls in before_calls.values()
+        )
         saved_cluster = _copy(cluster)
         saved_backup = _copy(backup, "ownerReferences")
     finally:
         op.stop()
 
     # Lose the cluster and its backup; the workload is orphaned, not deleted.
-    kubectl("patch", "kdcluster", name, "-n", namespace, "--type=merge",
-            "-p", '{"metadata":{"finalizers":null}}')
-    kubectl("delete", "kdcluster", name, "-n", namespace, "--cascade=orphan", "--wait=true",
-            timeout=90)
-    kubectl("delete", "kdstatusbackup", name, "-n", namespace, "--ignore-not-found",
-            timeout=60)
+    kubectl(
+        "patch",
+        "kdcluster",
+        name,
+        "-n",
+        namespace,
+        "--type=merge",
+        "-p",
+        '{"metadata":{"finalizers":null}}',
+    )
+    kubectl(
+        "delete", "kdcluster", name, "-n", namespace, "--cascade=orphan", "--wait=true", timeout=90
+    )
+    kubectl("delete", "kdstatusbackup", name, "-n", namespace, "--ignore-not-found", timeout=60)
 
     # The restore: the cluster first (it waits for its backup), then the backup.
     create(kubectl, namespace, saved_cluster)
-    op = start_operator(local_cluster.kubeconfig, namespace, tmp_path / "restore.log",
-                        "--no-leader-elect")
+    op = start_operator(
+        local_cluster.kubeconfig, namespace, tmp_path / "restore.log", "--no-leader-elect"
+    )
     try:
-        wait_until(lambda: get(kubectl, namespace, f"kdcluster/{name}").get("status", {})
-                   .get("restoreProgress", {}).get("awaitingStatus"), 60,
-                   "the restore waiting for the backup")
+        wait_until(
+            lambda: (
+                get(kubectl, namespace, f"kdcluster/{name}")
+                .get("status", {})
+                .get("restoreProgress", {})
+                .get("awaitingStatus")
+            ),
+            60,
+            "the restore waiting for the backup",
+        )
         assert not get(kubectl, namespace, f"kdcluster/{name}")["status"].get("roles")
         create(kubectl, namespace, saved_backup)
-        kubectl("wait", "--for=condition=Ready", f"kdcluster/{name}", "-n", namespace,
-                "--timeout=120s", timeout=130)
+        kubectl(
+            "wait",
+            "--for=condition=Ready",
+            f"kdcluster/{name}",
+            "-n",
+            namespace,
+            "--timeout=120s",
+            timeout=130,
+        )
         restored = get(kubectl, namespace, f"kdcluster/{name}")
         status = restored["status"]
         assert "restoreProgress" not in status
         assert status["clusterService"] == before_status["clusterService"]
         assert status["lastNodeID"] == before_status["lastNodeID"]
         assert [r["statefulSet"] for r in status["roles"]] == [
-            r["statefulSet"] for r in before_status["roles"]]
+            r["statefulSet"] for r in before_status["roles"]
+        ]
         for pod, member in members(before_status).items():
             now = members(status)[pod]
             assert (now["state"], now["nodeID"], now["service"]) == (
-                "configured", member["nodeID"], member["service"])
+                "configured",
+                member["nodeID"],
+                member["service"],
+            )
         assert {n: p["metadata"]["uid"] for n, p in pods(kubectl, namespace).items()} == (
-            before_pods)
+            before_pods
+        )
         for pod, calls in before_calls.items():
             assert startscript_calls(kubectl, namespace, pod) == calls, pod
         uid = restored["metadata"]["uid"]

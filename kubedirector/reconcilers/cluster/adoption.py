@@ -39,8 +39,10 @@ ANNOTATION_MIGRATE = f"{GROUP}/migrate-adopted-templates"
 
 def written_by_original(status: ClusterStatus) -> bool:
     """Whether the stored status is the original operator's (never this one's)."""
-    return bool(status.cluster_service) and not status.conditions and (
-        status.observed_generation is None
+    return (
+        bool(status.cluster_service)
+        and not status.conditions
+        and (status.observed_generation is None)
     )
 
 
@@ -63,8 +65,7 @@ def to_adopt(seen: Observation) -> list[str]:
     return [
         role.stateful_set
         for role in seen.status.roles
-        if (sts := seen.derived.statefulsets.get(role.stateful_set)) is not None
-        and not marked(sts)
+        if (sts := seen.derived.statefulsets.get(role.stateful_set)) is not None and not marked(sts)
     ]
 
 

@@ -110,7 +110,15 @@ def replay(kubectl: Kubectl, case: str, namespace: str) -> Obj:
             for key in ("lastConfiguredContainer", "configuringContainer"):
                 if key in detail:
                     detail[key] = mapped[detail[key]]
-    kubectl("patch", "kdcluster", cluster["metadata"]["name"], "-n", namespace,
-            "--subresource=status", "--type=merge", "-p", json.dumps({"status": status}))
+    kubectl(
+        "patch",
+        "kdcluster",
+        cluster["metadata"]["name"],
+        "-n",
+        namespace,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        json.dumps({"status": status}),
+    )
     return status
-
