@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from kubedirector.reconcilers.cluster.adoption import ANNOTATION_ADOPTED
+from kubedirector.reconcilers.cluster.adoption import ANNOTATION_ADOPTED, ANNOTATION_MIGRATE
 from tests.conftest import LocalCluster
 from tests.e2e.support.operator import Operator, start_operator, wait_until
 from tests.e2e.support.replay import get, replay
@@ -168,3 +168,52 @@ def test_adopts_without_restarts_then_scales(
         assert not any(
             c.startswith("--configure") for c in startscript_calls(kubectl, namespace, pod)
         ), pod
+
+
+def test_opt_in_migration_rolls_to_this_operators_template(
+    local_cluster, kubectl, namespace, adopting, tmp_path
+):
+    replay(kubectl, "B", namespace)
+    name = "spark-b"
+    before_pods = {n: p["metadata"]["uid"] for n, p in pods(kubectl, namespace).items()}
+    before_sts = statefulsets(kubectl, namespace)
+    adopting.append(
+        start_operator(
+            local_cluster.kubeconfig, namespace, tmp_path / "operator.log", "--no-leader-elect"
+        )
+    )
+    kubectl(
+        "wait",
+        "--for=condition=Ready",
+        f"kdcluster/{name}",
+        "-n",
+        namespace,
+        "--timeout=90s",
+        timeout=100,
+    )
+    kubectl("annotate", "kdcluster", name, "-n", namespace, f"{ANNOTATION_MIGRATE}=true")
+
+    def rolled() -> bool:
+        now = statefulsets(kubectl, namespace)
+        current = pods(kubectl, namespace)
+        return all(
+            now[n]["spec"]["template"] != s["spec"]["template"]
+            and now[n]["status"].get("updatedReplicas") == s["spec"]["replicas"]
+            for n, s in before_sts.items()
+        ) and all(
+            current.get(p, {}).get("metadata", {}).get("uid") not in (None, uid)
+            for p, uid in before_pods.items()
+        )
+
+    wait_until(rolled, 180, "every adopted StatefulSet rolled to this operator's template")
+    kubectl(
+        "wait",
+        "--for=condition=Ready",
+        f"kdcluster/{name}",
+        "-n",
+        namespace,
+        "--timeout=120s",
+        timeout=130,
+    )
+    status = get(kubectl, namespace, f"kdcluster/{name}")["status"]
+    assert all(m["state"] == "configured" for m in members(status).values())

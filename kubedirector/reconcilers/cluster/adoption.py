@@ -16,6 +16,7 @@ from then on: the decision is stable across restarts and restores.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -24,6 +25,7 @@ import structlog
 
 from kubedirector.api.constants import GROUP
 from kubedirector.api.status import ClusterStatus
+from kubedirector.desired.statefulset import MUTABLE_SPEC_FIELDS
 from kubedirector.reconcilers.cluster.observe import Observation
 from kubedirector.reconcilers.writer import ObjectWriter
 from kubedirector.resources import STATEFULSETS
@@ -69,13 +71,31 @@ def to_adopt(seen: Observation) -> list[str]:
     ]
 
 
-def opaque(seen: Observation, name: str) -> bool:
-    """Whether the StatefulSet `name` keeps its template: adopted (marked, or about to
-    be in this pass) and the user has not opted in to the migration."""
-    if migrating(seen):
-        return False
+def adopted(seen: Observation, name: str) -> bool:
+    """Whether the StatefulSet `name` is the original's (marked, or about to be)."""
     sts = seen.derived.statefulsets.get(name)
     return sts is not None and (marked(sts) or name in to_adopt(seen))
+
+
+def opaque(seen: Observation, name: str) -> bool:
+    """Whether the StatefulSet `name` keeps its template: adopted, and the user has
+    not opted in to the migration."""
+    return not migrating(seen) and adopted(seen, name)
+
+
+def migrated(desired: Mapping[str, Any], actual: Mapping[str, Any]) -> dict[str, Any]:
+    """This operator's StatefulSet for a role, fitted to the adopted one it replaces in
+    place: the fields Kubernetes does not let change (selector, serviceName, claim
+    templates, ...) are the adopted one's, and the template also carries the labels
+    of its selector (the original put more labels there), so the update is allowed."""
+    out = copy.deepcopy(dict(desired))
+    spec, live = out["spec"], actual.get("spec", {})
+    for key in [k for k in spec if k not in MUTABLE_SPEC_FIELDS and k in live]:
+        spec[key] = copy.deepcopy(live[key])
+    selected = live.get("selector", {}).get("matchLabels") or {}
+    labels = spec["template"].setdefault("metadata", {}).setdefault("labels", {})
+    labels.update(selected)
+    return out
 
 
 def continued(seen: Observation) -> Observation:

@@ -82,6 +82,10 @@ MEMBER_SERVICE = OwnedKind("member Service", SERVICES, _service_compared)
 DISRUPTION_BUDGET = OwnedKind("PodDisruptionBudget", PDBS, _labels_and_spec)
 # One the original operator made (see adoption.py): only its replicas follow membership.
 ADOPTED_STATEFULSET = OwnedKind("adopted StatefulSet", STATEFULSETS, _replicas)
+# One being moved to our template: the original's fields in its lists (env, volumes)
+# belong to its manager, so server-side apply would keep them beside ours; a merge
+# patch replaces each list whole.
+MIGRATING_STATEFULSET = OwnedKind("migrating StatefulSet", STATEFULSETS, mutable_part)
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,18 @@ class Desired:
         return str(self.obj["metadata"]["name"])
 
 
+def _statefulset(seen: Observation, desired: Obj) -> Desired:
+    """A role's StatefulSet: adopted ones keep their template (see adoption.py) unless
+    the cluster opts in to the migration, which fits ours to their fixed fields."""
+    name = desired["metadata"]["name"]
+    if adoption.opaque(seen, name):
+        return Desired(ADOPTED_STATEFULSET, desired)
+    actual = seen.derived.statefulsets.get(name)
+    if actual is not None and adoption.adopted(seen, name):
+        return Desired(MIGRATING_STATEFULSET, adoption.migrated(desired, actual))
+    return Desired(STATEFULSET, desired)
+
+
 def role_objects(seen: Observation, status: ClusterStatus) -> list[Desired]:
     """The objects of the cluster and its roles: the headless Service and a
     StatefulSet per role in the spec (written before the members' execs, so new
@@ -102,8 +118,8 @@ def role_objects(seen: Observation, status: ClusterStatus) -> list[Desired]:
     assert app is not None and cluster is not None
     out = [Desired(HEADLESS, build_headless_service(app, cluster, config, status.cluster_service))]
     out += [
-        Desired(
-            ADOPTED_STATEFULSET if adoption.opaque(seen, role.stateful_set) else STATEFULSET,
+        _statefulset(
+            seen,
             build_statefulset(
                 app,
                 cluster,
@@ -232,6 +248,10 @@ class OwnedObjects:
                 assert actual is not None
                 self.writer.delete(
                     want.kind.resource, seen.namespace, want.name, uid=actual["metadata"]["uid"]
+                )
+            elif want.kind is MIGRATING_STATEFULSET:
+                self.writer.merge_patch(
+                    want.kind.resource, seen.namespace, want.name, mutable_part(want.obj)
                 )
             else:
                 self.writer.apply(want.kind.resource, write_body(want, actual))
