@@ -27,6 +27,7 @@ from kubedirector.resources import (
     OWNED_KINDS,
     OWNED_SELECTOR,
     SECRETS,
+    STATUS_BACKUPS,
 )
 from kubedirector.setup.executor import GuestExecutor
 from kubedirector.setup.runner import SetupRunner, SetupTimeouts
@@ -83,6 +84,9 @@ def build_controllers(
         informer.store.add_indexer(CONNECTIONS_INDEX, _connections)
         cluster_ctl.watch(informer, own_key)
         cluster_ctl.watch(informer, connected_to("cluster"))
+    # A cluster waiting to be restored waits for its backup (named like it).
+    for informer in informers.informers(STATUS_BACKUPS):
+        cluster_ctl.watch(informer, own_key)
     for resource, selector, connection in (
         (CONFIGMAPS, CONNECTED_CONFIGMAP_SELECTOR, "configmap"),
         (SECRETS, CONNECTED_SECRET_SELECTOR, "secret"),

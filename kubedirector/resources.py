@@ -7,9 +7,11 @@ from kubedirector.api.constants import (
     KIND_APP,
     KIND_CLUSTER,
     KIND_CONFIG,
+    KIND_STATUS_BACKUP,
     PLURAL_APP,
     PLURAL_CLUSTER,
     PLURAL_CONFIG,
+    PLURAL_STATUS_BACKUP,
     VERSION,
 )
 from kubedirector.cache.informer import Resource
@@ -17,6 +19,7 @@ from kubedirector.cache.informer import Resource
 CLUSTERS = Resource(GROUP, VERSION, PLURAL_CLUSTER, KIND_CLUSTER)
 APPS = Resource(GROUP, VERSION, PLURAL_APP, KIND_APP)
 CONFIGS = Resource(GROUP, VERSION, PLURAL_CONFIG, KIND_CONFIG)
+STATUS_BACKUPS = Resource(GROUP, VERSION, PLURAL_STATUS_BACKUP, KIND_STATUS_BACKUP)
 STATEFULSETS = Resource("apps", "v1", "statefulsets", "StatefulSet")
 SERVICES = Resource("", "v1", "services", "Service")
 PODS = Resource("", "v1", "pods", "Pod")

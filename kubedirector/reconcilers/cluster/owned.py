@@ -34,6 +34,7 @@ from kubedirector.desired.statefulset import (
     mutable_part,
     replicas_for,
 )
+from kubedirector.reconcilers.cluster import adoption
 from kubedirector.reconcilers.cluster.observe import Observation
 from kubedirector.reconcilers.writer import ObjectWriter
 from kubedirector.resources import PDBS, PVCS, SERVICES, STATEFULSETS
@@ -60,6 +61,10 @@ def _nothing_fixed(_: Obj) -> Obj:
     return {}
 
 
+def _replicas(desired: Obj) -> Obj:
+    return {"spec": {"replicas": desired["spec"]["replicas"]}}
+
+
 @dataclass(frozen=True)
 class OwnedKind:
     """One kind of owned object: which part is kept in line with the desired object,
@@ -75,6 +80,12 @@ HEADLESS = OwnedKind("headless Service", SERVICES, _labels_and_spec)
 STATEFULSET = OwnedKind("StatefulSet", STATEFULSETS, mutable_part, fixed_part)
 MEMBER_SERVICE = OwnedKind("member Service", SERVICES, _service_compared)
 DISRUPTION_BUDGET = OwnedKind("PodDisruptionBudget", PDBS, _labels_and_spec)
+# One the original operator made (see adoption.py): only its replicas follow membership.
+ADOPTED_STATEFULSET = OwnedKind("adopted StatefulSet", STATEFULSETS, _replicas)
+# One being moved to our template: the original's fields in its lists (env, volumes)
+# belong to its manager, so server-side apply would keep them beside ours; a merge
+# patch replaces each list whole.
+MIGRATING_STATEFULSET = OwnedKind("migrating StatefulSet", STATEFULSETS, mutable_part)
 
 
 @dataclass(frozen=True)
@@ -87,6 +98,18 @@ class Desired:
         return str(self.obj["metadata"]["name"])
 
 
+def _statefulset(seen: Observation, desired: Obj) -> Desired:
+    """A role's StatefulSet: adopted ones keep their template (see adoption.py) unless
+    the cluster opts in to the migration, which fits ours to their fixed fields."""
+    name = desired["metadata"]["name"]
+    if adoption.opaque(seen, name):
+        return Desired(ADOPTED_STATEFULSET, desired)
+    actual = seen.derived.statefulsets.get(name)
+    if actual is not None and adoption.adopted(seen, name):
+        return Desired(MIGRATING_STATEFULSET, adoption.migrated(desired, actual))
+    return Desired(STATEFULSET, desired)
+
+
 def role_objects(seen: Observation, status: ClusterStatus) -> list[Desired]:
     """The objects of the cluster and its roles: the headless Service and a
     StatefulSet per role in the spec (written before the members' execs, so new
@@ -95,8 +118,8 @@ def role_objects(seen: Observation, status: ClusterStatus) -> list[Desired]:
     assert app is not None and cluster is not None
     out = [Desired(HEADLESS, build_headless_service(app, cluster, config, status.cluster_service))]
     out += [
-        Desired(
-            STATEFULSET,
+        _statefulset(
+            seen,
             build_statefulset(
                 app,
                 cluster,
@@ -158,17 +181,34 @@ def decide(desired: Desired, actual: Mapping[str, Any] | None) -> tuple[Action, 
     fixed = semantic_diff(desired.kind.fixed(desired.obj), actual)
     if fixed and _empty_statefulset(actual):
         return Action.REPLACE, fixed
-    diff = fixed + semantic_diff(desired.kind.compared(desired.obj), actual)
+    diff = (
+        fixed
+        + semantic_diff(desired.kind.compared(desired.obj), actual)
+        + _owner_missing(desired.obj, actual)
+    )
     return (Action.APPLY, diff) if diff else (Action.KEEP, [])
+
+
+def _owner_missing(desired: Obj, actual: Mapping[str, Any]) -> list[str]:
+    """The cluster's owner reference, when the live object lacks it (a cluster restored
+    from a backup is a new object, with a new uid, over the same derived objects)."""
+    wanted = {r["uid"] for r in desired["metadata"].get("ownerReferences") or []}
+    have = {r.get("uid") for r in actual.get("metadata", {}).get("ownerReferences") or []}
+    return [] if wanted <= have else ["metadata.ownerReferences"]
 
 
 def write_body(desired: Desired, actual: Mapping[str, Any] | None) -> Obj:
     """What a write of `desired` sends: the whole object.
 
-    The one planned exception goes here: a StatefulSet adopted from the original
-    operator, whose template this operator did not render, will get only
-    `spec.replicas`.
+    The one exception: a StatefulSet adopted from the original operator, whose
+    template this operator did not render, gets only `spec.replicas` and the
+    cluster's owner reference (server-side apply then owns those alone and leaves
+    every other field as it is; metadata does not reach the pods).
     """
+    if desired.kind is ADOPTED_STATEFULSET and actual is not None:
+        meta = desired.obj["metadata"]
+        keep = ("name", "namespace", "ownerReferences")
+        return {"metadata": {k: meta[k] for k in keep if k in meta}, **_replicas(desired.obj)}
     return desired.obj
 
 
@@ -208,6 +248,10 @@ class OwnedObjects:
                 assert actual is not None
                 self.writer.delete(
                     want.kind.resource, seen.namespace, want.name, uid=actual["metadata"]["uid"]
+                )
+            elif want.kind is MIGRATING_STATEFULSET:
+                self.writer.merge_patch(
+                    want.kind.resource, seen.namespace, want.name, mutable_part(want.obj)
                 )
             else:
                 self.writer.apply(want.kind.resource, write_body(want, actual))

@@ -25,7 +25,8 @@ from kubedirector.desired.auth_token import new_auth_token
 from kubedirector.lifecycle import unresponsive
 from kubedirector.lifecycle.cluster_state import RECONCILE_FAILING
 from kubedirector.metrics.registry import CLUSTER_TIME_TO_READY
-from kubedirector.reconcilers.cluster import membership
+from kubedirector.reconcilers.cluster import adoption, membership
+from kubedirector.reconcilers.cluster.backup import StatusBackups, awaiting_restore
 from kubedirector.reconcilers.cluster.expectations import Expectations
 from kubedirector.reconcilers.cluster.failures import PERSISTENT, Failures, describe
 from kubedirector.reconcilers.cluster.first_ready import FirstReady
@@ -71,6 +72,7 @@ class ClusterReconciler:
         self.owned = OwnedObjects(writer)
         self.report = StatusReport(writer, events, self.expectations)
         self.first_ready = FirstReady()
+        self.backups = StatusBackups(writer, informers, self.expectations)
 
     def reconcile(self, key: str) -> Result:
         raw = self.expectations.latest(key, self.informers.get(CLUSTERS, key))
@@ -89,9 +91,13 @@ class ClusterReconciler:
 
     def converge(self, seen: Observation) -> Result:
         self.ensure_finalizer(seen)
+        if awaiting_restore(seen):
+            self.backups.restore(seen)
+            return Result.success()
         if seen.problems:
             self.report.spec_problem(seen)
             return Result.success()
+        seen = adoption.continued(seen)
         cluster = seen.cluster
         assert cluster is not None
         try:
@@ -104,7 +110,8 @@ class ClusterReconciler:
             draft = checked.status
             self.restart(seen, checked.status, checked.restart)
             wanted = role_objects(seen, draft)
-            written = self.owned.ensure(seen, wanted)
+            written = adoption.mark(seen, self.writer)
+            written += self.owned.ensure(seen, wanted)
             written += self.owned.prune(seen, wanted, DISRUPTION_BUDGET)
 
             def checkpoint(progress: ClusterStatus) -> None:
@@ -134,6 +141,7 @@ class ClusterReconciler:
             if took is not None:
                 CLUSTER_TIME_TO_READY.observe(took)
                 log.info("cluster_first_ready", seconds=took)
+        self.backups.sync(seen, new)
         for error in work.notify_errors:
             self.report.event(seen, "Warning", "NotifyFailed", error)
         again = work.requeue_after + checked.recheck_after

@@ -1,0 +1,219 @@
+"""Issue 11 item 4: a cluster the original (Go) operator created and configured is
+taken over with no pod re-created or restarted, no setup run again in a configured
+member, and its StatefulSet templates untouched; scaling works afterwards and the
+new member gets the full setup.  The cluster is replayed from the recording in
+tests/compat/upstream-made (see tests/e2e/support/replay.py).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kubedirector.reconcilers.cluster.adoption import ANNOTATION_ADOPTED, ANNOTATION_MIGRATE
+from tests.conftest import LocalCluster
+from tests.e2e.support.operator import Operator, start_operator, wait_until
+from tests.e2e.support.replay import get, replay
+
+
+def startscript_calls(kubectl, namespace: str, pod: str) -> list[str]:
+    out = kubectl(
+        "exec",
+        pod,
+        "-n",
+        namespace,
+        "--",
+        "sh",
+        "-c",
+        'cat "$KD_GUEST_ROOT/var/log/guestconfig/startscript.calls"; exit 0',
+    ).stdout
+    return out.splitlines()
+
+
+def has_configcli(kubectl, namespace: str, pod: str) -> bool:
+    out = kubectl(
+        "exec",
+        pod,
+        "-n",
+        namespace,
+        "--",
+        "sh",
+        "-c",
+        'ls "$KD_GUEST_ROOT/usr/bin/configcli" '
+        '"$KD_GUEST_ROOT/usr/local/bin/configcli" 2>/dev/null; exit 0',
+    ).stdout
+    return bool(out.strip())
+
+
+@pytest.fixture
+def adopting(
+    local_cluster: LocalCluster, kubectl, namespace: str, tmp_path: Path
+) -> Iterator[list[Operator]]:
+    """Holds the operator the test starts once the replay is done; at the end the
+    operator deletes the namespace's clusters (through their finalizer)."""
+    started: list[Operator] = []
+    yield started
+    if not started or started[0].proc.poll() is not None:
+        started.append(
+            start_operator(
+                local_cluster.kubeconfig, namespace, tmp_path / "final.log", "--no-leader-elect"
+            )
+        )
+    kubectl("delete", "kdcluster", "--all", "-n", namespace, "--timeout=60s", timeout=90)
+    started[-1].stop()
+
+
+def pods(kubectl, namespace: str) -> dict[str, dict]:
+    return {p["metadata"]["name"]: p for p in get(kubectl, namespace, "pods")["items"]}
+
+
+def statefulsets(kubectl, namespace: str) -> dict[str, dict]:
+    return {s["metadata"]["name"]: s for s in get(kubectl, namespace, "statefulsets")["items"]}
+
+
+def members(status: dict) -> dict[str, dict]:
+    return {m["pod"]: m for r in status["roles"] for m in r["members"]}
+
+
+@pytest.mark.parametrize("case", ["A", "B", "C"])
+def test_adopts_without_restarts_then_scales(
+    case, local_cluster, kubectl, namespace, adopting, tmp_path
+):
+    replayed = replay(kubectl, case, namespace)
+    name = next(iter(get(kubectl, namespace, "kubedirectorclusters")["items"]))["metadata"]["name"]
+    before_pods = {n: p["metadata"]["uid"] for n, p in pods(kubectl, namespace).items()}
+    before_sts = statefulsets(kubectl, namespace)
+
+    adopting.append(
+        start_operator(
+            local_cluster.kubeconfig, namespace, tmp_path / "operator.log", "--no-leader-elect"
+        )
+    )
+    kubectl(
+        "wait",
+        "--for=condition=Ready",
+        f"kdcluster/{name}",
+        "-n",
+        namespace,
+        "--timeout=90s",
+        timeout=100,
+    )
+    status = get(kubectl, namespace, f"kdcluster/{name}")["status"]
+
+    # Pods, templates and setup as the original left them; status continued.
+    assert {n: p["metadata"]["uid"] for n, p in pods(kubectl, namespace).items()} == before_pods
+    after_sts = statefulsets(kubectl, namespace)
+    for sts_name, sts in before_sts.items():
+        assert after_sts[sts_name]["spec"] == sts["spec"], sts_name
+        assert after_sts[sts_name]["metadata"]["generation"] == sts["metadata"]["generation"]
+        assert after_sts[sts_name]["metadata"]["annotations"][ANNOTATION_ADOPTED] == "true"
+    for pod in before_pods:
+        assert startscript_calls(kubectl, namespace, pod) == [], pod
+    assert status["clusterService"] == replayed["clusterService"]
+    assert status["lastNodeID"] == replayed["lastNodeID"]
+    for pod, member in members(replayed).items():
+        now = members(status)[pod]
+        assert (now["state"], now["nodeID"], now["service"]) == (
+            "configured",
+            member["nodeID"],
+            member["service"],
+        )
+        assert (
+            now["stateDetail"]["lastConfiguredContainer"]
+            == (member["stateDetail"]["lastConfiguredContainer"])
+        )
+
+    # Scale the workers up: only replicas change; the new member is set up in full.
+    workers = next(r for r in replayed["roles"] if r["id"] == "worker")
+    sts_name = workers["statefulSet"]
+    kubectl(
+        "patch",
+        "kdcluster",
+        name,
+        "-n",
+        namespace,
+        "--type=json",
+        "-p",
+        json.dumps(
+            [
+                {
+                    "op": "replace",
+                    "path": "/spec/roles/1/members",
+                    "value": len(workers["members"]) + 1,
+                }
+            ]
+        ),
+    )
+    new_pod = f"{sts_name}-{len(workers['members'])}"
+
+    def new_member_configured() -> dict | None:
+        st = get(kubectl, namespace, f"kdcluster/{name}")["status"]
+        member = members(st).get(new_pod)
+        return st if member and member["state"] == "configured" else None
+
+    status = wait_until(new_member_configured, 120, f"new member {new_pod} configured")
+    assert isinstance(status, dict)
+    assert members(status)[new_pod]["nodeID"] == replayed["lastNodeID"] + 1
+    assert "--configure" in startscript_calls(kubectl, namespace, new_pod)
+    assert has_configcli(kubectl, namespace, new_pod)
+    now_sts = statefulsets(kubectl, namespace)[sts_name]
+    assert now_sts["spec"]["replicas"] == len(workers["members"]) + 1
+    assert now_sts["spec"]["template"] == before_sts[sts_name]["spec"]["template"]
+    now_pods = pods(kubectl, namespace)
+    for pod, uid in before_pods.items():
+        assert now_pods[pod]["metadata"]["uid"] == uid, pod
+        assert not any(
+            c.startswith("--configure") for c in startscript_calls(kubectl, namespace, pod)
+        ), pod
+
+
+def test_opt_in_migration_rolls_to_this_operators_template(
+    local_cluster, kubectl, namespace, adopting, tmp_path
+):
+    replay(kubectl, "B", namespace)
+    name = "spark-b"
+    before_pods = {n: p["metadata"]["uid"] for n, p in pods(kubectl, namespace).items()}
+    before_sts = statefulsets(kubectl, namespace)
+    adopting.append(
+        start_operator(
+            local_cluster.kubeconfig, namespace, tmp_path / "operator.log", "--no-leader-elect"
+        )
+    )
+    kubectl(
+        "wait",
+        "--for=condition=Ready",
+        f"kdcluster/{name}",
+        "-n",
+        namespace,
+        "--timeout=90s",
+        timeout=100,
+    )
+    kubectl("annotate", "kdcluster", name, "-n", namespace, f"{ANNOTATION_MIGRATE}=true")
+
+    def rolled() -> bool:
+        now = statefulsets(kubectl, namespace)
+        current = pods(kubectl, namespace)
+        return all(
+            now[n]["spec"]["template"] != s["spec"]["template"]
+            and now[n]["status"].get("updatedReplicas") == s["spec"]["replicas"]
+            for n, s in before_sts.items()
+        ) and all(
+            current.get(p, {}).get("metadata", {}).get("uid") not in (None, uid)
+            for p, uid in before_pods.items()
+        )
+
+    wait_until(rolled, 180, "every adopted StatefulSet rolled to this operator's template")
+    kubectl(
+        "wait",
+        "--for=condition=Ready",
+        f"kdcluster/{name}",
+        "-n",
+        namespace,
+        "--timeout=120s",
+        timeout=130,
+    )
+    status = get(kubectl, namespace, f"kdcluster/{name}")["status"]
+    assert all(m["state"] == "configured" for m in members(status).values())
