@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from kubedirector.webhook.admission import review
-from kubedirector.webhook.view import StaticView
+from tests.unit.static_view import StaticView
 from tests.unit.test_admission import request
 
 UPSTREAM = Path(__file__).resolve().parents[1] / "compat" / "upstream-made"
