@@ -21,7 +21,7 @@ from tests.e2e.support.operator import start_operator, wait_until
 
 CATALOG = REPO / "manifests" / "catalog"
 EXAMPLES = REPO / "manifests" / "examples"
-COMPAT = REPO.parent / "shared" / "compat" / "upstream-v0.11"
+COMPAT = REPO / "tests" / "compat" / "upstream-v0.11"
 
 
 def load(path: Path) -> dict:
