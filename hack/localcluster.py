@@ -550,7 +550,21 @@ def up(args: argparse.Namespace) -> dict[str, str]:
     return info(bins)
 
 
+def stop_local_operator() -> None:
+    """Stop the operator `hack/local-operator.sh` runs against this cluster, if any:
+    its supervisor would otherwise restart it against a cluster that is gone."""
+    if _pid_file("operator").exists():
+        subprocess.run(
+            ["bash", str(HACK / "local-operator.sh"), "stop"],
+            check=False,
+            env={**os.environ, "KD_CLUSTER_DIR": str(STATE)},
+            timeout=60,
+            stdout=subprocess.DEVNULL,
+        )
+
+
 def down(_: argparse.Namespace) -> dict[str, str]:
+    stop_local_operator()
     for c in reversed(COMPONENTS):
         stop(c)
     result = info()
