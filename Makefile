@@ -42,9 +42,10 @@ monitoring-binaries:
 cluster-up: setup binaries
 	$(PY) hack/localcluster.py up
 
-## cluster-down: stop the local control plane and remove its state
+## cluster-down: stop the local control plane (and its local operator) and remove its state;
+##   TEST=1: the test suite's cluster instead (tests/conftest.py: suite_cluster_dir)
 cluster-down: setup
-	$(PY) hack/localcluster.py down
+	$(if $(TEST),KD_CLUSTER_DIR="$$($(PY) -c 'import os; from tests.conftest import suite_cluster_dir; print(suite_cluster_dir(os.environ))')") $(PY) hack/localcluster.py down
 
 cluster-status: setup
 	$(PY) hack/localcluster.py status
@@ -86,10 +87,15 @@ clean:
 # ---- deployment (hack/deploy.sh; see docs/deploy.md) ---------------------------------
 # deploy: CRDs, operator, webhooks and the catalog to the current kubeconfig's cluster
 #   (DEPLOY_ARGS=--local for the simulated cluster, --dry-run for a server-side dry run)
-# undeploy: clusters, then apps, then operator and webhooks, then CRDs
-.PHONY: deploy undeploy
+# undeploy: the operator and its webhooks; keeps users' clusters, apps, configs and the CRDs
+#   (and says so).  PURGE=1: clusters, then apps, then operator and webhooks, then CRDs.
+# bundle: dist/kubedirector-<version>.yaml, the single-file install, from manifests/
+.PHONY: deploy undeploy bundle
 deploy:
 	bash hack/deploy.sh deploy $(DEPLOY_ARGS)
 
 undeploy:
-	bash hack/deploy.sh undeploy $(DEPLOY_ARGS)
+	bash hack/deploy.sh undeploy $(if $(PURGE),--purge) $(DEPLOY_ARGS)
+
+bundle: binaries
+	bash hack/bundle.sh

@@ -20,9 +20,12 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 IMAGE_DIR="$KD_CACHE_DIR/image"
 BASE_IMAGE="localhost/kubedirector-base:$DEBIAN_SUITE"
-# The name the Deployment uses (manifests/base/deployment.yaml): the node imports
-# the local build under it, and the pod never pulls (imagePullPolicy: Never).
-IMAGE="$(sed -n 's/^ *image: *//p' "$REPO_DIR/manifests/base/deployment.yaml")"
+# The name the Deployment uses (the one `images:` entry of
+# manifests/base/kustomization.yaml): the node imports the local build under it,
+# and the pod never pulls (imagePullPolicy: Never).
+IMAGE="$(awk '/^images:/ {i=1} i && /newName:/ {n=$2} i && /newTag:/ {t=$2} END {print n ":" t}' \
+  "$REPO_DIR/manifests/base/kustomization.yaml")"
+[[ "$IMAGE" == *?:?* ]] || die "no image in manifests/base/kustomization.yaml (images: newName, newTag)"
 # What the Dockerfile's build stage needs from the base: python (the command),
 # venv and pip; debootstrap's minbase has the rest (groupadd, useradd).
 BASE_PACKAGES=python3,python3-venv,python3-pip,python-is-python3

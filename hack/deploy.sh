@@ -2,39 +2,46 @@
 # Deploy or remove KubeDirector on the cluster of the current kubeconfig.
 #
 #   hack/deploy.sh deploy   [--local | --real-node] [--dry-run]   (make deploy)
-#   hack/deploy.sh undeploy [--local | --real-node]               (make undeploy)
+#   hack/deploy.sh undeploy [--local | --real-node] [--purge]     (make undeploy [PURGE=1])
 #
 # deploy: CRDs, then the operator (namespace kubedirector, RBAC, Deployment,
 # Services, PodDisruptionBudget, webhook configurations), waits until the webhook
 # answers, then the example catalog as the system catalog.  --local targets the
 # simulated nodes of hack/localcluster.py: no pod can run there, so the operator
 # runs as a local process (hack/local-operator.sh) and the webhook is called by
-# URL (manifests/overlays/local).  --real-node targets the local cluster with its
+# URL (manifests/overlays/local, on the port that cluster's operator serves).
+# --real-node targets the local cluster with its
 # real node (`hack/localcluster.py up --real-node`, docs/realnode.md): the image is
 # built from the Dockerfile (hack/build-image.sh), imported into the node, and the
 # Deployment runs there as in a real cluster, with only what this machine forces
 # changed (manifests/overlays/realnode).  --dry-run sends everything as a
 # server-side dry run: nothing is created and nothing waits.
 #
-# undeploy, in an order that cannot get stuck: clusters first (the operator removes
-# their members and finalizers), then apps and configs, then the operator and its
-# webhooks, then the CRDs.  It prints what it removed.
+# undeploy removes the operator, its webhooks and RBAC, and keeps what users made:
+# the CRDs, every cluster with its pods, services and claims, the apps and configs
+# and the namespace kubedirector that holds the system catalog; it says what it
+# kept.  A later deploy picks them up again.  --purge removes all of it, in an
+# order that cannot get stuck: clusters first (the operator removes their members
+# and finalizers), then apps and configs, then the operator and its webhooks, then
+# the CRDs.  Both print what they removed.
 # shellcheck source=hack/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 NS=kubedirector
 KUBECTL="${KUBECTL:-kubectl}"
 WAIT="${KD_DEPLOY_TIMEOUT:-120s}"  # each wait below; a cluster deletion includes its members'
-LOCAL_WEBHOOK=127.0.0.1:9443
+LOCAL_WEBHOOK=127.0.0.1:9443  # the URL in manifests/overlays/local, replaced by the real port
 
 action="${1:-}"; shift || true
-local_mode=""; real_node=""; dry_run=""
+USAGE="usage: $0 deploy [--local | --real-node] [--dry-run] | undeploy [--local | --real-node] [--purge]"
+local_mode=""; real_node=""; dry_run=""; purge=""
 for arg in "$@"; do
   case "$arg" in
     --local) local_mode=1 ;;
     --real-node) real_node=1 ;;
     --dry-run) dry_run=1 ;;
-    *) die "unknown option $arg (usage: $0 deploy|undeploy [--local | --real-node] [--dry-run])" ;;
+    --purge) purge=1 ;;
+    *) die "unknown option $arg ($USAGE)" ;;
   esac
 done
 [ -n "$local_mode" ] && [ -n "$real_node" ] && die "--local and --real-node exclude each other"
@@ -77,6 +84,18 @@ real_node_prepare() {
     k apply --server-side --force-conflicts -f - >/dev/null
 }
 
+# The operator's objects as applied: with --local, the webhook URL names the port
+# this cluster's local operator serves (hack/local-operator.sh ports).
+render_operator() {
+  if [ -n "$local_mode" ]; then
+    local webhook
+    webhook="$(bash "$HACK_DIR/local-operator.sh" ports | sed -n 's/^KD_WEBHOOK_ADDRESS=//p')"
+    k kustomize "$(overlay)" | sed "s#https://$LOCAL_WEBHOOK/#https://$webhook/#"
+  else
+    k kustomize "$(overlay)"
+  fi
+}
+
 webhook_answers() {
   # A server-side dry run of a misnamed config comes back refused by our webhook.
   local probe='{"apiVersion": "kubedirector.hpe.com/v1beta1", "kind": "KubeDirectorConfig",
@@ -93,7 +112,7 @@ deploy() {
   k apply --server-side --force-conflicts "${dry[@]}" -k "$REPO_DIR/manifests/crds"
   [ -n "$dry_run" ] || k wait --for=condition=Established --timeout="$WAIT" -f "$REPO_DIR/manifests/crds"
   [ -n "$real_node" ] && [ -z "$dry_run" ] && real_node_prepare
-  k apply --server-side --force-conflicts "${dry[@]}" -k "$(overlay)"
+  render_operator | k apply --server-side --force-conflicts "${dry[@]}" -f -
   if [ -n "$dry_run" ]; then
     # The catalog needs the CRDs to exist, which a dry run does not create.
     if k get crd kubedirectorapps.kubedirector.hpe.com >/dev/null 2>&1; then
@@ -104,8 +123,7 @@ deploy() {
   fi
   if [ -n "$local_mode" ]; then
     log "simulated cluster: the operator runs as a local process, not as the Deployment"
-    KD_NAMESPACE="$NS" KD_OPERATOR_ARGS="--webhook-address=$LOCAL_WEBHOOK --webhook-url=https://$LOCAL_WEBHOOK" \
-      bash "$HACK_DIR/local-operator.sh" start
+    KD_NAMESPACE="$NS" bash "$HACK_DIR/local-operator.sh" start
   else
     k -n "$NS" rollout status deployment/kubedirector --timeout="$WAIT"
   fi
@@ -120,7 +138,41 @@ trap 'rm -f "$REMOVED"' EXIT
 # Echo kubectl's "... deleted" lines and keep them for the summary.
 record() { while read -r line; do [ -n "$line" ] && echo "  $line" | tee -a "$REMOVED" >&2; done; return 0; }
 
-undeploy() {
+# Everything `deploy` made but the Namespace (which holds the system catalog and
+# the config), as kind/name, from the manifests themselves.
+operator_objects() {
+  render_operator | k get --ignore-not-found -o name -f - | grep -v '^namespace/' || true
+}
+
+# What keep-mode leaves, counted, for the summary.
+count() { k get "$@" -o name 2>/dev/null | wc -l; }
+
+undeploy_operator() {
+  [ -z "$local_mode" ] || bash "$HACK_DIR/local-operator.sh" stop
+  # Webhook configurations first: nothing may call a webhook that is going away.
+  k delete validatingwebhookconfiguration,mutatingwebhookconfiguration kubedirector-webhook \
+    --ignore-not-found 2>&1 | record
+}
+
+undeploy_keep() {
+  log "context: $(k config current-context)"
+  log "1/2 the webhooks and the operator (users' clusters, apps and configs stay)"
+  undeploy_operator
+  local objects
+  objects="$(operator_objects)"
+  # shellcheck disable=SC2086  # one kind/name per word
+  [ -z "$objects" ] || k delete -n "$NS" $objects --ignore-not-found --wait --timeout="$WAIT" 2>&1 | record
+  k delete secret -n "$NS" -l app.kubernetes.io/name=kubedirector --ignore-not-found 2>&1 | record
+  log "2/2 removed $(grep -c ' deleted' "$REMOVED" || true) objects of the operator"
+  if k get crd kubedirectorclusters.kubedirector.hpe.com >/dev/null 2>&1; then
+    log "kept: $(count kdcluster -A) KubeDirectorClusters (with their pods, services and claims), $(count kdapp -A) apps, $(count kdconfig -A) configs, $(count kdstatusbackup -A) status backups, the 4 CRDs and namespace $NS"
+  else
+    log "kept: nothing else (the CRDs are not installed)"
+  fi
+  log "clusters keep running unmanaged until the next deploy; to remove everything: make undeploy PURGE=1 (hack/deploy.sh undeploy --purge)"
+}
+
+undeploy_purge() {
   log "context: $(k config current-context)"
   if k get crd kubedirectorclusters.kubedirector.hpe.com >/dev/null 2>&1; then
     log "1/4 clusters (the operator removes their members)"
@@ -144,19 +196,23 @@ undeploy() {
     k delete kdapp,kdconfig,kdstatusbackup --all -A --wait --timeout="$WAIT" 2>&1 | record
   fi
   log "3/4 the operator and its webhooks"
-  [ -n "$local_mode" ] && bash "$HACK_DIR/local-operator.sh" stop
-  # Webhook configurations first: nothing may call a webhook that is going away.
-  k delete validatingwebhookconfiguration,mutatingwebhookconfiguration kubedirector-webhook \
-    --ignore-not-found 2>&1 | record
-  k delete -k "$(overlay)" --ignore-not-found --wait --timeout="$WAIT" 2>&1 | record
+  undeploy_operator
+  render_operator | k delete -f - --ignore-not-found --wait --timeout="$WAIT" 2>&1 | record
   log "4/4 CRDs"
   k delete -k "$REPO_DIR/manifests/crds" --ignore-not-found --wait --timeout="$WAIT" 2>&1 | record
+  summary
+}
+
+summary() {
   log "removed $(grep -c ' deleted' "$REMOVED" || true) objects:"
   grep ' deleted' "$REMOVED" | sed 's/^ *//' | awk '{print $1}' | sed 's/\/.*//' | sort | uniq -c >&2 || true
 }
 
 case "$action" in
-  deploy) deploy ;;
-  undeploy) [ -z "$dry_run" ] || die "undeploy has no --dry-run"; undeploy ;;
-  *) die "usage: $0 deploy|undeploy [--local | --real-node] [--dry-run]" ;;
+  deploy) [ -z "$purge" ] || die "--purge is an undeploy option ($USAGE)"; deploy ;;
+  undeploy)
+    [ -z "$dry_run" ] || die "undeploy has no --dry-run ($USAGE)"
+    if [ -n "$purge" ]; then undeploy_purge; else undeploy_keep; fi
+    ;;
+  *) die "$USAGE" ;;
 esac

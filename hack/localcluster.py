@@ -472,10 +472,25 @@ def kubectl(bins: dict[str, Path], *args: str, stdin: str | None = None,
     return proc
 
 
+def node_names(opts: Options) -> list[str]:
+    return [f"kd-node-{i}" for i in range(opts.nodes)]
+
+
+def release_node_leases(bins: dict[str, Path], opts: Options) -> None:
+    """Delete the simulated nodes' leases before kwok (re)starts.
+
+    A kubelet keeps its node lease across restarts; a new kwok process has a new holder
+    identity, waits until its predecessor's leases expire and only then manages the
+    nodes' pods: pods scheduled meanwhile stayed Pending for minutes after a restart.
+    Without a lease to wait for, the new kwok creates its own and takes over at once."""
+    kubectl(
+        bins, "delete", "lease", "-n", "kube-node-lease", "--ignore-not-found", *node_names(opts)
+    )
+
+
 def node_manifests(opts: Options) -> str:
     docs = []
-    for i in range(opts.nodes):
-        name = f"kd-node-{i}"
+    for i, name in enumerate(node_names(opts)):
         capacity = {"cpu": opts.cpu, "memory": opts.memory, "pods": str(opts.pods),
                     "ephemeral-storage": "1Ti"}
         labels = {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
@@ -593,6 +608,8 @@ def up(args: argparse.Namespace) -> dict[str, str]:
     }
     for component in COMPONENTS:
         if component not in alive:
+            if component == "kwok":
+                release_node_leases(bins, opts)
             start(component, starters[component]())
         if component == "etcd":
             wait_until("etcd", lambda: _http_ok(
@@ -625,7 +642,21 @@ def stop_real_node(_: argparse.Namespace | None = None) -> dict[str, str]:
     return {**info(), "real-node": realnode.status(STATE)}
 
 
+def stop_local_operator() -> None:
+    """Stop the operator `hack/local-operator.sh` runs against this cluster, if any:
+    its supervisor would otherwise restart it against a cluster that is gone."""
+    if _pid_file("operator").exists():
+        subprocess.run(
+            ["bash", str(HACK / "local-operator.sh"), "stop"],
+            check=False,
+            env={**os.environ, "KD_CLUSTER_DIR": str(STATE)},
+            timeout=60,
+            stdout=subprocess.DEVNULL,
+        )
+
+
 def down(_: argparse.Namespace) -> dict[str, str]:
+    stop_local_operator()
     stop_real_node()
     for c in reversed(COMPONENTS):
         stop(c)
@@ -684,6 +715,8 @@ def restart_apiserver(args: argparse.Namespace) -> dict[str, str]:
             ("kube-scheduler", scheduler_argv(bins, opts)),
             ("kwok", kwok_argv(bins, opts, pki)), ("simkubelet", simkubelet_argv())):
         stop(component)
+        if component == "kwok":
+            release_node_leases(bins, opts)
         start(component, argv)
     wait_until(f"{opts.nodes} Ready nodes", lambda: nodes_ready(bins, opts.nodes), 120, "kwok")
     return info(bins)

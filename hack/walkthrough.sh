@@ -10,6 +10,9 @@ PY="$REPO_DIR/.venv/bin/python"
 NS=kubedirector                            # the operator's namespace: system catalog, config
 CLUSTER_NS="${KD_WALKTHROUGH_NAMESPACE:-default}"
 STATE_HINT="bash hack/local-operator.sh status"
+# The walkthrough's local cluster is $KD_CLUSTER_DIR (default ~/.cache/kubedirector/cluster);
+# the test suite never uses it (tests/conftest.py), so `make test` neither sees nor
+# disturbs the operator and webhooks left running here.
 
 bin_dir() { "$PY" "$HACK_DIR/localcluster.py" binaries --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["bin_dir"])'; }
 if [ -n "${KUBECONFIG:-}" ] && [ -z "${KD_LOCAL:-}" ]; then
@@ -69,5 +72,6 @@ cat >&2 <<MSG
 Next: export KUBECONFIG=$KUBECONFIG; kubectl is $KUBECTL
   scale:  kubectl patch kdcluster spark221e2 -n $CLUSTER_NS --type=json -p '[{"op":"replace","path":"/spec/roles/1/members","value":4}]'
   delete: kubectl delete kdcluster spark221e2 -n $CLUSTER_NS
-  remove everything: make undeploy (DEPLOY_ARGS=--local for the simulated cluster);  the cluster: make cluster-down
+  uninstall: make undeploy (keeps clusters, apps and CRDs; PURGE=1 removes them too; DEPLOY_ARGS=--local for the simulated cluster)
+  the local cluster and its operator: make cluster-down
 MSG

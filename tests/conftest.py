@@ -2,6 +2,9 @@
 
 The cluster comes from `hack/localcluster.py up --reset-stopped` (reused if running,
 else started from empty state), unless `KD_TEST_KUBECONFIG` names an existing cluster.
+It lives in a state directory of its own (`suite_cluster_dir`), never the one
+`make walkthrough` and `make cluster-up` use: the walkthrough leaves an operator and
+cluster-wide webhooks running there, and the suite restarts its API server.
 Tests under tests/unit are marked `unit`, those under tests/e2e `e2e`.
 
 Tests marked `realnode` need the machine's real node (`up --real-node`, docs/realnode.md):
@@ -16,7 +19,7 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +31,25 @@ REPO = Path(__file__).resolve().parent.parent
 LOCALCLUSTER = REPO / "hack" / "localcluster.py"
 NO_REAL_NODE = "KD_NO_REAL_NODE"
 _LEFT_OUT = pytest.StashKey[int]()
+
+
+def suite_cluster_dir(env: Mapping[str, str]) -> Path:
+    """The suite's cluster: KD_TEST_CLUSTER_DIR, else the walkthrough's directory
+    (KD_CLUSTER_DIR, default $KD_CACHE_DIR/cluster) with `-test` appended."""
+    if env.get("KD_TEST_CLUSTER_DIR"):
+        return Path(env["KD_TEST_CLUSTER_DIR"])
+    cache = Path(env.get("KD_CACHE_DIR") or Path.home() / ".cache" / "kubedirector")
+    walkthrough = env.get("KD_CLUSTER_DIR") or str(cache / "cluster")
+    return Path(f"{walkthrough.rstrip('/')}-test")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Every `hack/localcluster.py` the tests run (directly or through a fixture)
+    # manages the suite's cluster unless a test names another directory.
+    # Both are set, so that configuring twice in one process names the same directory.
+    os.environ["KD_TEST_CLUSTER_DIR"] = os.environ["KD_CLUSTER_DIR"] = str(
+        suite_cluster_dir(os.environ)
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

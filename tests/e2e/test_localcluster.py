@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -100,6 +101,49 @@ def test_statefulset_pods_run_and_claims_bind(kubectl, namespace):
     kubectl("delete", "pvc", "p-web-2", "-n", namespace)
     wait_for(lambda: kubectl("get", "pv", volume, check=False).returncode != 0,
              what=f"volume {volume} to be deleted")
+
+
+CONTAINER_ID = re.compile(r"kwok://[0-9a-f]{64}")
+
+
+def container_ids(pod: dict) -> dict[str, str]:
+    statuses = [
+        *pod["status"].get("containerStatuses", []),
+        *pod["status"].get("initContainerStatuses", []),
+    ]
+    return {c["name"]: c.get("containerID", "") for c in statuses}
+
+
+def test_every_container_status_has_a_container_id(kubectl, namespace):
+    """As a kubelet reports: one per container, init containers included; a
+    re-created pod's containers get new ones."""
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "ids", "namespace": namespace},
+        "spec": {
+            "initContainers": [{"name": "init", "image": "example/init:1"}],
+            "containers": [
+                {"name": "app", "image": "example/app:1"},
+                {"name": "sidecar", "image": "example/side:1"},
+            ],
+        },
+    }
+
+    def running() -> dict | None:
+        got = get_json(kubectl, "pod", "ids", "-n", namespace)
+        return got if got["status"].get("phase") == "Running" else None
+
+    kubectl("apply", "-f", "-", input=json.dumps(pod))
+    first = container_ids(wait_for(running, what="the pod to run"))
+    assert set(first) == {"init", "app", "sidecar"}
+    assert all(CONTAINER_ID.fullmatch(i) for i in first.values()), first
+    assert len(set(first.values())) == 3
+    kubectl("delete", "pod", "ids", "-n", namespace, "--wait=true")
+    kubectl("apply", "-f", "-", input=json.dumps(pod))
+    second = container_ids(wait_for(running, what="the re-created pod to run"))
+    assert all(CONTAINER_ID.fullmatch(i) for i in second.values()), second
+    assert not set(first.values()) & set(second.values())
 
 
 def test_gpu_nodes_and_default_storage_class(kubectl):
@@ -260,3 +304,43 @@ def test_half_started_cluster_is_repaired_and_down_is_idempotent(tmp_path,
     second_down = run_hack([*LOCALCLUSTER, "down"], env)
     assert second_down.returncode == 0
     assert "nothing to stop" in second_down.stderr
+
+
+def ready_pods(kubectl, namespace: str) -> list[dict]:
+    pods = get_json(kubectl, "pods", "-n", namespace)["items"]
+    return [
+        p
+        for p in pods
+        if p["status"].get("phase") == "Running"
+        and any(
+            c["type"] == "Ready" and c["status"] == "True"
+            for c in p["status"].get("conditions", [])
+        )
+    ]
+
+
+@pytest.mark.disruptive
+def test_pods_with_claims_run_right_after_an_apiserver_restart(kubectl, namespace):
+    """`restart-apiserver` leaves a control plane that schedules at once: new pods
+    and pods of a scaled-up StatefulSet, with fresh claims, run within a minute (the
+    scheduler must not hold them as unschedulable, nor the nodes stay tainted)."""
+    kubectl("apply", "-n", namespace, "-f", "-", input=STATEFULSET)
+    wait_for(lambda: len(ready_pods(kubectl, namespace)) == 3, timeout=120, what="3 Ready pods")
+    restart = run_hack([*LOCALCLUSTER, "restart-apiserver"], {}, timeout=300)
+    assert restart.returncode == 0, restart.stderr
+    kubectl("scale", "statefulset", "web", "-n", namespace, "--replicas=5")
+    kubectl(
+        "apply",
+        "-n",
+        namespace,
+        "-f",
+        "-",
+        input=STATEFULSET.replace("name: web", "name: after").replace("app: web", "app: after"),
+    )
+    wait_for(
+        lambda: len(ready_pods(kubectl, namespace)) == 8,
+        timeout=60,
+        what="8 Ready pods (5 web, 3 after) within 60 s of the restart",
+    )
+    pvcs = get_json(kubectl, "pvc", "-n", namespace)["items"]
+    assert len(pvcs) == 16 and all(p["status"].get("phase") == "Bound" for p in pvcs)

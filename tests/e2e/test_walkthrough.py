@@ -1,14 +1,20 @@
-"""The README's first command end to end, then `make undeploy`, on a local cluster of
-its own: the walkthrough registers cluster-wide webhook configurations and
-installs the CRDs, which must not leak into the shared test cluster."""
+"""The README's first command end to end, then uninstalling, on a local cluster of its
+own: the walkthrough registers cluster-wide webhook configurations and installs the
+CRDs, which must not leak into the shared test cluster.
+
+One test, because every step needs the previous one's cluster: the walkthrough; its
+local operator restarted by the supervisor after it dies; `make undeploy` keeping
+users' clusters, apps and CRDs; a second deploy managing them again; `make undeploy
+PURGE=1` removing everything."""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,24 +22,94 @@ import pytest
 from tests.conftest import REPO, LocalCluster
 from tests.e2e.support.operator import free_port, wait_until
 
+Run = Callable[..., subprocess.CompletedProcess]
+CRD = "kubedirectorclusters.kubedirector.hpe.com"
+BAD_CLUSTER = json.dumps(
+    {
+        "apiVersion": "kubedirector.hpe.com/v1beta1",
+        "kind": "KubeDirectorCluster",
+        "metadata": {"name": "bad"},
+        "spec": {
+            "app": "spark221e2",
+            "roles": [{"id": "driver", "resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}],
+        },
+    }
+)
+
 
 @pytest.fixture
 def own_cluster(tmp_path: Path, local_cluster: LocalCluster) -> Iterator[dict[str, str]]:
-    env = {**os.environ, "KD_CLUSTER_DIR": str(tmp_path / "cluster"),
-           "KD_OPERATOR_METRICS": f"127.0.0.1:{free_port()}",
-           "PATH": f"{local_cluster.bin_dir}:{os.environ['PATH']}"}
+    env = {
+        **os.environ,
+        "KD_CLUSTER_DIR": str(tmp_path / "cluster"),
+        "KD_OPERATOR_METRICS": f"127.0.0.1:{free_port()}",
+        "KD_WEBHOOK_ADDRESS": f"127.0.0.1:{free_port()}",
+        "PATH": f"{local_cluster.bin_dir}:{os.environ['PATH']}",
+    }
     env.pop("KUBECONFIG", None)
     yield env
-    subprocess.run(["bash", str(REPO / "hack" / "local-operator.sh"), "stop"], env=env,
-                   capture_output=True, timeout=60, check=False)
-    subprocess.run([sys.executable, str(REPO / "hack" / "localcluster.py"), "down"], env=env,
-                   capture_output=True, timeout=120, check=False)
+    subprocess.run(
+        [sys.executable, str(REPO / "hack" / "localcluster.py"), "down"],
+        env=env,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
 
 
-def test_walkthrough_then_undeploy(own_cluster):
+def hack(env: dict[str, str], *argv: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["bash", str(REPO / "hack" / argv[0]), *argv[1:]],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def pods_of(kubectl: Run, cluster: str) -> dict[str, str]:
+    """name -> uid of the cluster's pods in namespace default."""
+    items = json.loads(
+        kubectl(
+            "get",
+            "pods",
+            "-n",
+            "default",
+            "-l",
+            f"kubedirector.hpe.com/kdcluster={cluster}",
+            "-o",
+            "json",
+        ).stdout
+    )["items"]
+    return {p["metadata"]["name"]: p["metadata"]["uid"] for p in items}
+
+
+def test_walkthrough_supervised_operator_undeploy_keeps_then_purges(own_cluster):
     env = own_cluster
-    proc = subprocess.run(["bash", str(REPO / "hack" / "walkthrough.sh")], env=env,
-                          capture_output=True, text=True, timeout=600, check=False)
+    state = Path(env["KD_CLUSTER_DIR"])
+    kubeconfig = state / "kubeconfig"
+    deploy_env = {**env, "KUBECONFIG": str(kubeconfig)}
+
+    def kubectl(
+        *args: str, check: bool = True, input: str | None = None
+    ) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["kubectl", "--kubeconfig", str(kubeconfig), *args],
+            env=env,
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=check,
+        )
+
+    def webhook_refuses_a_bad_cluster() -> bool:
+        refused = kubectl("create", "-n", "default", "-f", "-", input=BAD_CLUSTER, check=False)
+        return refused.returncode != 0 and "driver" in refused.stderr
+
+    # 1. The walkthrough.
+    proc = hack(env, "walkthrough.sh")
     assert proc.returncode == 0, proc.stderr[-4000:]
     out, err = proc.stdout, proc.stderr
     for header in ("DISTRO", "READY   STATUS", "TYPE", "MEMBERS"):
@@ -42,36 +118,84 @@ def test_walkthrough_then_undeploy(own_cluster):
         assert app in out
     assert "the operator runs as a local process" in err
     assert "kdcluster/spark221e2 is Ready" in err
-
-    kubeconfig = Path(env["KD_CLUSTER_DIR"]) / "kubeconfig"
-
-    def kubectl(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-        return subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig), *args], env=env,
-                              capture_output=True, text=True, timeout=120, check=check)
-
-    status = json.loads(kubectl("get", "kdcluster", "spark221e2", "-n", "default", "-o",
-                                "json").stdout)
+    status = json.loads(
+        kubectl("get", "kdcluster", "spark221e2", "-n", "default", "-o", "json").stdout
+    )
     assert [m["state"] for r in status["status"]["roles"] for m in r["members"]] == [
-        "configured"] * 4
+        "configured"
+    ] * 4
     # The webhook answers: it filled in the defaults and it refuses a bad cluster.
     assert status["spec"]["namingScheme"] == "CrNameRole"
     assert status["spec"]["serviceType"] == "NodePort"
-    refused = subprocess.run(
-        ["kubectl", "--kubeconfig", str(kubeconfig), "create", "-n", "default", "-f", "-"],
-        input=json.dumps({"apiVersion": "kubedirector.hpe.com/v1beta1",
-                          "kind": "KubeDirectorCluster", "metadata": {"name": "bad"},
-                          "spec": {"app": "spark221e2", "roles": [
-                              {"id": "driver", "resources": {"limits": {
-                                  "cpu": "1", "memory": "1Gi"}}}]}}),
-        env=env, capture_output=True, text=True, timeout=60, check=False)
-    assert refused.returncode != 0 and "driver" in refused.stderr
+    assert webhook_refuses_a_bad_cluster()
+    webhooks = json.loads(
+        kubectl(
+            "get", "validatingwebhookconfiguration", "kubedirector-webhook", "-o", "json"
+        ).stdout
+    )
+    url = f"https://{env['KD_WEBHOOK_ADDRESS']}/validate"
+    assert {w["clientConfig"]["url"] for w in webhooks["webhooks"]} == {url}
 
-    undeploy = subprocess.run(["bash", str(REPO / "hack" / "deploy.sh"), "undeploy", "--local"],
-                              env={**env, "KUBECONFIG": str(kubeconfig)}, capture_output=True,
-                              text=True, timeout=600, check=False)
+    # 2. The operator dies (as it does when it loses its lease): it is restarted.
+    child = state / "pids" / "operator-process.pid"
+    first = int(child.read_text())
+    os.kill(first, signal.SIGKILL)
+    wait_until(
+        lambda: child.exists() and int(child.read_text()) != first,
+        60,
+        "the supervisor to restart the operator",
+    )
+    wait_until(webhook_refuses_a_bad_cluster, 60, "the restarted operator's webhook")
+    assert "operator exited" in (state / "logs" / "operator.log").read_text()
+
+    # 3. Undeploy keeps users' clusters, apps, configs and the CRDs, and says so.
+    pods = pods_of(kubectl, "spark221e2")
+    assert len(pods) == 4
+    undeploy = hack(deploy_env, "deploy.sh", "undeploy", "--local")
     assert undeploy.returncode == 0, undeploy.stderr[-3000:]
-    assert "removed" in undeploy.stderr
-    assert kubectl("get", "crd", "kubedirectorclusters.kubedirector.hpe.com",
-                   check=False).returncode != 0
-    wait_until(lambda: "spark221e2" not in kubectl("get", "pods", "-A").stdout, 90,
-               "garbage collection of the cluster's pods")
+    assert "kept: 1 KubeDirectorClusters" in undeploy.stderr
+    assert "PURGE=1" in undeploy.stderr
+    assert hack(env, "local-operator.sh", "status").returncode != 0, "the operator is stopped"
+    assert (
+        kubectl(
+            "get",
+            "validatingwebhookconfiguration,mutatingwebhookconfiguration",
+            "-l",
+            "app.kubernetes.io/name=kubedirector",
+            "-o",
+            "name",
+        ).stdout
+        == ""
+    )
+    assert kubectl("get", "clusterrole", "kubedirector", check=False).returncode != 0
+    assert kubectl("get", "crd", CRD, check=False).returncode == 0
+    assert kubectl("get", "namespace", "kubedirector", check=False).returncode == 0
+    assert len(kubectl("get", "kdapp", "-n", "kubedirector", "-o", "name").stdout.split()) > 3
+    assert (
+        kubectl("get", "kdconfig", "kd-global-config", "-n", "kubedirector", check=False).returncode
+        == 0
+    )
+    assert pods_of(kubectl, "spark221e2") == pods, "members keep running, untouched"
+    claims = kubectl("get", "pvc", "-n", "default", "-o", "name").stdout.split()
+
+    # 4. A second deploy takes the kept cluster over without touching its members.
+    redeploy = hack(deploy_env, "deploy.sh", "deploy", "--local")
+    assert redeploy.returncode == 0, redeploy.stderr[-3000:]
+    kubectl(
+        "wait", "--for=condition=Ready", "kdcluster/spark221e2", "-n", "default", "--timeout=120s"
+    )
+    assert pods_of(kubectl, "spark221e2") == pods
+    assert kubectl("get", "pvc", "-n", "default", "-o", "name").stdout.split() == claims
+    assert webhook_refuses_a_bad_cluster()
+
+    # 5. PURGE=1 removes clusters, their members, apps, the operator and the CRDs.
+    purge = hack(deploy_env, "deploy.sh", "undeploy", "--local", "--purge")
+    assert purge.returncode == 0, purge.stderr[-3000:]
+    assert "removed" in purge.stderr
+    assert kubectl("get", "crd", CRD, check=False).returncode != 0
+    assert kubectl(
+        "get", "namespace", "kubedirector", "-o", "jsonpath={.status.phase}", check=False
+    ).stdout in ("", "Terminating")
+    wait_until(
+        lambda: not pods_of(kubectl, "spark221e2"), 90, "garbage collection of the cluster's pods"
+    )
