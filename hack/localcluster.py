@@ -58,8 +58,14 @@ SERVICE_CIDR = "10.96.0.0/16"
 POD_CIDR = "10.244.0.0/16"
 KUBE_BINARIES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")
 # Start order; stop runs in reverse.
-COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok",
-              "simkubelet")
+COMPONENTS = (
+    "etcd",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kwok",
+    "simkubelet",
+)
 
 
 class ClusterError(Exception):
@@ -85,8 +91,10 @@ def _versions() -> dict[str, str]:
 
 def default_bin_dir() -> Path:
     v = _versions()
-    return CACHE / "bin" / (
-        f"k8s-{v['KUBE_VERSION']}-etcd-{v['ETCD_VERSION']}-kwok-{v['KWOK_VERSION']}-exitcode"
+    return (
+        CACHE
+        / "bin"
+        / (f"k8s-{v['KUBE_VERSION']}-etcd-{v['ETCD_VERSION']}-kwok-{v['KWOK_VERSION']}-exitcode")
     )
 
 
@@ -105,12 +113,27 @@ def _override(name: str) -> Path | None:
 def node_bin_dir() -> Path:
     """The real node's containerd, runc, CNI plugins and pause (hack/build-binaries.sh)."""
     v = _versions()
-    return CACHE / "bin" / (f"node-containerd-{v['CONTAINERD_VERSION']}-runc-"
-                            f"{v['RUNC_VERSION']}-cni-{v['CNI_PLUGINS_VERSION']}")
+    return (
+        CACHE
+        / "bin"
+        / (
+            f"node-containerd-{v['CONTAINERD_VERSION']}-runc-"
+            f"{v['RUNC_VERSION']}-cni-{v['CNI_PLUGINS_VERSION']}"
+        )
+    )
 
 
-NODE_BINARIES = ("containerd", "ctr", "containerd-shim-runc-v2", "runc", "bridge", "host-local",
-                 "loopback", "portmap", "pause")
+NODE_BINARIES = (
+    "containerd",
+    "ctr",
+    "containerd-shim-runc-v2",
+    "runc",
+    "bridge",
+    "host-local",
+    "loopback",
+    "portmap",
+    "pause",
+)
 
 
 def resolve_binaries(build: bool = True, real_node: bool = False) -> dict[str, Path]:
@@ -124,9 +147,11 @@ def resolve_binaries(build: bool = True, real_node: bool = False) -> dict[str, P
     missing = [n for n, p in paths.items() if not os.access(p, os.X_OK)]
     if missing and build:
         log(f"building missing binaries ({', '.join(missing)}) with hack/build-binaries.sh")
-        proc = subprocess.run(["bash", str(HACK / "build-binaries.sh"),
-                               *(["--real-node"] if real_node else [])], check=False,
-                              stdout=subprocess.DEVNULL)
+        proc = subprocess.run(
+            ["bash", str(HACK / "build-binaries.sh"), *(["--real-node"] if real_node else [])],
+            check=False,
+            stdout=subprocess.DEVNULL,
+        )
         if proc.returncode != 0:
             raise ClusterError("hack/build-binaries.sh failed (see its messages above)")
         missing = [n for n, p in paths.items() if not os.access(p, os.X_OK)]
@@ -246,48 +271,88 @@ def ensure_pki() -> Path:
         return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
     def write_key(name: str, k: rsa.RSAPrivateKey) -> None:
-        (pki / name).write_bytes(k.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
-            serialization.NoEncryption()))
+        (pki / name).write_bytes(
+            k.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.TraditionalOpenSSL,
+                serialization.NoEncryption(),
+            )
+        )
 
     ca_key = key()
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kubedirector-local-ca")])
-    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
-          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-          .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + years)
-          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-          .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                       content_commitment=False, key_encipherment=False,
-                                       data_encipherment=False, key_agreement=False,
-                                       encipher_only=False, decipher_only=False), critical=True)
-          .sign(ca_key, hashes.SHA256()))
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + years)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
     admin_key = key()
     sans: list[x509.GeneralName] = [
-        x509.DNSName(n) for n in ("localhost", "kubernetes", "kubernetes.default",
-                                  "kubernetes.default.svc", "kubernetes.default.svc.cluster.local")
+        x509.DNSName(n)
+        for n in (
+            "localhost",
+            "kubernetes",
+            "kubernetes.default",
+            "kubernetes.default.svc",
+            "kubernetes.default.svc.cluster.local",
+        )
     ]
     sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ("127.0.0.1", "10.96.0.1")]
-    admin = (x509.CertificateBuilder()
-             .subject_name(x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME,
-                                                         "system:masters"),
-                                      x509.NameAttribute(NameOID.COMMON_NAME,
-                                                         "kubernetes-admin")]))
-             .issuer_name(ca_name).public_key(admin_key.public_key())
-             .serial_number(x509.random_serial_number())
-             .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + years)
-             .add_extension(x509.SubjectAlternativeName(sans), critical=False)
-             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH,
-                                                   ExtendedKeyUsageOID.SERVER_AUTH]),
-                            critical=False)
-             .sign(ca_key, hashes.SHA256()))
+    admin = (
+        x509.CertificateBuilder()
+        .subject_name(
+            x509.Name(
+                [
+                    x509.NameAttribute(NameOID.ORGANIZATION_NAME, "system:masters"),
+                    x509.NameAttribute(NameOID.COMMON_NAME, "kubernetes-admin"),
+                ]
+            )
+        )
+        .issuer_name(ca_name)
+        .public_key(admin_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + years)
+        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        .add_extension(
+            x509.ExtendedKeyUsage(
+                [ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.SERVER_AUTH]
+            ),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
     sa_key = key()
     (pki / "ca.crt").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     (pki / "admin.crt").write_bytes(admin.public_bytes(serialization.Encoding.PEM))
     write_key("ca.key", ca_key)
     write_key("admin.key", admin_key)
     write_key("sa.key", sa_key)
-    (pki / "sa.pub").write_bytes(sa_key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    (pki / "sa.pub").write_bytes(
+        sa_key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
     return pki
 
 
@@ -296,12 +361,27 @@ def write_kubeconfig(opts: Options, pki: Path) -> None:
         return base64.b64encode((pki / name).read_bytes()).decode()
 
     cfg = {
-        "apiVersion": "v1", "kind": "Config", "current-context": "kd-local",
-        "clusters": [{"name": "kd-local", "cluster": {
-            "server": f"https://127.0.0.1:{opts.ports['apiserver']}",
-            "certificate-authority-data": b64("ca.crt")}}],
-        "users": [{"name": "kd-admin", "user": {
-            "client-certificate-data": b64("admin.crt"), "client-key-data": b64("admin.key")}}],
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": "kd-local",
+        "clusters": [
+            {
+                "name": "kd-local",
+                "cluster": {
+                    "server": f"https://127.0.0.1:{opts.ports['apiserver']}",
+                    "certificate-authority-data": b64("ca.crt"),
+                },
+            }
+        ],
+        "users": [
+            {
+                "name": "kd-admin",
+                "user": {
+                    "client-certificate-data": b64("admin.crt"),
+                    "client-key-data": b64("admin.key"),
+                },
+            }
+        ],
         "contexts": [{"name": "kd-local", "context": {"cluster": "kd-local", "user": "kd-admin"}}],
     }
     kubeconfig_path().write_text(yaml.safe_dump(cfg))
@@ -335,9 +415,14 @@ def start(name: str, argv: list[str], env: dict[str, str] | None = None) -> None
     with (logs_dir() / f"{name}.log").open("ab") as out:
         out.write(f"\n==== {datetime.datetime.now().isoformat()} start {' '.join(argv)}\n".encode())
         out.flush()
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True,
-                                env={**os.environ, **(env or {})})
+        proc = subprocess.Popen(
+            argv,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env={**os.environ, **(env or {})},
+        )
     _pid_file(name).write_text(str(proc.pid))
 
 
@@ -361,16 +446,20 @@ def wait_until(what: str, check: object, timeout: float, component: str) -> None
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if running_pid(component) is None:
-            raise ClusterError(f"{component} exited while waiting for {what}; see "
-                               f"{logs_dir() / (component + '.log')}")
+            raise ClusterError(
+                f"{component} exited while waiting for {what}; see "
+                f"{logs_dir() / (component + '.log')}"
+            )
         try:
             if check():  # type: ignore[operator]
                 return
         except OSError:
             pass
         time.sleep(0.3)
-    raise ClusterError(f"timed out after {timeout:.0f}s waiting for {what}; see "
-                       f"{logs_dir() / (component + '.log')}")
+    raise ClusterError(
+        f"timed out after {timeout:.0f}s waiting for {what}; see "
+        f"{logs_dir() / (component + '.log')}"
+    )
 
 
 def _https_ok(url: str, pki: Path) -> bool:
@@ -387,86 +476,147 @@ def _http_ok(url: str) -> bool:
 
 def etcd_argv(bins: dict[str, Path], opts: Options) -> list[str]:
     client, peer = opts.ports["etcd"], opts.ports["etcd-peer"]
-    return [str(bins["etcd"]), "--name=node0", f"--data-dir={STATE / 'etcd'}",
-            f"--listen-client-urls=http://127.0.0.1:{client}",
-            f"--advertise-client-urls=http://127.0.0.1:{client}",
-            f"--listen-peer-urls=http://127.0.0.1:{peer}",
-            f"--initial-advertise-peer-urls=http://127.0.0.1:{peer}",
-            f"--initial-cluster=node0=http://127.0.0.1:{peer}",
-            "--auto-compaction-mode=periodic", "--auto-compaction-retention=1h",
-            "--quota-backend-bytes=8589934592", "--unsafe-no-fsync", "--log-level=warn"]
+    return [
+        str(bins["etcd"]),
+        "--name=node0",
+        f"--data-dir={STATE / 'etcd'}",
+        f"--listen-client-urls=http://127.0.0.1:{client}",
+        f"--advertise-client-urls=http://127.0.0.1:{client}",
+        f"--listen-peer-urls=http://127.0.0.1:{peer}",
+        f"--initial-advertise-peer-urls=http://127.0.0.1:{peer}",
+        f"--initial-cluster=node0=http://127.0.0.1:{peer}",
+        "--auto-compaction-mode=periodic",
+        "--auto-compaction-retention=1h",
+        "--quota-backend-bytes=8589934592",
+        "--unsafe-no-fsync",
+        "--log-level=warn",
+    ]
 
 
 def apiserver_argv(bins: dict[str, Path], opts: Options, pki: Path) -> list[str]:
-    return [str(bins["kube-apiserver"]),
-            f"--etcd-servers=http://127.0.0.1:{opts.ports['etcd']}",
-            "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
-            f"--secure-port={opts.ports['apiserver']}",
-            f"--tls-cert-file={pki / 'admin.crt'}", f"--tls-private-key-file={pki / 'admin.key'}",
-            f"--client-ca-file={pki / 'ca.crt'}",
-            f"--service-account-key-file={pki / 'sa.pub'}",
-            f"--service-account-signing-key-file={pki / 'sa.key'}",
-            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-            f"--service-cluster-ip-range={SERVICE_CIDR}",
-            "--authorization-mode=Node,RBAC", "--allow-privileged=true",
-            # The API server reaches kwok's kubelet endpoint (exec, logs) on loopback only.
-            "--kubelet-preferred-address-types=InternalIP,Hostname",
-            f"--kubelet-client-certificate={pki / 'admin.crt'}",
-            f"--kubelet-client-key={pki / 'admin.key'}",
-            # 127.0.0.1 may not be an Endpoints address: no reconciler for `kubernetes`.
-            "--endpoint-reconciler-type=none",
-            "--max-requests-inflight=800", "--max-mutating-requests-inflight=400",
-            "--profiling=false", "--v=1", *opts.apiserver_args]
+    return [
+        str(bins["kube-apiserver"]),
+        f"--etcd-servers=http://127.0.0.1:{opts.ports['etcd']}",
+        "--bind-address=127.0.0.1",
+        "--advertise-address=127.0.0.1",
+        f"--secure-port={opts.ports['apiserver']}",
+        f"--tls-cert-file={pki / 'admin.crt'}",
+        f"--tls-private-key-file={pki / 'admin.key'}",
+        f"--client-ca-file={pki / 'ca.crt'}",
+        f"--service-account-key-file={pki / 'sa.pub'}",
+        f"--service-account-signing-key-file={pki / 'sa.key'}",
+        "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+        f"--service-cluster-ip-range={SERVICE_CIDR}",
+        "--authorization-mode=Node,RBAC",
+        "--allow-privileged=true",
+        # The API server reaches kwok's kubelet endpoint (exec, logs) on loopback only.
+        "--kubelet-preferred-address-types=InternalIP,Hostname",
+        f"--kubelet-client-certificate={pki / 'admin.crt'}",
+        f"--kubelet-client-key={pki / 'admin.key'}",
+        # 127.0.0.1 may not be an Endpoints address: no reconciler for `kubernetes`.
+        "--endpoint-reconciler-type=none",
+        "--max-requests-inflight=800",
+        "--max-mutating-requests-inflight=400",
+        "--profiling=false",
+        "--v=1",
+        *opts.apiserver_args,
+    ]
 
 
 def controller_manager_argv(bins: dict[str, Path], opts: Options, pki: Path) -> list[str]:
-    return [str(bins["kube-controller-manager"]), f"--kubeconfig={kubeconfig_path()}",
-            "--leader-elect=false", "--bind-address=127.0.0.1",
-            f"--secure-port={opts.ports['controller-manager']}",
-            f"--root-ca-file={pki / 'ca.crt'}",
-            f"--service-account-private-key-file={pki / 'sa.key'}",
-            f"--cluster-signing-cert-file={pki / 'ca.crt'}",
-            f"--cluster-signing-key-file={pki / 'ca.key'}",
-            f"--service-cluster-ip-range={SERVICE_CIDR}",
-            "--kube-api-qps=500", "--kube-api-burst=1000",
-            "--concurrent-statefulset-syncs=10", "--concurrent-gc-syncs=40",
-            "--profiling=false", "--v=1"]
+    return [
+        str(bins["kube-controller-manager"]),
+        f"--kubeconfig={kubeconfig_path()}",
+        "--leader-elect=false",
+        "--bind-address=127.0.0.1",
+        f"--secure-port={opts.ports['controller-manager']}",
+        f"--root-ca-file={pki / 'ca.crt'}",
+        f"--service-account-private-key-file={pki / 'sa.key'}",
+        f"--cluster-signing-cert-file={pki / 'ca.crt'}",
+        f"--cluster-signing-key-file={pki / 'ca.key'}",
+        f"--service-cluster-ip-range={SERVICE_CIDR}",
+        "--kube-api-qps=500",
+        "--kube-api-burst=1000",
+        "--concurrent-statefulset-syncs=10",
+        "--concurrent-gc-syncs=40",
+        "--profiling=false",
+        "--v=1",
+    ]
 
 
 def scheduler_argv(bins: dict[str, Path], opts: Options) -> list[str]:
     cfg = STATE / "scheduler.yaml"
-    cfg.write_text(yaml.safe_dump({
-        "apiVersion": "kubescheduler.config.k8s.io/v1", "kind": "KubeSchedulerConfiguration",
-        "clientConnection": {"kubeconfig": str(kubeconfig_path()), "qps": 500, "burst": 1000},
-        "leaderElection": {"leaderElect": False},
-    }))
-    return [str(bins["kube-scheduler"]), f"--config={cfg}", "--bind-address=127.0.0.1",
-            f"--secure-port={opts.ports['scheduler']}", "--profiling=false", "--v=1"]
+    cfg.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "kubescheduler.config.k8s.io/v1",
+                "kind": "KubeSchedulerConfiguration",
+                "clientConnection": {
+                    "kubeconfig": str(kubeconfig_path()),
+                    "qps": 500,
+                    "burst": 1000,
+                },
+                "leaderElection": {"leaderElect": False},
+            }
+        )
+    )
+    return [
+        str(bins["kube-scheduler"]),
+        f"--config={cfg}",
+        "--bind-address=127.0.0.1",
+        f"--secure-port={opts.ports['scheduler']}",
+        "--profiling=false",
+        "--v=1",
+    ]
 
 
 def kwok_argv(bins: dict[str, Path], opts: Options, pki: Path) -> list[str]:
     port = opts.ports["kwok"]
     config = STATE / "kwok.yaml"
     config.write_text((HACK / "kwok" / "kwok.yaml").read_text())
-    return [str(bins["kwok"]), f"--kubeconfig={kubeconfig_path()}", f"--config={config}",
-            "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-            "--node-ip=127.0.0.1", "--node-name=localhost", f"--node-port={port}",
-            f"--server-address=127.0.0.1:{port}", f"--cidr={POD_CIDR}",
-            f"--tls-cert-file={pki / 'admin.crt'}", f"--tls-private-key-file={pki / 'admin.key'}",
-            "--node-lease-duration-seconds=40", "--enable-crds=Exec,ClusterExec"]
+    return [
+        str(bins["kwok"]),
+        f"--kubeconfig={kubeconfig_path()}",
+        f"--config={config}",
+        "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+        "--node-ip=127.0.0.1",
+        "--node-name=localhost",
+        f"--node-port={port}",
+        f"--server-address=127.0.0.1:{port}",
+        f"--cidr={POD_CIDR}",
+        f"--tls-cert-file={pki / 'admin.crt'}",
+        f"--tls-private-key-file={pki / 'admin.key'}",
+        "--node-lease-duration-seconds=40",
+        "--enable-crds=Exec,ClusterExec",
+    ]
 
 
 def simkubelet_argv() -> list[str]:
-    return [sys.executable, str(HACK / "simkubelet.py"), f"--kubeconfig={kubeconfig_path()}",
-            f"--guest-root={STATE / 'guests'}", f"--volume-root={STATE / 'volumes'}",
-            f"--state-dir={STATE}"]
+    return [
+        sys.executable,
+        str(HACK / "simkubelet.py"),
+        f"--kubeconfig={kubeconfig_path()}",
+        f"--guest-root={STATE / 'guests'}",
+        f"--volume-root={STATE / 'volumes'}",
+        f"--state-dir={STATE}",
+    ]
 
 
-def kubectl(bins: dict[str, Path], *args: str, stdin: str | None = None,
-            check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess:
-    proc = subprocess.run([str(bins["kubectl"]), f"--kubeconfig={kubeconfig_path()}", *args],
-                          input=stdin, capture_output=True, text=True, timeout=timeout,
-                          check=False)
+def kubectl(
+    bins: dict[str, Path],
+    *args: str,
+    stdin: str | None = None,
+    check: bool = True,
+    timeout: float = 60,
+) -> subprocess.CompletedProcess:
+    proc = subprocess.run(
+        [str(bins["kubectl"]), f"--kubeconfig={kubeconfig_path()}", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
     if check and proc.returncode != 0:
         raise ClusterError(f"kubectl {' '.join(args)} failed: {proc.stderr.strip()}")
     return proc
@@ -491,20 +641,36 @@ def release_node_leases(bins: dict[str, Path], opts: Options) -> None:
 def node_manifests(opts: Options) -> str:
     docs = []
     for i, name in enumerate(node_names(opts)):
-        capacity = {"cpu": opts.cpu, "memory": opts.memory, "pods": str(opts.pods),
-                    "ephemeral-storage": "1Ti"}
-        labels = {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
-                  "kubernetes.io/arch": "amd64", "type": "kwok"}
+        capacity = {
+            "cpu": opts.cpu,
+            "memory": opts.memory,
+            "pods": str(opts.pods),
+            "ephemeral-storage": "1Ti",
+        }
+        labels = {
+            "kubernetes.io/hostname": name,
+            "kubernetes.io/os": "linux",
+            "kubernetes.io/arch": "amd64",
+            "type": "kwok",
+        }
         if i < opts.gpu_nodes:
             capacity["nvidia.com/gpu"] = str(opts.gpus)
             labels["nvidia.com/gpu.present"] = "true"
-        docs.append({
-            "apiVersion": "v1", "kind": "Node",
-            "metadata": {"name": name, "labels": labels,
-                         "annotations": {"kwok.x-k8s.io/node": "fake",
-                                         "node.alpha.kubernetes.io/ttl": "0"}},
-            "status": {"capacity": capacity, "allocatable": capacity},
-        })
+        docs.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Node",
+                "metadata": {
+                    "name": name,
+                    "labels": labels,
+                    "annotations": {
+                        "kwok.x-k8s.io/node": "fake",
+                        "node.alpha.kubernetes.io/ttl": "0",
+                    },
+                },
+                "status": {"capacity": capacity, "allocatable": capacity},
+            }
+        )
     return yaml.safe_dump_all(docs)
 
 
@@ -512,15 +678,26 @@ def bootstrap(bins: dict[str, Path], opts: Options) -> None:
     """Objects a node's tooling would bring: kwok's CRDs, the StorageClass, the nodes."""
     kubectl(bins, "apply", "--server-side", "-f", str(HACK / "kwok" / "crds.yaml"))
     kubectl(bins, "apply", "--server-side", "-f", str(HACK / "kwok" / "storageclass.yaml"))
-    kubectl(bins, "wait", "--for=condition=Established", "--timeout=60s",
-            "-f", str(HACK / "kwok" / "crds.yaml"))
+    kubectl(
+        bins,
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        "-f",
+        str(HACK / "kwok" / "crds.yaml"),
+    )
     kubectl(bins, "apply", "--server-side", "-f", "-", stdin=node_manifests(opts))
 
 
 def nodes_ready(bins: dict[str, Path], count: int) -> bool:
-    out = kubectl(bins, "get", "nodes", "-o",
-                  "jsonpath={range .items[*]}{.status.conditions[?(@.type=='Ready')].status}"
-                  "{'\\n'}{end}", check=False).stdout.split()
+    out = kubectl(
+        bins,
+        "get",
+        "nodes",
+        "-o",
+        "jsonpath={range .items[*]}{.status.conditions[?(@.type=='Ready')].status}{'\\n'}{end}",
+        check=False,
+    ).stdout.split()
     return out.count("True") >= count
 
 
@@ -532,10 +709,16 @@ def real_node_up(bins: dict[str, Path], opts: Options) -> str:
             opts.ports[name] = pick_port(set(opts.ports.values()))
     save_options(opts)
     cfg = realnode.NodeConfig(
-        cluster_dir=str(STATE), node_bin_dir=str(node_bin_dir()), kubelet=str(bins["kubelet"]),
-        kube_version=_versions()["KUBE_VERSION"], ca_cert=str(pki / "ca.crt"),
-        ca_key=str(pki / "ca.key"), apiserver=f"https://127.0.0.1:{opts.ports['apiserver']}",
-        kubelet_port=opts.ports["kubelet"], healthz_port=opts.ports["kubelet-healthz"])
+        cluster_dir=str(STATE),
+        node_bin_dir=str(node_bin_dir()),
+        kubelet=str(bins["kubelet"]),
+        kube_version=_versions()["KUBE_VERSION"],
+        ca_cert=str(pki / "ca.crt"),
+        ca_key=str(pki / "ca.key"),
+        apiserver=f"https://127.0.0.1:{opts.ports['apiserver']}",
+        kubelet_port=opts.ports["kubelet"],
+        healthz_port=opts.ports["kubelet-healthz"],
+    )
     started = time.monotonic()
     since = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
     try:
@@ -547,23 +730,40 @@ def real_node_up(bins: dict[str, Path], opts: Options) -> str:
         """Ready as posted by this kubelet (not a Ready left from an earlier start)."""
         if realnode.status(STATE) not in ("running", "starting"):
             raise ClusterError(f"the real node stopped; see {logs_dir() / 'realnode.log'}")
-        out = kubectl(bins, "get", "node", realnode.NODE_NAME, "-o",
-                      "jsonpath={.status.conditions[?(@.type=='Ready')].status} "
-                      "{.status.conditions[?(@.type=='Ready')].lastHeartbeatTime}",
-                      check=False).stdout.split()
-        return (len(out) == 2 and out[0] == "True" and (outcome == "reused" or
-                datetime.datetime.fromisoformat(out[1].replace("Z", "+00:00")) >= since))
+        out = kubectl(
+            bins,
+            "get",
+            "node",
+            realnode.NODE_NAME,
+            "-o",
+            "jsonpath={.status.conditions[?(@.type=='Ready')].status} "
+            "{.status.conditions[?(@.type=='Ready')].lastHeartbeatTime}",
+            check=False,
+        ).stdout.split()
+        return (
+            len(out) == 2
+            and out[0] == "True"
+            and (
+                outcome == "reused"
+                or datetime.datetime.fromisoformat(out[1].replace("Z", "+00:00")) >= since
+            )
+        )
 
     wait_until("the real node to be Ready", node_ready, 120, "kube-apiserver")
-    log(f"real node {realnode.NODE_NAME} Ready ({outcome}) in "
-        f"{time.monotonic() - started:.1f}s; logs: {logs_dir() / 'realnode-kubelet.log'}")
+    log(
+        f"real node {realnode.NODE_NAME} Ready ({outcome}) in "
+        f"{time.monotonic() - started:.1f}s; logs: {logs_dir() / 'realnode-kubelet.log'}"
+    )
     return outcome
 
 
 def up(args: argparse.Namespace) -> dict[str, str]:
     bins = resolve_binaries(real_node=args.real_node)
-    if args.reset_stopped and STATE.exists() and not any(
-            running_pid(c) is not None for c in COMPONENTS):
+    if (
+        args.reset_stopped
+        and STATE.exists()
+        and not any(running_pid(c) is not None for c in COMPONENTS)
+    ):
         log(f"the cluster in {STATE} is stopped: starting from empty state (--reset-stopped)")
         shutil.rmtree(STATE)
     opts = load_options() or Options()
@@ -571,12 +771,17 @@ def up(args: argparse.Namespace) -> dict[str, str]:
         if getattr(args, name) is not None:
             setattr(opts, name, getattr(args, name))
     alive = [c for c in COMPONENTS if running_pid(c) is not None]
-    if len(alive) == len(COMPONENTS) and (not args.apiserver_port
-                                          or args.apiserver_port == opts.ports["apiserver"]):
+    if len(alive) == len(COMPONENTS) and (
+        not args.apiserver_port or args.apiserver_port == opts.ports["apiserver"]
+    ):
         save_options(opts)
         pki = STATE / "pki"
-        wait_until("the API server", lambda: _https_ok(
-            f"https://127.0.0.1:{opts.ports['apiserver']}/readyz", pki), 120, "kube-apiserver")
+        wait_until(
+            "the API server",
+            lambda: _https_ok(f"https://127.0.0.1:{opts.ports['apiserver']}/readyz", pki),
+            120,
+            "kube-apiserver",
+        )
         bootstrap(bins, opts)
         log(f"already running; kubeconfig: {kubeconfig_path()}")
         result = info(bins)
@@ -584,8 +789,10 @@ def up(args: argparse.Namespace) -> dict[str, str]:
             result["real_node"] = real_node_up(bins, opts)
         return result
     if alive and "etcd" not in alive:
-        log(f"found a half-started cluster without etcd (running: {', '.join(alive)}); "
-            "restarting it")
+        log(
+            f"found a half-started cluster without etcd (running: {', '.join(alive)}); "
+            "restarting it"
+        )
         for c in reversed(COMPONENTS):
             stop(c)
         alive = []
@@ -612,19 +819,36 @@ def up(args: argparse.Namespace) -> dict[str, str]:
                 release_node_leases(bins, opts)
             start(component, starters[component]())
         if component == "etcd":
-            wait_until("etcd", lambda: _http_ok(
-                f"http://127.0.0.1:{opts.ports['etcd']}/health"), 60, "etcd")
+            wait_until(
+                "etcd",
+                lambda: _http_ok(f"http://127.0.0.1:{opts.ports['etcd']}/health"),
+                60,
+                "etcd",
+            )
         elif component == "kube-apiserver":
-            wait_until("the API server", lambda: _https_ok(
-                f"https://127.0.0.1:{opts.ports['apiserver']}/readyz", pki), 120,
-                "kube-apiserver")
+            wait_until(
+                "the API server",
+                lambda: _https_ok(f"https://127.0.0.1:{opts.ports['apiserver']}/readyz", pki),
+                120,
+                "kube-apiserver",
+            )
             bootstrap(bins, opts)
     wait_until(f"{opts.nodes} Ready nodes", lambda: nodes_ready(bins, opts.nodes), 120, "kwok")
-    wait_until("the default ServiceAccount", lambda: kubectl(
-        bins, "get", "serviceaccount", "default", "-n", "default", check=False).returncode == 0,
-        60, "kube-controller-manager")
-    log(f"up in {time.monotonic() - started:.1f}s; kubeconfig: {kubeconfig_path()}; "
-        f"logs: {logs_dir()}")
+    wait_until(
+        "the default ServiceAccount",
+        lambda: (
+            kubectl(
+                bins, "get", "serviceaccount", "default", "-n", "default", check=False
+            ).returncode
+            == 0
+        ),
+        60,
+        "kube-controller-manager",
+    )
+    log(
+        f"up in {time.monotonic() - started:.1f}s; kubeconfig: {kubeconfig_path()}; "
+        f"logs: {logs_dir()}"
+    )
     result = info(bins)
     if args.real_node:
         result["real_node"] = real_node_up(bins, opts)
@@ -682,8 +906,9 @@ def load_image(args: argparse.Namespace) -> dict[str, str]:
     """Import an OCI archive into the real node's containerd (pods: imagePullPolicy Never)."""
     state = realnode.status(STATE)
     if state != "running":
-        raise ClusterError(f"this cluster's real node is {state}: run "
-                           "`hack/localcluster.py up --real-node` first")
+        raise ClusterError(
+            f"this cluster's real node is {state}: run `hack/localcluster.py up --real-node` first"
+        )
     layout = realnode.Layout(STATE)
     started = time.monotonic()
     try:
@@ -706,14 +931,20 @@ def restart_apiserver(args: argparse.Namespace) -> dict[str, str]:
     opts.apiserver_args = list(args.apiserver_arg or [])
     save_options(opts)
     start("kube-apiserver", apiserver_argv(bins, opts, pki))
-    wait_until("the API server", lambda: _https_ok(
-        f"https://127.0.0.1:{opts.ports['apiserver']}/readyz", pki), 120, "kube-apiserver")
+    wait_until(
+        "the API server",
+        lambda: _https_ok(f"https://127.0.0.1:{opts.ports['apiserver']}/readyz", pki),
+        120,
+        "kube-apiserver",
+    )
     # The other components start over with fresh watches, as after a real control-
     # plane outage; after a compaction their caches (and kwok) could lag for minutes.
     for component, argv in (
-            ("kube-controller-manager", controller_manager_argv(bins, opts, pki)),
-            ("kube-scheduler", scheduler_argv(bins, opts)),
-            ("kwok", kwok_argv(bins, opts, pki)), ("simkubelet", simkubelet_argv())):
+        ("kube-controller-manager", controller_manager_argv(bins, opts, pki)),
+        ("kube-scheduler", scheduler_argv(bins, opts)),
+        ("kwok", kwok_argv(bins, opts, pki)),
+        ("simkubelet", simkubelet_argv()),
+    ):
         stop(component)
         if component == "kwok":
             release_node_leases(bins, opts)
@@ -723,9 +954,12 @@ def restart_apiserver(args: argparse.Namespace) -> dict[str, str]:
 
 
 def _etcd_post(opts: Options, path: str, body: dict) -> dict:
-    req = urllib.request.Request(f"http://127.0.0.1:{opts.ports['etcd']}{path}",
-                                 data=json.dumps(body).encode(), method="POST",
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{opts.ports['etcd']}{path}",
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(req, timeout=30) as resp:
         return json.loads(resp.read())
 
@@ -751,13 +985,13 @@ def binaries(args: argparse.Namespace) -> dict[str, str]:
 
 
 def logs(_: argparse.Namespace) -> dict[str, str]:
-    return {"logs_dir": str(logs_dir()),
-            **{c: str(logs_dir() / f"{c}.log") for c in COMPONENTS}}
+    return {"logs_dir": str(logs_dir()), **{c: str(logs_dir() / f"{c}.log") for c in COMPONENTS}}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
     def add(name: str, fn: object, help_: str) -> argparse.ArgumentParser:
@@ -771,17 +1005,27 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--cpu", type=quantity, help="CPU per node (default 32)")
     u.add_argument("--memory", type=quantity, help="memory per node (default 128Gi)")
     u.add_argument("--pods", type=positive, help="pods per node (default 110)")
-    u.add_argument("--gpu-nodes", type=non_negative,
-                   help="how many nodes advertise nvidia.com/gpu (default 2)")
+    u.add_argument(
+        "--gpu-nodes", type=non_negative, help="how many nodes advertise nvidia.com/gpu (default 2)"
+    )
     u.add_argument("--gpus", type=non_negative, help="nvidia.com/gpu per GPU node (default 4)")
-    u.add_argument("--reset-stopped", action="store_true",
-                   help="if the cluster is stopped (e.g. after a reboot), discard its state and "
-                   "start empty (the test suite does this)")
-    u.add_argument("--apiserver-port", type=port_number,
-                   help="API server port (default: a free port, kept across restarts)")
-    u.add_argument("--real-node", action="store_true",
-                   help="also run the machine's one real node (kubelet, containerd) for this "
-                   "cluster, taking it over from another cluster if one holds it")
+    u.add_argument(
+        "--reset-stopped",
+        action="store_true",
+        help="if the cluster is stopped (e.g. after a reboot), discard its state and "
+        "start empty (the test suite does this)",
+    )
+    u.add_argument(
+        "--apiserver-port",
+        type=port_number,
+        help="API server port (default: a free port, kept across restarts)",
+    )
+    u.add_argument(
+        "--real-node",
+        action="store_true",
+        help="also run the machine's one real node (kubelet, containerd) for this "
+        "cluster, taking it over from another cluster if one holds it",
+    )
     add("down", down, "stop every component (and this cluster's real node); remove the state")
     add("stop-real-node", stop_real_node, "stop only this cluster's real node, if it holds it")
     add("status", status, "which components run; paths")
@@ -790,10 +1034,16 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--real-node", action="store_true", help="also the real node's binaries")
     li = add("load-image", load_image, "import an OCI image archive into the real node")
     li.add_argument("archive", type=Path, help="OCI archive (hack/build-image.sh prints one)")
-    r = add("restart-apiserver", restart_apiserver,
-            "restart the API server (tests: resume after a restart, 410 Gone)")
-    r.add_argument("--apiserver-arg", action="append",
-                   help="extra kube-apiserver flag, e.g. --apiserver-arg=--watch-cache=false")
+    r = add(
+        "restart-apiserver",
+        restart_apiserver,
+        "restart the API server (tests: resume after a restart, 410 Gone)",
+    )
+    r.add_argument(
+        "--apiserver-arg",
+        action="append",
+        help="extra kube-apiserver flag, e.g. --apiserver-arg=--watch-cache=false",
+    )
     add("compact-etcd", compact_etcd, "compact etcd to its current revision")
     return p
 

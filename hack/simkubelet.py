@@ -68,26 +68,39 @@ def log(event: str, **kv: object) -> None:
     print(json.dumps({"ts": time.strftime("%H:%M:%S"), "event": event, **kv}), flush=True)
 
 
-def watch_forever(api: client.ApiClient, path: str, handle: Callable[[str, dict], None],
-                  stop: threading.Event) -> None:
+def watch_forever(
+    api: client.ApiClient, path: str, handle: Callable[[str, dict], None], stop: threading.Event
+) -> None:
     """List then watch `path` (raw JSON), relisting after errors, with backoff."""
     backoff = 0.5
     while not stop.is_set():
         try:
-            resp = api.call_api(path, "GET", query_params=[("limit", "500")],
-                                auth_settings=["BearerToken"], _preload_content=False,
-                                _request_timeout=(10, 60))
+            resp = api.call_api(
+                path,
+                "GET",
+                query_params=[("limit", "500")],
+                auth_settings=["BearerToken"],
+                _preload_content=False,
+                _request_timeout=(10, 60),
+            )
             listed = json.loads(resp.data)
             for item in listed.get("items", []):
                 handle("ADDED", item)
             rv = listed["metadata"]["resourceVersion"]
             while not stop.is_set():
                 resp = api.call_api(
-                    path, "GET",
-                    query_params=[("watch", "true"), ("resourceVersion", rv),
-                                  ("allowWatchBookmarks", "true"), ("timeoutSeconds", "300")],
-                    auth_settings=["BearerToken"], _preload_content=False,
-                    _request_timeout=(10, 120))
+                    path,
+                    "GET",
+                    query_params=[
+                        ("watch", "true"),
+                        ("resourceVersion", rv),
+                        ("allowWatchBookmarks", "true"),
+                        ("timeoutSeconds", "300"),
+                    ],
+                    auth_settings=["BearerToken"],
+                    _preload_content=False,
+                    _request_timeout=(10, 120),
+                )
                 for line in resp:
                     event = json.loads(line)
                     if event["type"] == "ERROR":
@@ -131,27 +144,46 @@ class Execs:
         (sim_bin / "systemctl").chmod(0o755)
         path = f"{sim_bin}:{os.environ.get('PATH', '/usr/local/bin:/usr/bin:/bin')}"
         body = {
-            "apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "Exec",
-            "metadata": {"name": meta["name"], "namespace": meta["namespace"],
-                         "annotations": {POD_UID: meta["uid"]}},
-            "spec": {"execs": [{"local": {
-                "workDir": str(guest),
-                "envs": [{"name": "KD_GUEST_ROOT", "value": str(guest)},
-                         {"name": "PATH", "value": path}],
-            }}]},
+            "apiVersion": "kwok.x-k8s.io/v1alpha1",
+            "kind": "Exec",
+            "metadata": {
+                "name": meta["name"],
+                "namespace": meta["namespace"],
+                "annotations": {POD_UID: meta["uid"]},
+            },
+            "spec": {
+                "execs": [
+                    {
+                        "local": {
+                            "workDir": str(guest),
+                            "envs": [
+                                {"name": "KD_GUEST_ROOT", "value": str(guest)},
+                                {"name": "PATH", "value": path},
+                            ],
+                        }
+                    }
+                ]
+            },
         }
         try:
             self.objects.create_namespaced_custom_object(
-                "kwok.x-k8s.io", "v1alpha1", meta["namespace"], "execs", body)
+                "kwok.x-k8s.io", "v1alpha1", meta["namespace"], "execs", body
+            )
         except ApiException as e:
             if e.status != 409:
-                log("exec_create_failed", pod=f"{meta['namespace']}/{meta['name']}",
-                    status=e.status)
+                log(
+                    "exec_create_failed", pod=f"{meta['namespace']}/{meta['name']}", status=e.status
+                )
                 shutil.rmtree(guest, ignore_errors=True)
                 return
             self.objects.patch_namespaced_custom_object(
-                "kwok.x-k8s.io", "v1alpha1", meta["namespace"], "execs", meta["name"],
-                {"metadata": body["metadata"], "spec": body["spec"]})
+                "kwok.x-k8s.io",
+                "v1alpha1",
+                meta["namespace"],
+                "execs",
+                meta["name"],
+                {"metadata": body["metadata"], "spec": body["spec"]},
+            )
         log("exec_ready", pod=f"{meta['namespace']}/{meta['name']}", guest_root=str(guest))
 
     def package_url(self, pod: dict) -> str | None:
@@ -163,16 +195,22 @@ class Execs:
         listed_at, apps = self._apps.get(app_name, (0.0, []))
         if time.monotonic() - listed_at > APP_CACHE_SECONDS:
             apps = self.objects.list_cluster_custom_object(
-                "kubedirector.hpe.com", "v1beta1", "kubedirectorapps",
-                field_selector=f"metadata.name={app_name}")["items"]
+                "kubedirector.hpe.com",
+                "v1beta1",
+                "kubedirectorapps",
+                field_selector=f"metadata.name={app_name}",
+            )["items"]
             self._apps[app_name] = (time.monotonic(), apps)
         namespace = pod["metadata"]["namespace"]
         apps = sorted(apps, key=lambda a: a["metadata"]["namespace"] != namespace)
         for app in apps[:1]:
             spec = app.get("spec") or {}
             role = next((r for r in spec.get("roles") or [] if r.get("id") == role_id), {})
-            package = role["configPackage"] if "configPackage" in role else spec.get(
-                "defaultConfigPackage")
+            package = (
+                role["configPackage"]
+                if "configPackage" in role
+                else spec.get("defaultConfigPackage")
+            )
             return (package or {}).get("packageURL")
         return None
 
@@ -184,7 +222,7 @@ class Execs:
             return
         if not url or not url.startswith("file://"):
             return
-        target = guest / url[len("file://"):].lstrip("/")
+        target = guest / url[len("file://") :].lstrip("/")
         target.parent.mkdir(parents=True, exist_ok=True)
         script = STAND_IN.encode()
         with tarfile.open(target, "w:gz") as tar:
@@ -198,14 +236,17 @@ class Execs:
         shutil.rmtree(guest, ignore_errors=True)
         try:
             current = self.objects.get_namespaced_custom_object(
-                "kwok.x-k8s.io", "v1alpha1", meta["namespace"], "execs", meta["name"])
+                "kwok.x-k8s.io", "v1alpha1", meta["namespace"], "execs", meta["name"]
+            )
             if current["metadata"].get("annotations", {}).get(POD_UID) == meta["uid"]:
                 self.objects.delete_namespaced_custom_object(
-                    "kwok.x-k8s.io", "v1alpha1", meta["namespace"], "execs", meta["name"])
+                    "kwok.x-k8s.io", "v1alpha1", meta["namespace"], "execs", meta["name"]
+                )
         except ApiException as e:
             if e.status != 404:
-                log("exec_delete_failed", pod=f"{meta['namespace']}/{meta['name']}",
-                    status=e.status)
+                log(
+                    "exec_delete_failed", pod=f"{meta['namespace']}/{meta['name']}", status=e.status
+                )
 
 
 class Provisioner:
@@ -229,8 +270,11 @@ class Provisioner:
 
     def handle_claim(self, kind: str, pvc: dict) -> None:
         spec, meta = pvc["spec"], pvc["metadata"]
-        if kind == "DELETED" or spec.get("volumeName") or pvc.get("status", {}).get(
-                "phase") != "Pending":
+        if (
+            kind == "DELETED"
+            or spec.get("volumeName")
+            or pvc.get("status", {}).get("phase") != "Pending"
+        ):
             return
         sc = self._class(spec.get("storageClassName"))
         node = meta.get("annotations", {}).get(SELECTED_NODE)
@@ -238,9 +282,12 @@ class Provisioner:
             return
         name = f"pvc-{meta['uid']}"
         pv: dict = {
-            "apiVersion": "v1", "kind": "PersistentVolume",
-            "metadata": {"name": name,
-                         "annotations": {"pv.kubernetes.io/provisioned-by": PROVISIONER}},
+            "apiVersion": "v1",
+            "kind": "PersistentVolume",
+            "metadata": {
+                "name": name,
+                "annotations": {"pv.kubernetes.io/provisioned-by": PROVISIONER},
+            },
             "spec": {
                 "capacity": {"storage": spec["resources"]["requests"]["storage"]},
                 "accessModes": spec.get("accessModes") or ["ReadWriteOnce"],
@@ -248,15 +295,31 @@ class Provisioner:
                 "storageClassName": spec["storageClassName"],
                 "persistentVolumeReclaimPolicy": sc["reclaim"],
                 "hostPath": {"path": str(self.volume_root / name)},
-                "claimRef": {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-                             "namespace": meta["namespace"], "name": meta["name"],
-                             "uid": meta["uid"]},
+                "claimRef": {
+                    "apiVersion": "v1",
+                    "kind": "PersistentVolumeClaim",
+                    "namespace": meta["namespace"],
+                    "name": meta["name"],
+                    "uid": meta["uid"],
+                },
             },
         }
         if node:
-            pv["spec"]["nodeAffinity"] = {"required": {"nodeSelectorTerms": [{
-                "matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "In",
-                                      "values": [node]}]}]}}
+            pv["spec"]["nodeAffinity"] = {
+                "required": {
+                    "nodeSelectorTerms": [
+                        {
+                            "matchExpressions": [
+                                {
+                                    "key": "kubernetes.io/hostname",
+                                    "operator": "In",
+                                    "values": [node],
+                                }
+                            ]
+                        }
+                    ]
+                }
+            }
         try:
             self.core.create_persistent_volume(pv)
             log("volume_provisioned", pv=name, claim=f"{meta['namespace']}/{meta['name']}")
@@ -270,8 +333,12 @@ class Provisioner:
         while not stop.wait(every):
             try:
                 claims = self.core.api_client.call_api(
-                    "/api/v1/persistentvolumeclaims", "GET", auth_settings=["BearerToken"],
-                    _preload_content=False, _request_timeout=(10, 30))
+                    "/api/v1/persistentvolumeclaims",
+                    "GET",
+                    auth_settings=["BearerToken"],
+                    _preload_content=False,
+                    _request_timeout=(10, 30),
+                )
                 for pvc in json.loads(claims.data).get("items", []):
                     self.handle_claim("MODIFIED", pvc)
             except Exception as e:
@@ -279,9 +346,12 @@ class Provisioner:
 
     def handle_volume(self, kind: str, pv: dict) -> None:
         meta = pv["metadata"]
-        if (kind == "DELETED" or pv.get("status", {}).get("phase") != "Released"
-                or meta.get("annotations", {}).get("pv.kubernetes.io/provisioned-by")
-                != PROVISIONER or pv["spec"].get("persistentVolumeReclaimPolicy") != "Delete"):
+        if (
+            kind == "DELETED"
+            or pv.get("status", {}).get("phase") != "Released"
+            or meta.get("annotations", {}).get("pv.kubernetes.io/provisioned-by") != PROVISIONER
+            or pv["spec"].get("persistentVolumeReclaimPolicy") != "Delete"
+        ):
             return
         try:
             self.core.delete_persistent_volume(meta["name"])
@@ -302,11 +372,15 @@ def main() -> int:
     execs = Execs(api, args.guest_root)
     prov = Provisioner(api, args.volume_root)
     stop = threading.Event()
-    loops = [("/api/v1/pods", execs.handle),
-             ("/api/v1/persistentvolumeclaims", prov.handle_claim),
-             ("/api/v1/persistentvolumes", prov.handle_volume)]
-    threads = [threading.Thread(target=watch_forever, args=(api, path, fn, stop), daemon=True)
-               for path, fn in loops]
+    loops = [
+        ("/api/v1/pods", execs.handle),
+        ("/api/v1/persistentvolumeclaims", prov.handle_claim),
+        ("/api/v1/persistentvolumes", prov.handle_volume),
+    ]
+    threads = [
+        threading.Thread(target=watch_forever, args=(api, path, fn, stop), daemon=True)
+        for path, fn in loops
+    ]
     threads.append(threading.Thread(target=prov.resync_forever, args=(stop,), daemon=True))
     for t in threads:
         t.start()

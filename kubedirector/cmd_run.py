@@ -55,8 +55,7 @@ def extra_builders(spec: str) -> list[Builder]:
 def run(options: RunOptions) -> int:
     """Run the operator until SIGTERM/SIGINT; the return value is the exit code."""
     configure_logging(options.log_level, options.log_format)
-    api = new_api_client(options.kubeconfig, qps=options.kube_api_qps,
-                         burst=options.kube_api_burst)
+    api = new_api_client(options.kubeconfig, qps=options.kube_api_qps, burst=options.kube_api_burst)
     informers = InformerFactory(api, options.watch_namespaces)
     controllers = build_controllers(api, informers, options)
     for builder in extra_builders(os.environ.get(EXTRA_CONTROLLERS_ENV, "")):
@@ -73,23 +72,35 @@ def run(options: RunOptions) -> int:
     webhook = None
     if options.webhook_address:
         webhook = start_webhook(
-            api, informers, namespace=options.namespace, address=options.webhook_address,
+            api,
+            informers,
+            namespace=options.namespace,
+            address=options.webhook_address,
             cert_secret=options.webhook_cert_secret,
             webhook_config_names=(options.webhook_config_name,),
-            service_name=options.webhook_service, url=options.webhook_url,
-            manage_certs=options.webhook_cert_mode == "self")
-    manager = Manager(api, controllers, leader_election=election,
-                      informers=[*informers.all(), *(webhook.informers if webhook else [])])
-    health = HealthServer(options.metrics_address,
-                          metrics=options.secure_metrics_address is None)
+            service_name=options.webhook_service,
+            url=options.webhook_url,
+            manage_certs=options.webhook_cert_mode == "self",
+        )
+    manager = Manager(
+        api,
+        controllers,
+        leader_election=election,
+        informers=[*informers.all(), *(webhook.informers if webhook else [])],
+    )
+    health = HealthServer(options.metrics_address, metrics=options.secure_metrics_address is None)
     health.add_ready_check("informers", manager.synced)
     if webhook is not None:
         health.add_ready_check("webhook", webhook.ready)
     endpoints: list[HttpEndpoint] = [health]
     if options.secure_metrics_address:
-        endpoints.append(secure_metrics_endpoint(
-            options.secure_metrics_address, CachedReviews(lambda token: review_token(api, token)),
-            serving_context(options.metrics_cert_dir)))
+        endpoints.append(
+            secure_metrics_endpoint(
+                options.secure_metrics_address,
+                CachedReviews(lambda token: review_token(api, token)),
+                serving_context(options.metrics_cert_dir),
+            )
+        )
     if options.debug_address:
         endpoints.append(debug_endpoint(options.debug_address))
     for endpoint in endpoints:

@@ -44,8 +44,12 @@ def _app_name(cluster: dict[str, Any]) -> list[str]:
 def _connections(cluster: dict[str, Any]) -> list[str]:
     """`cluster/<name>`, `configmap/<name>`, `secret/<name>` for each connection."""
     conns = (cluster.get("spec") or {}).get("connections") or {}
-    return [f"{kind[:-1]}/{name}" for kind in ("clusters", "configmaps", "secrets")
-            for name in conns.get(kind) or [] if isinstance(name, str)]
+    return [
+        f"{kind[:-1]}/{name}"
+        for kind in ("clusters", "configmaps", "secrets")
+        for name in conns.get(kind) or []
+        if isinstance(name, str)
+    ]
 
 
 def build_controllers(
@@ -59,12 +63,26 @@ def build_controllers(
     system = informers.covering(options.namespace)
     writer = Writer(api)
     events = EventRecorder(writer)
-    member_setup = MemberSetup(SetupRunner(GuestExecutor(api.configuration), timeouts=(
-        SetupTimeouts(fetch=options.fetch_timeout, configure=options.configure_timeout,
-                      notify=options.notify_timeout))))
-    clusters = ClusterReconciler(informers=informers, system=system, writer=writer,
-                                 events=events, member_setup=member_setup,
-                                 operator_namespace=options.namespace)
+    member_setup = MemberSetup(
+        SetupRunner(
+            GuestExecutor(api.configuration),
+            timeouts=(
+                SetupTimeouts(
+                    fetch=options.fetch_timeout,
+                    configure=options.configure_timeout,
+                    notify=options.notify_timeout,
+                )
+            ),
+        )
+    )
+    clusters = ClusterReconciler(
+        informers=informers,
+        system=system,
+        writer=writer,
+        events=events,
+        member_setup=member_setup,
+        operator_namespace=options.namespace,
+    )
     cluster_ctl = Controller("kubedirectorcluster", clusters, workers=options.workers)
     for kind in OWNED_KINDS:
         for informer in informers.informers(kind, OWNED_SELECTOR):
@@ -73,10 +91,12 @@ def build_controllers(
     def connected_to(kind: str) -> Callable[[dict[str, Any]], list[str]]:
         def mapper(obj: dict[str, Any]) -> list[str]:
             meta = obj["metadata"]
-            return [f"{c['metadata']['namespace']}/{c['metadata']['name']}"
-                    for c in informers.by_index(CLUSTERS, CONNECTIONS_INDEX,
-                                                f"{kind}/{meta['name']}")
-                    if c["metadata"]["namespace"] == meta["namespace"]]
+            return [
+                f"{c['metadata']['namespace']}/{c['metadata']['name']}"
+                for c in informers.by_index(CLUSTERS, CONNECTIONS_INDEX, f"{kind}/{meta['name']}")
+                if c["metadata"]["namespace"] == meta["namespace"]
+            ]
+
         return mapper
 
     for informer in informers.informers(CLUSTERS):
@@ -96,18 +116,22 @@ def build_controllers(
 
     def clusters_using(app: dict[str, Any]) -> list[str]:
         meta = app["metadata"]
-        return [f"{c['metadata']['namespace']}/{c['metadata']['name']}"
-                for c in informers.by_index(CLUSTERS, APP_INDEX, meta["name"])
-                if meta["namespace"] in (c["metadata"]["namespace"], options.namespace)]
+        return [
+            f"{c['metadata']['namespace']}/{c['metadata']['name']}"
+            for c in informers.by_index(CLUSTERS, APP_INDEX, meta["name"])
+            if meta["namespace"] in (c["metadata"]["namespace"], options.namespace)
+        ]
 
     for factory in {id(informers): informers, id(system): system}.values():
         for informer in factory.informers(APPS):
             cluster_ctl.watch(informer, clusters_using)
-    CLUSTER_STATES.watch(lambda: [c for i in informers.informers(CLUSTERS)
-                                   for c in i.store.list()])
-    config_ctl = Controller("kubedirectorconfig",
-                            ConfigReconciler(informers=system, writer=writer, events=events,
-                                             operator_namespace=options.namespace))
+    CLUSTER_STATES.watch(lambda: [c for i in informers.informers(CLUSTERS) for c in i.store.list()])
+    config_ctl = Controller(
+        "kubedirectorconfig",
+        ConfigReconciler(
+            informers=system, writer=writer, events=events, operator_namespace=options.namespace
+        ),
+    )
     for informer in system.informers(CONFIGS):
         config_ctl.watch(informer, own_key)
     return [cluster_ctl, config_ctl]

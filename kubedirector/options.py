@@ -346,32 +346,55 @@ def add_webhook_arguments(parser: argparse.ArgumentParser) -> None:
     """The admission webhook's flags (docs/admission.md)."""
     in_pod = in_cluster()
     add = parser.add_argument
-    add("--webhook-address", type=_optional_address, metavar="HOST:PORT",
+    add(
+        "--webhook-address",
+        type=_optional_address,
+        metavar="HOST:PORT",
         default=_env("KD_WEBHOOK_ADDRESS", ":9443" if in_pod else ""),
         help="host:port serving the admission webhook over HTTPS; default :9443 in a "
-        "cluster, off elsewhere [KD_WEBHOOK_ADDRESS]")
-    add("--no-webhook", action="store_true",
-        help="serve no admission webhook, even in a cluster")
-    add("--webhook-url", type=_webhook_url, metavar="URL", default=_env("KD_WEBHOOK_URL"),
+        "cluster, off elsewhere [KD_WEBHOOK_ADDRESS]",
+    )
+    add("--no-webhook", action="store_true", help="serve no admission webhook, even in a cluster")
+    add(
+        "--webhook-url",
+        type=_webhook_url,
+        metavar="URL",
+        default=_env("KD_WEBHOOK_URL"),
         help="the base URL the API server calls when the webhook configuration uses a URL "
         "(the local overlay: https://127.0.0.1:9443); its host joins the certificate "
-        "[KD_WEBHOOK_URL]")
-    add("--webhook-cert-secret", type=_object_name, metavar="NAME",
+        "[KD_WEBHOOK_URL]",
+    )
+    add(
+        "--webhook-cert-secret",
+        type=_object_name,
+        metavar="NAME",
         default=_env("KD_WEBHOOK_CERT_SECRET", "kubedirector-webhook-cert"),
         help="Secret (in --namespace) keeping the serving certificate and its CA "
-        "[KD_WEBHOOK_CERT_SECRET]")
-    add("--webhook-config-name", type=_object_name, metavar="NAME",
+        "[KD_WEBHOOK_CERT_SECRET]",
+    )
+    add(
+        "--webhook-config-name",
+        type=_object_name,
+        metavar="NAME",
         default=_env("KD_WEBHOOK_CONFIG_NAME", "kubedirector-webhook"),
         help="name of the Validating/MutatingWebhookConfiguration whose caBundle is kept "
-        "current [KD_WEBHOOK_CONFIG_NAME]")
-    add("--webhook-service", type=_object_name, metavar="NAME",
+        "current [KD_WEBHOOK_CONFIG_NAME]",
+    )
+    add(
+        "--webhook-service",
+        type=_object_name,
+        metavar="NAME",
         default=_env("KD_WEBHOOK_SERVICE", "kubedirector-webhook"),
-        help="the webhook's Service (its DNS names go into the certificate) "
-        "[KD_WEBHOOK_SERVICE]")
-    add("--webhook-cert-mode", type=_choice(("self", "external")), metavar="MODE",
+        help="the webhook's Service (its DNS names go into the certificate) [KD_WEBHOOK_SERVICE]",
+    )
+    add(
+        "--webhook-cert-mode",
+        type=_choice(("self", "external")),
+        metavar="MODE",
         default=_env("KD_WEBHOOK_CERT_MODE", "self"),
         help="self: the operator issues, rotates and publishes its certificate; external: "
-        "another issuer (cert-manager) fills the Secret and caBundle [KD_WEBHOOK_CERT_MODE]")
+        "another issuer (cert-manager) fills the Secret and caBundle [KD_WEBHOOK_CERT_MODE]",
+    )
 
 
 def run_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> RunOptions:
@@ -412,7 +435,8 @@ def run_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Ru
         retry_period=args.retry_period,
         log_format=args.log_format,
         log_level=args.log_level,
-        webhook_address=None if args.no_webhook or not args.webhook_address
+        webhook_address=None
+        if args.no_webhook or not args.webhook_address
         else args.webhook_address,
         webhook_url=args.webhook_url,
         webhook_cert_secret=args.webhook_cert_secret,

@@ -69,14 +69,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         config.stash[_LEFT_OUT] = len(left_out)
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int,
-                            config: pytest.Config) -> None:
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config
+) -> None:
     left_out = config.stash.get(_LEFT_OUT, None)
     if left_out is not None:
         terminalreporter.write_line(
             f"real node: {left_out} test(s) NOT RUN because {NO_REAL_NODE} is set "
             "(the in-cluster path: image, Deployment, token, webhook Service, failover)",
-            yellow=True, bold=True)
+            yellow=True,
+            bold=True,
+        )
 
 
 @dataclass(frozen=True)
@@ -115,14 +118,34 @@ def local_cluster() -> LocalCluster:
             Path(info["kubeconfig"]), Path(info["bin_dir"]), Path(info["state_dir"])
         )
     subprocess.run(
-        [str(cluster.kubectl_path), "--kubeconfig", str(cluster.kubeconfig), "apply",
-         "--server-side", "--force-conflicts", "-f", str(REPO / "manifests" / "crds")],
-        check=True, stdout=subprocess.DEVNULL, timeout=120,
+        [
+            str(cluster.kubectl_path),
+            "--kubeconfig",
+            str(cluster.kubeconfig),
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "-f",
+            str(REPO / "manifests" / "crds"),
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        timeout=120,
     )
     subprocess.run(
-        [str(cluster.kubectl_path), "--kubeconfig", str(cluster.kubeconfig), "wait",
-         "--for=condition=Established", "--timeout=60s", "-f", str(REPO / "manifests" / "crds")],
-        check=True, stdout=subprocess.DEVNULL, timeout=90,
+        [
+            str(cluster.kubectl_path),
+            "--kubeconfig",
+            str(cluster.kubeconfig),
+            "wait",
+            "--for=condition=Established",
+            "--timeout=60s",
+            "-f",
+            str(REPO / "manifests" / "crds"),
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        timeout=90,
     )
     return cluster
 
@@ -133,8 +156,10 @@ def real_node(local_cluster: LocalCluster) -> Iterator[str]:
     from another local cluster).  Fails the test if it cannot start: no silent skip.
     Stopped at the end of the session, so the kernel settings it changes are restored."""
     if local_cluster.state_dir is None:
-        raise AssertionError("the real node needs the suite's own local cluster; unset "
-                             f"KD_TEST_KUBECONFIG, or set {NO_REAL_NODE}=1 to leave it out")
+        raise AssertionError(
+            "the real node needs the suite's own local cluster; unset "
+            f"KD_TEST_KUBECONFIG, or set {NO_REAL_NODE}=1 to leave it out"
+        )
     yield _localcluster("up", "--real-node")["real_node"]
     _localcluster("stop-real-node")
 
@@ -146,12 +171,16 @@ Kubectl = Callable[..., subprocess.CompletedProcess]
 def kubectl(local_cluster: LocalCluster) -> Kubectl:
     """Run kubectl against the test cluster; `check=False` to inspect failures."""
 
-    def run(*args: str, input: str | None = None, check: bool = True,
-            timeout: float = 120) -> subprocess.CompletedProcess:
+    def run(
+        *args: str, input: str | None = None, check: bool = True, timeout: float = 120
+    ) -> subprocess.CompletedProcess:
         proc = subprocess.run(
-            [str(local_cluster.kubectl_path), "--kubeconfig", str(local_cluster.kubeconfig),
-             *args],
-            input=input, capture_output=True, text=True, timeout=timeout, check=False,
+            [str(local_cluster.kubectl_path), "--kubeconfig", str(local_cluster.kubeconfig), *args],
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
         )
         if check and proc.returncode != 0:
             raise AssertionError(

@@ -45,11 +45,14 @@ class ClusterStateCollector(Collector):
             own: Counter[str] = Counter()
             status = cluster.get("status") or {}
             clusters[status.get("state") or "new"] += 1
-            true = {c.get("type") for c in status.get("conditions") or []
-                    if c.get("status") == "True"}
+            true = {
+                c.get("type") for c in status.get("conditions") or [] if c.get("status") == "True"
+            }
             for kind in CONDITION_TYPES:
-                conditions.add_metric([meta.get("namespace", ""), meta.get("name", ""), kind],
-                                      1.0 if kind in true else 0.0)
+                conditions.add_metric(
+                    [meta.get("namespace", ""), meta.get("name", ""), kind],
+                    1.0 if kind in true else 0.0,
+                )
             for role in status.get("roles") or []:
                 for member in role.get("members") or []:
                     own[member.get("state") or "unknown"] += 1
@@ -58,12 +61,14 @@ class ClusterStateCollector(Collector):
                 per_cluster.add_metric(
                     [meta.get("namespace", ""), meta.get("name", ""), state], count
                 )
-        by_cluster = GaugeMetricFamily("kubedirector_clusters", "KubeDirectorClusters by state",
-                                       labels=["state"])
+        by_cluster = GaugeMetricFamily(
+            "kubedirector_clusters", "KubeDirectorClusters by state", labels=["state"]
+        )
         for state, count in sorted(clusters.items()):
             by_cluster.add_metric([state], count)
-        by_member = GaugeMetricFamily("kubedirector_members",
-                                      "KubeDirectorCluster members by state", labels=["state"])
+        by_member = GaugeMetricFamily(
+            "kubedirector_members", "KubeDirectorCluster members by state", labels=["state"]
+        )
         for state, count in sorted(members.items()):
             by_member.add_metric([state], count)
         yield by_cluster

@@ -45,7 +45,6 @@ NOTIFY_RETRY_MAX = 300.0
 NOTIFY_LIMIT = 5
 
 
-
 @dataclass(frozen=True)
 class SetupTimeouts:
     """How long each guest phase may take, in seconds."""
@@ -78,15 +77,17 @@ class SetupSpec:
 
 
 def _now(clock: Callable[[], float]) -> str:
-    return datetime.datetime.fromtimestamp(clock(), datetime.UTC).strftime(
-        "%Y-%m-%dT%H:%M:%SZ")
+    return datetime.datetime.fromtimestamp(clock(), datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _seconds(stamp: str | None) -> float | None:
     if not stamp:
         return None
-    return datetime.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(
-        tzinfo=datetime.UTC).timestamp()
+    return (
+        datetime.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ")
+        .replace(tzinfo=datetime.UTC)
+        .timestamp()
+    )
 
 
 def _setup(member: MemberStatus, progress: SetupProgress) -> MemberStatus:
@@ -101,8 +102,12 @@ def _exec_retry(failures: int) -> float:
 class SetupRunner:
     """Runs the setup steps of api.md section 4 through a GuestExecutor."""
 
-    def __init__(self, executor: GuestExecutor, clock: Callable[[], float] = time.time,
-                 timeouts: SetupTimeouts | None = None) -> None:
+    def __init__(
+        self,
+        executor: GuestExecutor,
+        clock: Callable[[], float] = time.time,
+        timeouts: SetupTimeouts | None = None,
+    ) -> None:
         self.executor = executor
         self.clock = clock
         self.timeouts = timeouts or SetupTimeouts()
@@ -116,34 +121,44 @@ class SetupRunner:
             return self._start(member, spec, run_id)
         return self._poll(member, spec, run_id)
 
-    def _exec_failed(self, member: MemberStatus, what: str,
-                     error: ExecError) -> tuple[MemberStatus, float]:
+    def _exec_failed(
+        self, member: MemberStatus, what: str, error: ExecError
+    ) -> tuple[MemberStatus, float]:
         """An exec that brought no exit code: try again later, counting the failures."""
         failures = member.state_detail.setup.exec_failures + 1
         message = f"{what}: {error}"
         log.warning("setup_exec_failed", member=member.pod, failures=failures, error=str(error))
         progress = replace(
-            member.state_detail.setup, exec_failures=failures, last_exec_error=message)
+            member.state_detail.setup, exec_failures=failures, last_exec_error=message
+        )
         member = _setup(member, progress)
         detail = replace(member.state_detail, config_error_detail=message)
         return replace(member, state_detail=detail), _exec_retry(failures)
 
-    def _start(self, member: MemberStatus, spec: SetupSpec,
-               run_id: str) -> tuple[MemberStatus, float | None]:
+    def _start(
+        self, member: MemberStatus, spec: SetupSpec, run_id: str
+    ) -> tuple[MemberStatus, float | None]:
         fetch = self.timeouts.fetch
-        script = scripts.start_configure(configmeta=spec.configmeta,
-                                         package_url=spec.package_url, run_id=run_id,
-                                         injections=spec.injections,
-                                         keep_configured=spec.keep_configured,
-                                         configure=spec.configure,
-                                         wait_for_journald=spec.wait_for_journald,
-                                         fetch_timeout=fetch,
-                                         configcli=spec.configcli)
+        script = scripts.start_configure(
+            configmeta=spec.configmeta,
+            package_url=spec.package_url,
+            run_id=run_id,
+            injections=spec.injections,
+            keep_configured=spec.keep_configured,
+            configure=spec.configure,
+            wait_for_journald=spec.wait_for_journald,
+            fetch_timeout=fetch,
+            configcli=spec.configcli,
+        )
         try:
             # Long enough for every fetch (each curl has its own --max-time): an exec
             # given up on early would leave its fetch running beside the next attempt's.
-            result = self.executor.run(spec.namespace, member.pod, script,
-                                       timeout=fetch * (1 + len(spec.injections)) + START_MARGIN)
+            result = self.executor.run(
+                spec.namespace,
+                member.pod,
+                script,
+                timeout=fetch * (1 + len(spec.injections)) + START_MARGIN,
+            )
         except ExecError as e:
             return self._exec_failed(member, "waiting to start app setup", e)
         if spec.wait_for_journald and result.exit_code == scripts.NOT_READY_EXIT:
@@ -153,41 +168,64 @@ class SetupRunner:
             SETUP_RUNS.labels(result="success").inc()
             log.info("setup_configured", member=member.pod, configure_event=False)
             return self._configured(
-                _setup(member, replace(member.state_detail.setup, exec_failures=0,
-                                       last_exec_error=None)), spec,
-                scripts.ConfigureResult(running=False, exit_code=0)), None
+                _setup(
+                    member,
+                    replace(member.state_detail.setup, exec_failures=0, last_exec_error=None),
+                ),
+                spec,
+                scripts.ConfigureResult(running=False, exit_code=0),
+            ), None
         if result.exit_code != 0:
             SETUP_RUNS.labels(result="error").inc()
             return self._config_error(
-                _setup(member, replace(member.state_detail.setup, exec_failures=0,
-                                       last_exec_error=None)), spec,
+                _setup(
+                    member,
+                    replace(member.state_detail.setup, exec_failures=0, last_exec_error=None),
+                ),
+                spec,
                 f"app setup could not start (exit status {result.exit_code}): "
-                f"{result.stderr.strip()[-spec.max_log_size:]}",
-                stdout=result.stdout, stderr=result.stderr), None
-        member = _setup(member, replace(member.state_detail.setup, run_id=run_id,
-                                        started_at=_now(self.clock), exec_failures=0,
-                                        last_exec_error=None))
-        member = replace(member, state_detail=replace(member.state_detail,
-                                                      config_error_detail=None))
+                f"{result.stderr.strip()[-spec.max_log_size :]}",
+                stdout=result.stdout,
+                stderr=result.stderr,
+            ), None
+        member = _setup(
+            member,
+            replace(
+                member.state_detail.setup,
+                run_id=run_id,
+                started_at=_now(self.clock),
+                exec_failures=0,
+                last_exec_error=None,
+            ),
+        )
+        member = replace(
+            member, state_detail=replace(member.state_detail, config_error_detail=None)
+        )
         log.info("setup_started", member=member.pod, run_id=run_id)
         return member, POLL_INTERVAL
 
-    def _poll(self, member: MemberStatus, spec: SetupSpec,
-              run_id: str) -> tuple[MemberStatus, float | None]:
+    def _poll(
+        self, member: MemberStatus, spec: SetupSpec, run_id: str
+    ) -> tuple[MemberStatus, float | None]:
         try:
-            result = self.executor.run(spec.namespace, member.pod, scripts.poll_configure(
-                run_id=run_id, max_chars=spec.max_log_size))
+            result = self.executor.run(
+                spec.namespace,
+                member.pod,
+                scripts.poll_configure(run_id=run_id, max_chars=spec.max_log_size),
+            )
         except ExecError as e:
             return self._exec_failed(member, "cannot poll app setup", e)
-        member = _setup(member, replace(member.state_detail.setup, exec_failures=0,
-                                        last_exec_error=None))
+        member = _setup(
+            member, replace(member.state_detail.setup, exec_failures=0, last_exec_error=None)
+        )
         polled = scripts.parse_poll(result.stdout)
         started = _seconds(member.state_detail.setup.started_at) or self.clock()
         running_for = self.clock() - started
         if polled.running and running_for < self.timeouts.configure:
-            detail = replace(member.state_detail,
-                             config_error_detail=f"app setup (--configure) running for "
-                             f"{int(running_for)}s")
+            detail = replace(
+                member.state_detail,
+                config_error_detail=f"app setup (--configure) running for {int(running_for)}s",
+            )
             return replace(member, state_detail=detail), POLL_INTERVAL
         SETUP_DURATION.observe(max(0.0, running_for))
         if polled.running:
@@ -198,24 +236,33 @@ class SetupRunner:
             return self._configured(member, spec, polled), None
         SETUP_RUNS.labels(result="error").inc()
         return self._config_error(
-            member, spec, f"app setup (--configure) exited with status {polled.exit_code}",
-            stdout=polled.stdout, stderr=polled.stderr), None
+            member,
+            spec,
+            f"app setup (--configure) exited with status {polled.exit_code}",
+            stdout=polled.stdout,
+            stderr=polled.stderr,
+        ), None
 
     @staticmethod
-    def _configured(member: MemberStatus, spec: SetupSpec,
-                    polled: scripts.ConfigureResult) -> MemberStatus:
+    def _configured(
+        member: MemberStatus, spec: SetupSpec, polled: scripts.ConfigureResult
+    ) -> MemberStatus:
         detail = replace(
-            member.state_detail, config_error_detail=None,
+            member.state_detail,
+            config_error_detail=None,
             last_configured_container=member.state_detail.configuring_container,
-            start_script_stdout_message=polled.stdout[-spec.max_log_size:] or None,
-            start_script_stderr_message=polled.stderr[-spec.max_log_size:] or None,
+            start_script_stdout_message=polled.stdout[-spec.max_log_size :] or None,
+            start_script_stderr_message=polled.stderr[-spec.max_log_size :] or None,
             last_setup_generation=spec.generation,
-            setup=replace(member.state_detail.setup, attempt=0, retry_at=None,
-                          error_generation=None))
+            setup=replace(
+                member.state_detail.setup, attempt=0, retry_at=None, error_generation=None
+            ),
+        )
         return replace(member, state=MemberState.CONFIGURED, state_detail=detail)
 
-    def _journald_not_up(self, member: MemberStatus,
-                         spec: SetupSpec) -> tuple[MemberStatus, float | None]:
+    def _journald_not_up(
+        self, member: MemberStatus, spec: SetupSpec
+    ) -> tuple[MemberStatus, float | None]:
         """systemd-journald is not up yet: look again shortly, as the original did,
         but only until the journald timeout (from the first look) has passed."""
         since = _seconds(member.state_detail.setup.started_at)
@@ -223,20 +270,26 @@ class SetupRunner:
             member = _setup(member, replace(member.state_detail.setup, started_at=_now(self.clock)))
             since = self.clock()
         waited = self.clock() - since
-        member = _setup(member, replace(member.state_detail.setup, exec_failures=0,
-                                        last_exec_error=None))
+        member = _setup(
+            member, replace(member.state_detail.setup, exec_failures=0, last_exec_error=None)
+        )
         if waited >= self.timeouts.journald:
             SETUP_RUNS.labels(result="error").inc()
             return self._config_error(
-                member, spec, f"systemd-journald did not come up within "
+                member,
+                spec,
+                f"systemd-journald did not come up within "
                 f"{self.timeouts.journald:.0f}s (systemctl status systemd-journald)",
-                stdout="", stderr=""), None
-        detail = replace(member.state_detail, config_error_detail=(
-            f"waiting for systemd-journald before app setup ({int(waited)}s)"))
+                stdout="",
+                stderr="",
+            ), None
+        detail = replace(
+            member.state_detail,
+            config_error_detail=(f"waiting for systemd-journald before app setup ({int(waited)}s)"),
+        )
         return replace(member, state_detail=detail), POLL_INTERVAL
 
-    def _overran(self, member: MemberStatus,
-                 spec: SetupSpec) -> tuple[MemberStatus, float | None]:
+    def _overran(self, member: MemberStatus, spec: SetupSpec) -> tuple[MemberStatus, float | None]:
         """`--configure` ran past its deadline: stop it, then it is a config error."""
         try:
             self.executor.run(spec.namespace, member.pod, scripts.stop_configure())
@@ -244,22 +297,32 @@ class SetupRunner:
             return self._exec_failed(member, "cannot stop the overrunning app setup", e)
         SETUP_RUNS.labels(result="error").inc()
         return self._config_error(
-            member, spec, f"app setup (--configure) did not finish within "
-            f"{self.timeouts.configure:.0f}s and was stopped", stdout="", stderr=""), None
+            member,
+            spec,
+            f"app setup (--configure) did not finish within "
+            f"{self.timeouts.configure:.0f}s and was stopped",
+            stdout="",
+            stderr="",
+        ), None
 
-    def _config_error(self, member: MemberStatus, spec: SetupSpec, message: str, *,
-                      stdout: str, stderr: str) -> MemberStatus:
+    def _config_error(
+        self, member: MemberStatus, spec: SetupSpec, message: str, *, stdout: str, stderr: str
+    ) -> MemberStatus:
         attempt = member.state_detail.setup.attempt
         retry_at = None
         if attempt < RETRY_LIMIT:
-            delay = min(RETRY_MAX, RETRY_BASE * 2 ** attempt)
+            delay = min(RETRY_MAX, RETRY_BASE * 2**attempt)
             retry_at = _now(lambda: self.clock() + delay)
-        member = _setup(member, replace(member.state_detail.setup, retry_at=retry_at,
-                                        error_generation=spec.generation))
+        member = _setup(
+            member,
+            replace(member.state_detail.setup, retry_at=retry_at, error_generation=spec.generation),
+        )
         detail = replace(
-            member.state_detail, config_error_detail=message,
-            start_script_stdout_message=stdout[-spec.max_log_size:] or None,
-            start_script_stderr_message=stderr[-spec.max_log_size:] or None)
+            member.state_detail,
+            config_error_detail=message,
+            start_script_stdout_message=stdout[-spec.max_log_size :] or None,
+            start_script_stderr_message=stderr[-spec.max_log_size :] or None,
+        )
         log.warning("setup_config_error", member=member.pod, message=message)
         return replace(member, state=MemberState.CONFIG_ERROR, state_detail=detail)
 
@@ -278,13 +341,22 @@ class SetupRunner:
     def retried(member: MemberStatus) -> MemberStatus:
         """The member sent back to `creating` for its next setup attempt."""
         progress = member.state_detail.setup
-        member = _setup(member, replace(progress, attempt=progress.attempt + 1, retry_at=None,
-                                        error_generation=None, started_at=None))
+        member = _setup(
+            member,
+            replace(
+                progress,
+                attempt=progress.attempt + 1,
+                retry_at=None,
+                error_generation=None,
+                started_at=None,
+            ),
+        )
         detail = replace(member.state_detail, config_error_detail=None)
         return replace(member, state=MemberState.CREATING, state_detail=detail)
 
-    def notify(self, member: MemberStatus, *, namespace: str,
-               configmeta: str) -> tuple[MemberStatus, float | None, str | None]:
+    def notify(
+        self, member: MemberStatus, *, namespace: str, configmeta: str
+    ) -> tuple[MemberStatus, float | None, str | None]:
         """Run the member's first pending notification: (member, requeue after, error)."""
         detail = member.state_detail
         args = detail.pending_notify_cmds[0]
@@ -294,24 +366,36 @@ class SetupRunner:
             failures = 0  # the count of a command given up on (kept for Degraded)
         timeout = self.timeouts.notify
         try:
-            result = self.executor.run(namespace, member.pod, scripts.notify(
-                configmeta=configmeta, arguments=args, timeout=timeout), timeout=timeout + 10)
-            error = None if result.exit_code == 0 else (
-                f"{what} exited with status {result.exit_code}: "
-                f"{result.stderr.strip()[-256:]}")
+            result = self.executor.run(
+                namespace,
+                member.pod,
+                scripts.notify(configmeta=configmeta, arguments=args, timeout=timeout),
+                timeout=timeout + 10,
+            )
+            error = (
+                None
+                if result.exit_code == 0
+                else (
+                    f"{what} exited with status {result.exit_code}: {result.stderr.strip()[-256:]}"
+                )
+            )
         except ExecError as e:
             error = f"{what}: {e}"
         if error is None:
-            detail = replace(detail, pending_notify_cmds=detail.pending_notify_cmds[1:],
-                             notify=replace(detail.notify, failures=0, last_error=None))
+            detail = replace(
+                detail,
+                pending_notify_cmds=detail.pending_notify_cmds[1:],
+                notify=replace(detail.notify, failures=0, last_error=None),
+            )
             return replace(member, state_detail=detail), None, None
         failures += 1
         if failures >= NOTIFY_LIMIT:
-            detail = replace(detail, pending_notify_cmds=detail.pending_notify_cmds[1:],
-                             notify=replace(detail.notify, failures=failures,
-                                            last_error=f"gave up: {error}"))
+            detail = replace(
+                detail,
+                pending_notify_cmds=detail.pending_notify_cmds[1:],
+                notify=replace(detail.notify, failures=failures, last_error=f"gave up: {error}"),
+            )
             return replace(member, state_detail=detail), None, error
-        detail = replace(detail, notify=replace(detail.notify, failures=failures,
-                                                last_error=error))
+        detail = replace(detail, notify=replace(detail.notify, failures=failures, last_error=error))
         delay = min(NOTIFY_RETRY_MAX, NOTIFY_RETRY_BASE * 2 ** (failures - 1))
         return replace(member, state_detail=detail), delay, error

@@ -77,8 +77,9 @@ def _heredoc(path: str, content: str) -> str:
     marker = "KD_EOF_7f3a"
     while marker in content:
         marker += "_"
-    return (f'mkdir -p "$(dirname "$R{path}")"\n'
-            f"cat > \"$R{path}\" <<'{marker}'\n{content}\n{marker}\n")
+    return (
+        f'mkdir -p "$(dirname "$R{path}")"\ncat > "$R{path}" <<\'{marker}\'\n{content}\n{marker}\n'
+    )
 
 
 def _injection(inj: FileInjection, index: int, fetch_timeout: float) -> str:
@@ -86,13 +87,16 @@ def _injection(inj: FileInjection, index: int, fetch_timeout: float) -> str:
     name = inj.src_url.rstrip("/").rsplit("/", 1)[-1] or f"injected-{index}"
     target = f"{dest}/{name}"
     if inj.src_url.startswith("file://"):  # a file in the image, like a file:// package
-        fetch = f"cp {_guest(inj.src_url[len('file://'):])} {_guest(target)}"
+        fetch = f"cp {_guest(inj.src_url[len('file://') :])} {_guest(target)}"
     else:
-        fetch = (f"curl -fsSL --max-time {fetch_timeout:g} -o {_guest(target)} "
-                 f"{shlex.quote(inj.src_url)}")
-    lines = [f"mkdir -p {_guest(dest)}",
-             f"{fetch} || " + _fail(f"file injection {index}: could not fetch {inj.src_url}",
-                                    96)]
+        fetch = (
+            f"curl -fsSL --max-time {fetch_timeout:g} -o {_guest(target)} "
+            f"{shlex.quote(inj.src_url)}"
+        )
+    lines = [
+        f"mkdir -p {_guest(dest)}",
+        f"{fetch} || " + _fail(f"file injection {index}: could not fetch {inj.src_url}", 96),
+    ]
     if inj.file_mode:
         lines.append(f"chmod {shlex.quote(inj.file_mode)} {_guest(target)}")
     if inj.file_owner:
@@ -104,12 +108,17 @@ def _injection(inj: FileInjection, index: int, fetch_timeout: float) -> str:
 def _fetch(package_url: str, fetch_timeout: float) -> str:
     quoted = shlex.quote(package_url)
     if package_url.startswith("file://"):
-        src = package_url[len("file://"):]
-        return (f'cp {_guest(src)} "$R{PACKAGE_FILE}" 2>/dev/null || '
-                + _fail(f"setup package {package_url}: no such file in the container", 95)
-                + "\n")
-    return (f'curl -fsSL --max-time {fetch_timeout:g} -o "$R{PACKAGE_FILE}" {quoted} || '
-            + _fail(f"setup package {package_url}: could not be fetched", 95) + "\n")
+        src = package_url[len("file://") :]
+        return (
+            f'cp {_guest(src)} "$R{PACKAGE_FILE}" 2>/dev/null || '
+            + _fail(f"setup package {package_url}: no such file in the container", 95)
+            + "\n"
+        )
+    return (
+        f'curl -fsSL --max-time {fetch_timeout:g} -o "$R{PACKAGE_FILE}" {quoted} || '
+        + _fail(f"setup package {package_url}: could not be fetched", 95)
+        + "\n"
+    )
 
 
 # configure.status as `S`, its run id as `ID` and exit code as `CODE` (split at the
@@ -188,61 +197,84 @@ def start_configure(
     ]
     if not configure:
         return "set -u\n" + _PRELUDE + _group("".join([*parts, "exit 0\n"]))
-    return "set -u\n" + _PRELUDE + _group("".join([
-        *parts,
-        f'cd "$R{GUESTCONFIG}"\n',
-        # The marker first: from here on, this run counts as started.
-        _set_status(run_id + "=") + " || " + _fail("cannot write configure.status", 91) + "\n",
-        # Its own process group (setsid, where the image has it), so a run that
-        # outlives its deadline can be stopped whole.
-        'S=""; if command -v setsid >/dev/null 2>&1; then S=setsid; fi\n',
-        f'nohup $S bash -c \'"$0" --configure >"$1" 2>"$2"; printf %s "$?" >>"$3"\' '
-        f'"$SS" "$R{STDOUT_FILE}" "$R{STDERR_FILE}" "$R{STATUS_FILE}" '
-        "</dev/null >/dev/null 2>&1 &\n",
-        f'echo $! >"$R{PID_FILE}"\n',
-        "exit 0\n",
-    ]))
+    return (
+        "set -u\n"
+        + _PRELUDE
+        + _group(
+            "".join(
+                [
+                    *parts,
+                    f'cd "$R{GUESTCONFIG}"\n',
+                    # The marker first: from here on, this run counts as started.
+                    _set_status(run_id + "=")
+                    + " || "
+                    + _fail("cannot write configure.status", 91)
+                    + "\n",
+                    # Its own process group (setsid, where the image has it), so a run that
+                    # outlives its deadline can be stopped whole.
+                    'S=""; if command -v setsid >/dev/null 2>&1; then S=setsid; fi\n',
+                    f'nohup $S bash -c \'"$0" --configure >"$1" 2>"$2"; printf %s "$?" >>"$3"\' '
+                    f'"$SS" "$R{STDOUT_FILE}" "$R{STDERR_FILE}" "$R{STATUS_FILE}" '
+                    "</dev/null >/dev/null 2>&1 &\n",
+                    f'echo $! >"$R{PID_FILE}"\n',
+                    "exit 0\n",
+                ]
+            )
+        )
+    )
 
 
 def stop_configure() -> str:
     """Stop the latest configure run (its process group where it has one): one that
     overran its deadline must not run beside the next attempt."""
-    return "".join([
-        _PRELUDE,
-        f'pid="$(cat "$R{PID_FILE}" 2>/dev/null)"\n',
-        'if [ -n "$pid" ]; then kill -TERM -- "-$pid" 2>/dev/null || '
-        'kill -TERM "$pid" 2>/dev/null; fi\n',
-        "exit 0\n",
-    ])
+    return "".join(
+        [
+            _PRELUDE,
+            f'pid="$(cat "$R{PID_FILE}" 2>/dev/null)"\n',
+            'if [ -n "$pid" ]; then kill -TERM -- "-$pid" 2>/dev/null || '
+            'kill -TERM "$pid" 2>/dev/null; fi\n',
+            "exit 0\n",
+        ]
+    )
 
 
 def poll_configure(*, run_id: str, max_chars: int) -> str:
     """Print whether the run finished and, if so, its exit code and output tails."""
-    return "".join([
-        _PRELUDE,
-        _READ_STATUS,
-        f'if [ "$ID" != {shlex.quote(run_id)} ] || [ -z "$CODE" ]; then '
-        f"echo {MARK_RUNNING}; exit 0; fi\n",
-        f'echo "{MARK_DONE} $CODE"\n',
-        f'echo {MARK_STDOUT}; tail -c {max_chars} "$R{STDOUT_FILE}" 2>/dev/null; echo\n',
-        f'echo {MARK_STDERR}; tail -c {max_chars} "$R{STDERR_FILE}" 2>/dev/null; echo\n',
-        "exit 0\n",
-    ])
+    return "".join(
+        [
+            _PRELUDE,
+            _READ_STATUS,
+            f'if [ "$ID" != {shlex.quote(run_id)} ] || [ -z "$CODE" ]; then '
+            f"echo {MARK_RUNNING}; exit 0; fi\n",
+            f'echo "{MARK_DONE} $CODE"\n',
+            f'echo {MARK_STDOUT}; tail -c {max_chars} "$R{STDOUT_FILE}" 2>/dev/null; echo\n',
+            f'echo {MARK_STDERR}; tail -c {max_chars} "$R{STDERR_FILE}" 2>/dev/null; echo\n',
+            "exit 0\n",
+        ]
+    )
 
 
-def notify(*, configmeta: str, arguments: Sequence[str],
-           timeout: float = NOTIFY_TIMEOUT) -> str:
+def notify(*, configmeta: str, arguments: Sequence[str], timeout: float = NOTIFY_TIMEOUT) -> str:
     """Refresh configmeta, then run the startscript with `arguments` (addnodes, ...),
     stopped after `timeout` seconds; with no arguments only configmeta is refreshed."""
     if not arguments:
         return "set -u\n" + _PRELUDE + _group(_heredoc(CONFIGMETA, configmeta) + "exit 0\n")
     args = " ".join(shlex.quote(a) for a in arguments)
-    return "set -u\n" + _PRELUDE + _group("".join([
-        _heredoc(CONFIGMETA, configmeta), _FIND_STARTSCRIPT,
-        f'cd "$R{GUESTCONFIG}"\n',
-        f'timeout -k 5 {timeout:g} "$SS" {args} </dev/null\n',
-        "exit $?\n",
-    ]))
+    return (
+        "set -u\n"
+        + _PRELUDE
+        + _group(
+            "".join(
+                [
+                    _heredoc(CONFIGMETA, configmeta),
+                    _FIND_STARTSCRIPT,
+                    f'cd "$R{GUESTCONFIG}"\n',
+                    f'timeout -k 5 {timeout:g} "$SS" {args} </dev/null\n',
+                    "exit $?\n",
+                ]
+            )
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -260,10 +292,14 @@ def parse_poll(output: str) -> ConfigureResult:
     if not lines or lines[0].strip() == MARK_RUNNING:
         return ConfigureResult(running=True)
     head = lines[0].split()
-    code = (int(head[1]) if len(head) == 2 and head[0] == MARK_DONE
-            and re.fullmatch(r"-?[0-9]+", head[1]) else -1)
+    code = (
+        int(head[1])
+        if len(head) == 2 and head[0] == MARK_DONE and re.fullmatch(r"-?[0-9]+", head[1])
+        else -1
+    )
     text = "\n".join(lines[1:])
     out, _, err = text.partition(f"\n{MARK_STDERR}\n")
     out = out.removeprefix(f"{MARK_STDOUT}\n")
-    return ConfigureResult(running=False, exit_code=code, stdout=out.strip("\n"),
-                           stderr=err.strip("\n"))
+    return ConfigureResult(
+        running=False, exit_code=code, stdout=out.strip("\n"), stderr=err.strip("\n")
+    )

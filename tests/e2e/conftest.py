@@ -12,15 +12,23 @@ from tests.e2e.support.operator import Operator, start_operator
 
 
 @pytest.fixture
-def operator(local_cluster: LocalCluster, kubectl, namespace: str,
-             tmp_path: Path) -> Iterator[Operator]:
+def operator(
+    local_cluster: LocalCluster, kubectl, namespace: str, tmp_path: Path
+) -> Iterator[Operator]:
     """An operator for the test namespace; at the end it deletes the namespace's clusters
     (through their finalizer) before it stops, so the namespace can go."""
-    op = start_operator(local_cluster.kubeconfig, namespace, tmp_path / "operator.log",
-                        "--no-leader-elect", "--workers", "2")
+    op = start_operator(
+        local_cluster.kubeconfig,
+        namespace,
+        tmp_path / "operator.log",
+        "--no-leader-elect",
+        "--workers",
+        "2",
+    )
     yield op
     if op.proc.poll() is not None:
-        op = start_operator(local_cluster.kubeconfig, namespace, tmp_path / "final.log",
-                            "--no-leader-elect")
+        op = start_operator(
+            local_cluster.kubeconfig, namespace, tmp_path / "final.log", "--no-leader-elect"
+        )
     kubectl("delete", "kdcluster", "--all", "-n", namespace, "--timeout=60s", timeout=90)
     op.stop()

@@ -25,8 +25,9 @@ COMPAT = REPO / "tests" / "compat" / "upstream-v0.11"
 
 
 def load(path: Path) -> dict:
-    return json.loads(path.read_text()) if path.suffix == ".json" else yaml.safe_load(
-        path.read_text())
+    return (
+        json.loads(path.read_text()) if path.suffix == ".json" else yaml.safe_load(path.read_text())
+    )
 
 
 @pytest.fixture
@@ -42,31 +43,44 @@ def cluster(kubectl, namespace: str, name: str) -> dict:
 
 
 def items(kubectl, namespace: str, kind: str, selector: str) -> list[dict]:
-    return json.loads(kubectl("get", kind, "-n", namespace, "-l", selector, "-o",
-                              "json").stdout)["items"]
+    return json.loads(kubectl("get", kind, "-n", namespace, "-l", selector, "-o", "json").stdout)[
+        "items"
+    ]
 
 
 def wait_ready(kubectl, namespace: str, name: str, timeout: int = 90) -> dict:
-    kubectl("wait", "--for=condition=Ready", f"kdcluster/{name}", "-n", namespace,
-            f"--timeout={timeout}s", timeout=timeout + 10)
+    kubectl(
+        "wait",
+        "--for=condition=Ready",
+        f"kdcluster/{name}",
+        "-n",
+        namespace,
+        f"--timeout={timeout}s",
+        timeout=timeout + 10,
+    )
     return cluster(kubectl, namespace, name)
 
 
 def ports_by_pod(kubectl, namespace: str, cluster_name: str) -> dict[str, list[int]]:
-    services = items(kubectl, namespace, "services",
-                     f"kubedirector.hpe.com/kdcluster={cluster_name}")
-    return {s["metadata"]["name"]: sorted(p["port"] for p in s["spec"].get("ports", []))
-            for s in services if s["spec"].get("clusterIP") != "None"}
+    services = items(
+        kubectl, namespace, "services", f"kubedirector.hpe.com/kdcluster={cluster_name}"
+    )
+    return {
+        s["metadata"]["name"]: sorted(p["port"] for p in s["spec"].get("ports", []))
+        for s in services
+        if s["spec"].get("clusterIP") != "None"
+    }
 
 
 def member_pods(status: dict, role: str) -> list[str]:
-    return [m["pod"] for r in status["status"]["roles"] if r["id"] == role
-            for m in r["members"]]
+    return [m["pod"] for r in status["status"]["roles"] if r["id"] == role for m in r["members"]]
 
 
 def uids(kubectl, namespace: str, selector: str) -> dict[str, str]:
-    return {p["metadata"]["name"]: p["metadata"]["uid"]
-            for p in items(kubectl, namespace, "pods", selector)}
+    return {
+        p["metadata"]["name"]: p["metadata"]["uid"]
+        for p in items(kubectl, namespace, "pods", selector)
+    }
 
 
 SPARK = "kubedirector.hpe.com/kdcluster=spark221e2"
@@ -80,15 +94,20 @@ def test_walkthrough(kubectl, namespace, operator):
     for app in ("spark221e2", "spark211up", "cassandra311"):
         assert app in apps
 
-    kubectl("create", "-n", namespace, "-f",
-            str(EXAMPLES / "clusters" / "cr-cluster-spark221e2.yaml"))
+    kubectl(
+        "create", "-n", namespace, "-f", str(EXAMPLES / "clusters" / "cr-cluster-spark221e2.yaml")
+    )
     spark = wait_ready(kubectl, namespace, "spark221e2")
     status = spark["status"]
     assert status["state"] == "configured"
     assert status["memberSummary"] == "4/4"
     pods = sorted(p for r in status["roles"] for p in member_pods(spark, r["id"]))
-    patterns = [r"spark221e2-controller-[a-z0-9]{5}-0", r"spark221e2-jupyter-[a-z0-9]{5}-0",
-                r"spark221e2-worker-[a-z0-9]{5}-0", r"spark221e2-worker-[a-z0-9]{5}-1"]
+    patterns = [
+        r"spark221e2-controller-[a-z0-9]{5}-0",
+        r"spark221e2-jupyter-[a-z0-9]{5}-0",
+        r"spark221e2-worker-[a-z0-9]{5}-0",
+        r"spark221e2-worker-[a-z0-9]{5}-1",
+    ]
     assert all(re.fullmatch(p, n) for p, n in zip(patterns, pods, strict=True)), pods
     running = items(kubectl, namespace, "pods", SPARK)
     assert sorted(p["metadata"]["name"] for p in running) == pods
@@ -98,94 +117,157 @@ def test_walkthrough(kubectl, namespace, operator):
     assert len(headless) == 1 and headless[0]["metadata"]["name"] == status["clusterService"]
     members = [s for s in services if s["spec"].get("clusterIP") != "None"]
     assert {s["spec"]["type"] for s in members} == {"NodePort"}
-    expected = {"controller": [22, 7077, 8080, 8081], "worker": [22, 8081],
-                "jupyter": [22, 8888]}
+    expected = {"controller": [22, 7077, 8080, 8081], "worker": [22, 8081], "jupyter": [22, 8888]}
     ports = ports_by_pod(kubectl, namespace, "spark221e2")
     for pod in pods:
         role = pod.split("-")[1]
         assert ports[pod] == expected[role], pod
 
-    kubectl("create", "-n", namespace, "-f",
-            str(EXAMPLES / "clusters" / "cr-cluster-cassandra311.yaml"))
+    kubectl(
+        "create", "-n", namespace, "-f", str(EXAMPLES / "clusters" / "cr-cluster-cassandra311.yaml")
+    )
     wait_ready(kubectl, namespace, "cassandra-instance")
     assert cluster(kubectl, namespace, "spark221e2")["status"]["state"] == "configured"
     cassandra_pods = uids(kubectl, namespace, CASSANDRA)
 
     others = {n: u for n, u in uids(kubectl, namespace, SPARK).items() if "-worker-" not in n}
     for count in (4, 1):
-        kubectl("patch", "kdcluster", "spark221e2", "-n", namespace, "--type=json", "-p",
-                json.dumps([{"op": "replace", "path": "/spec/roles/1/members", "value": count}]))
-        wait_until(lambda c=count: len(member_pods(
-            cluster(kubectl, namespace, "spark221e2"), "worker")) == c
-            and cluster(kubectl, namespace, "spark221e2")["status"]["state"] == "configured",
-            90, f"{count} configured workers")
+        kubectl(
+            "patch",
+            "kdcluster",
+            "spark221e2",
+            "-n",
+            namespace,
+            "--type=json",
+            "-p",
+            json.dumps([{"op": "replace", "path": "/spec/roles/1/members", "value": count}]),
+        )
+        wait_until(
+            lambda c=count: (
+                len(member_pods(cluster(kubectl, namespace, "spark221e2"), "worker")) == c
+                and cluster(kubectl, namespace, "spark221e2")["status"]["state"] == "configured"
+            ),
+            90,
+            f"{count} configured workers",
+        )
         spark = wait_ready(kubectl, namespace, "spark221e2")
         workers = member_pods(spark, "worker")
-        wait_until(lambda w=workers: sorted(
-            n for n in uids(kubectl, namespace, SPARK) if "-worker-" in n) == sorted(w),
-            60, "worker pods to match the members")
+        wait_until(
+            lambda w=workers: (
+                sorted(n for n in uids(kubectl, namespace, SPARK) if "-worker-" in n) == sorted(w)
+            ),
+            60,
+            "worker pods to match the members",
+        )
         assert sorted(ports_by_pod(kubectl, namespace, "spark221e2")) == sorted(
-            member_pods(spark, "controller") + member_pods(spark, "jupyter") + workers)
+            member_pods(spark, "controller") + member_pods(spark, "jupyter") + workers
+        )
     node_ids = [m["nodeID"] for r in spark["status"]["roles"] for m in r["members"]]
     assert len(set(node_ids)) == len(node_ids)
     assert spark["status"]["lastNodeID"] >= 6, "node ids are never reused"
-    assert {n: u for n, u in uids(kubectl, namespace, SPARK).items()
-            if "-worker-" not in n} == others, "scaling workers moves nothing else"
-    reasons = kubectl("get", "events", "-n", namespace, "--field-selector",
-                      "involvedObject.name=spark221e2", "-o",
-                      "jsonpath={.items[*].reason}").stdout.split()
+    assert {
+        n: u for n, u in uids(kubectl, namespace, SPARK).items() if "-worker-" not in n
+    } == others, "scaling workers moves nothing else"
+    reasons = kubectl(
+        "get",
+        "events",
+        "-n",
+        namespace,
+        "--field-selector",
+        "involvedObject.name=spark221e2",
+        "-o",
+        "jsonpath={.items[*].reason}",
+    ).stdout.split()
     assert "MemberAdded" in reasons and "MemberRemoved" in reasons
 
     kubectl("delete", "kdcluster", "spark221e2", "-n", namespace, "--timeout=60s")
     for kind in ("pods", "services", "statefulsets", "pvc"):
-        wait_until(lambda k=kind: not items(kubectl, namespace, k, SPARK), 60,
-                   f"spark221e2 {kind} to be gone")
+        wait_until(
+            lambda k=kind: not items(kubectl, namespace, k, SPARK),
+            60,
+            f"spark221e2 {kind} to be gone",
+        )
     assert uids(kubectl, namespace, CASSANDRA) == cassandra_pods
     assert cluster(kubectl, namespace, "cassandra-instance")["status"]["state"] == "configured"
 
 
 @pytest.mark.usefixtures("catalog")
 def test_converged_cluster_writes_nothing(kubectl, namespace, operator):
-    kubectl("create", "-n", namespace, "-f",
-            str(EXAMPLES / "clusters" / "cr-cluster-spark221e2.yaml"))
+    kubectl(
+        "create", "-n", namespace, "-f", str(EXAMPLES / "clusters" / "cr-cluster-spark221e2.yaml")
+    )
     wait_ready(kubectl, namespace, "spark221e2")
     reconciles = "controller_runtime_reconcile_total"
-    wait_until(lambda: operator.metric("workqueue_depth", name="kubedirectorcluster") == 0,
-               30, "an idle queue")
+    wait_until(
+        lambda: operator.metric("workqueue_depth", name="kubedirectorcluster") == 0,
+        30,
+        "an idle queue",
+    )
     before_writes = operator.writes()
     before = operator.metric(reconciles, controller="kubedirectorcluster")
     # An annotation is no spec change: it triggers a reconcile that must find nothing to do.
     kubectl("annotate", "kdcluster", "spark221e2", "-n", namespace, "example.com/poke=1")
-    wait_until(lambda: operator.metric(reconciles, controller="kubedirectorcluster") > before,
-               30, "a reconcile of the converged cluster")
-    wait_until(lambda: operator.metric("workqueue_depth", name="kubedirectorcluster") == 0,
-               30, "an idle queue")
+    wait_until(
+        lambda: operator.metric(reconciles, controller="kubedirectorcluster") > before,
+        30,
+        "a reconcile of the converged cluster",
+    )
+    wait_until(
+        lambda: operator.metric("workqueue_depth", name="kubedirectorcluster") == 0,
+        30,
+        "an idle queue",
+    )
     assert operator.writes() == before_writes
 
 
 @pytest.mark.usefixtures("catalog")
 def test_drift_is_reverted(kubectl, namespace, operator):
-    kubectl("create", "-n", namespace, "-f",
-            str(EXAMPLES / "clusters" / "cr-cluster-spark221e2.yaml"))
+    kubectl(
+        "create", "-n", namespace, "-f", str(EXAMPLES / "clusters" / "cr-cluster-spark221e2.yaml")
+    )
     spark = wait_ready(kubectl, namespace, "spark221e2")
     worker = member_pods(spark, "worker")[0]
     statefulsets = {r["id"]: r["statefulSet"] for r in spark["status"]["roles"]}
 
     kubectl("delete", "service", worker, "-n", namespace)
-    wait_until(lambda: kubectl("get", "service", worker, "-n", namespace,
-                               check=False).returncode == 0, 30, "the member service to return")
+    wait_until(
+        lambda: kubectl("get", "service", worker, "-n", namespace, check=False).returncode == 0,
+        30,
+        "the member service to return",
+    )
 
-    kubectl("set", "image", f"statefulset/{statefulsets['worker']}", "app=evil/image:1",
-            "-n", namespace)
+    kubectl(
+        "set", "image", f"statefulset/{statefulsets['worker']}", "app=evil/image:1", "-n", namespace
+    )
     image = "{.spec.template.spec.containers[0].image}"
-    wait_until(lambda: kubectl("get", "statefulset", statefulsets["worker"], "-n", namespace,
-                               "-o", f"jsonpath={image}").stdout == "bluedata/sparkbase:2.2",
-               30, "the image to be restored")
+    wait_until(
+        lambda: (
+            kubectl(
+                "get",
+                "statefulset",
+                statefulsets["worker"],
+                "-n",
+                namespace,
+                "-o",
+                f"jsonpath={image}",
+            ).stdout
+            == "bluedata/sparkbase:2.2"
+        ),
+        30,
+        "the image to be restored",
+    )
 
     kubectl("delete", "statefulset", statefulsets["jupyter"], "-n", namespace)
-    wait_until(lambda: kubectl("get", "statefulset", statefulsets["jupyter"], "-n", namespace,
-                               check=False).returncode == 0, 30,
-               "the StatefulSet to be re-created under its recorded name")
+    wait_until(
+        lambda: (
+            kubectl(
+                "get", "statefulset", statefulsets["jupyter"], "-n", namespace, check=False
+            ).returncode
+            == 0
+        ),
+        30,
+        "the StatefulSet to be re-created under its recorded name",
+    )
     wait_ready(kubectl, namespace, "spark221e2")
     assert len(items(kubectl, namespace, "statefulsets", SPARK)) == 3
 
@@ -196,20 +278,31 @@ def condition(status: dict, ctype: str) -> dict:
 
 @pytest.mark.usefixtures("catalog")
 def test_unworkable_spec_is_reported_and_retried(kubectl, namespace, operator):
-    kubectl("create", "-n", namespace, "-f",
-            str(EXAMPLES / "clusters" / "cr-cluster-cassandra311.yaml"))
+    kubectl(
+        "create", "-n", namespace, "-f", str(EXAMPLES / "clusters" / "cr-cluster-cassandra311.yaml")
+    )
     wait_ready(kubectl, namespace, "cassandra-instance")
     spec = load(EXAMPLES / "clusters" / "cr-cluster-spark221e2.yaml")
     spec["metadata"]["name"] = "needs-app"
     spec["spec"]["app"] = "later"
     kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(spec))
-    degraded = wait_until(lambda: condition(cluster(kubectl, namespace, "needs-app"),
-                                            "Degraded").get("status") == "True"
-                          and condition(cluster(kubectl, namespace, "needs-app"), "Degraded"),
-                          30, "Degraded")
+    degraded = wait_until(
+        lambda: (
+            condition(cluster(kubectl, namespace, "needs-app"), "Degraded").get("status") == "True"
+            and condition(cluster(kubectl, namespace, "needs-app"), "Degraded")
+        ),
+        30,
+        "Degraded",
+    )
     assert degraded["reason"] == "InvalidSpec" and "spec.app" in degraded["message"]
-    events = kubectl("get", "events", "-n", namespace, "--field-selector",
-                     "involvedObject.name=needs-app,reason=InvalidSpec").stdout
+    events = kubectl(
+        "get",
+        "events",
+        "-n",
+        namespace,
+        "--field-selector",
+        "involvedObject.name=needs-app,reason=InvalidSpec",
+    ).stdout
     assert "spec.app" in events
 
     # A role the app does not have, as in upstream's training-engine example.
@@ -218,11 +311,17 @@ def test_unworkable_spec_is_reported_and_retried(kubectl, namespace, operator):
     bad["spec"]["app"] = "spark221e2"
     bad["spec"]["roles"][0]["id"] = "driver"
     kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(bad))
-    wait_until(lambda: "driver" in condition(cluster(kubectl, namespace, "bad-role"),
-                                             "Degraded").get("message", ""),
-               30, "Degraded naming the role")
-    assert not items(kubectl, namespace, "statefulsets",
-                     "kubedirector.hpe.com/kdcluster=bad-role"), "nothing half-made"
+    wait_until(
+        lambda: (
+            "driver"
+            in condition(cluster(kubectl, namespace, "bad-role"), "Degraded").get("message", "")
+        ),
+        30,
+        "Degraded naming the role",
+    )
+    assert not items(
+        kubectl, namespace, "statefulsets", "kubedirector.hpe.com/kdcluster=bad-role"
+    ), "nothing half-made"
 
     app = load(CATALOG / "spark221e2.yaml")
     app["metadata"]["name"] = "later"
@@ -233,34 +332,42 @@ def test_unworkable_spec_is_reported_and_retried(kubectl, namespace, operator):
 
 
 @pytest.mark.usefixtures("catalog")
-def test_kill_during_creation_converges_without_duplicates(kubectl, namespace, operator,
-                                                           local_cluster, tmp_path):
-    kubectl("create", "-n", namespace, "-f",
-            str(EXAMPLES / "clusters" / "cr-cluster-spark221e2.yaml"))
-    wait_until(lambda: items(kubectl, namespace, "statefulsets", SPARK), 30,
-               "the first StatefulSet")
+def test_kill_during_creation_converges_without_duplicates(
+    kubectl, namespace, operator, local_cluster, tmp_path
+):
+    kubectl(
+        "create", "-n", namespace, "-f", str(EXAMPLES / "clusters" / "cr-cluster-spark221e2.yaml")
+    )
+    wait_until(
+        lambda: items(kubectl, namespace, "statefulsets", SPARK), 30, "the first StatefulSet"
+    )
     operator.proc.send_signal(signal.SIGKILL)
     operator.proc.wait(10)
-    again = start_operator(local_cluster.kubeconfig, namespace, tmp_path / "again.log",
-                           "--no-leader-elect")
+    again = start_operator(
+        local_cluster.kubeconfig, namespace, tmp_path / "again.log", "--no-leader-elect"
+    )
     try:
         spark = wait_ready(kubectl, namespace, "spark221e2")
     finally:
         again.stop()
     recorded = {r["statefulSet"] for r in spark["status"]["roles"]}
-    assert {s["metadata"]["name"] for s in items(kubectl, namespace, "statefulsets",
-                                                 SPARK)} == recorded
+    assert {
+        s["metadata"]["name"] for s in items(kubectl, namespace, "statefulsets", SPARK)
+    } == recorded
     services = items(kubectl, namespace, "services", SPARK)
     assert sorted(s["metadata"]["name"] for s in services) == sorted(
         [spark["status"]["clusterService"]]
-        + [m["service"] for r in spark["status"]["roles"] for m in r["members"]])
+        + [m["service"] for r in spark["status"]["roles"] for m in r["members"]]
+    )
 
 
 # --------------------------------------------------------------------------- scenario B
 
+
 def compat_cases() -> list[tuple[str, str]]:
-    apps = {load(p)["metadata"]["name"]: p.name
-            for p in sorted((COMPAT / "example_catalog").iterdir())}
+    apps = {
+        load(p)["metadata"]["name"]: p.name for p in sorted((COMPAT / "example_catalog").iterdir())
+    }
     cases = []
     for path in sorted((COMPAT / "example_clusters").iterdir()):
         if path.name in ("cr-cluster-datafabric610.yaml", "cr-cluster-training-engine.yaml"):
@@ -304,9 +411,17 @@ def test_upstream_cluster_reconciles(kubectl, namespace, operator, cluster_file,
     else:
         assert status["state"] == "configured"
     if any(r.get("storage") for r in doc["spec"]["roles"]):
-        wait_until(lambda: all(c["status"].get("phase") == "Bound" for c in items(
-            kubectl, namespace, "pvc", selector)) and items(kubectl, namespace, "pvc", selector),
-            60, "claims to bind")
+        wait_until(
+            lambda: (
+                all(
+                    c["status"].get("phase") == "Bound"
+                    for c in items(kubectl, namespace, "pvc", selector)
+                )
+                and items(kubectl, namespace, "pvc", selector)
+            ),
+            60,
+            "claims to bind",
+        )
 
 
 @pytest.mark.usefixtures("catalog")
@@ -317,11 +432,38 @@ def test_scale_down_deletes_the_removed_members_claims(kubectl, namespace, opera
     spark = wait_ready(kubectl, namespace, "spark221e2")
     workers = member_pods(spark, "worker")
     claims = {f"p-{pod}" for pod in workers}
-    wait_until(lambda: {c["metadata"]["name"] for c in items(kubectl, namespace, "pvc", SPARK)
-                        if c["status"].get("phase") == "Bound"} == claims, 60, "bound claims")
-    kubectl("patch", "kdcluster", "spark221e2", "-n", namespace, "--type=json", "-p",
-            json.dumps([{"op": "replace", "path": "/spec/roles/1/members", "value": 1}]))
+    wait_until(
+        lambda: (
+            {
+                c["metadata"]["name"]
+                for c in items(kubectl, namespace, "pvc", SPARK)
+                if c["status"].get("phase") == "Bound"
+            }
+            == claims
+        ),
+        60,
+        "bound claims",
+    )
+    kubectl(
+        "patch",
+        "kdcluster",
+        "spark221e2",
+        "-n",
+        namespace,
+        "--type=json",
+        "-p",
+        json.dumps([{"op": "replace", "path": "/spec/roles/1/members", "value": 1}]),
+    )
     kept = f"p-{sorted(workers)[0]}"
-    wait_until(lambda: {c["metadata"]["name"] for c in items(kubectl, namespace, "pvc", SPARK)
-                        if not c["metadata"].get("deletionTimestamp")} == {kept}, 60,
-               "only the remaining member's claim")
+    wait_until(
+        lambda: (
+            {
+                c["metadata"]["name"]
+                for c in items(kubectl, namespace, "pvc", SPARK)
+                if not c["metadata"].get("deletionTimestamp")
+            }
+            == {kept}
+        ),
+        60,
+        "only the remaining member's claim",
+    )

@@ -69,9 +69,15 @@ def test_statefulset_pods_run_and_claims_bind(kubectl, namespace):
 
     def all_ready():
         pods = get_json(kubectl, "pods", "-n", namespace)["items"]
-        ready = [p for p in pods if p["status"].get("phase") == "Running" and any(
-            c["type"] == "Ready" and c["status"] == "True"
-            for c in p["status"].get("conditions", []))]
+        ready = [
+            p
+            for p in pods
+            if p["status"].get("phase") == "Running"
+            and any(
+                c["type"] == "Ready" and c["status"] == "True"
+                for c in p["status"].get("conditions", [])
+            )
+        ]
         return pods if len(ready) == 3 else None
 
     pods = wait_for(all_ready, timeout=120, what="3 Running and Ready pods")
@@ -83,8 +89,11 @@ def test_statefulset_pods_run_and_claims_bind(kubectl, namespace):
 
     def claims_bound():
         pvcs = get_json(kubectl, "pvc", "-n", namespace)["items"]
-        return pvcs if len(pvcs) == 6 and all(
-            p["status"].get("phase") == "Bound" for p in pvcs) else None
+        return (
+            pvcs
+            if len(pvcs) == 6 and all(p["status"].get("phase") == "Bound" for p in pvcs)
+            else None
+        )
 
     pvcs = wait_for(claims_bound, what="6 Bound claims")
     names = {p["metadata"]["name"] for p in pvcs}
@@ -96,11 +105,15 @@ def test_statefulset_pods_run_and_claims_bind(kubectl, namespace):
     # A released volume is deleted by the simulated provisioner.
     volume = next(p["spec"]["volumeName"] for p in pvcs if p["metadata"]["name"] == "p-web-2")
     kubectl("scale", "statefulset", "web", "-n", namespace, "--replicas=2")
-    wait_for(lambda: kubectl("get", "pod", "web-2", "-n", namespace, check=False).returncode,
-             what="web-2 to be gone")
+    wait_for(
+        lambda: kubectl("get", "pod", "web-2", "-n", namespace, check=False).returncode,
+        what="web-2 to be gone",
+    )
     kubectl("delete", "pvc", "p-web-2", "-n", namespace)
-    wait_for(lambda: kubectl("get", "pv", volume, check=False).returncode != 0,
-             what=f"volume {volume} to be deleted")
+    wait_for(
+        lambda: kubectl("get", "pv", volume, check=False).returncode != 0,
+        what=f"volume {volume} to be deleted",
+    )
 
 
 CONTAINER_ID = re.compile(r"kwok://[0-9a-f]{64}")
@@ -162,45 +175,88 @@ def test_garbage_collection_removes_dependents(kubectl, namespace):
     kubectl("create", "configmap", "owner", "-n", namespace, "--from-literal=a=1")
     uid = get_json(kubectl, "configmap", "owner", "-n", namespace)["metadata"]["uid"]
     dependent = {
-        "apiVersion": "v1", "kind": "ConfigMap",
-        "metadata": {"name": "dependent", "namespace": namespace, "ownerReferences": [{
-            "apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": uid,
-            "controller": True, "blockOwnerDeletion": True}]},
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": "dependent",
+            "namespace": namespace,
+            "ownerReferences": [
+                {
+                    "apiVersion": "v1",
+                    "kind": "ConfigMap",
+                    "name": "owner",
+                    "uid": uid,
+                    "controller": True,
+                    "blockOwnerDeletion": True,
+                }
+            ],
+        },
         "data": {"b": "2"},
     }
     kubectl("apply", "-f", "-", input=json.dumps(dependent))
     kubectl("delete", "configmap", "owner", "-n", namespace)
-    wait_for(lambda: kubectl("get", "configmap", "dependent", "-n", namespace,
-                             check=False).returncode != 0,
-             what="the garbage collector to delete the dependent")
+    wait_for(
+        lambda: (
+            kubectl("get", "configmap", "dependent", "-n", namespace, check=False).returncode != 0
+        ),
+        what="the garbage collector to delete the dependent",
+    )
 
 
 @pytest.fixture
 def running_pod(kubectl, namespace) -> str:
     pod = {
-        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "guest", "namespace": namespace},
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "guest", "namespace": namespace},
         "spec": {"containers": [{"name": "app", "image": "example/app:1"}]},
     }
     kubectl("apply", "-f", "-", input=json.dumps(pod))
-    wait_for(lambda: get_json(kubectl, "pod", "guest", "-n", namespace)["status"].get("phase")
-             == "Running", what="the pod to run")
-    wait_for(lambda: kubectl("exec", "guest", "-n", namespace, "--", "true",
-                             check=False).returncode == 0,
-             what="kwok to accept exec for the pod")
+    wait_for(
+        lambda: (
+            get_json(kubectl, "pod", "guest", "-n", namespace)["status"].get("phase") == "Running"
+        ),
+        what="the pod to run",
+    )
+    wait_for(
+        lambda: (
+            kubectl("exec", "guest", "-n", namespace, "--", "true", check=False).returncode == 0
+        ),
+        what="kwok to accept exec for the pod",
+    )
     return "guest"
 
 
 def test_kubectl_exec_returns_output_and_exit_code(kubectl, namespace, running_pod):
-    ok = kubectl("exec", running_pod, "-n", namespace, "-c", "app", "--",
-                 "sh", "-c", "echo hello; echo oops >&2")
+    ok = kubectl(
+        "exec",
+        running_pod,
+        "-n",
+        namespace,
+        "-c",
+        "app",
+        "--",
+        "sh",
+        "-c",
+        "echo hello; echo oops >&2",
+    )
     assert ok.stdout == "hello\n"
     assert "oops" in ok.stderr
-    bad = kubectl("exec", running_pod, "-n", namespace, "--", "sh", "-c", "echo x; exit 7",
-                  check=False)
+    bad = kubectl(
+        "exec", running_pod, "-n", namespace, "--", "sh", "-c", "echo x; exit 7", check=False
+    )
     assert bad.returncode == 7
     assert bad.stdout == "x\n"
-    script = kubectl("exec", "-i", running_pod, "-n", namespace, "--", "bash",
-                     input='echo "root=${KD_GUEST_ROOT}"; exit 0\n')
+    script = kubectl(
+        "exec",
+        "-i",
+        running_pod,
+        "-n",
+        namespace,
+        "--",
+        "bash",
+        input='echo "root=${KD_GUEST_ROOT}"; exit 0\n',
+    )
     root = script.stdout.strip().removeprefix("root=")
     assert root and Path(root).is_dir()
     assert f"/{namespace}/guest-" in root
@@ -210,9 +266,18 @@ def test_python_client_exec_returns_output_and_exit_code(api_client, namespace, 
     core = client.CoreV1Api(api_client)
 
     def run(command: list[str]) -> tuple[str, str, int]:
-        ws = stream(core.connect_get_namespaced_pod_exec, running_pod, namespace,
-                    command=command, container="app", stdin=False, stdout=True,
-                    stderr=True, tty=False, _preload_content=False)
+        ws = stream(
+            core.connect_get_namespaced_pod_exec,
+            running_pod,
+            namespace,
+            command=command,
+            container="app",
+            stdin=False,
+            stdout=True,
+            stderr=True,
+            tty=False,
+            _preload_content=False,
+        )
         ws.run_forever(timeout=30)
         out, err = ws.read_stdout(), ws.read_stderr()
         code = ws.returncode
@@ -226,20 +291,40 @@ def test_python_client_exec_returns_output_and_exit_code(api_client, namespace, 
 
 def test_each_pod_gets_its_own_guest_root(kubectl, namespace, running_pod):
     def root(pod: str) -> str:
-        return kubectl("exec", pod, "-n", namespace, "--", "sh", "-c",
-                       'echo "$KD_GUEST_ROOT"; pwd').stdout.split()
+        return kubectl(
+            "exec", pod, "-n", namespace, "--", "sh", "-c", 'echo "$KD_GUEST_ROOT"; pwd'
+        ).stdout.split()
 
     first = root(running_pod)
     assert first[0] == first[1], "the working directory is the guest root"
     kubectl("delete", "pod", running_pod, "-n", namespace, "--wait=true")
-    pod = {"apiVersion": "v1", "kind": "Pod",
-           "metadata": {"name": running_pod, "namespace": namespace},
-           "spec": {"containers": [{"name": "app", "image": "example/app:1"}]}}
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": running_pod, "namespace": namespace},
+        "spec": {"containers": [{"name": "app", "image": "example/app:1"}]},
+    }
     kubectl("apply", "-f", "-", input=json.dumps(pod))
-    second = wait_for(lambda: (r := kubectl("exec", running_pod, "-n", namespace, "--", "sh",
-                                            "-c", 'echo "$KD_GUEST_ROOT"',
-                                            check=False)).returncode == 0
-                      and r.stdout.strip(), what="exec into the new pod")
+    second = wait_for(
+        lambda: (
+            (
+                r := kubectl(
+                    "exec",
+                    running_pod,
+                    "-n",
+                    namespace,
+                    "--",
+                    "sh",
+                    "-c",
+                    'echo "$KD_GUEST_ROOT"',
+                    check=False,
+                )
+            ).returncode
+            == 0
+            and r.stdout.strip()
+        ),
+        what="exec into the new pod",
+    )
     assert second != first[0], "a re-created pod starts with a fresh guest root"
 
 
@@ -249,23 +334,30 @@ LOCALCLUSTER = [sys.executable, str(REPO / "hack" / "localcluster.py")]
 
 
 def run_hack(argv: list[str], env: dict[str, str], timeout: float = 120):
-    return subprocess.run(argv, env={**os.environ, **env}, capture_output=True, text=True,
-                          timeout=timeout, check=False)
+    return subprocess.run(
+        argv,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def test_build_without_go_says_so(tmp_path):
-    path = ":".join(p for p in os.environ["PATH"].split(":")
-                    if not (Path(p) / "go").exists())
-    proc = run_hack(["bash", str(REPO / "hack" / "build-binaries.sh")],
-                    {"PATH": path, "KD_CACHE_DIR": str(tmp_path)}, timeout=30)
+    path = ":".join(p for p in os.environ["PATH"].split(":") if not (Path(p) / "go").exists())
+    proc = run_hack(
+        ["bash", str(REPO / "hack" / "build-binaries.sh")],
+        {"PATH": path, "KD_CACHE_DIR": str(tmp_path)},
+        timeout=30,
+    )
     assert proc.returncode != 0
     assert "Go is not on PATH" in proc.stderr
 
 
 def test_invalid_flag_values_are_refused(tmp_path):
     for flag in (["--nodes", "0"], ["--cpu", "lots"], ["--apiserver-port", "70000"]):
-        proc = run_hack([*LOCALCLUSTER, "up", *flag], {"KD_CLUSTER_DIR": str(tmp_path)},
-                        timeout=30)
+        proc = run_hack([*LOCALCLUSTER, "up", *flag], {"KD_CLUSTER_DIR": str(tmp_path)}, timeout=30)
         assert proc.returncode == 2, flag
         assert flag[0] in proc.stderr
     assert not (tmp_path / "cluster.json").exists(), "nothing started"
@@ -276,15 +368,19 @@ def test_port_in_use_is_reported_with_a_way_out(tmp_path, local_cluster: LocalCl
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        proc = run_hack([*LOCALCLUSTER, "up", "--apiserver-port", str(port), "--nodes", "1"],
-                        {"KD_CLUSTER_DIR": str(tmp_path)}, timeout=60)
+        proc = run_hack(
+            [*LOCALCLUSTER, "up", "--apiserver-port", str(port), "--nodes", "1"],
+            {"KD_CLUSTER_DIR": str(tmp_path)},
+            timeout=60,
+        )
     assert proc.returncode == 1
     assert f"127.0.0.1:{port}" in proc.stderr
     assert "down" in proc.stderr
 
 
-def test_half_started_cluster_is_repaired_and_down_is_idempotent(tmp_path,
-                                                               local_cluster: LocalCluster):
+def test_half_started_cluster_is_repaired_and_down_is_idempotent(
+    tmp_path, local_cluster: LocalCluster
+):
     env = {"KD_CLUSTER_DIR": str(tmp_path / "c")}
     try:
         first = run_hack([*LOCALCLUSTER, "up", "--nodes", "1", "--json"], env, timeout=300)

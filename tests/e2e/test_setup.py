@@ -58,32 +58,49 @@ def package_server(tmp_path_factory) -> Iterator[str]:
 def recorder_app(name: str, url: str, mode: str = "ok") -> dict:
     role = {"cardinality": "0+", "imageRepoTag": "example/recorder:1"}
     return {
-        "apiVersion": "kubedirector.hpe.com/v1beta1", "kind": "KubeDirectorApp",
+        "apiVersion": "kubedirector.hpe.com/v1beta1",
+        "kind": "KubeDirectorApp",
         "metadata": {"name": name},
         "spec": {
-            "label": {"name": "recorder"}, "distroID": "example/recorder", "version": "1",
-            "configSchemaVersion": 7, "defaultConfigPackage": {"packageURL": url},
+            "label": {"name": "recorder"},
+            "distroID": "example/recorder",
+            "version": "1",
+            "configSchemaVersion": 7,
+            "defaultConfigPackage": {"packageURL": url},
             "services": [{"id": "ssh", "label": {"name": "ssh"}, "endpoint": {"port": 22}}],
-            "roles": [{**role, "id": "a", "cardinality": "1"}, {**role, "id": "b"},
-                      {**role, "id": "c"}],
-            "config": {"selectedRoles": ["a", "b", "c"],
-                       "roleServices": [{"roleID": r, "serviceIDs": ["ssh"]}
-                                        for r in ("a", "b", "c")],
-                       "configMeta": {"mode": mode}},
+            "roles": [
+                {**role, "id": "a", "cardinality": "1"},
+                {**role, "id": "b"},
+                {**role, "id": "c"},
+            ],
+            "config": {
+                "selectedRoles": ["a", "b", "c"],
+                "roleServices": [{"roleID": r, "serviceIDs": ["ssh"]} for r in ("a", "b", "c")],
+                "configMeta": {"mode": mode},
+            },
         },
     }
 
 
-def recorder_cluster(name: str, app: str, members: dict[str, int],
-                     configmaps: list[str] | None = None) -> dict:
-    res = {"requests": {"cpu": "100m", "memory": "128Mi"},
-           "limits": {"cpu": "100m", "memory": "128Mi"}}
-    spec: dict = {"app": app, "roles": [{"id": r, "members": n, "resources": res}
-                                        for r, n in members.items()]}
+def recorder_cluster(
+    name: str, app: str, members: dict[str, int], configmaps: list[str] | None = None
+) -> dict:
+    res = {
+        "requests": {"cpu": "100m", "memory": "128Mi"},
+        "limits": {"cpu": "100m", "memory": "128Mi"},
+    }
+    spec: dict = {
+        "app": app,
+        "roles": [{"id": r, "members": n, "resources": res} for r, n in members.items()],
+    }
     if configmaps:
         spec["connections"] = {"configmaps": configmaps}
-    return {"apiVersion": "kubedirector.hpe.com/v1beta1", "kind": "KubeDirectorCluster",
-            "metadata": {"name": name}, "spec": spec}
+    return {
+        "apiVersion": "kubedirector.hpe.com/v1beta1",
+        "kind": "KubeDirectorCluster",
+        "metadata": {"name": name},
+        "spec": spec,
+    }
 
 
 def apply(kubectl, namespace: str, doc: dict) -> None:
@@ -91,8 +108,9 @@ def apply(kubectl, namespace: str, doc: dict) -> None:
 
 
 def status(kubectl, namespace: str, name: str) -> dict:
-    return json.loads(kubectl("get", "kdcluster", name, "-n", namespace, "-o",
-                              "json").stdout).get("status", {})
+    return json.loads(kubectl("get", "kdcluster", name, "-n", namespace, "-o", "json").stdout).get(
+        "status", {}
+    )
 
 
 def members(st: dict) -> dict[str, dict]:
@@ -100,14 +118,29 @@ def members(st: dict) -> dict[str, dict]:
 
 
 def wait_ready(kubectl, namespace: str, name: str, timeout: int = 90) -> dict:
-    kubectl("wait", "--for=condition=Ready", f"kdcluster/{name}", "-n", namespace,
-            f"--timeout={timeout}s", timeout=timeout + 10)
+    kubectl(
+        "wait",
+        "--for=condition=Ready",
+        f"kdcluster/{name}",
+        "-n",
+        namespace,
+        f"--timeout={timeout}s",
+        timeout=timeout + 10,
+    )
     return status(kubectl, namespace, name)
 
 
 def calls(kubectl, namespace: str, pod: str) -> list[str]:
-    out = kubectl("exec", pod, "-n", namespace, "--", "sh", "-c",
-                  'cat "$KD_GUEST_ROOT/var/log/guestconfig/startscript.calls"; exit 0').stdout
+    out = kubectl(
+        "exec",
+        pod,
+        "-n",
+        namespace,
+        "--",
+        "sh",
+        "-c",
+        'cat "$KD_GUEST_ROOT/var/log/guestconfig/startscript.calls"; exit 0',
+    ).stdout
     return out.splitlines()
 
 
@@ -125,12 +158,19 @@ def fqdn(st: dict, namespace: str, pod: str) -> str:
 
 
 def set_workers(kubectl, namespace: str, name: str, count: int) -> None:
-    kubectl("patch", "kdcluster", name, "-n", namespace, "--type=json", "-p", json.dumps(
-        [{"op": "replace", "path": "/spec/roles/1/members", "value": count}]))
+    kubectl(
+        "patch",
+        "kdcluster",
+        name,
+        "-n",
+        namespace,
+        "--type=json",
+        "-p",
+        json.dumps([{"op": "replace", "path": "/spec/roles/1/members", "value": count}]),
+    )
 
 
-def test_configure_once_and_membership_notifications(kubectl, namespace, operator,
-                                                     package_server):
+def test_configure_once_and_membership_notifications(kubectl, namespace, operator, package_server):
     apply(kubectl, namespace, recorder_app("recorder", f"{package_server}/recorder.tgz"))
     apply(kubectl, namespace, recorder_cluster("rec", "recorder", {"a": 1, "b": 1, "c": 1}))
     first = wait_ready(kubectl, namespace, "rec")
@@ -145,14 +185,18 @@ def test_configure_once_and_membership_notifications(kubectl, namespace, operato
     assert len(added) == 2
     expected = {fqdn(grown, namespace, p) for p in added}
     for pod in original:
-        wait_until(lambda p=pod: fqdns(calls(kubectl, namespace, p), "addnodes", "b")
-                   == expected, 30, f"{pod} to hear of both new members")
+        wait_until(
+            lambda p=pod: fqdns(calls(kubectl, namespace, p), "addnodes", "b") == expected,
+            30,
+            f"{pod} to hear of both new members",
+        )
     for pod in added:
         assert calls(kubectl, namespace, pod) == ["--configure"], pod
 
     set_workers(kubectl, namespace, "rec", 1)
-    wait_until(lambda: len(members(status(kubectl, namespace, "rec"))) == 3, 60,
-               "back to 3 members")
+    wait_until(
+        lambda: len(members(status(kubectl, namespace, "rec"))) == 3, 60, "back to 3 members"
+    )
     shrunk = wait_ready(kubectl, namespace, "rec")
     assert sorted(members(shrunk)) == original
     for pod in original:
@@ -162,8 +206,9 @@ def test_configure_once_and_membership_notifications(kubectl, namespace, operato
     assert len(set(node_ids)) == 3 and shrunk["lastNodeID"] == 5
 
 
-def test_failing_configure_is_a_config_error_with_output(kubectl, namespace, operator,
-                                                         package_server):
+def test_failing_configure_is_a_config_error_with_output(
+    kubectl, namespace, operator, package_server
+):
     apply(kubectl, namespace, recorder_app("failing", f"{package_server}/recorder.tgz", "fail"))
     apply(kubectl, namespace, recorder_cluster("bad", "failing", {"a": 1}))
 
@@ -180,9 +225,16 @@ def test_failing_configure_is_a_config_error_with_output(kubectl, namespace, ope
     degraded = next(c for c in st["conditions"] if c["type"] == "Degraded")
     assert degraded["status"] == "True" and degraded["reason"] == "ConfigError"
     assert st["memberStateRollup"]["configErrors"] is True
-    events = kubectl("get", "events", "-n", namespace, "--field-selector",
-                     "involvedObject.name=bad,type=Warning", "-o",
-                     "jsonpath={.items[*].message}").stdout
+    events = kubectl(
+        "get",
+        "events",
+        "-n",
+        namespace,
+        "--field-selector",
+        "involvedObject.name=bad,type=Warning",
+        "-o",
+        "jsonpath={.items[*].message}",
+    ).stdout
     assert "config error" in events
 
 
@@ -190,9 +242,18 @@ def test_unreachable_package_is_a_clear_config_error(kubectl, namespace, operato
     url = f"http://127.0.0.1:{free_port()}/nowhere.tgz"
     apply(kubectl, namespace, recorder_app("unreachable", url))
     apply(kubectl, namespace, recorder_cluster("nopkg", "unreachable", {"a": 1}))
-    member = wait_until(lambda: next((m for m in members(status(
-        kubectl, namespace, "nopkg")).values() if m["state"] == "config error"), None),
-        90, "config error")
+    member = wait_until(
+        lambda: next(
+            (
+                m
+                for m in members(status(kubectl, namespace, "nopkg")).values()
+                if m["state"] == "config error"
+            ),
+            None,
+        ),
+        90,
+        "config error",
+    )
     assert url in member["stateDetail"]["configErrorDetail"]
     assert "could not be fetched" in member["stateDetail"]["configErrorDetail"]
 
@@ -204,38 +265,69 @@ def test_restarted_member_is_set_up_again(kubectl, namespace, operator, package_
     pod = next(p for p, m in before.items() if m["role"] == "b")
     old_container = before[pod]["stateDetail"]["lastConfiguredContainer"]
     kubectl("delete", "pod", pod, "-n", namespace)
-    wait_until(lambda: members(status(kubectl, namespace, "rec"))[pod]["stateDetail"].get(
-        "lastConfiguredContainer") not in (None, old_container), 90, "setup of the new container")
+    wait_until(
+        lambda: (
+            members(status(kubectl, namespace, "rec"))[pod]["stateDetail"].get(
+                "lastConfiguredContainer"
+            )
+            not in (None, old_container)
+        ),
+        90,
+        "setup of the new container",
+    )
     wait_ready(kubectl, namespace, "rec")
     assert calls(kubectl, namespace, pod) == ["--configure"], "a fresh container, set up again"
 
 
-def test_connected_configmap_change_triggers_reconnect(kubectl, namespace, operator,
-                                                      package_server):
+def test_connected_configmap_change_triggers_reconnect(
+    kubectl, namespace, operator, package_server
+):
     kubectl("create", "configmap", "settings", "-n", namespace, "--from-literal=level=1")
     kubectl("label", "configmap", "settings", "-n", namespace, "kubedirector.hpe.com/cmType=app")
     apply(kubectl, namespace, recorder_app("recorder", f"{package_server}/recorder.tgz"))
-    apply(kubectl, namespace, recorder_cluster("rec", "recorder", {"a": 1},
-                                               configmaps=["settings"]))
+    apply(
+        kubectl, namespace, recorder_cluster("rec", "recorder", {"a": 1}, configmaps=["settings"])
+    )
     pod = next(iter(members(wait_ready(kubectl, namespace, "rec"))))
     assert calls(kubectl, namespace, pod) == ["--configure"]
-    kubectl("patch", "configmap", "settings", "-n", namespace, "--type=merge", "-p",
-            json.dumps({"data": {"level": "2"}}))
+    kubectl(
+        "patch",
+        "configmap",
+        "settings",
+        "-n",
+        namespace,
+        "--type=merge",
+        "-p",
+        json.dumps({"data": {"level": "2"}}),
+    )
     wait_until(lambda: "--reconnect" in calls(kubectl, namespace, pod), 60, "--reconnect")
-    meta = json.loads(kubectl("exec", pod, "-n", namespace, "--", "sh", "-c",
-                              'cat "$KD_GUEST_ROOT/etc/guestconfig/configmeta.json"; exit 0'
-                              ).stdout)
+    meta = json.loads(
+        kubectl(
+            "exec",
+            pod,
+            "-n",
+            namespace,
+            "--",
+            "sh",
+            "-c",
+            'cat "$KD_GUEST_ROOT/etc/guestconfig/configmeta.json"; exit 0',
+        ).stdout
+    )
     assert json.dumps(meta["connections"]["configmaps"]).count('"level": "2"') == 1
 
 
-def test_hanging_setup_does_not_delay_another_cluster(kubectl, namespace, operator,
-                                                      package_server):
+def test_hanging_setup_does_not_delay_another_cluster(kubectl, namespace, operator, package_server):
     apply(kubectl, namespace, recorder_app("hanging", f"{package_server}/recorder.tgz", "hang"))
     apply(kubectl, namespace, recorder_app("recorder", f"{package_server}/recorder.tgz"))
     apply(kubectl, namespace, recorder_cluster("stuck", "hanging", {"a": 1, "b": 2}))
-    wait_until(lambda: any("running for" in (m["stateDetail"].get("configErrorDetail") or "")
-                           for m in members(status(kubectl, namespace, "stuck")).values()),
-               60, "the hanging setup to be running")
+    wait_until(
+        lambda: any(
+            "running for" in (m["stateDetail"].get("configErrorDetail") or "")
+            for m in members(status(kubectl, namespace, "stuck")).values()
+        ),
+        60,
+        "the hanging setup to be running",
+    )
     started = time.monotonic()
     apply(kubectl, namespace, recorder_cluster("quick", "recorder", {"a": 1, "b": 1}))
     wait_ready(kubectl, namespace, "quick", timeout=60)
@@ -248,8 +340,13 @@ def test_hanging_setup_does_not_delay_another_cluster(kubectl, namespace, operat
 def test_catalog_app_reaches_ready_with_its_setup_package(kubectl, namespace, operator):
     repo = Path(__file__).resolve().parents[2]
     kubectl("apply", "-n", namespace, "-f", str(repo / "manifests/catalog/spark221e2.yaml"))
-    kubectl("apply", "-n", namespace, "-f",
-            str(repo / "manifests/examples/clusters/cr-cluster-spark221e2.yaml"))
+    kubectl(
+        "apply",
+        "-n",
+        namespace,
+        "-f",
+        str(repo / "manifests/examples/clusters/cr-cluster-spark221e2.yaml"),
+    )
     st = wait_ready(kubectl, namespace, "spark221e2")
     assert st["memberSummary"] == "4/4"
     for pod in members(st):
@@ -258,27 +355,36 @@ def test_catalog_app_reaches_ready_with_its_setup_package(kubectl, namespace, op
 
 def guest_file(kubectl, namespace: str, pod: str, path: str) -> str | None:
     """A file in the member's guest root, None when absent."""
-    proc = kubectl("exec", pod, "-n", namespace, "--", "sh", "-c",
-                   f'cat "$KD_GUEST_ROOT{path}" 2>/dev/null || echo KD-ABSENT; exit 0')
+    proc = kubectl(
+        "exec",
+        pod,
+        "-n",
+        namespace,
+        "--",
+        "sh",
+        "-c",
+        f'cat "$KD_GUEST_ROOT{path}" 2>/dev/null || echo KD-ABSENT; exit 0',
+    )
     return None if proc.stdout.strip() == "KD-ABSENT" else proc.stdout
 
 
-def test_configure_status_is_the_originals_record(kubectl, namespace, operator,
-                                                  package_server):
+def test_configure_status_is_the_originals_record(kubectl, namespace, operator, package_server):
     """configure.status ends as `<container>=0`, no newline: what the original wrote
     and reads back after a restart (upstream-pods.md 2.3 step 10).  (The simulated
     kubelet reports no containerID, so the container is named by api.md's fallback.)"""
     apply(kubectl, namespace, recorder_app("recorder", f"{package_server}/recorder.tgz"))
     apply(kubectl, namespace, recorder_cluster("rec", "recorder", {"a": 1}))
     st = wait_ready(kubectl, namespace, "rec")
-    (pod, member), = members(st).items()
+    ((pod, member),) = members(st).items()
     container = member["stateDetail"]["lastConfiguredContainer"]
     assert guest_file(kubectl, namespace, pod, "/opt/guestconfig/configure.status") == (
-        f"{container}=0")
+        f"{container}=0"
+    )
 
 
-def test_event_list_without_configure_skips_the_startscript(kubectl, namespace, operator,
-                                                            package_server):
+def test_event_list_without_configure_skips_the_startscript(
+    kubectl, namespace, operator, package_server
+):
     """Role `b` lists only addnodes: it is configured without `--configure` (and no
     configure.status), yet still hears of new members; `a` lists nothing but
     configure, so it hears nothing."""
@@ -292,19 +398,28 @@ def test_event_list_without_configure_skips_the_startscript(kubectl, namespace, 
     assert calls(kubectl, namespace, by_role["a"]) == ["--configure"]
     assert calls(kubectl, namespace, by_role["b"]) == []
     assert guest_file(kubectl, namespace, by_role["b"], "/opt/guestconfig/configure.status") is None
-    assert guest_file(kubectl, namespace, by_role["b"],
-                      "/opt/guestconfig/recorder/startscript") is not None, "unpacked"
+    assert (
+        guest_file(kubectl, namespace, by_role["b"], "/opt/guestconfig/recorder/startscript")
+        is not None
+    ), "unpacked"
     set_workers(kubectl, namespace, "picky", 2)
     wait_until(lambda: len(members(status(kubectl, namespace, "picky"))) == 3, 60, "3 members")
     grown = wait_ready(kubectl, namespace, "picky")
     new = next(p for p in members(grown) if p not in members(st))
-    wait_until(lambda: fqdns(calls(kubectl, namespace, by_role["b"]), "addnodes", "b")
-               == {fqdn(grown, namespace, new)}, 30, "b to hear of the new member")
+    wait_until(
+        lambda: (
+            fqdns(calls(kubectl, namespace, by_role["b"]), "addnodes", "b")
+            == {fqdn(grown, namespace, new)}
+        ),
+        30,
+        "b to hear of the new member",
+    )
     assert calls(kubectl, namespace, by_role["a"]) == ["--configure"]
 
 
 def test_systemd_app_waits_for_journald_and_its_pods_look_like_the_originals(
-        kubectl, namespace, operator, package_server):
+    kubectl, namespace, operator, package_server
+):
     """The simulated node answers `systemctl status systemd-journald` (a stand-in);
     the member pod carries what the original's did."""
     app = recorder_app("sysd", f"{package_server}/recorder.tgz")
@@ -314,7 +429,7 @@ def test_systemd_app_waits_for_journald_and_its_pods_look_like_the_originals(
     cluster["spec"]["roles"][0]["storage"] = {"size": "1Gi"}
     apply(kubectl, namespace, cluster)
     st = wait_ready(kubectl, namespace, "sysd")
-    (pod, _), = members(st).items()
+    ((pod, _),) = members(st).items()
     assert "journald" in (guest_file(kubectl, namespace, pod, "/tmp/journald-status.out") or "")
     assert calls(kubectl, namespace, pod) == ["--configure"]
     spec = json.loads(kubectl("get", "pod", pod, "-n", namespace, "-o", "json").stdout)["spec"]

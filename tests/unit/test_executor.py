@@ -26,7 +26,8 @@ def exit_status(code: str) -> str:
         status="Failure",
         message=f"command terminated with non-zero exit code: exit status {code}",
         reason="NonZeroExitCode",
-        details={"causes": [{"reason": "ExitCode", "message": code}]})
+        details={"causes": [{"reason": "ExitCode", "message": code}]},
+    )
 
 
 # ---------------------------------------------------------------- _exit_code
@@ -42,8 +43,12 @@ def test_failure_with_an_exit_code_cause(code: str, expected: int) -> None:
 
 
 def test_exit_code_cause_among_others() -> None:
-    doc = status_doc(status="Failure", details={"causes": [
-        {"reason": "Other", "message": "1"}, {"reason": "ExitCode", "message": "42"}]})
+    doc = status_doc(
+        status="Failure",
+        details={
+            "causes": [{"reason": "Other", "message": "1"}, {"reason": "ExitCode", "message": "42"}]
+        },
+    )
     assert _exit_code(doc) == 42
 
 
@@ -53,12 +58,18 @@ def test_status_in_yaml_form() -> None:
     assert _exit_code(doc) == 9
 
 
-@pytest.mark.parametrize("doc", [
-    status_doc(status="Failure", message="container not found (\"app\")", reason="BadRequest"),
-    status_doc(status="Failure", message="pod is gone", details={"causes": []}),
-    status_doc(status="Failure", message="pod is gone",
-               details={"causes": [{"reason": "Other", "message": "3"}]}),
-])
+@pytest.mark.parametrize(
+    "doc",
+    [
+        status_doc(status="Failure", message='container not found ("app")', reason="BadRequest"),
+        status_doc(status="Failure", message="pod is gone", details={"causes": []}),
+        status_doc(
+            status="Failure",
+            message="pod is gone",
+            details={"causes": [{"reason": "Other", "message": "3"}]},
+        ),
+    ],
+)
 def test_failure_without_an_exit_code_raises(doc: str) -> None:
     with pytest.raises(ExecError, match=r"not found|pod is gone"):
         _exit_code(doc)
@@ -75,14 +86,17 @@ def test_no_status_document_raises(doc: str) -> None:
         _exit_code(doc)
 
 
-@pytest.mark.parametrize("doc", [
-    exit_status("three"),
-    exit_status(""),
-    status_doc(status="Failure", details={"causes": [{"reason": "ExitCode"}]}),
-    status_doc(status="Failure", message="odd", details="not a mapping"),
-    status_doc(status="Failure", message="odd", details={"causes": "not a list"}),
-    status_doc(status="Failure", message="odd", details={"causes": ["not a mapping"]}),
-])
+@pytest.mark.parametrize(
+    "doc",
+    [
+        exit_status("three"),
+        exit_status(""),
+        status_doc(status="Failure", details={"causes": [{"reason": "ExitCode"}]}),
+        status_doc(status="Failure", message="odd", details="not a mapping"),
+        status_doc(status="Failure", message="odd", details={"causes": "not a list"}),
+        status_doc(status="Failure", message="odd", details={"causes": ["not a mapping"]}),
+    ],
+)
 def test_malformed_status_raises_exec_error_only(doc: str) -> None:
     with pytest.raises(ExecError):
         _exit_code(doc)
@@ -96,8 +110,9 @@ class FakeWSClient:
 
     instances: list[FakeWSClient] = []
 
-    def __init__(self, configuration: Configuration, url: str, headers: dict[str, str],
-                 capture_all: bool) -> None:
+    def __init__(
+        self, configuration: Configuration, url: str, headers: dict[str, str], capture_all: bool
+    ) -> None:
         self.url = url
         self.headers = headers
         self.written: list[str] = []
@@ -139,8 +154,10 @@ class FakeWSClient:
 
 def use_client(monkeypatch: pytest.MonkeyPatch, factory: Callable[..., object]) -> None:
     """Make the executor's connect() hand out `factory(configuration, url, headers, True)`."""
-    def connect(configuration: Configuration, url: str, headers: dict[str, str],
-                timeout: float) -> object:
+
+    def connect(
+        configuration: Configuration, url: str, headers: dict[str, str], timeout: float
+    ) -> object:
         assert 0 < timeout <= executor.HANDSHAKE_TIMEOUT
         return factory(configuration, url, headers, True)
 
@@ -161,24 +178,35 @@ def guest_executor() -> GuestExecutor:
     return GuestExecutor(configuration)
 
 
-@pytest.mark.parametrize("script", [
-    "echo hi\n",
-    "echo exit\n",
-    "exit 0\necho after\n",
-    "# exit\n",
-    "exit_code=1\n",
-    "",
-])
-def test_run_refuses_a_script_not_ending_with_exit(fake_ws: type[FakeWSClient],
-                                                   script: str) -> None:
+@pytest.mark.parametrize(
+    "script",
+    [
+        "echo hi\n",
+        "echo exit\n",
+        "exit 0\necho after\n",
+        "# exit\n",
+        "exit_code=1\n",
+        "",
+    ],
+)
+def test_run_refuses_a_script_not_ending_with_exit(
+    fake_ws: type[FakeWSClient], script: str
+) -> None:
     with pytest.raises(ValueError, match="must end with an explicit exit"):
         guest_executor().run("ns", "pod-0", script)
     assert fake_ws.instances == []
 
 
-@pytest.mark.parametrize("script", [
-    "echo hi\nexit 0\n", "exit", "echo a; exit 3", "exit $?\n\n", "  exit 1 # done\n",
-])
+@pytest.mark.parametrize(
+    "script",
+    [
+        "echo hi\nexit 0\n",
+        "exit",
+        "echo a; exit 3",
+        "exit $?\n\n",
+        "  exit 1 # done\n",
+    ],
+)
 def test_run_sends_a_script_ending_with_exit(fake_ws: type[FakeWSClient], script: str) -> None:
     result = guest_executor().run("ns", "pod-0", script)
     assert result == ExecResult(0, "out\n", "")
@@ -191,8 +219,9 @@ def test_run_sends_a_script_ending_with_exit(fake_ws: type[FakeWSClient], script
     assert client.headers == {"authorization": "Bearer abc"}
 
 
-def test_run_returns_the_exit_code_and_streams(fake_ws: type[FakeWSClient],
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_run_returns_the_exit_code_and_streams(
+    fake_ws: type[FakeWSClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(FakeWSClient, "stdout", "")
     monkeypatch.setattr(FakeWSClient, "stderr", "boom\n")
     monkeypatch.setattr(FakeWSClient, "status", exit_status("95"))
@@ -201,8 +230,9 @@ def test_run_returns_the_exit_code_and_streams(fake_ws: type[FakeWSClient],
     assert "container=init" in fake_ws.instances[0].url
 
 
-def test_run_times_out_and_closes(fake_ws: type[FakeWSClient],
-                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_run_times_out_and_closes(
+    fake_ws: type[FakeWSClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(FakeWSClient, "hang", True)
     with pytest.raises(ExecError, match="timed out"):
         guest_executor().run("ns", "pod-0", "sleep 100; exit 0\n", timeout=0.05)
@@ -210,8 +240,9 @@ def test_run_times_out_and_closes(fake_ws: type[FakeWSClient],
     assert client.closed and client.updates >= 1
 
 
-def test_run_without_status_raises(fake_ws: type[FakeWSClient],
-                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_run_without_status_raises(
+    fake_ws: type[FakeWSClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(FakeWSClient, "status", "")
     with pytest.raises(ExecError, match="without a status"):
         guest_executor().run("ns", "pod-0", "exit 0\n")
@@ -235,14 +266,16 @@ class ClosingWSClient(FakeWSClient):
 
 
 def test_a_close_race_after_the_status_still_gives_the_exit_code(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     use_client(monkeypatch, ClosingWSClient)
     monkeypatch.setattr(ClosingWSClient, "status", status_doc(status="Success"))
     assert guest_executor().run("ns", "pod-0", "exit 0\n").exit_code == 0
 
 
 def test_a_connection_lost_before_any_status_is_an_exec_error(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     use_client(monkeypatch, ClosingWSClient)
     monkeypatch.setattr(ClosingWSClient, "status", "")
     with pytest.raises(ExecError, match="connection lost"):
@@ -250,7 +283,8 @@ def test_a_connection_lost_before_any_status_is_an_exec_error(
 
 
 def test_the_bearer_token_of_a_kubeconfig_or_service_account_is_sent(
-        fake_ws: type[FakeWSClient]) -> None:
+    fake_ws: type[FakeWSClient],
+) -> None:
     """kubernetes>=36 keeps the token under 'BearerToken' (kube_config, in-cluster)."""
     configuration = Configuration()
     configuration.host = "https://127.0.0.1:6443"

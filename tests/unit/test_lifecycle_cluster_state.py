@@ -31,23 +31,38 @@ STS = "spark221e2-worker-bcdfg"
 T0 = "2026-11-27T07:00:00Z"
 T1 = "2026-11-27T08:00:00Z"
 T2 = "2026-11-27T09:00:00Z"
-LIVE_STATES = (MemberState.CREATE_PENDING, MemberState.CREATING, MemberState.CONFIGURED,
-               MemberState.CONFIG_ERROR)
+LIVE_STATES = (
+    MemberState.CREATE_PENDING,
+    MemberState.CREATING,
+    MemberState.CONFIGURED,
+    MemberState.CONFIG_ERROR,
+)
 LEAVING_STATES = (MemberState.DELETE_PENDING, MemberState.DELETING)
 PENDING_STATES = (MemberState.CREATE_PENDING, MemberState.CREATING, *LEAVING_STATES)
 ROLLUP_FLAGS = tuple(f.name for f in fields(MemberStateRollup))
 
 
-def m(ordinal: int, state: str = MemberState.CONFIGURED,
-      container: str | None = ContainerState.RUNNING, *, sched: str | None = None,
-      notify: NotifyProgress | None = None, setup: SetupProgress | None = None,
-      ) -> MemberStatus:
+def m(
+    ordinal: int,
+    state: str = MemberState.CONFIGURED,
+    container: str | None = ContainerState.RUNNING,
+    *,
+    sched: str | None = None,
+    notify: NotifyProgress | None = None,
+    setup: SetupProgress | None = None,
+) -> MemberStatus:
     return MemberStatus(
-        pod=f"{STS}-{ordinal}", service=f"{STS}-{ordinal}", node_id=ordinal + 1, state=state,
-        state_detail=MemberStateDetail(last_known_container_state=container,
-                                       scheduling_error_message=sched,
-                                       notify=notify or NotifyProgress(),
-                                       setup=setup or SetupProgress()))
+        pod=f"{STS}-{ordinal}",
+        service=f"{STS}-{ordinal}",
+        node_id=ordinal + 1,
+        state=state,
+        state_detail=MemberStateDetail(
+            last_known_container_state=container,
+            scheduling_error_message=sched,
+            notify=notify or NotifyProgress(),
+            setup=setup or SetupProgress(),
+        ),
+    )
 
 
 def failing(ordinal: int, error: str = "exit 1", failures: int = 2) -> MemberStatus:
@@ -63,11 +78,23 @@ def by_type(conds: tuple[Condition, ...]) -> dict[str, Condition]:
     return {c.type: c for c in conds}
 
 
-def conds(state: str, members: list[MemberStatus], *, problem: SpecProblem | None = None,
-          previous: tuple[Condition, ...] = (), generation: int = 3,
-          now: str = T1) -> dict[str, Condition]:
-    out = conditions(previous=previous, generation=generation, state=ClusterState(state),
-                     members=members, problem=problem, now=now)
+def conds(
+    state: str,
+    members: list[MemberStatus],
+    *,
+    problem: SpecProblem | None = None,
+    previous: tuple[Condition, ...] = (),
+    generation: int = 3,
+    now: str = T1,
+) -> dict[str, Condition]:
+    out = conditions(
+        previous=previous,
+        generation=generation,
+        state=ClusterState(state),
+        members=members,
+        problem=problem,
+        now=now,
+    )
     assert [c.type for c in out] == ["Ready", "Progressing", "Degraded"]
     return by_type(out)
 
@@ -84,39 +111,55 @@ def test_rollup_of_no_members_is_all_false() -> None:
     assert true_flags(rollup([])) == set()
 
 
-@pytest.mark.parametrize(("member", "expected"), [
-    (m(0, MemberState.CREATE_PENDING, None), {"membership_changing", "members_waiting"}),
-    (m(0, MemberState.CREATE_PENDING, ContainerState.WAITING),
-     {"membership_changing", "members_waiting"}),
-    (m(0, MemberState.CREATE_PENDING, ContainerState.WAITING, sched="0/3 nodes"),
-     {"membership_changing", "members_waiting", "members_not_scheduled"}),
-    (m(0, MemberState.CREATING), {"members_initializing"}),
-    (m(0, MemberState.CREATING, ContainerState.WAITING),
-     {"members_initializing", "members_restarting"}),
-    (m(0, MemberState.CONFIGURED), set()),
-    (m(0, MemberState.CONFIGURED, ContainerState.ABSENT), {"members_down"}),
-    (m(0, MemberState.CONFIGURED, ContainerState.TERMINATED), {"members_down"}),
-    (m(0, MemberState.CONFIGURED, None), {"members_down"}),
-    (m(0, MemberState.CONFIGURED, ContainerState.WAITING),
-     {"members_down", "members_restarting"}),
-    (m(0, MemberState.CONFIGURED, ContainerState.INITIALIZING), {"members_down"}),
-    (m(0, MemberState.CONFIG_ERROR), {"config_errors"}),
-    (m(0, MemberState.CONFIG_ERROR, ContainerState.ABSENT), {"config_errors", "members_down"}),
-    (m(0, MemberState.DELETE_PENDING), {"membership_changing"}),
-    (m(0, MemberState.DELETING, ContainerState.ABSENT), {"membership_changing"}),
-    (m(0, MemberState.DELETING, ContainerState.TERMINATED), {"membership_changing"}),
-])
+@pytest.mark.parametrize(
+    ("member", "expected"),
+    [
+        (m(0, MemberState.CREATE_PENDING, None), {"membership_changing", "members_waiting"}),
+        (
+            m(0, MemberState.CREATE_PENDING, ContainerState.WAITING),
+            {"membership_changing", "members_waiting"},
+        ),
+        (
+            m(0, MemberState.CREATE_PENDING, ContainerState.WAITING, sched="0/3 nodes"),
+            {"membership_changing", "members_waiting", "members_not_scheduled"},
+        ),
+        (m(0, MemberState.CREATING), {"members_initializing"}),
+        (
+            m(0, MemberState.CREATING, ContainerState.WAITING),
+            {"members_initializing", "members_restarting"},
+        ),
+        (m(0, MemberState.CONFIGURED), set()),
+        (m(0, MemberState.CONFIGURED, ContainerState.ABSENT), {"members_down"}),
+        (m(0, MemberState.CONFIGURED, ContainerState.TERMINATED), {"members_down"}),
+        (m(0, MemberState.CONFIGURED, None), {"members_down"}),
+        (
+            m(0, MemberState.CONFIGURED, ContainerState.WAITING),
+            {"members_down", "members_restarting"},
+        ),
+        (m(0, MemberState.CONFIGURED, ContainerState.INITIALIZING), {"members_down"}),
+        (m(0, MemberState.CONFIG_ERROR), {"config_errors"}),
+        (m(0, MemberState.CONFIG_ERROR, ContainerState.ABSENT), {"config_errors", "members_down"}),
+        (m(0, MemberState.DELETE_PENDING), {"membership_changing"}),
+        (m(0, MemberState.DELETING, ContainerState.ABSENT), {"membership_changing"}),
+        (m(0, MemberState.DELETING, ContainerState.TERMINATED), {"membership_changing"}),
+    ],
+)
 def test_rollup_flags_for_one_member(member: MemberStatus, expected: set[str]) -> None:
     assert true_flags(rollup([member])) == expected
 
 
 def test_rollup_of_a_mixed_cluster() -> None:
     r = rollup([m(0), m(1, MemberState.CREATE_PENDING, None), m(2, MemberState.CONFIG_ERROR)])
-    assert r == MemberStateRollup(membership_changing=True, members_waiting=True,
-                                  config_errors=True)
+    assert r == MemberStateRollup(
+        membership_changing=True, members_waiting=True, config_errors=True
+    )
     assert r.to_dict() == {
-        "membershipChanging": True, "membersDown": False, "membersInitializing": False,
-        "membersWaiting": True, "membersRestarting": False, "configErrors": True,
+        "membershipChanging": True,
+        "membersDown": False,
+        "membersInitializing": False,
+        "membersWaiting": True,
+        "membersRestarting": False,
+        "configErrors": True,
         "membersNotScheduled": False,
     }
 
@@ -128,8 +171,9 @@ member_strategy = st.builds(
     st.one_of(st.none(), st.sampled_from(list(ContainerState))),
     sched=st.one_of(st.none(), st.just(""), st.just("0/1 nodes are available")),
     notify=st.sampled_from([NotifyProgress(), NotifyProgress(failures=3, last_error="x")]),
-    setup=st.sampled_from([SetupProgress(), SetupProgress(exec_failures=2,
-                                                          last_exec_error="refused")]),
+    setup=st.sampled_from(
+        [SetupProgress(), SetupProgress(exec_failures=2, last_exec_error="refused")]
+    ),
 )
 
 
@@ -156,10 +200,17 @@ def test_updating_after_first_configured(previous: str, pending: str) -> None:
 
 
 @pytest.mark.parametrize("previous", ["", *ClusterState])
-@pytest.mark.parametrize("members", [
-    [], [m(0)], [m(0), m(1, MemberState.CONFIG_ERROR)], [m(0, MemberState.CONFIG_ERROR)],
-    [m(0, MemberState.CONFIGURED, ContainerState.ABSENT)],
-], ids=["empty", "configured", "mixed", "config-error", "down"])
+@pytest.mark.parametrize(
+    "members",
+    [
+        [],
+        [m(0)],
+        [m(0), m(1, MemberState.CONFIG_ERROR)],
+        [m(0, MemberState.CONFIG_ERROR)],
+        [m(0, MemberState.CONFIGURED, ContainerState.ABSENT)],
+    ],
+    ids=["empty", "configured", "mixed", "config-error", "down"],
+)
 def test_configured_when_settled(previous: str, members: list[MemberStatus]) -> None:
     assert cluster_state(previous, members) == ClusterState.CONFIGURED
 
@@ -179,13 +230,20 @@ def test_cluster_state_through_a_lifetime() -> None:
     ):
         state = cluster_state(state, members)
         history.append(str(state))
-    assert history == ["creating", "creating", "configured", "updating", "configured",
-                       "updating", "updating", "configured"]
+    assert history == [
+        "creating",
+        "creating",
+        "configured",
+        "updating",
+        "configured",
+        "updating",
+        "updating",
+        "configured",
+    ]
 
 
 @settings(max_examples=200, deadline=None, derandomize=True)
-@given(previous=st.sampled_from(["", *ClusterState]),
-       members=st.lists(member_strategy, max_size=8))
+@given(previous=st.sampled_from(["", *ClusterState]), members=st.lists(member_strategy, max_size=8))
 def test_cluster_state_rule(previous: str, members: list[MemberStatus]) -> None:
     state = cluster_state(previous, members)
     pending = any(x.state in PENDING_STATES for x in members)
@@ -197,8 +255,7 @@ def test_cluster_state_rule(previous: str, members: list[MemberStatus]) -> None:
         assert state == ClusterState.CREATING
 
 
-@given(previous=st.sampled_from(["", *ClusterState]),
-       members=st.lists(member_strategy, max_size=8))
+@given(previous=st.sampled_from(["", *ClusterState]), members=st.lists(member_strategy, max_size=8))
 def test_paused_whatever_the_members(previous: str, members: list[MemberStatus]) -> None:
     assert cluster_state(previous, members, paused=True) == ClusterState.PAUSED
 
@@ -211,16 +268,19 @@ def test_resumed_cluster_is_updating_while_members_restart() -> None:
 # ---------------------------------------------------------------- member_summary
 
 
-@pytest.mark.parametrize(("members", "expected"), [
-    ([], "0/0"),
-    ([m(0), m(1), m(2)], "3/3"),
-    ([m(0), m(1, MemberState.CREATE_PENDING, None), m(2, MemberState.CREATING)], "1/3"),
-    ([m(0), m(1, MemberState.CONFIG_ERROR)], "1/2"),
-    ([m(0), m(1, MemberState.CONFIGURED, ContainerState.WAITING)], "1/2"),
-    ([m(0), m(1, MemberState.CONFIGURED, None)], "1/2"),
-    ([m(0), m(1, MemberState.DELETE_PENDING), m(2, MemberState.DELETING)], "1/1"),
-    ([m(0, MemberState.DELETING, ContainerState.ABSENT)], "0/0"),
-])
+@pytest.mark.parametrize(
+    ("members", "expected"),
+    [
+        ([], "0/0"),
+        ([m(0), m(1), m(2)], "3/3"),
+        ([m(0), m(1, MemberState.CREATE_PENDING, None), m(2, MemberState.CREATING)], "1/3"),
+        ([m(0), m(1, MemberState.CONFIG_ERROR)], "1/2"),
+        ([m(0), m(1, MemberState.CONFIGURED, ContainerState.WAITING)], "1/2"),
+        ([m(0), m(1, MemberState.CONFIGURED, None)], "1/2"),
+        ([m(0), m(1, MemberState.DELETE_PENDING), m(2, MemberState.DELETING)], "1/1"),
+        ([m(0, MemberState.DELETING, ContainerState.ABSENT)], "0/0"),
+    ],
+)
 def test_member_summary(members: list[MemberStatus], expected: str) -> None:
     assert member_summary(members) == expected
 
@@ -231,8 +291,10 @@ def test_member_summary_counts(members: list[MemberStatus]) -> None:
     ready, total = (int(x) for x in member_summary(members).split("/"))
     live = [x for x in members if x.state in LIVE_STATES]
     assert total == len(live)
-    assert ready == sum(x.state == MemberState.CONFIGURED
-                        and x.state_detail.last_known_container_state == "running" for x in live)
+    assert ready == sum(
+        x.state == MemberState.CONFIGURED and x.state_detail.last_known_container_state == "running"
+        for x in live
+    )
 
 
 # ---------------------------------------------------------------- conditions
@@ -268,8 +330,9 @@ def test_conditions_while_updating() -> None:
 
 
 def test_pausing_progresses_until_every_pod_is_gone() -> None:
-    c = conds("paused", [m(0, container=ContainerState.ABSENT),
-                         m(1, container=ContainerState.TERMINATED)])
+    c = conds(
+        "paused", [m(0, container=ContainerState.ABSENT), m(1, container=ContainerState.TERMINATED)]
+    )
     assert summary(c["Ready"]) == ("False", "Paused")
     assert summary(c["Progressing"]) == ("True", "Pausing")
     assert c["Progressing"].message == "1 member pods still stopping"
@@ -277,16 +340,26 @@ def test_pausing_progresses_until_every_pod_is_gone() -> None:
 
 
 def test_paused_is_neither_ready_progressing_nor_degraded() -> None:
-    c = conds("paused", [m(0, container=ContainerState.ABSENT),
-                         m(1, MemberState.CONFIG_ERROR, ContainerState.ABSENT)])
+    c = conds(
+        "paused",
+        [
+            m(0, container=ContainerState.ABSENT),
+            m(1, MemberState.CONFIG_ERROR, ContainerState.ABSENT),
+        ],
+    )
     assert {k: summary(v) for k, v in c.items()} == {
-        "Ready": ("False", "Paused"), "Progressing": ("False", "Paused"),
-        "Degraded": ("False", "Paused")}
+        "Ready": ("False", "Paused"),
+        "Progressing": ("False", "Paused"),
+        "Degraded": ("False", "Paused"),
+    }
 
 
 def test_a_spec_problem_outranks_paused() -> None:
-    c = conds("paused", [m(0, container=ContainerState.ABSENT)],
-              problem=SpecProblem("InvalidSpec", "spec.app: missing"))
+    c = conds(
+        "paused",
+        [m(0, container=ContainerState.ABSENT)],
+        problem=SpecProblem("InvalidSpec", "spec.app: missing"),
+    )
     assert summary(c["Degraded"]) == ("True", "InvalidSpec")
 
 
@@ -296,8 +369,14 @@ def test_not_ready_unless_state_is_configured_even_if_members_are() -> None:
 
 
 def test_member_down_is_degraded_and_not_ready() -> None:
-    c = conds("configured", [m(0), m(1, MemberState.CONFIGURED, ContainerState.WAITING),
-                             m(2, MemberState.CONFIGURED, ContainerState.ABSENT)])
+    c = conds(
+        "configured",
+        [
+            m(0),
+            m(1, MemberState.CONFIGURED, ContainerState.WAITING),
+            m(2, MemberState.CONFIGURED, ContainerState.ABSENT),
+        ],
+    )
     assert summary(c["Ready"]) == ("False", "MembersNotReady")
     assert c["Ready"].message == "1/3 members configured and running"
     assert summary(c["Degraded"]) == ("True", "MembersDown")
@@ -306,24 +385,38 @@ def test_member_down_is_degraded_and_not_ready() -> None:
 
 
 def test_config_error_is_degraded_and_wins_over_down() -> None:
-    c = conds("configured", [m(0, MemberState.CONFIGURED, ContainerState.ABSENT),
-                             m(1, MemberState.CONFIG_ERROR), m(2, MemberState.CONFIG_ERROR)])
+    c = conds(
+        "configured",
+        [
+            m(0, MemberState.CONFIGURED, ContainerState.ABSENT),
+            m(1, MemberState.CONFIG_ERROR),
+            m(2, MemberState.CONFIG_ERROR),
+        ],
+    )
     assert summary(c["Ready"]) == ("False", "MembersNotReady")
     assert summary(c["Degraded"]) == ("True", "ConfigError")
     assert c["Degraded"].message == f"members in config error: {STS}-1, {STS}-2"
 
 
 def test_leaving_members_neither_degrade_nor_block_ready_counts() -> None:
-    members = [m(0), m(1, MemberState.DELETING, ContainerState.ABSENT),
-               m(2, MemberState.DELETE_PENDING, ContainerState.WAITING)]
+    members = [
+        m(0),
+        m(1, MemberState.DELETING, ContainerState.ABSENT),
+        m(2, MemberState.DELETE_PENDING, ContainerState.WAITING),
+    ]
     c = conds("updating", members)
     assert summary(c["Degraded"]) == ("False", "AsExpected")
     assert c["Ready"].message == "1/1 members configured and running"
 
 
 def test_creating_members_are_not_down() -> None:
-    c = conds("creating", [m(0, MemberState.CREATING, ContainerState.WAITING),
-                           m(1, MemberState.CREATE_PENDING, ContainerState.ABSENT)])
+    c = conds(
+        "creating",
+        [
+            m(0, MemberState.CREATING, ContainerState.WAITING),
+            m(1, MemberState.CREATE_PENDING, ContainerState.ABSENT),
+        ],
+    )
     assert summary(c["Degraded"]) == ("False", "AsExpected")
 
 
@@ -331,7 +424,8 @@ def test_failing_notifications_are_degraded() -> None:
     c = conds("configured", [m(0), failing(1, "exit 4"), failing(2, "gave up: exit 5")])
     assert summary(c["Degraded"]) == ("True", "NotifyFailing")
     assert c["Degraded"].message == (
-        f"notifications failing: {STS}-1: exit 4; {STS}-2: gave up: exit 5")
+        f"notifications failing: {STS}-1: exit 4; {STS}-2: gave up: exit 5"
+    )
     assert summary(c["Ready"]) == ("True", "MembersConfigured")
 
 
@@ -343,13 +437,18 @@ def test_notification_failures_rank_below_config_errors_and_down_members() -> No
 
 
 def test_failing_setup_execs_are_degraded_naming_the_member() -> None:
-    stuck = m(1, MemberState.CREATING,
-              setup=SetupProgress(exec_failures=3, last_exec_error="cannot poll: refused"))
+    stuck = m(
+        1,
+        MemberState.CREATING,
+        setup=SetupProgress(exec_failures=3, last_exec_error="cannot poll: refused"),
+    )
     c = conds("creating", [m(0), stuck])["Degraded"]
     assert (c.status, c.reason) == ("True", "SetupFailing")
     assert f"{STS}-1: cannot poll: refused" in c.message
-    assert conds("creating", [m(0, MemberState.CONFIG_ERROR), stuck])["Degraded"].reason \
+    assert (
+        conds("creating", [m(0, MemberState.CONFIG_ERROR), stuck])["Degraded"].reason
         == "ConfigError"
+    )
     assert conds("creating", [stuck, failing(0)])["Degraded"].reason == "SetupFailing"
 
 
@@ -412,8 +511,9 @@ def test_transition_time_changes_with_status() -> None:
 
 
 def test_previous_conditions_of_other_types_do_not_leak_times() -> None:
-    other = Condition(type="Available", status="True", reason="x", message="y",
-                      last_transition_time=T0)
+    other = Condition(
+        type="Available", status="True", reason="x", message="y", last_transition_time=T0
+    )
     c = conds("configured", [m(0)], previous=(other,), now=T1)
     assert {x.last_transition_time for x in c.values()} == {T1}
 
@@ -421,35 +521,54 @@ def test_previous_conditions_of_other_types_do_not_leak_times() -> None:
 def test_conditions_serialise_with_observed_generation() -> None:
     ready = conds("configured", [m(0)], generation=2)["Ready"]
     assert ready.to_dict() == {
-        "type": "Ready", "status": "True", "reason": "MembersConfigured",
-        "message": "all 1 members are configured", "lastTransitionTime": T1,
-        "observedGeneration": 2}
+        "type": "Ready",
+        "status": "True",
+        "reason": "MembersConfigured",
+        "message": "all 1 members are configured",
+        "lastTransitionTime": T1,
+        "observedGeneration": 2,
+    }
 
 
 condition_strategy = st.builds(
-    Condition, type=st.sampled_from(["Ready", "Progressing", "Degraded"]),
-    status=st.sampled_from(["True", "False", "Unknown"]), reason=st.just("Old"),
-    message=st.just("old"), last_transition_time=st.just(T0),
-    observed_generation=st.integers(0, 5))
+    Condition,
+    type=st.sampled_from(["Ready", "Progressing", "Degraded"]),
+    status=st.sampled_from(["True", "False", "Unknown"]),
+    reason=st.just("Old"),
+    message=st.just("old"),
+    last_transition_time=st.just(T0),
+    observed_generation=st.integers(0, 5),
+)
 
 
 @settings(max_examples=300, deadline=None, derandomize=True)
-@given(state=st.sampled_from(list(ClusterState)), members=st.lists(member_strategy, max_size=8),
-       previous=st.lists(condition_strategy, max_size=3, unique_by=lambda c: c.type),
-       problem=st.one_of(st.none(), st.just(SpecProblem("InvalidSpec", "bad"))),
-       generation=st.integers(1, 50))
-def test_condition_rules(state: ClusterState, members: list[MemberStatus],
-                         previous: list[Condition], problem: SpecProblem | None,
-                         generation: int) -> None:
-    c = conds(state, members, problem=problem, previous=tuple(previous), generation=generation,
-              now=T1)
+@given(
+    state=st.sampled_from(list(ClusterState)),
+    members=st.lists(member_strategy, max_size=8),
+    previous=st.lists(condition_strategy, max_size=3, unique_by=lambda c: c.type),
+    problem=st.one_of(st.none(), st.just(SpecProblem("InvalidSpec", "bad"))),
+    generation=st.integers(1, 50),
+)
+def test_condition_rules(
+    state: ClusterState,
+    members: list[MemberStatus],
+    previous: list[Condition],
+    problem: SpecProblem | None,
+    generation: int,
+) -> None:
+    c = conds(
+        state, members, problem=problem, previous=tuple(previous), generation=generation, now=T1
+    )
     live = [x for x in members if x.state in LIVE_STATES]
 
     def running(x: MemberStatus) -> bool:
         return x.state_detail.last_known_container_state == "running"
 
-    ready = (problem is None and state == ClusterState.CONFIGURED
-             and all(x.state == MemberState.CONFIGURED and running(x) for x in live))
+    ready = (
+        problem is None
+        and state == ClusterState.CONFIGURED
+        and all(x.state == MemberState.CONFIGURED and running(x) for x in live)
+    )
     assert c["Ready"].status == ("True" if ready else "False")
     if state == ClusterState.PAUSED and problem is None:
         stopping = any(x.state_detail.last_known_container_state != "absent" for x in members)
@@ -457,12 +576,18 @@ def test_condition_rules(state: ClusterState, members: list[MemberStatus],
         assert c["Degraded"].status == "False", "a paused cluster's members are not down"
         return
     assert c["Progressing"].status == (
-        "True" if problem is None and state != ClusterState.CONFIGURED else "False")
-    degraded = problem is not None or any(
-        x.state == MemberState.CONFIG_ERROR
-        or (x.state == MemberState.CONFIGURED and not running(x)) for x in live) or any(
-        x.state_detail.notify.failures for x in members) or any(
-        x.state == MemberState.CREATING and x.state_detail.setup.exec_failures for x in live)
+        "True" if problem is None and state != ClusterState.CONFIGURED else "False"
+    )
+    degraded = (
+        problem is not None
+        or any(
+            x.state == MemberState.CONFIG_ERROR
+            or (x.state == MemberState.CONFIGURED and not running(x))
+            for x in live
+        )
+        or any(x.state_detail.notify.failures for x in members)
+        or any(x.state == MemberState.CREATING and x.state_detail.setup.exec_failures for x in live)
+    )
     assert c["Degraded"].status == ("True" if degraded else "False")
     if ready:
         # Only a notification failing (delivery to a ready member) may degrade a ready cluster.
@@ -480,8 +605,14 @@ def test_condition_rules(state: ClusterState, members: list[MemberStatus],
 
 
 def running_pod(uid: str, cid: str) -> dict[str, Any]:
-    return {"metadata": {"name": "p", "uid": uid}, "status": {"containerStatuses": [{
-        "name": "app", "containerID": cid, "state": {"running": {"startedAt": T0}}}]}}
+    return {
+        "metadata": {"name": "p", "uid": uid},
+        "status": {
+            "containerStatuses": [
+                {"name": "app", "containerID": cid, "state": {"running": {"startedAt": T0}}}
+            ]
+        },
+    }
 
 
 def test_status_summary_through_creation_and_a_restart() -> None:
@@ -500,22 +631,29 @@ def test_status_summary_through_creation_and_a_restart() -> None:
             pods = [running_pod("u0", "c0"), running_pod("u1", "c1-restarted")]
         members = [advance_member(x, p, False) for x, p in zip(members, pods, strict=True)]
         state = cluster_state(state, members)
-        previous = conditions(previous=previous, generation=1, state=state, members=members,
-                              problem=None, now=now)
+        previous = conditions(
+            previous=previous, generation=1, state=state, members=members, problem=None, now=now
+        )
         seen.append((str(state), member_summary(members), by_type(previous)["Ready"].status))
-    assert seen == [("creating", "0/2", "False"), ("creating", "1/2", "False"),
-                    ("configured", "2/2", "True"), ("configured", "2/2", "True")]
+    assert seen == [
+        ("creating", "0/2", "False"),
+        ("creating", "1/2", "False"),
+        ("configured", "2/2", "True"),
+        ("configured", "2/2", "True"),
+    ]
     ready = by_type(previous)["Ready"]
     assert ready.last_transition_time == T2
     assert members[1].state_detail.last_configured_container == "c1-restarted"
 
 
 def test_setup_package_keeps_the_cluster_creating() -> None:
-    members = [advance_member(m(0, MemberState.CREATE_PENDING, None),
-                              running_pod("u0", "c0"), True)]
+    members = [
+        advance_member(m(0, MemberState.CREATE_PENDING, None), running_pod("u0", "c0"), True)
+    ]
     state = cluster_state("", members)
-    c = by_type(conditions(previous=(), generation=1, state=state, members=members,
-                           problem=None, now=T0))
+    c = by_type(
+        conditions(previous=(), generation=1, state=state, members=members, problem=None, now=T0)
+    )
     assert state == ClusterState.CREATING
     assert rollup(members) == replace(MemberStateRollup(), members_initializing=True)
     assert summary(c["Ready"]) == ("False", "MembersNotReady")

@@ -44,8 +44,12 @@ STARTED = "2026-11-27T07:00:00Z"
 # ---------------------------------------------------------------- helpers
 
 
-def parse_cluster(*, scheme: str | None = None, storage_role: str | None = None,
-                  app_doc: dict[str, Any] | None = None) -> Cluster:
+def parse_cluster(
+    *,
+    scheme: str | None = None,
+    storage_role: str | None = None,
+    app_doc: dict[str, Any] | None = None,
+) -> Cluster:
     doc = spark_cluster()
     if scheme is not None:
         doc["spec"]["namingScheme"] = scheme
@@ -72,37 +76,68 @@ def no_token() -> str | None:
     return None
 
 
-def member(ordinal: int, state: str = MemberState.CONFIGURED, *, node_id: int | None = None,
-           sts: str = STS, detail: MemberStateDetail | None = None) -> MemberStatus:
-    return MemberStatus(pod=f"{sts}-{ordinal}", service=f"{sts}-{ordinal}",
-                        node_id=ordinal + 1 if node_id is None else node_id, state=state,
-                        state_detail=detail or MemberStateDetail())
+def member(
+    ordinal: int,
+    state: str = MemberState.CONFIGURED,
+    *,
+    node_id: int | None = None,
+    sts: str = STS,
+    detail: MemberStateDetail | None = None,
+) -> MemberStatus:
+    return MemberStatus(
+        pod=f"{sts}-{ordinal}",
+        service=f"{sts}-{ordinal}",
+        node_id=ordinal + 1 if node_id is None else node_id,
+        state=state,
+        state_detail=detail or MemberStateDetail(),
+    )
 
 
 def role_of(*members: MemberStatus, extra: dict[str, Any] | None = None) -> RoleStatus:
     return RoleStatus(id="worker", stateful_set=STS, members=tuple(members), extra=extra or {})
 
 
-def plan(existing: RoleStatus | None, wanted: int, next_node_id: int = 1, *,
-         cluster: Cluster | None = None, sts: str = STS,
-         token: Callable[[], str | None] = no_token) -> tuple[RoleStatus, int]:
-    return plan_role(cluster or parse_cluster(), "worker", statefulset=sts, existing=existing,
-                     wanted=wanted, next_node_id=next_node_id, auth_token=token)
+def plan(
+    existing: RoleStatus | None,
+    wanted: int,
+    next_node_id: int = 1,
+    *,
+    cluster: Cluster | None = None,
+    sts: str = STS,
+    token: Callable[[], str | None] = no_token,
+) -> tuple[RoleStatus, int]:
+    return plan_role(
+        cluster or parse_cluster(),
+        "worker",
+        statefulset=sts,
+        existing=existing,
+        wanted=wanted,
+        next_node_id=next_node_id,
+        auth_token=token,
+    )
 
 
-def make_pod(name: str = f"{STS}-0", *, uid: str = "pod-uid-1", container: str = "app",
-             state: dict[str, Any] | None = None, container_id: str | None = CID,
-             restart_count: int | None = 0, deleting: bool = False,
-             init: list[dict[str, Any]] | None = None,
-             conditions: list[dict[str, Any]] | None = None,
-             statuses: bool = True) -> dict[str, Any]:
+def make_pod(
+    name: str = f"{STS}-0",
+    *,
+    uid: str = "pod-uid-1",
+    container: str = "app",
+    state: dict[str, Any] | None = None,
+    container_id: str | None = CID,
+    restart_count: int | None = 0,
+    deleting: bool = False,
+    init: list[dict[str, Any]] | None = None,
+    conditions: list[dict[str, Any]] | None = None,
+    statuses: bool = True,
+) -> dict[str, Any]:
     """A pod as the informer cache holds it (raw JSON: unset keys are absent)."""
     meta: dict[str, Any] = {"name": name, "namespace": "apps", "uid": uid}
     if deleting:
         meta["deletionTimestamp"] = "2026-11-27T07:30:00Z"
-    cstatus: dict[str, Any] = {"name": container,
-                               "state": {"running": {"startedAt": STARTED}}
-                               if state is None else state}
+    cstatus: dict[str, Any] = {
+        "name": container,
+        "state": {"running": {"startedAt": STARTED}} if state is None else state,
+    }
     if container_id is not None:
         cstatus["containerID"] = container_id
     if restart_count is not None:
@@ -125,8 +160,10 @@ def waiting_pod(reason: str = "ContainerCreating", **kw: Any) -> dict[str, Any]:
     return make_pod(state={"waiting": {"reason": reason}}, container_id=None, **kw)
 
 
-def unscheduled_pod(message: str | None = "0/3 nodes are available: 3 Insufficient cpu.",
-                    reason: str | None = "Unschedulable") -> dict[str, Any]:
+def unscheduled_pod(
+    message: str | None = "0/3 nodes are available: 3 Insufficient cpu.",
+    reason: str | None = "Unschedulable",
+) -> dict[str, Any]:
     cond: dict[str, Any] = {"type": "PodScheduled", "status": "False"}
     if message is not None:
         cond["message"] = message
@@ -168,23 +205,32 @@ def test_identity_fallback_changes_with_each_restart_and_start_and_pod() -> None
     assert len({base, restarted, recreated, container_identity(later)}) == 4
 
 
-@pytest.mark.parametrize("pod", [
-    None,
-    waiting_pod(),
-    make_pod(state={"terminated": {"exitCode": 1}}),
-    make_pod(state={}),
-    make_pod(statuses=False),
-    make_pod(container="sidecar"),
-], ids=["absent", "waiting", "terminated", "no-state", "no-statuses", "other-container"])
+@pytest.mark.parametrize(
+    "pod",
+    [
+        None,
+        waiting_pod(),
+        make_pod(state={"terminated": {"exitCode": 1}}),
+        make_pod(state={}),
+        make_pod(statuses=False),
+        make_pod(container="sidecar"),
+    ],
+    ids=["absent", "waiting", "terminated", "no-state", "no-statuses", "other-container"],
+)
 def test_no_identity_unless_the_app_container_runs(pod: dict[str, Any] | None) -> None:
     assert container_identity(pod) is None
 
 
 def test_identity_picks_the_app_container_among_others() -> None:
     pod = running_pod()
-    pod["status"]["containerStatuses"].insert(0, {
-        "name": "sidecar", "containerID": "containerd://sidecar",
-        "state": {"running": {"startedAt": STARTED}}})
+    pod["status"]["containerStatuses"].insert(
+        0,
+        {
+            "name": "sidecar",
+            "containerID": "containerd://sidecar",
+            "state": {"running": {"startedAt": STARTED}},
+        },
+    )
     assert container_identity(pod) == CID
 
 
@@ -199,13 +245,16 @@ def test_state_of_terminating_pod_even_if_still_running() -> None:
     assert container_state(running_pod(deleting=True)) == ContainerState.TERMINATED
 
 
-@pytest.mark.parametrize(("state", "expected"), [
-    ({"running": {"startedAt": STARTED}}, ContainerState.RUNNING),
-    ({"waiting": {"reason": "CrashLoopBackOff"}}, ContainerState.WAITING),
-    ({"waiting": {"reason": "ContainerCreating"}}, ContainerState.WAITING),
-    ({"terminated": {"exitCode": 137}}, ContainerState.TERMINATED),
-    ({}, ContainerState.UNKNOWN),
-])
+@pytest.mark.parametrize(
+    ("state", "expected"),
+    [
+        ({"running": {"startedAt": STARTED}}, ContainerState.RUNNING),
+        ({"waiting": {"reason": "CrashLoopBackOff"}}, ContainerState.WAITING),
+        ({"waiting": {"reason": "ContainerCreating"}}, ContainerState.WAITING),
+        ({"terminated": {"exitCode": 137}}, ContainerState.TERMINATED),
+        ({}, ContainerState.UNKNOWN),
+    ],
+)
 def test_state_of_app_container(state: dict[str, Any], expected: ContainerState) -> None:
     assert container_state(make_pod(state=state)) == expected
 
@@ -248,14 +297,17 @@ def test_scheduling_error_falls_back_to_reason_then_default() -> None:
     assert scheduling_error(unscheduled_pod(message=None, reason=None)) == "not scheduled"
 
 
-@pytest.mark.parametrize("pod", [
-    None,
-    running_pod(),
-    make_pod(conditions=[{"type": "PodScheduled", "status": "True"}]),
-    make_pod(conditions=[{"type": "PodScheduled", "status": "Unknown", "message": "?"}]),
-    make_pod(conditions=[{"type": "Ready", "status": "False", "message": "not ready"}]),
-    make_pod(conditions=[]),
-])
+@pytest.mark.parametrize(
+    "pod",
+    [
+        None,
+        running_pod(),
+        make_pod(conditions=[{"type": "PodScheduled", "status": "True"}]),
+        make_pod(conditions=[{"type": "PodScheduled", "status": "Unknown", "message": "?"}]),
+        make_pod(conditions=[{"type": "Ready", "status": "False", "message": "not ready"}]),
+        make_pod(conditions=[]),
+    ],
+)
 def test_no_scheduling_error(pod: dict[str, Any] | None) -> None:
     assert scheduling_error(pod) is None
 
@@ -292,7 +344,9 @@ def test_crnamerole_member_service_is_the_pod_name() -> None:
 def test_uid_member_service_is_s_dash_pod() -> None:
     role, _ = plan(None, 2, cluster=parse_cluster(scheme="UID"), sts="kdss-x2b4c")
     assert [(m.pod, m.service) for m in role.members] == [
-        ("kdss-x2b4c-0", "s-kdss-x2b4c-0"), ("kdss-x2b4c-1", "s-kdss-x2b4c-1")]
+        ("kdss-x2b4c-0", "s-kdss-x2b4c-0"),
+        ("kdss-x2b4c-1", "s-kdss-x2b4c-1"),
+    ]
 
 
 def test_pvc_only_when_the_role_has_storage() -> None:
@@ -322,8 +376,9 @@ def test_new_members_start_with_a_blank_state_detail() -> None:
 
 def test_growth_waits_while_members_are_leaving() -> None:
     token, issued = counter_tokens()
-    existing = role_of(member(0), member(1, MemberState.DELETE_PENDING),
-                       member(2, MemberState.DELETING))
+    existing = role_of(
+        member(0), member(1, MemberState.DELETE_PENDING), member(2, MemberState.DELETING)
+    )
     role, next_id = plan(existing, 5, next_node_id=9, token=token)
     assert role.members == existing.members
     assert next_id == 9
@@ -334,7 +389,10 @@ def test_growth_resumes_at_the_freed_ordinals_with_new_node_ids() -> None:
     # members 1 and 2 (node ids 2, 3) have left; growth reuses the ordinals, not the ids.
     role, next_id = plan(role_of(member(0, node_id=1)), 3, next_node_id=4)
     assert [(m.pod, m.node_id) for m in role.members] == [
-        (f"{STS}-0", 1), (f"{STS}-1", 4), (f"{STS}-2", 5)]
+        (f"{STS}-0", 1),
+        (f"{STS}-1", 4),
+        (f"{STS}-2", 5),
+    ]
     assert next_id == 6
 
 
@@ -352,8 +410,12 @@ def test_regrowth_after_scaling_to_zero_never_reuses_node_ids() -> None:
 
 def test_same_size_changes_nothing() -> None:
     token, issued = counter_tokens()
-    existing = role_of(member(0), member(1, MemberState.CREATING),
-                       member(2, MemberState.CONFIG_ERROR), extra={"futureField": 1})
+    existing = role_of(
+        member(0),
+        member(1, MemberState.CREATING),
+        member(2, MemberState.CONFIG_ERROR),
+        extra={"futureField": 1},
+    )
     role, next_id = plan(existing, 3, next_node_id=7, token=token)
     assert role == existing
     assert next_id == 7
@@ -364,8 +426,11 @@ def test_shrink_marks_highest_ordinals_delete_pending() -> None:
     existing = role_of(*(member(i) for i in range(4)))
     role, next_id = plan(existing, 2, next_node_id=5)
     assert [m.state for m in role.members] == [
-        MemberState.CONFIGURED, MemberState.CONFIGURED,
-        MemberState.DELETE_PENDING, MemberState.DELETE_PENDING]
+        MemberState.CONFIGURED,
+        MemberState.CONFIGURED,
+        MemberState.DELETE_PENDING,
+        MemberState.DELETE_PENDING,
+    ]
     assert role.members[:2] == existing.members[:2]
     for before, after in zip(existing.members[2:], role.members[2:], strict=True):
         assert after == replace(before, state=MemberState.DELETE_PENDING)
@@ -376,8 +441,12 @@ def test_shrink_goes_by_ordinal_not_by_list_position() -> None:
     existing = role_of(member(2), member(0), member(3), member(1))
     role, _ = plan(existing, 2)
     states = {m.ordinal: m.state for m in role.members}
-    assert states == {0: MemberState.CONFIGURED, 1: MemberState.CONFIGURED,
-                      2: MemberState.DELETE_PENDING, 3: MemberState.DELETE_PENDING}
+    assert states == {
+        0: MemberState.CONFIGURED,
+        1: MemberState.CONFIGURED,
+        2: MemberState.DELETE_PENDING,
+        3: MemberState.DELETE_PENDING,
+    }
     assert [m.pod for m in role.members] == [m.pod for m in existing.members]
 
 
@@ -390,7 +459,10 @@ def test_shrink_leaves_already_leaving_members_alone() -> None:
     existing = role_of(member(0), member(1), member(2, MemberState.DELETING))
     role, _ = plan(existing, 1)
     assert [m.state for m in role.members] == [
-        MemberState.CONFIGURED, MemberState.DELETE_PENDING, MemberState.DELETING]
+        MemberState.CONFIGURED,
+        MemberState.DELETE_PENDING,
+        MemberState.DELETING,
+    ]
 
 
 def test_shrink_while_leaving_counts_only_staying_members() -> None:
@@ -416,10 +488,17 @@ def test_plan_keeps_role_extra() -> None:
 def test_plan_for_role_gone_from_spec_has_no_storage() -> None:
     """The reconciler shrinks roles removed from the spec to 0 with this function."""
     cluster = parse_cluster()
-    role, _ = plan_role(cluster, "gone", statefulset="gone-sts",
-                        existing=RoleStatus(id="gone", stateful_set="gone-sts",
-                                            members=(member(0, sts="gone-sts"),)),
-                        wanted=0, next_node_id=3, auth_token=no_token)
+    role, _ = plan_role(
+        cluster,
+        "gone",
+        statefulset="gone-sts",
+        existing=RoleStatus(
+            id="gone", stateful_set="gone-sts", members=(member(0, sts="gone-sts"),)
+        ),
+        wanted=0,
+        next_node_id=3,
+        auth_token=no_token,
+    )
     assert role.id == "gone"
     assert [m.state for m in role.members] == [MemberState.DELETE_PENDING]
 
@@ -434,9 +513,15 @@ def test_create_pending_waits_without_a_pod() -> None:
     assert m.state_detail.configuring_container is None
 
 
-@pytest.mark.parametrize("pod", [
-    waiting_pod(), make_pod(statuses=False), make_pod(state={"terminated": {"exitCode": 0}}),
-    waiting_pod("PodInitializing")])
+@pytest.mark.parametrize(
+    "pod",
+    [
+        waiting_pod(),
+        make_pod(statuses=False),
+        make_pod(state={"terminated": {"exitCode": 0}}),
+        waiting_pod("PodInitializing"),
+    ],
+)
 def test_create_pending_waits_until_the_app_container_runs(pod: dict[str, Any]) -> None:
     m = advance_member(member(0, MemberState.CREATE_PENDING), pod, False)
     assert m.state == MemberState.CREATE_PENDING
@@ -448,7 +533,8 @@ def test_create_pending_records_scheduling_error() -> None:
     m = advance_member(member(0, MemberState.CREATE_PENDING), unscheduled_pod(), False)
     assert m.state == MemberState.CREATE_PENDING
     assert m.state_detail.scheduling_error_message == (
-        "0/3 nodes are available: 3 Insufficient cpu.")
+        "0/3 nodes are available: 3 Insufficient cpu."
+    )
     assert m.state_detail.last_known_container_state == "waiting"
 
 
@@ -477,8 +563,11 @@ def test_running_with_setup_package_enters_creating_for_that_container() -> None
 
 
 def test_creating_keeps_the_setup_runners_progress() -> None:
-    detail = MemberStateDetail(configuring_container=CID, config_error_detail="running for 4s",
-                               setup=SetupProgress(run_id=CID, attempt=1))
+    detail = MemberStateDetail(
+        configuring_container=CID,
+        config_error_detail="running for 4s",
+        setup=SetupProgress(run_id=CID, attempt=1),
+    )
     m = member(0, MemberState.CREATING, detail=detail)
     after = advance_member(m, running_pod(), True)
     assert after.state == MemberState.CREATING
@@ -503,11 +592,15 @@ def test_creating_member_completes_when_setup_package_goes_away() -> None:
 
 def test_creating_member_follows_a_restarted_container() -> None:
     """Setup must run in the container that is there now, so it starts over there."""
-    detail = MemberStateDetail(configuring_container=CID, config_error_detail="running for 9s",
-                               setup=SetupProgress(run_id=CID, started_at=STARTED, attempt=2),
-                               notify=NotifyProgress(announced=True, known_node_id=4))
-    m = advance_member(member(0, MemberState.CREATING, detail=detail),
-                       running_pod(container_id=CID2), True)
+    detail = MemberStateDetail(
+        configuring_container=CID,
+        config_error_detail="running for 9s",
+        setup=SetupProgress(run_id=CID, started_at=STARTED, attempt=2),
+        notify=NotifyProgress(announced=True, known_node_id=4),
+    )
+    m = advance_member(
+        member(0, MemberState.CREATING, detail=detail), running_pod(container_id=CID2), True
+    )
     assert m.state == MemberState.CREATING
     assert m.state_detail.configuring_container == CID2
     assert m.state_detail.config_error_detail is None
@@ -523,13 +616,25 @@ def test_creating_member_whose_pod_is_gone_stays_creating() -> None:
     assert m.state_detail.last_known_container_state == "absent"
 
 
-def configured(identity: str = CID, *, configuring: str | None = CID,
-               extra: dict[str, Any] | None = None, setup: SetupProgress | None = None,
-               notify: NotifyProgress | None = None) -> MemberStatus:
-    return member(0, detail=MemberStateDetail(
-        configuring_container=configuring, last_configured_container=identity,
-        last_known_container_state="running", extra=extra or {},
-        setup=setup or SetupProgress(), notify=notify or NotifyProgress()))
+def configured(
+    identity: str = CID,
+    *,
+    configuring: str | None = CID,
+    extra: dict[str, Any] | None = None,
+    setup: SetupProgress | None = None,
+    notify: NotifyProgress | None = None,
+) -> MemberStatus:
+    return member(
+        0,
+        detail=MemberStateDetail(
+            configuring_container=configuring,
+            last_configured_container=identity,
+            last_known_container_state="running",
+            extra=extra or {},
+            setup=setup or SetupProgress(),
+            notify=notify or NotifyProgress(),
+        ),
+    )
 
 
 def test_configured_member_with_same_container_stays_configured() -> None:
@@ -547,11 +652,18 @@ def test_member_configured_by_the_original_operator_is_not_restarted() -> None:
     assert moved.state_detail.configuring_container == CID2
 
 
-@pytest.mark.parametrize("pod", [
-    None, waiting_pod("CrashLoopBackOff"), make_pod(state={"terminated": {"exitCode": 2}}),
-    make_pod(deleting=True, container_id=None, state={"terminated": {"exitCode": 0}})])
+@pytest.mark.parametrize(
+    "pod",
+    [
+        None,
+        waiting_pod("CrashLoopBackOff"),
+        make_pod(state={"terminated": {"exitCode": 2}}),
+        make_pod(deleting=True, container_id=None, state={"terminated": {"exitCode": 0}}),
+    ],
+)
 def test_configured_member_whose_container_is_down_stays_configured(
-        pod: dict[str, Any] | None) -> None:
+    pod: dict[str, Any] | None,
+) -> None:
     m = advance_member(configured(), pod, True)
     assert m.state == MemberState.CONFIGURED
     assert m.state_detail.last_configured_container == CID
@@ -566,8 +678,11 @@ def test_restart_without_setup_package_is_configured_again_with_new_identity() -
 
 
 def test_restart_with_setup_package_goes_back_through_setup() -> None:
-    start = configured(extra={"future": 1}, setup=SetupProgress(run_id=CID, started_at=STARTED),
-                       notify=NotifyProgress(announced=True))
+    start = configured(
+        extra={"future": 1},
+        setup=SetupProgress(run_id=CID, started_at=STARTED),
+        notify=NotifyProgress(announced=True),
+    )
     m = advance_member(start, running_pod(container_id=CID2), True)
     assert m.state == MemberState.CREATING
     assert m.state_detail.configuring_container == CID2
@@ -589,9 +704,15 @@ def test_kwok_restart_is_seen_through_restart_count() -> None:
 
 
 def config_error() -> MemberStatus:
-    return member(0, MemberState.CONFIG_ERROR, detail=MemberStateDetail(
-        configuring_container=CID, config_error_detail="exit 3",
-        setup=SetupProgress(retry_at=STARTED, error_generation=2)))
+    return member(
+        0,
+        MemberState.CONFIG_ERROR,
+        detail=MemberStateDetail(
+            configuring_container=CID,
+            config_error_detail="exit 3",
+            setup=SetupProgress(retry_at=STARTED, error_generation=2),
+        ),
+    )
 
 
 def test_config_error_with_same_container_stays() -> None:
@@ -614,8 +735,9 @@ def test_config_error_with_restarted_container_goes_back_through_setup() -> None
     assert m.state_detail.config_error_detail is None
 
 
-@pytest.mark.parametrize("pod", [None, running_pod(), running_pod(container_id=CID2),
-                                 running_pod(deleting=True)])
+@pytest.mark.parametrize(
+    "pod", [None, running_pod(), running_pod(container_id=CID2), running_pod(deleting=True)]
+)
 @pytest.mark.parametrize("state", [MemberState.DELETE_PENDING, MemberState.DELETING])
 def test_leaving_members_keep_their_state(state: str, pod: dict[str, Any] | None) -> None:
     """`delete pending` becomes `deleting` only once the others were told
@@ -630,18 +752,31 @@ def test_leaving_members_keep_their_state(state: str, pod: dict[str, Any] | None
 def test_advance_records_the_container_state() -> None:
     m = member(0, MemberState.DELETING)
     assert advance_member(m, None, False).state_detail.last_known_container_state == "absent"
-    assert advance_member(m, running_pod(deleting=True), False
-                          ).state_detail.last_known_container_state == "terminated"
+    assert (
+        advance_member(m, running_pod(deleting=True), False).state_detail.last_known_container_state
+        == "terminated"
+    )
 
 
 def test_advance_keeps_identity_fields_and_unknown_detail_keys() -> None:
-    start = replace(member(0, MemberState.CREATE_PENDING), pvc="p-x", auth_token="tok",
-                    block_device_paths=("/dev/xvdb",), extra={"k": "v"},
-                    state_detail=MemberStateDetail(extra={"future": True},
-                                                   last_config_data_generation=4))
+    start = replace(
+        member(0, MemberState.CREATE_PENDING),
+        pvc="p-x",
+        auth_token="tok",
+        block_device_paths=("/dev/xvdb",),
+        extra={"k": "v"},
+        state_detail=MemberStateDetail(extra={"future": True}, last_config_data_generation=4),
+    )
     m = advance_member(start, running_pod(), False)
     assert (m.pod, m.service, m.node_id, m.pvc, m.auth_token, m.block_device_paths, m.extra) == (
-        start.pod, start.service, start.node_id, "p-x", "tok", ("/dev/xvdb",), {"k": "v"})
+        start.pod,
+        start.service,
+        start.node_id,
+        "p-x",
+        "tok",
+        ("/dev/xvdb",),
+        {"k": "v"},
+    )
     assert m.state_detail.extra == {"future": True}
     assert m.state_detail.last_config_data_generation == 4
 
@@ -721,31 +856,48 @@ class FakeStatefulSet:
                 else:
                     pod["metadata"]["deletionTimestamp"] = "2026-11-27T07:30:00Z"
             elif progress and "containerStatuses" not in pod["status"]:
-                pod["status"]["containerStatuses"] = [{
-                    "name": "app", "restartCount": 0,
-                    "state": {"running": {"startedAt": STARTED}}}]
+                pod["status"]["containerStatuses"] = [
+                    {"name": "app", "restartCount": 0, "state": {"running": {"startedAt": STARTED}}}
+                ]
         for ordinal in range(replicas):
             if ordinal not in self.pods:
-                self.pods[ordinal] = {"metadata": {"name": f"{self.name}-{ordinal}",
-                                                   "uid": f"uid-{next(self.uids)}"},
-                                      "status": {"phase": "Pending"}}
+                self.pods[ordinal] = {
+                    "metadata": {"name": f"{self.name}-{ordinal}", "uid": f"uid-{next(self.uids)}"},
+                    "status": {"phase": "Pending"},
+                }
 
 
-def reconcile_pass(cluster: Cluster, role: RoleStatus | None, wanted: int, next_id: int,
-                   sts: FakeStatefulSet, has_setup: bool,
-                   token: Callable[[], str | None]) -> tuple[RoleStatus, int]:
+def reconcile_pass(
+    cluster: Cluster,
+    role: RoleStatus | None,
+    wanted: int,
+    next_id: int,
+    sts: FakeStatefulSet,
+    has_setup: bool,
+    token: Callable[[], str | None],
+) -> tuple[RoleStatus, int]:
     """What the cluster reconciler does for one role: plan, advance, drop departed."""
-    planned, next_id = plan_role(cluster, "worker", statefulset=sts.name, existing=role,
-                                 wanted=wanted, next_node_id=next_id, auth_token=token)
+    planned, next_id = plan_role(
+        cluster,
+        "worker",
+        statefulset=sts.name,
+        existing=role,
+        wanted=wanted,
+        next_node_id=next_id,
+        auth_token=token,
+    )
     staying = [m for m in planned.members if m.state not in LEAVING]
     assert len(staying) <= wanted, "shrinking is immediate"
     if role is None or not any(m.state in LEAVING for m in role.members):
         assert len(staying) == wanted, "growth is immediate when nothing is leaving"
-    advanced = replace(planned, members=tuple(
-        advance_member(m, sts.pod(m.pod), has_setup) for m in planned.members))
+    advanced = replace(
+        planned,
+        members=tuple(advance_member(m, sts.pod(m.pod), has_setup) for m in planned.members),
+    )
     (released,) = release_leaving([advanced], lambda m: m.pod)
-    kept = tuple(m for m in released.members
-                 if m.state != MemberState.DELETING or sts.pod(m.pod) is not None)
+    kept = tuple(
+        m for m in released.members if m.state != MemberState.DELETING or sts.pod(m.pod) is not None
+    )
     return replace(released, members=kept), next_id
 
 
@@ -755,8 +907,9 @@ def check_invariants(role: RoleStatus, wanted: int) -> None:
     staying = [m for m in role.members if m.state not in LEAVING]
     leaving = [m for m in role.members if m.state in LEAVING]
     assert len(staying) <= wanted
-    assert all(s.ordinal < lv.ordinal for s in staying for lv in leaving), \
+    assert all(s.ordinal < lv.ordinal for s in staying for lv in leaving), (
         "leaving members hold the highest ordinals"
+    )
     node_ids = [m.node_id for m in role.members]
     assert len(set(node_ids)) == len(node_ids)
     for m in role.members:
@@ -767,14 +920,17 @@ def check_invariants(role: RoleStatus, wanted: int) -> None:
 @settings(max_examples=150, deadline=None, derandomize=True)
 @given(
     start=st.integers(0, 4),
-    steps=st.lists(st.tuples(st.integers(0, 6), st.booleans(),
-                             st.one_of(st.none(), st.integers(0, 5))), min_size=1, max_size=12),
+    steps=st.lists(
+        st.tuples(st.integers(0, 6), st.booleans(), st.one_of(st.none(), st.integers(0, 5))),
+        min_size=1,
+        max_size=12,
+    ),
     has_setup=st.booleans(),
     storage=st.booleans(),
 )
 def test_resizing_keeps_node_ids_unique_and_settles_at_wanted(
-        start: int, steps: list[tuple[int, bool, int | None]], has_setup: bool,
-        storage: bool) -> None:
+    start: int, steps: list[tuple[int, bool, int | None]], has_setup: bool, storage: bool
+) -> None:
     cluster = parse_cluster(storage_role="worker" if storage else None)
     sts = FakeStatefulSet(STS)
     token, issued = counter_tokens()
@@ -837,11 +993,16 @@ def test_new_members_record_their_block_device_paths() -> None:
     doc = spark_cluster()
     for role in doc["spec"]["roles"]:
         if role["id"] == "worker":
-            role["blockStorage"] = {"numDevices": 2, "size": "1Gi", "pathPrefix": "/dev/kdblk",
-                                    "storageClassName": "local-path"}
+            role["blockStorage"] = {
+                "numDevices": 2,
+                "size": "1Gi",
+                "pathPrefix": "/dev/kdblk",
+                "storageClassName": "local-path",
+            }
     cluster = Cluster.from_dict(doc, Config(), App.from_dict(spark_app()))
     with_devices, _ = plan(None, 2, cluster=cluster)
     assert [m.block_device_paths for m in with_devices.members] == [
-        ("/dev/kdblk0", "/dev/kdblk1")] * 2
+        ("/dev/kdblk0", "/dev/kdblk1")
+    ] * 2
     without, _ = plan(None, 1, cluster=parse_cluster())
     assert without.members[0].block_device_paths == ()

@@ -75,8 +75,11 @@ def test_labels_are_exactly_the_documented_ones():
     registry.LEADER_STATUS.labels("kubedirector").set(0)
     registry.REST_CLIENT_REQUESTS.labels("200", "GET", "10.0.0.1:6443").inc(0)
     registry.REST_CLIENT_RATE_LIMITER_DURATION.labels("GET", "10.0.0.1:6443").observe(0)
-    registry.CLUSTER_STATES.watch(lambda: [{"status": {"state": "configured", "roles": [
-        {"members": [{"state": "configured"}]}]}}])
+    registry.CLUSTER_STATES.watch(
+        lambda: [
+            {"status": {"state": "configured", "roles": [{"members": [{"state": "configured"}]}]}}
+        ]
+    )
     registry.SETUP_RUNS.labels("success").inc(0)
     registry.WEBHOOK_REQUESTS.labels("CREATE", "KubeDirectorCluster", "true").inc(0)
     queue = RateLimitingQueue("labels-check")
@@ -221,39 +224,68 @@ def test_a_queue_without_metrics_reports_nothing():
 def test_cluster_and_member_gauges_count_the_cache_at_scrape_time():
     collector = ClusterStateCollector()
     clusters = [
-        {"status": {"state": "configured", "roles": [
-            {"members": [{"state": "configured"}, {"state": "configured"}]}]}},
-        {"status": {"state": "creating", "roles": [
-            {"members": [{"state": "creating"}]}, {"members": [{"state": "create pending"}]}]}},
+        {
+            "status": {
+                "state": "configured",
+                "roles": [{"members": [{"state": "configured"}, {"state": "configured"}]}],
+            }
+        },
+        {
+            "status": {
+                "state": "creating",
+                "roles": [
+                    {"members": [{"state": "creating"}]},
+                    {"members": [{"state": "create pending"}]},
+                ],
+            }
+        },
         {"metadata": {"name": "not-yet-reconciled"}},
     ]
     collector.watch(lambda: clusters)
-    families = {f.name: {s.labels["state"]: s.value for s in f.samples}
-                for f in collector.collect() if f.name != "kubedirector_cluster_condition"}
+    families = {
+        f.name: {s.labels["state"]: s.value for s in f.samples}
+        for f in collector.collect()
+        if f.name != "kubedirector_cluster_condition"
+    }
     assert families["kubedirector_clusters"] == {"configured": 1, "creating": 1, "new": 1}
-    assert families["kubedirector_members"] == {"configured": 2, "creating": 1,
-                                                "create pending": 1}
+    assert families["kubedirector_members"] == {"configured": 2, "creating": 1, "create pending": 1}
     clusters.pop(0)
-    again = {f.name: {s.labels["state"]: s.value for s in f.samples}
-             for f in collector.collect() if f.name != "kubedirector_cluster_condition"}
+    again = {
+        f.name: {s.labels["state"]: s.value for s in f.samples}
+        for f in collector.collect()
+        if f.name != "kubedirector_cluster_condition"
+    }
     assert "configured" not in again["kubedirector_clusters"]
 
 
 def test_cluster_conditions_are_one_series_per_cluster_and_type():
     collector = ClusterStateCollector()
     clusters = [
-        {"metadata": {"namespace": "a", "name": "x"},
-         "status": {"conditions": [{"type": "Degraded", "status": "True"},
-                                   {"type": "Ready", "status": "False"}]}},
+        {
+            "metadata": {"namespace": "a", "name": "x"},
+            "status": {
+                "conditions": [
+                    {"type": "Degraded", "status": "True"},
+                    {"type": "Ready", "status": "False"},
+                ]
+            },
+        },
         {"metadata": {"namespace": "b", "name": "x"}},
     ]
     collector.watch(lambda: clusters)
     family = next(f for f in collector.collect() if f.name == "kubedirector_cluster_condition")
-    got = {(s.labels["cluster_namespace"], s.labels["cluster_name"], s.labels["type"]): s.value
-           for s in family.samples}
-    assert got == {("a", "x", "Ready"): 0, ("a", "x", "Progressing"): 0,
-                   ("a", "x", "Degraded"): 1, ("b", "x", "Ready"): 0,
-                   ("b", "x", "Progressing"): 0, ("b", "x", "Degraded"): 0}
+    got = {
+        (s.labels["cluster_namespace"], s.labels["cluster_name"], s.labels["type"]): s.value
+        for s in family.samples
+    }
+    assert got == {
+        ("a", "x", "Ready"): 0,
+        ("a", "x", "Progressing"): 0,
+        ("a", "x", "Degraded"): 1,
+        ("b", "x", "Ready"): 0,
+        ("b", "x", "Progressing"): 0,
+        ("b", "x", "Degraded"): 0,
+    }
 
 
 def test_setup_results_and_the_certificate_expiry_are_exposed_from_the_start():
@@ -265,16 +297,24 @@ def test_setup_results_and_the_certificate_expiry_are_exposed_from_the_start():
 def test_members_by_state_per_cluster():
     collector = ClusterStateCollector()
     clusters = [
-        {"metadata": {"namespace": "a", "name": "x"},
-         "status": {"state": "paused", "roles": [
-             {"members": [{"state": "configured"}, {"state": "creating"}]},
-             {"members": [{"state": "configured"}]}]}},
+        {
+            "metadata": {"namespace": "a", "name": "x"},
+            "status": {
+                "state": "paused",
+                "roles": [
+                    {"members": [{"state": "configured"}, {"state": "creating"}]},
+                    {"members": [{"state": "configured"}]},
+                ],
+            },
+        },
         {"metadata": {"namespace": "b", "name": "x"}, "status": {"state": "creating"}},
     ]
     collector.watch(lambda: clusters)
     families = {f.name: f for f in collector.collect()}
-    got = {(s.labels["cluster_namespace"], s.labels["cluster_name"], s.labels["state"]): s.value
-           for s in families["kubedirector_cluster_members"].samples}
+    got = {
+        (s.labels["cluster_namespace"], s.labels["cluster_name"], s.labels["state"]): s.value
+        for s in families["kubedirector_cluster_members"].samples
+    }
     assert got == {("a", "x", "configured"): 2, ("a", "x", "creating"): 1}
     states = {s.labels["state"]: s.value for s in families["kubedirector_clusters"].samples}
     assert states == {"paused": 1, "creating": 1}

@@ -196,8 +196,9 @@ def test_help_documents_every_flag(capsys):
 
 def test_webhook_is_off_outside_a_cluster_unless_an_address_is_given(monkeypatch):
     assert parse([]).webhook_address is None
-    options = parse(["--webhook-address", "127.0.0.1:9443",
-                     "--webhook-url", "https://127.0.0.1:9443/"])
+    options = parse(
+        ["--webhook-address", "127.0.0.1:9443", "--webhook-url", "https://127.0.0.1:9443/"]
+    )
     assert options.webhook_address == "127.0.0.1:9443"
     assert options.webhook_url == "https://127.0.0.1:9443"
     assert options.webhook_cert_mode == "self"

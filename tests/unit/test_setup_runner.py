@@ -71,8 +71,15 @@ class FakeExecutor:
     answers: list[ExecResult | ExecError] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
 
-    def run(self, namespace: str, pod: str, script: str, *, timeout: float = 30.0,
-            container: str = APP_CONTAINER_NAME) -> ExecResult:
+    def run(
+        self,
+        namespace: str,
+        pod: str,
+        script: str,
+        *,
+        timeout: float = 30.0,
+        container: str = APP_CONTAINER_NAME,
+    ) -> ExecResult:
         assert script.rstrip().splitlines()[-1].startswith("exit")
         self.calls.append(Call(namespace, pod, script, timeout, container))
         assert self.answers, f"unexpected exec:\n{script}"
@@ -101,8 +108,9 @@ RUNNING = ok(f"{scripts.MARK_RUNNING}\n")
 
 
 def done(code: int, out: str = "", err: str = "") -> ExecResult:
-    return ok(f"{scripts.MARK_DONE} {code}\n{scripts.MARK_STDOUT}\n{out}\n"
-              f"{scripts.MARK_STDERR}\n{err}\n")
+    return ok(
+        f"{scripts.MARK_DONE} {code}\n{scripts.MARK_STDOUT}\n{out}\n{scripts.MARK_STDERR}\n{err}\n"
+    )
 
 
 def progress(member: MemberStatus) -> dict[str, object]:
@@ -112,31 +120,52 @@ def progress(member: MemberStatus) -> dict[str, object]:
 
 def _typed(stored: dict[str, object]) -> dict[str, object]:
     r = FieldReader()
-    typed = {"setup": SetupProgress.from_dict(r, stored, "stateDetail"),
-             "notify": NotifyProgress.from_dict(r, stored, "stateDetail")}
+    typed = {
+        "setup": SetupProgress.from_dict(r, stored, "stateDetail"),
+        "notify": NotifyProgress.from_dict(r, stored, "stateDetail"),
+    }
     r.raise_if_failed()
     return typed
 
 
 def creating(**stored: object) -> MemberStatus:
-    return MemberStatus(pod=POD, service=POD, node_id=3, state=MemberState.CREATING,
-                        state_detail=MemberStateDetail(configuring_container=CID,
-                                                       last_known_container_state="running",
-                                                       **_typed(stored)))
+    return MemberStatus(
+        pod=POD,
+        service=POD,
+        node_id=3,
+        state=MemberState.CREATING,
+        state_detail=MemberStateDetail(
+            configuring_container=CID, last_known_container_state="running", **_typed(stored)
+        ),
+    )
 
 
 def configured(*cmds: tuple[str, ...], **stored: object) -> MemberStatus:
-    return MemberStatus(pod=POD, service=POD, node_id=3, state=MemberState.CONFIGURED,
-                        state_detail=MemberStateDetail(
-                            configuring_container=CID, last_configured_container=CID,
-                            pending_notify_cmds=tuple(cmds), **_typed(stored)))
+    return MemberStatus(
+        pod=POD,
+        service=POD,
+        node_id=3,
+        state=MemberState.CONFIGURED,
+        state_detail=MemberStateDetail(
+            configuring_container=CID,
+            last_configured_container=CID,
+            pending_notify_cmds=tuple(cmds),
+            **_typed(stored),
+        ),
+    )
 
 
-def setup_spec(max_log_size: int = 256, generation: int = 4,
-               injections: tuple[FileInjection, ...] = ()) -> SetupSpec:
-    return SetupSpec(namespace=NS, package_url="file:///opt/configscripts/appconfig.tgz",
-                     injections=injections, max_log_size=max_log_size,
-                     configmeta='{"version": 7}', generation=generation)
+def setup_spec(
+    max_log_size: int = 256, generation: int = 4, injections: tuple[FileInjection, ...] = ()
+) -> SetupSpec:
+    return SetupSpec(
+        namespace=NS,
+        package_url="file:///opt/configscripts/appconfig.tgz",
+        injections=injections,
+        max_log_size=max_log_size,
+        configmeta='{"version": 7}',
+        generation=generation,
+    )
 
 
 @pytest.fixture
@@ -158,8 +187,9 @@ def stamp(seconds: float) -> str:
     return runner_mod._now(lambda: seconds)
 
 
-def run_to_config_error(runner: SetupRunner, fake: FakeExecutor, member: MemberStatus,
-                        code: int = 7) -> MemberStatus:
+def run_to_config_error(
+    runner: SetupRunner, fake: FakeExecutor, member: MemberStatus, code: int = 7
+) -> MemberStatus:
     """Start and poll one attempt that ends with `code`."""
     fake.answers += [ok(), done(code, "out", "err")]
     member, again = runner.step(member, setup_spec())
@@ -174,7 +204,8 @@ def run_to_config_error(runner: SetupRunner, fake: FakeExecutor, member: MemberS
 
 
 def test_event_list_without_configure_is_configured_after_the_unpack(
-        runner: SetupRunner, fake: FakeExecutor) -> None:
+    runner: SetupRunner, fake: FakeExecutor
+) -> None:
     """The original unpacked the package and stopped there: no `--configure`, no poll."""
     fake.answers.append(ok())
     spec = replace(setup_spec(), configure=False)
@@ -184,12 +215,16 @@ def test_event_list_without_configure_is_configured_after_the_unpack(
     (call,) = fake.calls
     assert "--configure" not in call.script
     assert call.script == scripts.start_configure(
-        configmeta='{"version": 7}', package_url="file:///opt/configscripts/appconfig.tgz",
-        run_id=CID, configure=False)
+        configmeta='{"version": 7}',
+        package_url="file:///opt/configscripts/appconfig.tgz",
+        run_id=CID,
+        configure=False,
+    )
 
 
-def test_journald_is_waited_for_then_setup_starts(runner: SetupRunner, fake: FakeExecutor,
-                                                  clock: Clock) -> None:
+def test_journald_is_waited_for_then_setup_starts(
+    runner: SetupRunner, fake: FakeExecutor, clock: Clock
+) -> None:
     spec = replace(setup_spec(), wait_for_journald=True)
     fake.answers += [ok(code=scripts.NOT_READY_EXIT), ok(code=scripts.NOT_READY_EXIT), ok()]
     member, again = runner.step(creating(), spec)
@@ -205,9 +240,9 @@ def test_journald_is_waited_for_then_setup_starts(runner: SetupRunner, fake: Fak
     assert member.state_detail.config_error_detail is None
 
 
-def test_journald_that_never_comes_up_is_a_config_error(runner: SetupRunner,
-                                                        fake: FakeExecutor,
-                                                        clock: Clock) -> None:
+def test_journald_that_never_comes_up_is_a_config_error(
+    runner: SetupRunner, fake: FakeExecutor, clock: Clock
+) -> None:
     spec = replace(setup_spec(), wait_for_journald=True)
     fake.answers += [ok(code=scripts.NOT_READY_EXIT)] * 2
     member, _ = runner.step(creating(), spec)
@@ -220,7 +255,8 @@ def test_journald_that_never_comes_up_is_a_config_error(runner: SetupRunner,
 
 
 def test_exit_92_is_an_error_when_journald_is_not_waited_for(
-        runner: SetupRunner, fake: FakeExecutor) -> None:
+    runner: SetupRunner, fake: FakeExecutor
+) -> None:
     fake.answers.append(ok(code=scripts.NOT_READY_EXIT))
     member, _ = runner.step(creating(), setup_spec())
     assert member.state == MemberState.CONFIG_ERROR
@@ -239,12 +275,13 @@ def test_first_step_starts_the_configure_run(runner: SetupRunner, fake: FakeExec
     (call,) = fake.calls
     assert (call.namespace, call.pod, call.container) == (NS, POD, APP_CONTAINER_NAME)
     assert call.script == scripts.start_configure(
-        configmeta='{"version": 7}', package_url="file:///opt/configscripts/appconfig.tgz",
-        run_id=CID)
+        configmeta='{"version": 7}',
+        package_url="file:///opt/configscripts/appconfig.tgz",
+        run_id=CID,
+    )
 
 
-def test_start_waits_long_enough_for_every_fetch(runner: SetupRunner,
-                                                 fake: FakeExecutor) -> None:
+def test_start_waits_long_enough_for_every_fetch(runner: SetupRunner, fake: FakeExecutor) -> None:
     """An exec abandoned during a slow fetch would restart it beside the running one."""
     injections = (FileInjection("https://e.x/a", "/etc"), FileInjection("https://e.x/b", "/etc"))
     fake.answers.append(ok())
@@ -252,8 +289,9 @@ def test_start_waits_long_enough_for_every_fetch(runner: SetupRunner,
     assert fake.calls[0].timeout > 3 * scripts.FETCH_TIMEOUT
 
 
-def test_poll_while_running_then_configured(runner: SetupRunner, fake: FakeExecutor,
-                                           clock: Clock) -> None:
+def test_poll_while_running_then_configured(
+    runner: SetupRunner, fake: FakeExecutor, clock: Clock
+) -> None:
     fake.answers += [ok(), RUNNING, RUNNING, done(0, "all good", "a warning")]
     member, _ = runner.step(creating(), setup_spec(generation=9))
     clock.advance(2)
@@ -264,7 +302,9 @@ def test_poll_while_running_then_configured(runner: SetupRunner, fake: FakeExecu
     clock.advance(10.7)
     member, again = runner.step(member, setup_spec(generation=9))
     assert (again, member.state_detail.config_error_detail) == (
-        POLL_INTERVAL, "app setup (--configure) running for 12s")
+        POLL_INTERVAL,
+        "app setup (--configure) running for 12s",
+    )
     assert fake.calls[1].script == scripts.poll_configure(run_id=CID, max_chars=256)
 
     member, again = runner.step(member, setup_spec(generation=9))
@@ -274,14 +314,17 @@ def test_poll_while_running_then_configured(runner: SetupRunner, fake: FakeExecu
     assert d.last_configured_container == CID
     assert d.config_error_detail is None
     assert (d.start_script_stdout_message, d.start_script_stderr_message) == (
-        "all good", "a warning")
+        "all good",
+        "a warning",
+    )
     assert d.last_setup_generation == 9
     assert progress(member) == {RUN_ID: CID, STARTED_AT: stamp(T0)}
     assert len(fake.calls) == 4
 
 
-def test_configured_without_output_leaves_the_messages_unset(runner: SetupRunner,
-                                                             fake: FakeExecutor) -> None:
+def test_configured_without_output_leaves_the_messages_unset(
+    runner: SetupRunner, fake: FakeExecutor
+) -> None:
     fake.answers += [ok(), done(0)]
     member, _ = runner.step(creating(), setup_spec())
     member, _ = runner.step(member, setup_spec())
@@ -290,8 +333,9 @@ def test_configured_without_output_leaves_the_messages_unset(runner: SetupRunner
     assert member.state_detail.start_script_stderr_message is None
 
 
-def test_failed_configure_is_a_config_error_with_tails(runner: SetupRunner, fake: FakeExecutor,
-                                                      clock: Clock) -> None:
+def test_failed_configure_is_a_config_error_with_tails(
+    runner: SetupRunner, fake: FakeExecutor, clock: Clock
+) -> None:
     fake.answers += [ok(), done(7, "o" * 100 + "OUT-END", "e" * 100 + "ERR-END")]
     member, _ = runner.step(creating(), setup_spec(max_log_size=20, generation=5))
     member, again = runner.step(member, setup_spec(max_log_size=20, generation=5))
@@ -307,14 +351,14 @@ def test_failed_configure_is_a_config_error_with_tails(runner: SetupRunner, fake
     assert d.last_configured_container is None
 
 
-def test_setup_that_cannot_start_is_a_config_error(runner: SetupRunner,
-                                                   fake: FakeExecutor) -> None:
+def test_setup_that_cannot_start_is_a_config_error(runner: SetupRunner, fake: FakeExecutor) -> None:
     fake.answers.append(ok(code=95, stderr="setup package file:///x.tgz: no such file\n"))
     member, again = runner.step(creating(), setup_spec())
     assert again is None
     assert member.state == MemberState.CONFIG_ERROR
     assert member.state_detail.config_error_detail == (
-        "app setup could not start (exit status 95): setup package file:///x.tgz: no such file")
+        "app setup could not start (exit status 95): setup package file:///x.tgz: no such file"
+    )
     assert RUN_ID not in progress(member)
     # its retry starts again, under the next run id
     fake.answers.append(ok())
@@ -327,14 +371,16 @@ def test_setup_that_cannot_start_is_a_config_error(runner: SetupRunner,
 # ---------------------------------------------------------------- exec errors
 
 
-def test_exec_error_at_start_keeps_the_member_creating(runner: SetupRunner,
-                                                      fake: FakeExecutor) -> None:
+def test_exec_error_at_start_keeps_the_member_creating(
+    runner: SetupRunner, fake: FakeExecutor
+) -> None:
     fake.answers.append(ExecError("exec into apps/pod failed: connection refused"))
     member, again = runner.step(creating(), setup_spec())
     assert again == EXEC_RETRY_BASE
     assert member.state == MemberState.CREATING
     assert member.state_detail.config_error_detail == (
-        "waiting to start app setup: exec into apps/pod failed: connection refused")
+        "waiting to start app setup: exec into apps/pod failed: connection refused"
+    )
     assert RUN_ID not in progress(member)
     fake.answers.append(ok())
     member, again = runner.step(member, setup_spec())
@@ -343,8 +389,7 @@ def test_exec_error_at_start_keeps_the_member_creating(runner: SetupRunner,
     assert member.state_detail.config_error_detail is None
 
 
-def test_exec_error_while_polling_keeps_polling(runner: SetupRunner,
-                                               fake: FakeExecutor) -> None:
+def test_exec_error_while_polling_keeps_polling(runner: SetupRunner, fake: FakeExecutor) -> None:
     fake.answers += [ok(), ExecError("timed out after 30s"), done(0)]
     member, _ = runner.step(creating(), setup_spec())
     member, again = runner.step(member, setup_spec())
@@ -358,8 +403,9 @@ def test_exec_error_while_polling_keeps_polling(runner: SetupRunner,
     assert fake.calls[2].script == fake.calls[1].script  # polled again, not restarted
 
 
-def test_exec_errors_back_off_and_are_counted_until_one_works(runner: SetupRunner,
-                                                              fake: FakeExecutor) -> None:
+def test_exec_errors_back_off_and_are_counted_until_one_works(
+    runner: SetupRunner, fake: FakeExecutor
+) -> None:
     """No exit code: retried later and later (capped), each failure counted and named, so
     the cluster can say `SetupFailing`; the first exec that works clears the count."""
     member = creating()
@@ -371,7 +417,7 @@ def test_exec_errors_back_off_and_are_counted_until_one_works(runner: SetupRunne
         assert progress(member)[EXEC_FAILURES] == failures
         assert progress(member)[EXEC_ERROR] == "waiting to start app setup: connection refused"
         assert RUN_ID not in progress(member)
-    assert delays == [min(EXEC_RETRY_MAX, EXEC_RETRY_BASE * 2 ** n) for n in range(9)]
+    assert delays == [min(EXEC_RETRY_MAX, EXEC_RETRY_BASE * 2**n) for n in range(9)]
     assert delays[-1] == EXEC_RETRY_MAX
     fake.answers.append(ok())
     member, again = runner.step(member, setup_spec())
@@ -380,7 +426,8 @@ def test_exec_errors_back_off_and_are_counted_until_one_works(runner: SetupRunne
 
 
 def test_configure_past_its_deadline_is_stopped_and_a_config_error(
-        fake: FakeExecutor, clock: Clock) -> None:
+    fake: FakeExecutor, clock: Clock
+) -> None:
     runner = SetupRunner(fake, clock, SetupTimeouts(configure=60))  # type: ignore[arg-type]
     fake.answers += [ok(), RUNNING]
     member, _ = runner.step(creating(), setup_spec())
@@ -393,7 +440,8 @@ def test_configure_past_its_deadline_is_stopped_and_a_config_error(
     assert again is None
     assert member.state == MemberState.CONFIG_ERROR
     assert member.state_detail.config_error_detail == (
-        "app setup (--configure) did not finish within 60s and was stopped")
+        "app setup (--configure) did not finish within 60s and was stopped"
+    )
     assert fake.calls[-1].script == scripts.stop_configure()
     assert progress(member)[RETRY_AT] == stamp(clock.now + RETRY_BASE)
 
@@ -414,8 +462,9 @@ def test_timeouts_reach_the_guest_scripts(fake: FakeExecutor, clock: Clock) -> N
 # ---------------------------------------------------------------- retries
 
 
-def test_retries_back_off_and_stop_at_the_limit(runner: SetupRunner, fake: FakeExecutor,
-                                                clock: Clock) -> None:
+def test_retries_back_off_and_stop_at_the_limit(
+    runner: SetupRunner, fake: FakeExecutor, clock: Clock
+) -> None:
     member = run_to_config_error(runner, fake, creating())
     retries = 0
     while True:
@@ -424,7 +473,7 @@ def test_retries_back_off_and_stop_at_the_limit(runner: SetupRunner, fake: FakeE
         if wait is None:
             assert not due
             break
-        delay = min(RETRY_MAX, RETRY_BASE * 2 ** attempt)
+        delay = min(RETRY_MAX, RETRY_BASE * 2**attempt)
         assert (due, wait) == (False, delay)
         clock.advance(delay - 1)
         assert runner.retry_due(member, generation=4) == (False, 1)
@@ -445,14 +494,15 @@ def test_retries_back_off_and_stop_at_the_limit(runner: SetupRunner, fake: FakeE
     assert runner.retry_due(member, generation=4) == (False, None)
 
 
-def test_retry_delay_is_capped(runner: SetupRunner, fake: FakeExecutor, clock: Clock,
-                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_retry_delay_is_capped(
+    runner: SetupRunner, fake: FakeExecutor, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(runner_mod, "RETRY_LIMIT", 10)
     delays = []
     for attempt in range(10):
         member = run_to_config_error(runner, fake, creating(**{ATTEMPT: attempt}))
         delays.append(runner_mod._seconds(progress(member)[RETRY_AT]) - clock.now)
-    assert delays == [min(RETRY_MAX, RETRY_BASE * 2 ** a) for a in range(10)]
+    assert delays == [min(RETRY_MAX, RETRY_BASE * 2**a) for a in range(10)]
     assert delays[-1] == RETRY_MAX
 
 
@@ -479,8 +529,7 @@ def test_success_after_retries_forgets_them(runner: SetupRunner, fake: FakeExecu
 
 def test_notify_success_pops_the_command(runner: SetupRunner, fake: FakeExecutor) -> None:
     fake.answers.append(ok("told"))
-    member, again, error = runner.notify(configured(ADD, DEL), namespace=NS,
-                                         configmeta='{"v": 2}')
+    member, again, error = runner.notify(configured(ADD, DEL), namespace=NS, configmeta='{"v": 2}')
     assert (again, error) == (None, None)
     assert member.state_detail.pending_notify_cmds == (DEL,)
     (call,) = fake.calls
@@ -489,8 +538,9 @@ def test_notify_success_pops_the_command(runner: SetupRunner, fake: FakeExecutor
     assert (call.namespace, call.pod) == (NS, POD)
 
 
-def test_notify_failure_keeps_the_command_with_backoff(runner: SetupRunner,
-                                                       fake: FakeExecutor) -> None:
+def test_notify_failure_keeps_the_command_with_backoff(
+    runner: SetupRunner, fake: FakeExecutor
+) -> None:
     member = configured(ADD, DEL)
     delays = []
     for failures in range(1, NOTIFY_LIMIT):
@@ -501,8 +551,9 @@ def test_notify_failure_keeps_the_command_with_backoff(runner: SetupRunner,
         assert progress(member)[NOTIFY_FAILURES] == failures
         assert progress(member)[NOTIFY_ERROR] == error
         delays.append(again)
-    assert delays == [min(NOTIFY_RETRY_MAX, NOTIFY_RETRY_BASE * 2 ** n)
-                      for n in range(NOTIFY_LIMIT - 1)]
+    assert delays == [
+        min(NOTIFY_RETRY_MAX, NOTIFY_RETRY_BASE * 2**n) for n in range(NOTIFY_LIMIT - 1)
+    ]
     # the last allowed failure gives the command up
     fake.answers.append(ExecError("timed out after 70s"))
     member, again, error = runner.notify(member, namespace=NS, configmeta="{}")
@@ -514,10 +565,12 @@ def test_notify_failure_keeps_the_command_with_backoff(runner: SetupRunner,
     assert len(fake.calls) == NOTIFY_LIMIT
 
 
-def test_next_command_gets_its_own_attempts_after_a_give_up(runner: SetupRunner,
-                                                           fake: FakeExecutor) -> None:
-    member = configured(DEL, **{NOTIFY_FAILURES: NOTIFY_LIMIT,
-                                NOTIFY_ERROR: "gave up: startscript --addnodes ..."})
+def test_next_command_gets_its_own_attempts_after_a_give_up(
+    runner: SetupRunner, fake: FakeExecutor
+) -> None:
+    member = configured(
+        DEL, **{NOTIFY_FAILURES: NOTIFY_LIMIT, NOTIFY_ERROR: "gave up: startscript --addnodes ..."}
+    )
     fake.answers.append(ok(code=1))
     member, again, error = runner.notify(member, namespace=NS, configmeta="{}")
     assert error is not None
@@ -526,8 +579,9 @@ def test_next_command_gets_its_own_attempts_after_a_give_up(runner: SetupRunner,
     assert again == NOTIFY_RETRY_BASE
 
 
-def test_notify_success_after_failures_clears_the_count(runner: SetupRunner,
-                                                        fake: FakeExecutor) -> None:
+def test_notify_success_after_failures_clears_the_count(
+    runner: SetupRunner, fake: FakeExecutor
+) -> None:
     fake.answers += [ok(code=2), ok()]
     member, _, _ = runner.notify(configured(ADD), namespace=NS, configmeta="{}")
     assert progress(member)[NOTIFY_FAILURES] == 1
@@ -546,17 +600,32 @@ class BashExecutor:
 
     root: Path
 
-    def run(self, namespace: str, pod: str, script: str, *, timeout: float = 30.0,
-            container: str = APP_CONTAINER_NAME) -> ExecResult:
-        proc = subprocess.run(["bash", "-s"], input=script, capture_output=True, text=True,
-                              timeout=min(timeout, 10), check=False,
-                              env={**os.environ, "KD_GUEST_ROOT": str(self.root)})
+    def run(
+        self,
+        namespace: str,
+        pod: str,
+        script: str,
+        *,
+        timeout: float = 30.0,
+        container: str = APP_CONTAINER_NAME,
+    ) -> ExecResult:
+        proc = subprocess.run(
+            ["bash", "-s"],
+            input=script,
+            capture_output=True,
+            text=True,
+            timeout=min(timeout, 10),
+            check=False,
+            env={**os.environ, "KD_GUEST_ROOT": str(self.root)},
+        )
         return ExecResult(proc.returncode, proc.stdout, proc.stderr)
 
 
 def test_setup_and_notify_in_a_real_guest(tmp_path: Path, clock: Clock) -> None:
-    startscript = (b'#!/bin/bash\necho "ran $*" >>"$KD_GUEST_ROOT/calls"\n'
-                   b'[ "$1" = --configure ] && { echo set up; exit 0; }\nexit 0\n')
+    startscript = (
+        b'#!/bin/bash\necho "ran $*" >>"$KD_GUEST_ROOT/calls"\n'
+        b'[ "$1" = --configure ] && { echo set up; exit 0; }\nexit 0\n'
+    )
     package = tmp_path / "opt/configscripts/appconfig.tgz"
     package.parent.mkdir(parents=True)
     with tarfile.open(package, "w:gz") as tar:
@@ -573,8 +642,7 @@ def test_setup_and_notify_in_a_real_guest(tmp_path: Path, clock: Clock) -> None:
         clock.advance(again)
     assert member.state == MemberState.CONFIGURED
     assert member.state_detail.start_script_stdout_message == "set up"
-    member = replace(member, state_detail=replace(member.state_detail,
-                                                  pending_notify_cmds=(ADD,)))
+    member = replace(member, state_detail=replace(member.state_detail, pending_notify_cmds=(ADD,)))
     member, again, error = runner.notify(member, namespace=NS, configmeta="{}")
     assert (again, error, member.state_detail.pending_notify_cmds) == (None, None, ())
     assert (tmp_path / "calls").read_text() == f"ran --configure\nran {' '.join(ADD)}\n"

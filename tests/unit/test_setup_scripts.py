@@ -62,8 +62,15 @@ def make_package(path: Path, members: dict[str, str]) -> None:
 def run_guest(root: Path, script: str, timeout: float = 10.0) -> subprocess.CompletedProcess[str]:
     """Run a script as an exec would: `bash -s`, the script on stdin."""
     env = {**os.environ, "KD_GUEST_ROOT": str(root)}
-    return subprocess.run(["bash", "-s"], input=script, capture_output=True, text=True,
-                          timeout=timeout, env=env, check=False)
+    return subprocess.run(
+        ["bash", "-s"],
+        input=script,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        check=False,
+    )
 
 
 def poll(root: Path, run_id: str = RUN_ID, max_chars: int = 256) -> ConfigureResult:
@@ -72,8 +79,9 @@ def poll(root: Path, run_id: str = RUN_ID, max_chars: int = 256) -> ConfigureRes
     return parse_poll(proc.stdout)
 
 
-def wait_done(root: Path, run_id: str = RUN_ID, max_chars: int = 256,
-              limit: float = 8.0) -> ConfigureResult:
+def wait_done(
+    root: Path, run_id: str = RUN_ID, max_chars: int = 256, limit: float = 8.0
+) -> ConfigureResult:
     deadline = time.monotonic() + limit
     while True:
         result = poll(root, run_id, max_chars)
@@ -107,19 +115,32 @@ def guest(tmp_path: Path) -> Iterator[Path]:
             os.kill(pid, signal.SIGKILL)
 
 
-def with_package(root: Path, *, sleep: float = 0, code: int = 0,
-                 members: dict[str, str] | None = None) -> Path:
+def with_package(
+    root: Path, *, sleep: float = 0, code: int = 0, members: dict[str, str] | None = None
+) -> Path:
     path = root / PACKAGE.lstrip("/")
-    make_package(path, members if members is not None else
-                 {"appconfig/startscript": STARTSCRIPT.format(sleep=sleep, code=code)})
+    make_package(
+        path,
+        members
+        if members is not None
+        else {"appconfig/startscript": STARTSCRIPT.format(sleep=sleep, code=code)},
+    )
     return path
 
 
-def start(root: Path, configmeta: str = '{"version": 7}', run_id: str = RUN_ID,
-          package_url: str = PACKAGE_URL,
-          injections: tuple[FileInjection, ...] = ()) -> subprocess.CompletedProcess[str]:
-    return run_guest(root, scripts.start_configure(
-        configmeta=configmeta, package_url=package_url, run_id=run_id, injections=injections))
+def start(
+    root: Path,
+    configmeta: str = '{"version": 7}',
+    run_id: str = RUN_ID,
+    package_url: str = PACKAGE_URL,
+    injections: tuple[FileInjection, ...] = (),
+) -> subprocess.CompletedProcess[str]:
+    return run_guest(
+        root,
+        scripts.start_configure(
+            configmeta=configmeta, package_url=package_url, run_id=run_id, injections=injections
+        ),
+    )
 
 
 def configmeta_file(root: Path) -> Path:
@@ -139,8 +160,9 @@ def test_start_returns_at_once_and_poll_sees_running_then_done(guest: Path) -> N
 
     assert poll(guest) == ConfigureResult(running=True)
     result = wait_done(guest)
-    assert result == ConfigureResult(running=False, exit_code=0, stdout="configuring-out",
-                                     stderr="configuring-err")
+    assert result == ConfigureResult(
+        running=False, exit_code=0, stdout="configuring-out", stderr="configuring-err"
+    )
     assert (guest / "calls").read_text() == f"{guest}/opt/guestconfig --configure\n"
     status = (guest / scripts.STATUS_FILE.lstrip("/")).read_text()
     assert status == f"{RUN_ID}=0"  # the original's format: no newline, one record
@@ -172,7 +194,7 @@ def test_a_script_cut_off_in_transit_runs_nothing(guest: Path, cut: float) -> No
     of it does nothing at all (no configmeta, no marker, no run)."""
     with_package(guest)
     script = scripts.start_configure(configmeta="{}", package_url=PACKAGE_URL, run_id=RUN_ID)
-    proc = run_guest(guest, script[:int(len(script) * cut)])
+    proc = run_guest(guest, script[: int(len(script) * cut)])
     assert proc.returncode != 0
     assert not configmeta_file(guest).exists()
     assert not (guest / scripts.STATUS_FILE.lstrip("/")).exists()
@@ -180,9 +202,15 @@ def test_a_script_cut_off_in_transit_runs_nothing(guest: Path, cut: float) -> No
 
 
 def test_stop_configure_ends_a_hung_run_with_its_children(guest: Path) -> None:
-    with_package(guest, members={"pkg/startscript": (
-        '#!/bin/bash\necho $$ >>"$KD_GUEST_ROOT/pids"\n'
-        'sleep 300 &\necho $! >>"$KD_GUEST_ROOT/pids"\nwait\n')})
+    with_package(
+        guest,
+        members={
+            "pkg/startscript": (
+                '#!/bin/bash\necho $$ >>"$KD_GUEST_ROOT/pids"\n'
+                'sleep 300 &\necho $! >>"$KD_GUEST_ROOT/pids"\nwait\n'
+            )
+        },
+    )
     assert start(guest).returncode == 0
     pids_file = guest / "pids"
     deadline = time.monotonic() + 5
@@ -201,14 +229,21 @@ def test_stop_configure_ends_a_hung_run_with_its_children(guest: Path) -> None:
 
 
 def test_notify_is_stopped_at_its_timeout(guest: Path) -> None:
-    with_package(guest, members={"pkg/startscript": (
-        '#!/bin/bash\n[ "$1" = --configure ] && exit 0\necho $$ >>"$KD_GUEST_ROOT/pids"\n'
-        "sleep 300\n")})
+    with_package(
+        guest,
+        members={
+            "pkg/startscript": (
+                '#!/bin/bash\n[ "$1" = --configure ] && exit 0\necho $$ >>"$KD_GUEST_ROOT/pids"\n'
+                "sleep 300\n"
+            )
+        },
+    )
     assert start(guest).returncode == 0
     wait_done(guest)
     began = time.monotonic()
-    proc = run_guest(guest, scripts.notify(configmeta="{}", arguments=["--addnodes"],
-                                           timeout=1), timeout=20)
+    proc = run_guest(
+        guest, scripts.notify(configmeta="{}", arguments=["--addnodes"], timeout=1), timeout=20
+    )
     assert proc.returncode == 124  # timeout(1)'s code for "timed out"
     assert time.monotonic() - began < 10
 
@@ -219,8 +254,13 @@ def test_start_returns_at_once_with_stdin_left_open(guest: Path) -> None:
     script = scripts.start_configure(configmeta="{}", package_url=PACKAGE_URL, run_id=RUN_ID)
     env = {**os.environ, "KD_GUEST_ROOT": str(guest)}
     began = time.monotonic()
-    with subprocess.Popen(["bash", "-s"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, env=env) as proc:
+    with subprocess.Popen(
+        ["bash", "-s"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    ) as proc:
         assert proc.stdin is not None
         proc.stdin.write(script.encode())
         proc.stdin.flush()
@@ -236,8 +276,12 @@ def test_start_returns_at_once_with_stdin_left_open(guest: Path) -> None:
 def test_failed_configure_reports_its_code_and_output_tails(guest: Path) -> None:
     long_out = "x" * 500 + "END-OUT"
     long_err = "y" * 500 + "END-ERR"
-    with_package(guest, members={"pkg/startscript": (
-        f"#!/bin/bash\necho {long_out}\necho {long_err} >&2\nexit 7\n")})
+    with_package(
+        guest,
+        members={
+            "pkg/startscript": (f"#!/bin/bash\necho {long_out}\necho {long_err} >&2\nexit 7\n")
+        },
+    )
     assert start(guest).returncode == 0
     result = wait_done(guest, max_chars=40)
     assert result.exit_code == 7
@@ -270,7 +314,8 @@ def write_status(root: Path, text: str) -> Path:
     ],
 )
 def test_poll_reads_the_record_of_its_own_run(
-        guest: Path, record: str, run_id: str, expected: int | None) -> None:
+    guest: Path, record: str, run_id: str, expected: int | None
+) -> None:
     write_status(guest, record)
     result = poll(guest, run_id)
     assert result.running is (expected is None)
@@ -303,8 +348,12 @@ def test_a_previous_release_status_file_still_decides_after_a_restart(guest: Pat
     """Our earlier releases appended `<id>=` and `<id>=<code>` lines."""
     with_package(guest)
     write_status(guest, "first=\nfirst=0\n")
-    proc = run_guest(guest, scripts.start_configure(
-        configmeta="{}", package_url=PACKAGE_URL, run_id="second", keep_configured=True))
+    proc = run_guest(
+        guest,
+        scripts.start_configure(
+            configmeta="{}", package_url=PACKAGE_URL, run_id="second", keep_configured=True
+        ),
+    )
     assert proc.returncode == 0, proc.stderr
     assert wait_done(guest, run_id="second").exit_code == 0
     assert not (guest / "calls").exists()
@@ -312,8 +361,12 @@ def test_a_previous_release_status_file_still_decides_after_a_restart(guest: Pat
 
 def test_an_event_list_without_configure_unpacks_but_runs_nothing(guest: Path) -> None:
     with_package(guest)
-    proc = run_guest(guest, scripts.start_configure(
-        configmeta="{}", package_url=PACKAGE_URL, run_id=RUN_ID, configure=False))
+    proc = run_guest(
+        guest,
+        scripts.start_configure(
+            configmeta="{}", package_url=PACKAGE_URL, run_id=RUN_ID, configure=False
+        ),
+    )
     assert proc.returncode == 0, proc.stderr
     assert (guest / "opt/guestconfig/appconfig/startscript").is_file()
     assert not (guest / "calls").exists()
@@ -328,13 +381,21 @@ def test_journald_wait_changes_nothing_until_journald_is_up(guest: Path, tmp_pat
     bin_dir.mkdir()
     systemctl = bin_dir / "systemctl"
     script = scripts.start_configure(
-        configmeta="{}", package_url=PACKAGE_URL, run_id=RUN_ID, wait_for_journald=True)
+        configmeta="{}", package_url=PACKAGE_URL, run_id=RUN_ID, wait_for_journald=True
+    )
     env = {**os.environ, "KD_GUEST_ROOT": str(guest), "PATH": f"{bin_dir}:{os.environ['PATH']}"}
     for code in (3, 0):
-        systemctl.write_text(f"#!/bin/sh\necho \"$@\"\nexit {code}\n")
+        systemctl.write_text(f'#!/bin/sh\necho "$@"\nexit {code}\n')
         systemctl.chmod(0o755)
-        proc = subprocess.run(["bash", "-s"], input=script, capture_output=True, text=True,
-                              timeout=10, env=env, check=False)
+        proc = subprocess.run(
+            ["bash", "-s"],
+            input=script,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            env=env,
+            check=False,
+        )
         if code:
             assert proc.returncode == scripts.NOT_READY_EXIT
             assert not configmeta_file(guest).exists()
@@ -357,13 +418,16 @@ def test_start_with_a_fallback_identity_run_id(guest: Path) -> None:
 # ---------------------------------------------------------------- configmeta
 
 
-@pytest.mark.parametrize("content", [
-    '{"version": 7, "cluster": {"name": "spark", "config_metadata": {"a": "it\'s \\"q\\""}}}',
-    'dollars $HOME ${KD_GUEST_ROOT} $(echo pwned) `echo pwned` \\n \\\\ end',
-    "KD_EOF_7f3a\nline after the marker\nKD_EOF_7f3a_\n'KD_EOF_7f3a'",
-    "",
-    "multi\n\nline\n",
-])
+@pytest.mark.parametrize(
+    "content",
+    [
+        '{"version": 7, "cluster": {"name": "spark", "config_metadata": {"a": "it\'s \\"q\\""}}}',
+        "dollars $HOME ${KD_GUEST_ROOT} $(echo pwned) `echo pwned` \\n \\\\ end",
+        "KD_EOF_7f3a\nline after the marker\nKD_EOF_7f3a_\n'KD_EOF_7f3a'",
+        "",
+        "multi\n\nline\n",
+    ],
+)
 def test_configmeta_is_written_verbatim(guest: Path, content: str) -> None:
     with_package(guest)
     proc = start(guest, configmeta=content)
@@ -375,7 +439,7 @@ def test_configmeta_is_written_verbatim(guest: Path, content: str) -> None:
 
 def test_configmeta_marker_cannot_end_the_heredoc_early(guest: Path) -> None:
     """A line equal to the marker inside the content must not run what follows."""
-    content = "KD_EOF_7f3a\ntouch \"$R/pwned\"\nKD_EOF_7f3a_\ntouch \"$R/pwned\""
+    content = 'KD_EOF_7f3a\ntouch "$R/pwned"\nKD_EOF_7f3a_\ntouch "$R/pwned"'
     with_package(guest)
     assert start(guest, configmeta=content).returncode == 0
     assert configmeta_file(guest).read_text() == content + "\n"
@@ -419,8 +483,9 @@ def test_unreachable_http_package(guest: Path) -> None:
 @pytest.mark.parametrize("name", ['my pkg $HOME "q" `id` $(id).tgz', "it's.tgz"])
 def test_package_path_is_taken_literally(guest: Path, name: str) -> None:
     path = f"/opt/configscripts/{name}"
-    make_package(guest / path.lstrip("/"),
-                 {"appconfig/startscript": STARTSCRIPT.format(sleep=0, code=0)})
+    make_package(
+        guest / path.lstrip("/"), {"appconfig/startscript": STARTSCRIPT.format(sleep=0, code=0)}
+    )
     proc = start(guest, package_url=f"file://{path}")
     assert proc.returncode == 0, proc.stderr
     assert wait_done(guest).exit_code == 0
@@ -441,8 +506,9 @@ def test_file_injection_is_fetched_with_its_mode(guest: Path, tmp_path: Path) ->
     source.parent.mkdir()
     source.write_text("injected\n")
     with_package(guest)
-    inj = FileInjection(src_url="file:///image/inject.conf", dest_dir="/etc/my conf/",
-                        file_mode="600")
+    inj = FileInjection(
+        src_url="file:///image/inject.conf", dest_dir="/etc/my conf/", file_mode="600"
+    )
     proc = start(guest, injections=(inj,))
     assert proc.returncode == 0, proc.stderr
     target = guest / "etc/my conf/inject.conf"
@@ -487,12 +553,15 @@ def test_notify_returns_the_startscript_exit_code(guest: Path) -> None:
 
 
 def test_notify_keeps_arguments_as_single_words(guest: Path) -> None:
-    with_package(guest, members={"pkg/startscript": (
-        '#!/bin/bash\nfor a in "$@"; do echo "[$a]"; done\nexit 0\n')})
+    with_package(
+        guest,
+        members={"pkg/startscript": ('#!/bin/bash\nfor a in "$@"; do echo "[$a]"; done\nexit 0\n')},
+    )
     assert start(guest).returncode == 0
     wait_done(guest)
-    proc = run_guest(guest, scripts.notify(configmeta="{}",
-                                           arguments=("--role", "a b", "$HOME", "`id`")))
+    proc = run_guest(
+        guest, scripts.notify(configmeta="{}", arguments=("--role", "a b", "$HOME", "`id`"))
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "[--role]\n[a b]\n[$HOME]\n[`id`]\n"
 
@@ -508,12 +577,21 @@ def test_notify_without_an_unpacked_package(guest: Path) -> None:
 
 
 def _all_scripts() -> list[str]:
-    inj = FileInjection(src_url="https://example.com/a.conf", dest_dir="/etc", file_mode="644",
-                        file_owner="root", file_group="root")
+    inj = FileInjection(
+        src_url="https://example.com/a.conf",
+        dest_dir="/etc",
+        file_mode="644",
+        file_owner="root",
+        file_group="root",
+    )
     return [
         scripts.start_configure(configmeta="{}", package_url=PACKAGE_URL, run_id=RUN_ID),
-        scripts.start_configure(configmeta="exit", package_url="https://example.com/p.tgz",
-                                run_id=RUN_ID, injections=(inj,)),
+        scripts.start_configure(
+            configmeta="exit",
+            package_url="https://example.com/p.tgz",
+            run_id=RUN_ID,
+            injections=(inj,),
+        ),
         scripts.poll_configure(run_id=RUN_ID, max_chars=10),
         scripts.notify(configmeta="{}", arguments=("--reconnect",)),
         scripts.notify(configmeta="{}", arguments=()),
@@ -529,8 +607,9 @@ def test_every_script_ends_with_exit(script: str) -> None:
 
 def test_poll_exits_with_stdin_left_open(guest: Path) -> None:
     env = {**os.environ, "KD_GUEST_ROOT": str(guest)}
-    with subprocess.Popen(["bash", "-s"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                          env=env) as proc:
+    with subprocess.Popen(
+        ["bash", "-s"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
+    ) as proc:
         assert proc.stdin is not None and proc.stdout is not None
         proc.stdin.write(scripts.poll_configure(run_id=RUN_ID, max_chars=5).encode())
         proc.stdin.flush()
@@ -544,39 +623,50 @@ def test_poll_exits_with_stdin_left_open(guest: Path) -> None:
 # ---------------------------------------------------------------- parse_poll
 
 
-@pytest.mark.parametrize(("output", "expected"), [
-    ("", ConfigureResult(running=True)),
-    ("KD-CONFIGURE-RUNNING\n", ConfigureResult(running=True)),
-    ("  KD-CONFIGURE-RUNNING  \n", ConfigureResult(running=True)),
-    ("KD-CONFIGURE-DONE 0\nKD-STDOUT\n\nKD-STDERR\n\n",
-     ConfigureResult(running=False, exit_code=0)),
-    ("KD-CONFIGURE-DONE -3\nKD-STDOUT\nout\nKD-STDERR\nerr\n",
-     ConfigureResult(running=False, exit_code=-3, stdout="out", stderr="err")),
-    ("KD-CONFIGURE-DONE 137\nKD-STDOUT\na\nb\n\nKD-STDERR\n\n",
-     ConfigureResult(running=False, exit_code=137, stdout="a\nb")),
-    ("KD-CONFIGURE-DONE\n", ConfigureResult(running=False, exit_code=-1)),
-    ("KD-CONFIGURE-DONE abc\n", ConfigureResult(running=False, exit_code=-1)),
-    ("KD-CONFIGURE-DONE --3\n", ConfigureResult(running=False, exit_code=-1)),
-    ("KD-CONFIGURE-DONE \u00b2\n", ConfigureResult(running=False, exit_code=-1)),
-    ("KD-CONFIGURE-DONE 1 2\n", ConfigureResult(running=False, exit_code=-1)),
-    ("garbage\n", ConfigureResult(running=False, exit_code=-1)),
-])
+@pytest.mark.parametrize(
+    ("output", "expected"),
+    [
+        ("", ConfigureResult(running=True)),
+        ("KD-CONFIGURE-RUNNING\n", ConfigureResult(running=True)),
+        ("  KD-CONFIGURE-RUNNING  \n", ConfigureResult(running=True)),
+        (
+            "KD-CONFIGURE-DONE 0\nKD-STDOUT\n\nKD-STDERR\n\n",
+            ConfigureResult(running=False, exit_code=0),
+        ),
+        (
+            "KD-CONFIGURE-DONE -3\nKD-STDOUT\nout\nKD-STDERR\nerr\n",
+            ConfigureResult(running=False, exit_code=-3, stdout="out", stderr="err"),
+        ),
+        (
+            "KD-CONFIGURE-DONE 137\nKD-STDOUT\na\nb\n\nKD-STDERR\n\n",
+            ConfigureResult(running=False, exit_code=137, stdout="a\nb"),
+        ),
+        ("KD-CONFIGURE-DONE\n", ConfigureResult(running=False, exit_code=-1)),
+        ("KD-CONFIGURE-DONE abc\n", ConfigureResult(running=False, exit_code=-1)),
+        ("KD-CONFIGURE-DONE --3\n", ConfigureResult(running=False, exit_code=-1)),
+        ("KD-CONFIGURE-DONE \u00b2\n", ConfigureResult(running=False, exit_code=-1)),
+        ("KD-CONFIGURE-DONE 1 2\n", ConfigureResult(running=False, exit_code=-1)),
+        ("garbage\n", ConfigureResult(running=False, exit_code=-1)),
+    ],
+)
 def test_parse_poll_cases(output: str, expected: ConfigureResult) -> None:
     assert parse_poll(output) == expected
 
 
 _LINE_BREAKS = "\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
-_tail = st.text(alphabet=st.characters(blacklist_categories=("Cs",),
-                                       blacklist_characters=_LINE_BREAKS)).filter(
-    lambda t: scripts.MARK_STDERR not in t.splitlines())
+_tail = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters=_LINE_BREAKS)
+).filter(lambda t: scripts.MARK_STDERR not in t.splitlines())
 
 
-@given(code=st.integers(min_value=-(2 ** 31), max_value=2 ** 31), out=_tail, err=_tail)
+@given(code=st.integers(min_value=-(2**31), max_value=2**31), out=_tail, err=_tail)
 def test_parse_poll_reads_what_the_poll_script_prints(code: int, out: str, err: str) -> None:
-    output = (f"{scripts.MARK_DONE} {code}\n{scripts.MARK_STDOUT}\n{out}\n"
-              f"{scripts.MARK_STDERR}\n{err}\n")
-    assert parse_poll(output) == ConfigureResult(running=False, exit_code=code,
-                                                 stdout=out.strip("\n"), stderr=err.strip("\n"))
+    output = (
+        f"{scripts.MARK_DONE} {code}\n{scripts.MARK_STDOUT}\n{out}\n{scripts.MARK_STDERR}\n{err}\n"
+    )
+    assert parse_poll(output) == ConfigureResult(
+        running=False, exit_code=code, stdout=out.strip("\n"), stderr=err.strip("\n")
+    )
 
 
 @given(st.text())
@@ -603,8 +693,12 @@ def test_without_a_package_only_injections_and_configmeta_are_written(guest: Pat
     source.parent.mkdir()
     source.write_text("hello\n")
     inj = FileInjection(src_url="file:///image/motd", dest_dir="/etc")
-    proc = run_guest(guest, scripts.start_configure(
-        configmeta='{"v": 1}', package_url=None, run_id=RUN_ID, injections=(inj,)))
+    proc = run_guest(
+        guest,
+        scripts.start_configure(
+            configmeta='{"v": 1}', package_url=None, run_id=RUN_ID, injections=(inj,)
+        ),
+    )
     assert proc.returncode == 0, proc.stderr
     assert (guest / "etc/motd").read_text() == "hello\n"
     assert configmeta_file(guest).read_text() == '{"v": 1}\n'
@@ -617,8 +711,12 @@ def test_keep_configured_skips_configure_after_an_earlier_success(guest: Path) -
     assert start(guest, run_id="first").returncode == 0
     assert wait_done(guest, run_id="first").exit_code == 0
     (guest / "calls").unlink()
-    proc = run_guest(guest, scripts.start_configure(
-        configmeta="{}", package_url=PACKAGE_URL, run_id="second", keep_configured=True))
+    proc = run_guest(
+        guest,
+        scripts.start_configure(
+            configmeta="{}", package_url=PACKAGE_URL, run_id="second", keep_configured=True
+        ),
+    )
     assert proc.returncode == 0, proc.stderr
     assert wait_done(guest, run_id="second").exit_code == 0
     assert not (guest / "calls").exists(), "the persisted status decided"
@@ -626,8 +724,12 @@ def test_keep_configured_skips_configure_after_an_earlier_success(guest: Path) -
 
 def test_keep_configured_still_configures_when_nothing_succeeded_before(guest: Path) -> None:
     with_package(guest)
-    proc = run_guest(guest, scripts.start_configure(
-        configmeta="{}", package_url=PACKAGE_URL, run_id="only", keep_configured=True))
+    proc = run_guest(
+        guest,
+        scripts.start_configure(
+            configmeta="{}", package_url=PACKAGE_URL, run_id="only", keep_configured=True
+        ),
+    )
     assert proc.returncode == 0, proc.stderr
     assert wait_done(guest, run_id="only").exit_code == 0
     assert (guest / "calls").read_text() == f"{guest}/opt/guestconfig --configure\n"
@@ -641,15 +743,19 @@ def test_notify_without_arguments_only_refreshes_configmeta(guest: Path) -> None
     assert not (guest / "calls").exists()
 
 
-def test_keep_configured_follows_the_latest_outcome_not_any_earlier_success(
-        guest: Path) -> None:
+def test_keep_configured_follows_the_latest_outcome_not_any_earlier_success(guest: Path) -> None:
     with_package(guest)
     status = guest / scripts.STATUS_FILE.lstrip("/")
     status.parent.mkdir(parents=True, exist_ok=True)
     status.write_text("retry#1=7")
-    proc = run_guest(guest, scripts.start_configure(
-        configmeta="{}", package_url=PACKAGE_URL, run_id="after-restart", keep_configured=True))
+    proc = run_guest(
+        guest,
+        scripts.start_configure(
+            configmeta="{}", package_url=PACKAGE_URL, run_id="after-restart", keep_configured=True
+        ),
+    )
     assert proc.returncode == 0, proc.stderr
     assert wait_done(guest, run_id="after-restart").exit_code == 0
     assert (guest / "calls").read_text() == f"{guest}/opt/guestconfig --configure\n", (
-        "the last run failed, so setup runs again")
+        "the last run failed, so setup runs again"
+    )

@@ -12,8 +12,7 @@ BIN = Path(sys.executable).parent
 
 
 def run(*argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=120,
-                          check=False)
+    return subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
 
 
 def test_dockerfile_passes_hadolint():

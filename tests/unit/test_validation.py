@@ -617,8 +617,9 @@ def test_cluster_update_members_may_change():
     assert validate_cluster_update(old, new, None) == []
 
 
-@pytest.mark.parametrize("budget", [{"maxUnavailable": 2}, {"maxUnavailable": "50%"},
-                                    {"enabled": False}])
+@pytest.mark.parametrize(
+    "budget", [{"maxUnavailable": 2}, {"maxUnavailable": "50%"}, {"enabled": False}]
+)
 def test_cluster_disruption_budget_is_valid_and_may_change_with_members(budget):
     old = _with_status(spark_cluster(), {"controller": 1, "worker": 2})
     new = spark_cluster()

@@ -25,8 +25,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_until(condition: Callable[[], object], timeout: float, what: str,
-               interval: float = 0.2) -> object:
+def wait_until(
+    condition: Callable[[], object], timeout: float, what: str, interval: float = 0.2
+) -> object:
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
@@ -58,18 +59,27 @@ class Operator:
         status, body = self.get("/metrics")
         if status != 200:
             return []
-        return [(s.name, s.labels, s.value)
-                for family in text_string_to_metric_families(body) for s in family.samples]
+        return [
+            (s.name, s.labels, s.value)
+            for family in text_string_to_metric_families(body)
+            for s in family.samples
+        ]
 
     def metric(self, metric_name: str, /, **labels: str) -> float:
         """The sum of a metric's samples whose labels include `labels`."""
-        return sum(v for n, lab, v in self.samples()
-                   if n == metric_name and all(lab.get(k) == val for k, val in labels.items()))
+        return sum(
+            v
+            for n, lab, v in self.samples()
+            if n == metric_name and all(lab.get(k) == val for k, val in labels.items())
+        )
 
     def writes(self) -> float:
         """Create/update/patch/delete requests sent so far, Lease renewals included."""
-        return sum(v for n, lab, v in self.samples()
-                   if n == "rest_client_requests_total" and lab.get("method") in WRITE_VERBS)
+        return sum(
+            v
+            for n, lab, v in self.samples()
+            if n == "rest_client_requests_total" and lab.get("method") in WRITE_VERBS
+        )
 
     def stop(self, timeout: float = 20) -> None:
         if self.proc.poll() is None:
@@ -81,19 +91,38 @@ class Operator:
                 self.proc.wait(10)
 
 
-def start_operator(kubeconfig: Path, namespace: str, log: Path, *extra: str,
-                   env: dict[str, str] | None = None) -> Operator:
+def start_operator(
+    kubeconfig: Path, namespace: str, log: Path, *extra: str, env: dict[str, str] | None = None
+) -> Operator:
     """Start an operator whose own namespace (system catalog) and watch scope is `namespace`."""
     port = free_port()
     with log.open("a") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "kubedirector", "run", "--kubeconfig", str(kubeconfig),
-             "--namespace", namespace, "--watch-namespace", namespace,
-             "--metrics-address", f"127.0.0.1:{port}", "--log-format", "json", *extra],
-            cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})},
-            stdout=out, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "kubedirector",
+                "run",
+                "--kubeconfig",
+                str(kubeconfig),
+                "--namespace",
+                namespace,
+                "--watch-namespace",
+                namespace,
+                "--metrics-address",
+                f"127.0.0.1:{port}",
+                "--log-format",
+                "json",
+                *extra,
+            ],
+            cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     operator = Operator(proc, port, log)
-    wait_until(lambda: operator.get("/healthz")[0] == 200 or proc.poll() is not None, 30,
-               "/healthz")
+    wait_until(
+        lambda: operator.get("/healthz")[0] == 200 or proc.poll() is not None, 30, "/healthz"
+    )
     assert proc.poll() is None, log.read_text()
     return operator
