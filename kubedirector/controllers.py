@@ -65,7 +65,7 @@ def build_controllers(
     events = EventRecorder(writer)
     member_setup = MemberSetup(
         SetupRunner(
-            GuestExecutor(api.configuration),
+            GuestExecutor(api.configuration, throttle=api.throttle),
             timeouts=(
                 SetupTimeouts(
                     fetch=options.fetch_timeout,

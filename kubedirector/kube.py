@@ -50,6 +50,16 @@ class InstrumentedApiClient(ApiClient):
         self.limiter = limiter
         self._sleep = sleep
 
+    def throttle(self, verb: str, host: str) -> None:
+        """Wait for the client-side rate limiter (none: return at once); every request
+        waits here, and so does each exec, which opens its own websocket."""
+        if self.limiter is None:
+            return
+        delay = self.limiter.when(verb)
+        REST_CLIENT_RATE_LIMITER_DURATION.labels(verb=verb, host=host).observe(delay)
+        if delay > 0:
+            self._sleep(delay)
+
     def request(
         self,
         method: str,
@@ -64,11 +74,7 @@ class InstrumentedApiClient(ApiClient):
     ) -> Any:
         verb = method.upper()
         host = urlsplit(url).netloc
-        if self.limiter is not None:
-            delay = self.limiter.when(verb)
-            REST_CLIENT_RATE_LIMITER_DURATION.labels(verb=verb, host=host).observe(delay)
-            if delay > 0:
-                self._sleep(delay)
+        self.throttle(verb, host)
         code = "<error>"
         try:
             response = super().request(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from io import StringIO
 from urllib.parse import quote, urlencode, urlsplit
@@ -115,10 +116,16 @@ class GuestExecutor:
     """Runs scripts in pods of the cluster the configuration points at."""
 
     def __init__(
-        self, configuration: Configuration, handshake_timeout: float = HANDSHAKE_TIMEOUT
+        self,
+        configuration: Configuration,
+        handshake_timeout: float = HANDSHAKE_TIMEOUT,
+        throttle: Callable[[str, str], None] | None = None,
     ) -> None:
         self.configuration = configuration
         self.handshake_timeout = handshake_timeout
+        # The API client's rate limiter (`InstrumentedApiClient.throttle`): an exec is a
+        # request too, opened on its own websocket.
+        self.throttle = throttle
 
     def run(
         self,
@@ -148,6 +155,8 @@ class GuestExecutor:
             f"{quote(namespace)}/pods/{quote(pod)}/exec?{query}"
         )
         code = "<error>"
+        if self.throttle is not None:
+            self.throttle("GET", urlsplit(url).netloc)
         started = time.monotonic()
         try:
             client = connect(

@@ -13,6 +13,8 @@ import pytest
 from kubernetes.client import Configuration
 from websocket import WebSocketConnectionClosedException
 
+from kubedirector.controller.ratelimiter import BucketRateLimiter
+from kubedirector.kube import InstrumentedApiClient
 from kubedirector.setup import executor
 from kubedirector.setup.executor import ExecError, ExecResult, GuestExecutor, _exit_code
 
@@ -338,3 +340,31 @@ def test_a_handshake_that_never_completes_times_out(silent_server: int, scheme: 
     with pytest.raises(ExecError, match="exec into ns/pod-0 failed"):
         guest.run("ns", "pod-0", "exit 0\n", timeout=60)
     assert time.monotonic() - began < 10  # the handshake's bound, not the exec's 60 s
+
+
+def test_each_exec_waits_for_the_client_rate_limiter(fake_ws: type[FakeWSClient]) -> None:
+    """An exec opens its own websocket, so it takes its turn at the API client's limiter
+    (`--kube-api-qps`) before connecting, like every other request."""
+    waits: list[tuple[str, str, int]] = []
+    configuration = Configuration()
+    configuration.host = "https://127.0.0.1:6443"
+
+    def throttle(verb: str, host: str) -> None:
+        waits.append((verb, host, len(fake_ws.instances)))
+
+    runner = GuestExecutor(configuration, throttle=throttle)
+    runner.run("ns", "pod-0", "exit 0\n")
+    runner.run("ns", "pod-1", "exit 0\n")
+    assert waits == [("GET", "127.0.0.1:6443", 0), ("GET", "127.0.0.1:6443", 1)]
+
+
+def test_the_api_clients_limiter_holds_execs_too() -> None:
+    """`InstrumentedApiClient.throttle` is what the operator hands the executor: with a
+    bucket of one token at 1/s, the second call waits about a second."""
+    slept: list[float] = []
+    api = InstrumentedApiClient(
+        Configuration(), limiter=BucketRateLimiter(qps=1, burst=1), sleep=slept.append
+    )
+    api.throttle("GET", "h")
+    api.throttle("GET", "h")
+    assert slept and 0.5 < slept[0] <= 1.0
