@@ -32,7 +32,7 @@ NS = "kubedirector"
 OVERLAY = REPO / "manifests" / "overlays" / "realnode"
 SELECTOR = "app.kubernetes.io/name=kubedirector,app.kubernetes.io/component=operator"
 SPARK = REPO / "manifests" / "examples" / "clusters" / "cr-cluster-spark221e2.yaml"
-METRICS = "http://127.0.0.1:28080"  # the overlay's loopback address (hostNetwork)
+PROBES = "http://127.0.0.1:28080"  # the overlay's loopback probes address (hostNetwork)
 NODE = "127.0.0.1"
 LEASE = "kubedirector-leader"
 
@@ -220,7 +220,7 @@ def test_probes_pass_and_start_to_ready_is_measured(deployed: dict, kubectl):
     assert status["ready"] is True
     assert status["restartCount"] == 0, "a probe failed or the operator crashed"
     for path in ("/healthz", "/readyz"):
-        with urllib.request.urlopen(f"{METRICS}{path}", timeout=5) as resp:
+        with urllib.request.urlopen(f"{PROBES}{path}", timeout=5) as resp:
             assert resp.status == 200, path
     started = _time(status["state"]["running"]["startedAt"])
     ready = next(

@@ -80,3 +80,20 @@ def test_the_overlay_changes_only_what_this_machine_forces(kubectl):
     deployment = overlay[("Deployment", "kubedirector")]["spec"]["template"]["spec"]
     assert deployment["containers"][0]["imagePullPolicy"] == "Never"
     assert deployment["hostNetwork"] is True
+
+
+def test_the_overlay_keeps_every_named_port_the_base_refers_to(kubectl):
+    """The overlay moves the listeners to loopback ports; the probes and Services name
+    ports, so every name the base's container has must survive (a renamed port left
+    the probes pointing at nothing once)."""
+    for folder in ("base", "overlays/realnode"):
+        objects = render(kubectl, folder)
+        pod = objects[("Deployment", "kubedirector")]["spec"]["template"]["spec"]
+        container = pod["containers"][0]
+        names = {p["name"] for p in container["ports"]}
+        probes = [container["readinessProbe"], container["livenessProbe"]]
+        assert {p["httpGet"]["port"] for p in probes} <= names, folder
+        service = objects[("Service", "kubedirector-metrics")]
+        assert {p["targetPort"] for p in service["spec"]["ports"]} <= names, folder
+    base = render(kubectl, "base")[("Deployment", "kubedirector")]["spec"]["template"]["spec"]
+    assert names == {p["name"] for p in base["containers"][0]["ports"]}
