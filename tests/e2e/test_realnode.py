@@ -25,6 +25,8 @@ import yaml
 
 from tests.conftest import REPO, LocalCluster
 from tests.e2e.support.operator import wait_until
+from tests.e2e.support.prometheus import start_prometheus
+from tests.e2e.test_monitoring import scraper_token  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.realnode
 
@@ -345,3 +347,32 @@ def test_force_deleting_the_leader_pod_moves_the_lease_and_the_work_finishes(
             timeout=150,
             check=False,
         )
+
+
+SECURE_METRICS = "127.0.0.1:28444"  # the overlay's /metrics over HTTPS (hostNetwork)
+
+
+def test_a_real_prometheus_scrapes_the_in_cluster_operator(
+    deployed: dict,
+    scraper_token: str,  # noqa: F811 - test_monitoring's fixture, imported above
+    tmp_path,
+):
+    """The Deployment's /metrics, over HTTPS with a ServiceAccount token bound to the
+    shipped kubedirector-metrics-reader (TokenReview and SubjectAccessReview made by the
+    pod with its own token), is what a real Prometheus scrapes: the target is up, the
+    pod reports itself the leader, and its work queue and reconcile series are there."""
+    prom = start_prometheus(
+        tmp_path / "prometheus", [SECURE_METRICS], scheme="https", bearer_token=scraper_token
+    )
+    try:
+        wait_until(
+            lambda: prom.query('up{job="kubedirector-metrics"} == 1'), 60, "target up", interval=2
+        )
+        for expr in (
+            "leader_election_master_status == 1",
+            'workqueue_depth{name="kubedirectorcluster"}',
+            "controller_runtime_reconcile_total",
+        ):
+            assert wait_until(lambda e=expr: prom.query(e), 60, expr, interval=2), expr
+    finally:
+        prom.stop()
