@@ -15,22 +15,9 @@ import pytest
 
 from kubedirector.reconcilers.cluster.adoption import ANNOTATION_ADOPTED, ANNOTATION_MIGRATE
 from tests.conftest import LocalCluster
+from tests.e2e.support.guest import startscript_calls
 from tests.e2e.support.operator import Operator, start_operator, wait_until
 from tests.e2e.support.replay import get, replay
-
-
-def startscript_calls(kubectl, namespace: str, pod: str) -> list[str]:
-    out = kubectl(
-        "exec",
-        pod,
-        "-n",
-        namespace,
-        "--",
-        "sh",
-        "-c",
-        'cat "$KD_GUEST_ROOT/var/log/guestconfig/startscript.calls"; exit 0',
-    ).stdout
-    return out.splitlines()
 
 
 def has_configcli(kubectl, namespace: str, pod: str) -> bool:

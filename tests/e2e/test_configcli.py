@@ -9,19 +9,14 @@ legacy one (commands in /usr/bin).
 
 from __future__ import annotations
 
-import functools
-import http.server
-import io
 import json
-import tarfile
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.e2e.support.operator import free_port
+from tests.e2e.support.guest import serve_package
 
 REPO = Path(__file__).resolve().parents[2]
 # Records what configcli answered while `--configure` ran; exit 111 without it,
@@ -41,19 +36,8 @@ exit 0
 
 @pytest.fixture(scope="module")
 def package_url(tmp_path_factory) -> Iterator[str]:
-    root = tmp_path_factory.mktemp("packages")
-    data = STARTSCRIPT.encode()
-    with tarfile.open(root / "asker.tgz", "w:gz") as tar:
-        info = tarfile.TarInfo("asker/startscript")
-        info.size, info.mode = len(data), 0o755
-        tar.addfile(info, io.BytesIO(data))
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/asker.tgz"
-    server.shutdown()
-    server.server_close()
+    with serve_package(tmp_path_factory.mktemp("packages"), "asker", STARTSCRIPT) as url:
+        yield f"{url}/asker.tgz"
 
 
 def asker_app(url: str) -> dict:

@@ -6,18 +6,15 @@ The package is served over HTTP on 127.0.0.1 by the test.
 
 from __future__ import annotations
 
-import functools
-import http.server
-import io
 import json
-import tarfile
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.e2e.support.guest import serve_package
+from tests.e2e.support.guest import startscript_calls as calls
 from tests.e2e.support.operator import free_port, wait_until
 
 STARTSCRIPT = """#!/bin/bash
@@ -40,19 +37,8 @@ exit 0
 @pytest.fixture(scope="module")
 def package_server(tmp_path_factory) -> Iterator[str]:
     """An HTTP server on loopback serving the recorder package as /recorder.tgz."""
-    root = tmp_path_factory.mktemp("packages")
-    data = STARTSCRIPT.encode()
-    with tarfile.open(root / "recorder.tgz", "w:gz") as tar:
-        info = tarfile.TarInfo("recorder/startscript")
-        info.size, info.mode = len(data), 0o755
-        tar.addfile(info, io.BytesIO(data))
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serve_package(tmp_path_factory.mktemp("packages"), "recorder", STARTSCRIPT) as url:
+        yield url
 
 
 def recorder_app(name: str, url: str, mode: str = "ok") -> dict:
@@ -128,20 +114,6 @@ def wait_ready(kubectl, namespace: str, name: str, timeout: int = 90) -> dict:
         timeout=timeout + 10,
     )
     return status(kubectl, namespace, name)
-
-
-def calls(kubectl, namespace: str, pod: str) -> list[str]:
-    out = kubectl(
-        "exec",
-        pod,
-        "-n",
-        namespace,
-        "--",
-        "sh",
-        "-c",
-        'cat "$KD_GUEST_ROOT/var/log/guestconfig/startscript.calls"; exit 0',
-    ).stdout
-    return out.splitlines()
 
 
 def fqdns(call_lines: list[str], event: str, role: str) -> set[str]:
