@@ -159,6 +159,18 @@ APP_CASES = [
         _set("spec.configSchemaVersion", 6),
         "spec.configSchemaVersion",
     ),
+    Case(
+        "app-liveness-empty-program",
+        "kdapp",
+        _set("spec.roles.1.livenessCheck", {"exec": {"command": ["", "-c", "true"]}}),
+        "spec.roles[1].livenessCheck.exec.command[0]",
+    ),
+    Case(
+        "app-liveness-period-zero",
+        "kdapp",
+        _set("spec.roles.1.livenessCheck", {"exec": {"command": ["true"]}, "periodSeconds": 0}),
+        "spec.roles[1].livenessCheck.periodSeconds",
+    ),
 ]
 
 CLUSTER_CASES = [

@@ -77,6 +77,23 @@ class MinStorage:
 
 
 @dataclass(frozen=True)
+class LivenessCheck:
+    """A role's `livenessCheck`: a command the kubelet runs in the `app` container.
+
+    It is rendered as the container's readinessProbe, so a failing check only makes
+    the pod not Ready; what happens then is the cluster role's
+    `unresponsivePolicy`, not the kubelet's. Unset timings are Kubernetes' own
+    probe defaults.
+    """
+
+    command: tuple[str, ...]
+    initial_delay_seconds: int = 0
+    period_seconds: int = 10
+    timeout_seconds: int = 1
+    failure_threshold: int = 3
+
+
+@dataclass(frozen=True)
 class AppRole:
     """A role with every `default*` value of the app already applied."""
 
@@ -92,6 +109,7 @@ class AppRole:
     stdin: bool = False
     tty: bool = False
     services: tuple[Service, ...] = ()
+    liveness_check: LivenessCheck | None = None
 
     @property
     def endpoint_services(self) -> tuple[Service, ...]:
@@ -314,4 +332,63 @@ def _role(
         stdin=r.boolean(container, "stdin", join(path, "containerSpec")),
         tty=r.boolean(container, "tty", join(path, "containerSpec")),
         services=role_svcs,
+        liveness_check=_liveness_check(r, raw, path),
+    )
+
+
+# A probe's numbers are int32 in the pod spec.
+_INT32_MAX = 2**31 - 1
+
+
+def _probe_number(
+    r: FieldReader, obj: Mapping[str, Any], key: str, path: str, *, minimum: int, default: int
+) -> int:
+    """An integer from `minimum` to the int32 maximum; `default` when unset or wrong."""
+    value = r.integer(obj, key, path)
+    if value is None:
+        return default
+    if not minimum <= value <= _INT32_MAX:
+        r.fail(join(path, key), f"must be from {minimum} to {_INT32_MAX}, not {value}")
+        return default
+    return value
+
+
+def _command(r: FieldReader, check: Mapping[str, Any], path: str) -> tuple[str, ...]:
+    """`exec.command`: the program (run without a shell) and its arguments."""
+    here = join(path, "exec")
+    raw = check.get("exec")
+    if raw is None:
+        r.fail(here, "is required")
+        return ()
+    exec_ = r.mapping(raw, here)
+    command = r.strings(exec_, "command", here)
+    if isinstance(raw, Mapping) and exec_.get("command") in (None, []):
+        r.fail(join(here, "command"), "must name the program to run")
+    elif command and not command[0]:
+        r.fail(join(join(here, "command"), 0), "must not be empty: it is the program to run")
+    return command
+
+
+def _liveness_check(r: FieldReader, raw: Mapping[str, Any], path: str) -> LivenessCheck | None:
+    value = raw.get("livenessCheck")
+    if value is None:
+        return None
+    here = join(path, "livenessCheck")
+    check = r.mapping(value, here)
+    if not isinstance(value, Mapping):
+        return None
+    return LivenessCheck(
+        command=_command(r, check, here),
+        initial_delay_seconds=_probe_number(
+            r, check, "initialDelaySeconds", here, minimum=0, default=0
+        ),
+        period_seconds=_probe_number(
+            r, check, "periodSeconds", here, minimum=1, default=LivenessCheck.period_seconds
+        ),
+        timeout_seconds=_probe_number(
+            r, check, "timeoutSeconds", here, minimum=1, default=LivenessCheck.timeout_seconds
+        ),
+        failure_threshold=_probe_number(
+            r, check, "failureThreshold", here, minimum=1, default=LivenessCheck.failure_threshold
+        ),
     )

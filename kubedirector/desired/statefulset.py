@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from kubedirector.api.app import App, AppRole
+from kubedirector.api.app import App, AppRole, LivenessCheck
 from kubedirector.api.cluster import Cluster, ClusterRole
 from kubedirector.api.config import Config
 from kubedirector.api.constants import (
@@ -151,6 +151,26 @@ def post_start_script(headless_service: str) -> str:
     )
 
 
+def readiness_probe(check: LivenessCheck) -> dict[str, Any]:
+    """The role's `livenessCheck` as the app container's readinessProbe.
+
+    The kubelet runs it; a failing check only turns the pod not Ready, which the
+    operator judges by the cluster role's `unresponsivePolicy` (report, then
+    restart or leave for a human). A livenessProbe would have the kubelet restart
+    the container itself, behind that policy. A zero `initialDelaySeconds` is left
+    out, as the API server stores it.
+    """
+    probe: dict[str, Any] = {
+        "exec": {"command": list(check.command)},
+        "periodSeconds": check.period_seconds,
+        "timeoutSeconds": check.timeout_seconds,
+        "failureThreshold": check.failure_threshold,
+    }
+    if check.initial_delay_seconds:
+        probe["initialDelaySeconds"] = check.initial_delay_seconds
+    return probe
+
+
 def _ports(app: App, app_role: AppRole) -> list[dict[str, Any]]:
     """One per role service with a port, in the app's `services` order (the original's)."""
     order = {s.id: i for i, s in enumerate(app.services)}
@@ -185,6 +205,8 @@ def _container(
         "tty": app_role.tty,
         "volumeMounts": mounts,
     }
+    if app_role.liveness_check is not None:
+        container["readinessProbe"] = readiness_probe(app_role.liveness_check)
     if app.capabilities:
         container["securityContext"] = {"capabilities": {"add": list(app.capabilities)}}
     if role.block_storage is not None:

@@ -375,6 +375,13 @@ def test_full_app_spec_is_valid() -> None:
         "minStorage": {"size": "1Gi", "ephemeralModeSupported": True},
         "containerSpec": {"stdin": True, "tty": True},
         "maxLogSizeDump": 256,
+        "livenessCheck": {
+            "exec": {"command": ["/bin/healthy"]},
+            "initialDelaySeconds": 0,
+            "periodSeconds": 10,
+            "timeoutSeconds": 1,
+            "failureThreshold": 3,
+        },
     }
     assert field_errors(doc) == set()
 
