@@ -4,9 +4,8 @@ deleted, re-created by the StatefulSet, and set up again."""
 
 from __future__ import annotations
 
-import json
-
 from tests.e2e.support.operator import wait_until
+from tests.e2e.support.pods import pod_uid, set_ready
 from tests.e2e.test_setup import (
     apply,
     calls,
@@ -18,13 +17,6 @@ from tests.e2e.test_setup import (
 )
 
 
-def pod_uid(kubectl, namespace: str, pod: str) -> str | None:
-    out = kubectl("get", "pod", pod, "-n", namespace, "-o", "json", check=False)
-    if out.returncode != 0:
-        return None
-    return json.loads(out.stdout)["metadata"]["uid"]
-
-
 def test_unresponsive_member_is_restarted(kubectl, namespace, operator, package_server):  # noqa: F811
     apply(kubectl, namespace, recorder_app("recorder", f"{package_server}/recorder.tgz"))
     doc = recorder_cluster("rec", "recorder", {"a": 1, "b": 1})
@@ -34,31 +26,7 @@ def test_unresponsive_member_is_restarted(kubectl, namespace, operator, package_
     pod = next(p for p, m in before.items() if m["role"] == "b")
     other = next(p for p, m in before.items() if m["role"] == "a")
     uid = pod_uid(kubectl, namespace, pod)
-    # What a kubelet reports for a container that stopped answering its probe.
-    kubectl(
-        "patch",
-        "pod",
-        pod,
-        "-n",
-        namespace,
-        "--subresource=status",
-        "--type=strategic",
-        "-p",
-        json.dumps(
-            {
-                "status": {
-                    "conditions": [
-                        {
-                            "type": "Ready",
-                            "status": "False",
-                            "reason": "ProbeFailed",
-                            "lastTransitionTime": "2026-01-01T00:00:00Z",
-                        }
-                    ]
-                }
-            }
-        ),
-    )
+    set_ready(kubectl, namespace, pod, ready=False)
     wait_until(
         lambda: pod_uid(kubectl, namespace, pod) not in (None, uid),
         60,
