@@ -32,6 +32,7 @@ from kubedirector.setup.runner import (
     SetupSpec,
     SetupTimeouts,
 )
+from tests.unit.fake_exec import Call, FakeExec
 
 # The progress keys as stored in stateDetail (SetupProgress, NotifyProgress).
 RUN_ID = "setupRunId"
@@ -55,34 +56,17 @@ DEL = ("--delnodes", "--nodegroup", "1", "--role", "worker", "--fqdns", "c.x")
 # ---------------------------------------------------------------- fakes
 
 
-@dataclass(frozen=True)
-class Call:
-    namespace: str
-    pod: str
-    script: str
-    timeout: float
-    container: str
-
-
 @dataclass
-class FakeExecutor:
+class FakeExecutor(FakeExec):
     """Answers execs from a queue of results (or errors to raise), recording the calls."""
 
     answers: list[ExecResult | ExecError] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
 
-    def run(
-        self,
-        namespace: str,
-        pod: str,
-        script: str,
-        *,
-        timeout: float = 30.0,
-        container: str = APP_CONTAINER_NAME,
-    ) -> ExecResult:
-        assert script.rstrip().splitlines()[-1].startswith("exit")
-        self.calls.append(Call(namespace, pod, script, timeout, container))
-        assert self.answers, f"unexpected exec:\n{script}"
+    def answer(self, call: Call) -> ExecResult:
+        assert call.script.rstrip().splitlines()[-1].startswith("exit")
+        self.calls.append(call)
+        assert self.answers, f"unexpected exec:\n{call.script}"
         answer = self.answers.pop(0)
         if isinstance(answer, ExecError):
             raise answer
@@ -595,26 +579,18 @@ def test_notify_success_after_failures_clears_the_count(
 
 
 @dataclass
-class BashExecutor:
+class BashExecutor(FakeExec):
     """Runs the scripts with bash in a temp guest root, as the simulated cluster does."""
 
     root: Path
 
-    def run(
-        self,
-        namespace: str,
-        pod: str,
-        script: str,
-        *,
-        timeout: float = 30.0,
-        container: str = APP_CONTAINER_NAME,
-    ) -> ExecResult:
+    def answer(self, call: Call) -> ExecResult:
         proc = subprocess.run(
             ["bash", "-s"],
-            input=script,
+            input=call.script,
             capture_output=True,
             text=True,
-            timeout=min(timeout, 10),
+            timeout=min(call.timeout, 10),
             check=False,
             env={**os.environ, "KD_GUEST_ROOT": str(self.root)},
         )
