@@ -69,17 +69,20 @@ class Guest:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
 
-    def run(self, command: str, *args: str, stdin: str = "") -> Run:
+    def _exec(self, argv: list[str], stdin: str = "", timeout: float = 30) -> Run:
         proc = subprocess.run(
-            [str(self.root / command.lstrip("/")), *args],
+            argv,
             input=stdin,
             capture_output=True,
             text=True,
             env=self.env(),
-            timeout=30,
+            timeout=timeout,
             check=False,
         )
         return Run(proc.returncode, proc.stdout, proc.stderr)
+
+    def run(self, command: str, *args: str, stdin: str = "") -> Run:
+        return self._exec([str(self.root / command.lstrip("/")), *args], stdin)
 
     def get(self, key: str, command: str = "/usr/bin/bd_vcli") -> str:
         """`<command> --get KEY`, which must succeed; its one output line."""
@@ -90,30 +93,14 @@ class Guest:
 
     def bash(self, script: str) -> Run:
         """A setup-script-like bash snippet; `$R` is the guest root."""
-        proc = subprocess.run(
-            ["bash", "-c", f'R="$KD_GUEST_ROOT"\n{script}'],
-            capture_output=True,
-            text=True,
-            env=self.env(),
-            timeout=60,
-            check=False,
-        )
-        return Run(proc.returncode, proc.stdout, proc.stderr)
+        return self._exec(["bash", "-c", f'R="$KD_GUEST_ROOT"\n{script}'], timeout=60)
 
     def python(self, code: str) -> Run:
         """Python code importing the installed module (sys.path as the commands set it)."""
         entry = (self.root / "usr/local/bin/configcli").read_text().splitlines()
         interpreter = entry[0][2:]
         path_line = next(line for line in entry if line.startswith("sys.path.insert"))
-        proc = subprocess.run(
-            [interpreter, "-c", f"import sys\n{path_line}\n{code}"],
-            capture_output=True,
-            text=True,
-            env=self.env(),
-            timeout=30,
-            check=False,
-        )
-        return Run(proc.returncode, proc.stdout, proc.stderr)
+        return self._exec([interpreter, "-c", f"import sys\n{path_line}\n{code}"])
 
 
 # The member's interpreter: this one unless KD_TEST_GUEST_PYTHON names another (e.g. a
