@@ -35,6 +35,7 @@ from kubedirector.setup.configmeta import (
     build_configmeta,
     configmeta_json,
 )
+from tests.unit.guest_root import run_guest
 from tests.unit.kd_fixtures import spark_app, spark_cluster
 
 pytestmark = pytest.mark.unit
@@ -113,22 +114,7 @@ def install(
 ) -> subprocess.CompletedProcess[str]:
     """Run the install step in `root`, with `python` first on PATH (None: the host's PATH)."""
     script = 'set -u\nR="${KD_GUEST_ROOT:-}"\n' + configcli_install.fragment(layout) + "exit 0\n"
-    env = {**os.environ, "KD_GUEST_ROOT": str(root)}
-    if python is not None:
-        bin_dir = root.parent / f"{root.name}-python"
-        bin_dir.mkdir(exist_ok=True)
-        (bin_dir / "python").unlink(missing_ok=True)
-        (bin_dir / "python").symlink_to(python)
-        env["PATH"] = f"{bin_dir}:{env['PATH']}"
-    return subprocess.run(
-        ["bash", "-s"],
-        input=script,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+    return run_guest(root, script, timeout=60, python=python)
 
 
 @pytest.fixture(scope="module")

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import os
-import subprocess
-import tarfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -33,6 +29,7 @@ from kubedirector.setup.runner import (
     SetupTimeouts,
 )
 from tests.unit.fake_exec import Call, FakeExec
+from tests.unit.guest_root import make_package, run_guest
 
 # The progress keys as stored in stateDetail (SetupProgress, NotifyProgress).
 RUN_ID = "setupRunId"
@@ -585,29 +582,18 @@ class BashExecutor(FakeExec):
     root: Path
 
     def answer(self, call: Call) -> ExecResult:
-        proc = subprocess.run(
-            ["bash", "-s"],
-            input=call.script,
-            capture_output=True,
-            text=True,
-            timeout=min(call.timeout, 10),
-            check=False,
-            env={**os.environ, "KD_GUEST_ROOT": str(self.root)},
-        )
+        proc = run_guest(self.root, call.script, timeout=min(call.timeout, 10))
         return ExecResult(proc.returncode, proc.stdout, proc.stderr)
 
 
 def test_setup_and_notify_in_a_real_guest(tmp_path: Path, clock: Clock) -> None:
     startscript = (
-        b'#!/bin/bash\necho "ran $*" >>"$KD_GUEST_ROOT/calls"\n'
-        b'[ "$1" = --configure ] && { echo set up; exit 0; }\nexit 0\n'
+        '#!/bin/bash\necho "ran $*" >>"$KD_GUEST_ROOT/calls"\n'
+        '[ "$1" = --configure ] && { echo set up; exit 0; }\nexit 0\n'
     )
-    package = tmp_path / "opt/configscripts/appconfig.tgz"
-    package.parent.mkdir(parents=True)
-    with tarfile.open(package, "w:gz") as tar:
-        info = tarfile.TarInfo("appconfig/startscript")
-        info.size, info.mode = len(startscript), 0o755
-        tar.addfile(info, io.BytesIO(startscript))
+    make_package(
+        tmp_path / "opt/configscripts/appconfig.tgz", {"appconfig/startscript": startscript}
+    )
     runner = SetupRunner(BashExecutor(tmp_path), clock)  # type: ignore[arg-type]
     member, again = runner.step(creating(), setup_spec())
     assert again == POLL_INTERVAL

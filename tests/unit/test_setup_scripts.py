@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import io
 import os
 import signal
 import stat
 import subprocess
-import tarfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +18,7 @@ from kubedirector.api.cluster import FileInjection
 from kubedirector.setup import scripts
 from kubedirector.setup.executor import _ENDS_WITH_EXIT
 from kubedirector.setup.scripts import ConfigureResult, parse_poll
+from tests.unit.guest_root import make_package, run_guest
 
 PACKAGE = "/opt/configscripts/appconfig.tgz"
 PACKAGE_URL = f"file://{PACKAGE}"
@@ -45,32 +44,6 @@ exit 0
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def make_package(path: Path, members: dict[str, str]) -> None:
-    """A gzipped tar at `path` holding `members` (name -> text), all executable."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(path, "w:gz") as tar:
-        for name, text in members.items():
-            data = text.encode()
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            info.mode = 0o755
-            tar.addfile(info, io.BytesIO(data))
-
-
-def run_guest(root: Path, script: str, timeout: float = 10.0) -> subprocess.CompletedProcess[str]:
-    """Run a script as an exec would: `bash -s`, the script on stdin."""
-    env = {**os.environ, "KD_GUEST_ROOT": str(root)}
-    return subprocess.run(
-        ["bash", "-s"],
-        input=script,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-        check=False,
-    )
 
 
 def poll(root: Path, run_id: str = RUN_ID, max_chars: int = 256) -> ConfigureResult:
