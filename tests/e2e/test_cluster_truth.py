@@ -9,6 +9,7 @@ import json
 
 import pytest
 
+from tests.e2e.support import kdcluster
 from tests.e2e.support.operator import wait_until
 from tests.e2e.test_clusters import (  # noqa: F401  (catalog is a fixture)
     EXAMPLES,
@@ -24,18 +25,8 @@ PERSISTENT = 3  # kubedirector.reconcilers.cluster.failures.PERSISTENT
 
 
 def wait_ready(kubectl, namespace: str, name: str, timeout: int = 120) -> dict:
-    """`kubectl wait` honours the condition's observedGeneration: a Ready of an older
-    generation does not count, so this returns only once the latest spec is realised."""
-    kubectl(
-        "wait",
-        "--for=condition=Ready",
-        f"kdcluster/{name}",
-        "-n",
-        namespace,
-        f"--timeout={timeout}s",
-        timeout=timeout + 10,
-    )
-    found = cluster(kubectl, namespace, name)
+    """Ready for the latest spec: the condition's observedGeneration is the cluster's."""
+    found = kdcluster.wait_ready(kubectl, namespace, name, timeout)
     assert found["status"]["observedGeneration"] == found["metadata"]["generation"]
     return found
 
@@ -82,12 +73,7 @@ def test_recreated_statefulset_scales_and_updates(kubectl, namespace, operator):
     )
 
     for members in (4, 1):
-        patch(
-            kubectl,
-            namespace,
-            "spark221e2",
-            [{"op": "replace", "path": "/spec/roles/1/members", "value": members}],
-        )
+        kdcluster.set_workers(kubectl, namespace, "spark221e2", members)
         spark = wait_ready(kubectl, namespace, "spark221e2")
         assert statefulset(kubectl, namespace, worker)["spec"]["replicas"] == members
         workers = [m for r in spark["status"]["roles"] if r["id"] == "worker" for m in r["members"]]

@@ -21,8 +21,8 @@ from tests.e2e.support.prometheus import (
     signal,
     start_prometheus,
 )
+from tests.e2e.support.users import sa_token
 from tests.e2e.support.webhook import delete_surely, registered
-from tests.e2e.test_secure_metrics import sa_token
 from tests.e2e.test_setup import package_server, recorder_app, recorder_cluster  # noqa: F401
 
 READER_ROLE = REPO / "manifests" / "base" / "rbac-metrics.yaml"
