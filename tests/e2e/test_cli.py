@@ -201,8 +201,10 @@ def test_scale_refused_by_admission_names_the_field(kd, kubectl, namespace):
     budget = [
         {"op": "add", "path": "/spec/roles/1/disruptionBudget", "value": {"maxUnavailable": 2}}
     ]
-    patch(kubectl, namespace, "kdcluster/spark221e2", budget, kind="json")
+    patch(kubectl, namespace, "kdcluster/spark221e2", budget, patch_type="json")
     memory = [{"op": "replace", "path": "/spec/roles/1/resources/limits/memory", "value": "8Gi"}]
-    frozen = patch(kubectl, namespace, "kdcluster/spark221e2", memory, kind="json", check=False)
+    frozen = patch(
+        kubectl, namespace, "kdcluster/spark221e2", memory, patch_type="json", check=False
+    )
     assert frozen.returncode != 0
     assert "only members, disruptionBudget and unresponsivePolicy may change" in frozen.stderr

@@ -15,6 +15,14 @@ def get(kubectl: Kubectl, namespace: str, what: str) -> dict[str, Any]:
     return dict(json.loads(kubectl("get", what, "-n", namespace, "-o", "json").stdout))
 
 
+def events(kubectl: Kubectl, namespace: str, field_selector: str) -> list[dict[str, Any]]:
+    """The namespace's Events that match the field selector (e.g. `involvedObject.name=x`)."""
+    out = kubectl(
+        "get", "events", "-n", namespace, "--field-selector", field_selector, "-o", "json"
+    ).stdout
+    return list(json.loads(out)["items"])
+
+
 def apply_list(kubectl: Kubectl, docs: list[dict[str, Any]]) -> None:
     """`kubectl apply` of the documents as one List (each names its namespace, if any)."""
     kubectl(
@@ -28,19 +36,19 @@ def patch(
     what: str,
     body: Any,
     *,
-    kind: str = "merge",
+    patch_type: str = "merge",
     status: bool = False,
     check: bool = True,
 ) -> Any:
-    """`kubectl patch <what>` (`kind/name`) with a merge (or `kind="json"`) patch, of its
-    status subresource when `status`; `check=False` to look at a refusal."""
+    """`kubectl patch <what>` (`kind/name`) with a merge patch (or `patch_type="json"`),
+    of its status subresource when `status`; `check=False` to look at a refusal."""
     return kubectl(
         "patch",
         what,
         "-n",
         namespace,
         *(["--subresource=status"] if status else []),
-        f"--type={kind}",
+        f"--type={patch_type}",
         "-p",
         json.dumps(body),
         check=check,
@@ -94,4 +102,4 @@ def wait_ready(kubectl: Kubectl, namespace: str, name: str, timeout: int = 90) -
 def set_workers(kubectl: Kubectl, namespace: str, name: str, count: int) -> None:
     """Set the member count of the cluster's second role (the workers in the tests' apps)."""
     ops = [{"op": "replace", "path": "/spec/roles/1/members", "value": count}]
-    patch(kubectl, namespace, f"kdcluster/{name}", ops, kind="json")
+    patch(kubectl, namespace, f"kdcluster/{name}", ops, patch_type="json")
