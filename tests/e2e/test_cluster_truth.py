@@ -35,10 +35,6 @@ def statefulset(kubectl, namespace: str, name: str) -> dict:
     return json.loads(kubectl("get", "statefulset", name, "-n", namespace, "-o", "json").stdout)
 
 
-def patch(kubectl, namespace: str, name: str, ops: list[dict]) -> None:
-    kubectl("patch", "kdcluster", name, "-n", namespace, "--type=json", "-p", json.dumps(ops))
-
-
 @pytest.mark.usefixtures("catalog")
 def test_recreated_statefulset_scales_and_updates(kubectl, namespace, operator):
     kubectl(
@@ -82,18 +78,9 @@ def test_recreated_statefulset_scales_and_updates(kubectl, namespace, operator):
         assert condition(spark, "Degraded")["status"] == "False"
         assert condition(spark, "Progressing")["status"] == "False"
 
-    patch(
-        kubectl,
-        namespace,
-        "spark221e2",
-        [
-            {
-                "op": "add",
-                "path": "/spec/roles/1/env",
-                "value": [{"name": "KD_TEST", "value": "template-changed"}],
-            }
-        ],
-    )
+    env_var = {"name": "KD_TEST", "value": "template-changed"}
+    ops = [{"op": "add", "path": "/spec/roles/1/env", "value": [env_var]}]
+    kdcluster.patch(kubectl, namespace, "kdcluster/spark221e2", ops, patch_type="json")
     wait_ready(kubectl, namespace, "spark221e2", timeout=180)
     env = statefulset(kubectl, namespace, worker)["spec"]["template"]["spec"]["containers"][0][
         "env"
@@ -153,29 +140,20 @@ def test_refused_derived_object_is_reported(kubectl, namespace, operator, case):
     assert condition(status, "Ready")["status"] == "False"
     assert condition(status, "Progressing")["status"] == "True"
 
-    def events() -> list[dict]:
-        return json.loads(
-            kubectl(
-                "get",
-                "events",
-                "-n",
-                namespace,
-                "--field-selector",
-                "involvedObject.name=spark221e2,reason=ReconcileError",
-                "-o",
-                "json",
-            ).stdout
-        )["items"]
-
+    selector = "involvedObject.name=spark221e2,reason=ReconcileError"
     refused = wait_until(
         lambda: [
-            e for e in events() if answer in e["message"] and e.get("count", 1) >= PERSISTENT + 2
+            e
+            for e in kdcluster.events(kubectl, namespace, selector)
+            if answer in e["message"] and e.get("count", 1) >= PERSISTENT + 2
         ],
         60,
         "retries to be counted on one Event",
     )
     assert len(refused) == 1, [e["message"] for e in refused]
-    assert len(events()) <= 3, "aggregated, not one Event per retry"
+    assert len(kdcluster.events(kubectl, namespace, selector)) <= 3, (
+        "aggregated, not one Event per retry"
+    )
 
     # Client-side apply removes the field the last apply set: the spec is workable again.
     kubectl(

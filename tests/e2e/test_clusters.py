@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from tests.conftest import REPO
-from tests.e2e.support.kdcluster import set_workers, wait_ready
+from tests.e2e.support.kdcluster import events, set_workers, wait_ready
 from tests.e2e.support.operator import start_operator, wait_until
 
 CATALOG = REPO / "manifests" / "catalog"
@@ -147,16 +147,7 @@ def test_walkthrough(kubectl, namespace, operator):
     assert {
         n: u for n, u in uids(kubectl, namespace, SPARK).items() if "-worker-" not in n
     } == others, "scaling workers moves nothing else"
-    reasons = kubectl(
-        "get",
-        "events",
-        "-n",
-        namespace,
-        "--field-selector",
-        "involvedObject.name=spark221e2",
-        "-o",
-        "jsonpath={.items[*].reason}",
-    ).stdout.split()
+    reasons = [e["reason"] for e in events(kubectl, namespace, "involvedObject.name=spark221e2")]
     assert "MemberAdded" in reasons and "MemberRemoved" in reasons
 
     kubectl("delete", "kdcluster", "spark221e2", "-n", namespace, "--timeout=60s")
@@ -274,15 +265,8 @@ def test_unworkable_spec_is_reported_and_retried(kubectl, namespace, operator):
         "Degraded",
     )
     assert degraded["reason"] == "InvalidSpec" and "spec.app" in degraded["message"]
-    events = kubectl(
-        "get",
-        "events",
-        "-n",
-        namespace,
-        "--field-selector",
-        "involvedObject.name=needs-app,reason=InvalidSpec",
-    ).stdout
-    assert "spec.app" in events
+    invalid = events(kubectl, namespace, "involvedObject.name=needs-app,reason=InvalidSpec")
+    assert any("spec.app" in e["message"] for e in invalid), invalid
 
     # A role the app does not have, as in upstream's training-engine example.
     bad = json.loads(json.dumps(spec))

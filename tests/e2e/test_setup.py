@@ -16,7 +16,7 @@ import pytest
 from tests.e2e.support import kdcluster
 from tests.e2e.support.guest import guest_file, serve_package
 from tests.e2e.support.guest import startscript_calls as calls
-from tests.e2e.support.kdcluster import patch, set_workers
+from tests.e2e.support.kdcluster import events, patch, set_workers
 from tests.e2e.support.operator import free_port, wait_until
 
 STARTSCRIPT = """#!/bin/bash
@@ -186,17 +186,8 @@ def test_failing_configure_is_a_config_error_with_output(
     degraded = next(c for c in st["conditions"] if c["type"] == "Degraded")
     assert degraded["status"] == "True" and degraded["reason"] == "ConfigError"
     assert st["memberStateRollup"]["configErrors"] is True
-    events = kubectl(
-        "get",
-        "events",
-        "-n",
-        namespace,
-        "--field-selector",
-        "involvedObject.name=bad,type=Warning",
-        "-o",
-        "jsonpath={.items[*].message}",
-    ).stdout
-    assert "config error" in events
+    warnings = events(kubectl, namespace, "involvedObject.name=bad,type=Warning")
+    assert any("config error" in e["message"] for e in warnings), warnings
 
 
 def test_unreachable_package_is_a_clear_config_error(kubectl, namespace, operator):
