@@ -11,20 +11,15 @@ import sys
 from collections.abc import Sequence
 
 from kubedirector import __version__
-from kubedirector.options import EXTRA_CONTROLLERS_ENV, add_run_arguments, run_options
+from kubedirector.options import (
+    EXTRA_CONTROLLERS_ENV,
+    add_run_arguments,
+    run_options,
+    whole_number,
+)
 
 PLUGIN_PROG = "kubectl kd"
 DEFAULT_NAMESPACE = "default"
-
-
-def _non_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is negative")
-    return value
 
 
 def _add_cluster_access(parser: argparse.ArgumentParser, prefix: str = "") -> None:
@@ -115,7 +110,7 @@ def build_parser(prog: str = "kubedirector") -> argparse.ArgumentParser:
     )
     scale.add_argument("cluster", metavar="CLUSTER")
     scale.add_argument("role", metavar="ROLE")
-    scale.add_argument("members", metavar="N", type=_non_negative)
+    scale.add_argument("members", metavar="N", type=whole_number(0))
 
     for command, text in (
         ("pause", "stop a cluster's pods, keeping its members, names and storage"),

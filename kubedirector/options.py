@@ -69,14 +69,19 @@ def default_namespace() -> str:
     return DEFAULT_NAMESPACE
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def whole_number(minimum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number of at least `minimum`."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    return parse
 
 
 def _rate(text: str) -> float:
@@ -192,7 +197,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add(
         "--workers",
-        type=_positive_int,
+        type=whole_number(1),
         metavar="N",
         default=_env("KD_WORKERS", "4"),
         help="concurrent reconciles per controller, at least 1 (default 4) [KD_WORKERS]",
@@ -298,7 +303,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add(
         "--kube-api-burst",
-        type=_positive_int,
+        type=whole_number(1),
         metavar="N",
         default=_env("KD_KUBE_API_BURST", str(DEFAULT_KUBE_API_BURST)),
         help="requests allowed at once above --kube-api-qps, at least 1 "

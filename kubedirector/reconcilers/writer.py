@@ -12,26 +12,16 @@ API server's own message, so status and Events can say what failed and why.
 
 from __future__ import annotations
 
-import json
 from typing import Any, Protocol
 
 import structlog
 from kubernetes.client import ApiClient, ApiException
 
 from kubedirector.cache.informer import Resource
-from kubedirector.kube import APPLY_PATCH, MERGE_PATCH, request_json, resource_path
+from kubedirector.kube import APPLY_PATCH, MERGE_PATCH, api_message, request_json, resource_path
 
 FIELD_MANAGER = "kubedirector"
 log = structlog.get_logger(__name__)
-
-
-def server_message(error: ApiException) -> str:
-    """The API server's own message for a failed request, else its status line."""
-    try:
-        message = json.loads(error.body or "{}").get("message")
-    except (ValueError, AttributeError):
-        message = None
-    return str(message or f"{error.status} {error.reason}")
 
 
 class WriteRefused(ApiException):
@@ -50,7 +40,7 @@ class WriteRefused(ApiException):
         self.object = (
             f"{resource.kind} {namespace}/{name}" if namespace else (f"{resource.kind} {name}")
         )
-        self.answer = server_message(error)
+        self.answer = api_message(error)
 
     def __str__(self) -> str:
         return f"{self.verb} {self.object} refused ({self.status} {self.reason}): {self.answer}"

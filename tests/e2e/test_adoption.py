@@ -7,7 +7,6 @@ tests/compat/upstream-made (see tests/e2e/support/replay.py).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,23 +14,20 @@ import pytest
 
 from kubedirector.reconcilers.cluster.adoption import ANNOTATION_ADOPTED, ANNOTATION_MIGRATE
 from tests.conftest import LocalCluster
-from tests.e2e.support.guest import startscript_calls
+from tests.e2e.support.guest import guest_sh, startscript_calls
+from tests.e2e.support.kdcluster import get, set_workers, wait_ready
 from tests.e2e.support.operator import Operator, start_operator, wait_until
-from tests.e2e.support.replay import get, replay
+from tests.e2e.support.replay import replay
 
 
 def has_configcli(kubectl, namespace: str, pod: str) -> bool:
-    out = kubectl(
-        "exec",
-        pod,
-        "-n",
+    out = guest_sh(
+        kubectl,
         namespace,
-        "--",
-        "sh",
-        "-c",
+        pod,
         'ls "$KD_GUEST_ROOT/usr/bin/configcli" '
         '"$KD_GUEST_ROOT/usr/local/bin/configcli" 2>/dev/null; exit 0',
-    ).stdout
+    )
     return bool(out.strip())
 
 
@@ -44,11 +40,7 @@ def adopting(
     started: list[Operator] = []
     yield started
     if not started or started[0].proc.poll() is not None:
-        started.append(
-            start_operator(
-                local_cluster.kubeconfig, namespace, tmp_path / "final.log", "--no-leader-elect"
-            )
-        )
+        adopt(started, local_cluster.kubeconfig, namespace, tmp_path / "final.log")
     kubectl("delete", "kdcluster", "--all", "-n", namespace, "--timeout=60s", timeout=90)
     started[-1].stop()
 
@@ -61,6 +53,15 @@ def statefulsets(kubectl, namespace: str) -> dict[str, dict]:
     return {s["metadata"]["name"]: s for s in get(kubectl, namespace, "statefulsets")["items"]}
 
 
+def pod_uids(kubectl, namespace: str) -> dict[str, str]:
+    return {n: p["metadata"]["uid"] for n, p in pods(kubectl, namespace).items()}
+
+
+def adopt(adopting: list[Operator], kubeconfig: Path, namespace: str, log: Path) -> None:
+    """Start the operator that takes the replayed cluster over."""
+    adopting.append(start_operator(kubeconfig, namespace, log, "--no-leader-elect"))
+
+
 def members(status: dict) -> dict[str, dict]:
     return {m["pod"]: m for r in status["roles"] for m in r["members"]}
 
@@ -71,27 +72,14 @@ def test_adopts_without_restarts_then_scales(
 ):
     replayed = replay(kubectl, case, namespace)
     name = next(iter(get(kubectl, namespace, "kubedirectorclusters")["items"]))["metadata"]["name"]
-    before_pods = {n: p["metadata"]["uid"] for n, p in pods(kubectl, namespace).items()}
+    before_pods = pod_uids(kubectl, namespace)
     before_sts = statefulsets(kubectl, namespace)
 
-    adopting.append(
-        start_operator(
-            local_cluster.kubeconfig, namespace, tmp_path / "operator.log", "--no-leader-elect"
-        )
-    )
-    kubectl(
-        "wait",
-        "--for=condition=Ready",
-        f"kdcluster/{name}",
-        "-n",
-        namespace,
-        "--timeout=90s",
-        timeout=100,
-    )
-    status = get(kubectl, namespace, f"kdcluster/{name}")["status"]
+    adopt(adopting, local_cluster.kubeconfig, namespace, tmp_path / "operator.log")
+    status = wait_ready(kubectl, namespace, name)["status"]
 
     # Pods, templates and setup as the original left them; status continued.
-    assert {n: p["metadata"]["uid"] for n, p in pods(kubectl, namespace).items()} == before_pods
+    assert pod_uids(kubectl, namespace) == before_pods
     after_sts = statefulsets(kubectl, namespace)
     for sts_name, sts in before_sts.items():
         assert after_sts[sts_name]["spec"] == sts["spec"], sts_name
@@ -116,24 +104,7 @@ def test_adopts_without_restarts_then_scales(
     # Scale the workers up: only replicas change; the new member is set up in full.
     workers = next(r for r in replayed["roles"] if r["id"] == "worker")
     sts_name = workers["statefulSet"]
-    kubectl(
-        "patch",
-        "kdcluster",
-        name,
-        "-n",
-        namespace,
-        "--type=json",
-        "-p",
-        json.dumps(
-            [
-                {
-                    "op": "replace",
-                    "path": "/spec/roles/1/members",
-                    "value": len(workers["members"]) + 1,
-                }
-            ]
-        ),
-    )
+    set_workers(kubectl, namespace, name, len(workers["members"]) + 1)
     new_pod = f"{sts_name}-{len(workers['members'])}"
 
     def new_member_configured() -> dict | None:
@@ -166,26 +137,14 @@ def test_opt_in_migration_rolls_to_this_operators_template(
     their pods are not restarted for nothing."""
     replay(kubectl, "A", namespace)
     name = "spark-a"
-    before_pods = {n: p["metadata"]["uid"] for n, p in pods(kubectl, namespace).items()}
+    before_pods = pod_uids(kubectl, namespace)
     before_sts = statefulsets(kubectl, namespace)
     differs = {
         n for n, s in before_sts.items() if s["spec"]["template"]["spec"].get("initContainers")
     }
     assert differs and differs != set(before_sts), "case A: one role with storage, others not"
-    adopting.append(
-        start_operator(
-            local_cluster.kubeconfig, namespace, tmp_path / "operator.log", "--no-leader-elect"
-        )
-    )
-    kubectl(
-        "wait",
-        "--for=condition=Ready",
-        f"kdcluster/{name}",
-        "-n",
-        namespace,
-        "--timeout=90s",
-        timeout=100,
-    )
+    adopt(adopting, local_cluster.kubeconfig, namespace, tmp_path / "operator.log")
+    wait_ready(kubectl, namespace, name)
     kubectl("annotate", "kdcluster", name, "-n", namespace, f"{ANNOTATION_MIGRATE}=true")
 
     def owner(pod: str) -> str:
@@ -205,16 +164,7 @@ def test_opt_in_migration_rolls_to_this_operators_template(
         )
 
     wait_until(rolled, 180, "the adopted StatefulSet whose template differs rolled to ours")
-    kubectl(
-        "wait",
-        "--for=condition=Ready",
-        f"kdcluster/{name}",
-        "-n",
-        namespace,
-        "--timeout=120s",
-        timeout=130,
-    )
-    status = get(kubectl, namespace, f"kdcluster/{name}")["status"]
+    status = wait_ready(kubectl, namespace, name, timeout=120)["status"]
     assert all(m["state"] == "configured" for m in members(status).values())
     now_sts, now_pods = statefulsets(kubectl, namespace), pods(kubectl, namespace)
     for n in set(before_sts) - differs:

@@ -4,7 +4,6 @@ reconciling what they change."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -16,6 +15,7 @@ import pytest
 from kubedirector.clientconfig import CommandError
 from kubedirector.cmd_scale import patch_cluster, scale_patch
 from kubedirector.kube import new_api_client
+from tests.e2e.support.kdcluster import patch
 from tests.e2e.support.operator import wait_until
 from tests.e2e.support.webhook import webhook_in_namespace
 from tests.e2e.test_clusters import (
@@ -157,15 +157,11 @@ def test_scale_refused_when_the_roles_moved(kubectl, namespace, local_cluster):
     stale = cluster(kubectl, namespace, "spark221e2")
     ops = scale_patch(stale, "worker", 5)  # worker is at index 1, where controller goes
     roles = stale["spec"]["roles"]
-    kubectl(
-        "patch",
-        "kdcluster",
-        "spark221e2",
-        "-n",
+    patch(
+        kubectl,
         namespace,
-        "--type=merge",
-        "-p",
-        json.dumps({"spec": {"roles": [roles[1], roles[0], roles[2]]}}),
+        "kdcluster/spark221e2",
+        {"spec": {"roles": [roles[1], roles[0], roles[2]]}},
     )
     api = new_api_client(str(local_cluster.kubeconfig))
     try:
@@ -205,20 +201,10 @@ def test_scale_refused_by_admission_names_the_field(kd, kubectl, namespace):
     budget = [
         {"op": "add", "path": "/spec/roles/1/disruptionBudget", "value": {"maxUnavailable": 2}}
     ]
-    kubectl(
-        "patch", "kdcluster", "spark221e2", "-n", namespace, "--type=json", "-p", json.dumps(budget)
-    )
+    patch(kubectl, namespace, "kdcluster/spark221e2", budget, patch_type="json")
     memory = [{"op": "replace", "path": "/spec/roles/1/resources/limits/memory", "value": "8Gi"}]
-    frozen = kubectl(
-        "patch",
-        "kdcluster",
-        "spark221e2",
-        "-n",
-        namespace,
-        "--type=json",
-        "-p",
-        json.dumps(memory),
-        check=False,
+    frozen = patch(
+        kubectl, namespace, "kdcluster/spark221e2", memory, patch_type="json", check=False
     )
     assert frozen.returncode != 0
     assert "only members, disruptionBudget and unresponsivePolicy may change" in frozen.stderr

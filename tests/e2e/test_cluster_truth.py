@@ -9,6 +9,7 @@ import json
 
 import pytest
 
+from tests.e2e.support import kdcluster
 from tests.e2e.support.operator import wait_until
 from tests.e2e.test_clusters import (  # noqa: F401  (catalog is a fixture)
     EXAMPLES,
@@ -24,28 +25,14 @@ PERSISTENT = 3  # kubedirector.reconcilers.cluster.failures.PERSISTENT
 
 
 def wait_ready(kubectl, namespace: str, name: str, timeout: int = 120) -> dict:
-    """`kubectl wait` honours the condition's observedGeneration: a Ready of an older
-    generation does not count, so this returns only once the latest spec is realised."""
-    kubectl(
-        "wait",
-        "--for=condition=Ready",
-        f"kdcluster/{name}",
-        "-n",
-        namespace,
-        f"--timeout={timeout}s",
-        timeout=timeout + 10,
-    )
-    found = cluster(kubectl, namespace, name)
+    """Ready for the latest spec: the condition's observedGeneration is the cluster's."""
+    found = kdcluster.wait_ready(kubectl, namespace, name, timeout)
     assert found["status"]["observedGeneration"] == found["metadata"]["generation"]
     return found
 
 
 def statefulset(kubectl, namespace: str, name: str) -> dict:
     return json.loads(kubectl("get", "statefulset", name, "-n", namespace, "-o", "json").stdout)
-
-
-def patch(kubectl, namespace: str, name: str, ops: list[dict]) -> None:
-    kubectl("patch", "kdcluster", name, "-n", namespace, "--type=json", "-p", json.dumps(ops))
 
 
 @pytest.mark.usefixtures("catalog")
@@ -82,12 +69,7 @@ def test_recreated_statefulset_scales_and_updates(kubectl, namespace, operator):
     )
 
     for members in (4, 1):
-        patch(
-            kubectl,
-            namespace,
-            "spark221e2",
-            [{"op": "replace", "path": "/spec/roles/1/members", "value": members}],
-        )
+        kdcluster.set_workers(kubectl, namespace, "spark221e2", members)
         spark = wait_ready(kubectl, namespace, "spark221e2")
         assert statefulset(kubectl, namespace, worker)["spec"]["replicas"] == members
         workers = [m for r in spark["status"]["roles"] if r["id"] == "worker" for m in r["members"]]
@@ -96,18 +78,9 @@ def test_recreated_statefulset_scales_and_updates(kubectl, namespace, operator):
         assert condition(spark, "Degraded")["status"] == "False"
         assert condition(spark, "Progressing")["status"] == "False"
 
-    patch(
-        kubectl,
-        namespace,
-        "spark221e2",
-        [
-            {
-                "op": "add",
-                "path": "/spec/roles/1/env",
-                "value": [{"name": "KD_TEST", "value": "template-changed"}],
-            }
-        ],
-    )
+    env_var = {"name": "KD_TEST", "value": "template-changed"}
+    ops = [{"op": "add", "path": "/spec/roles/1/env", "value": [env_var]}]
+    kdcluster.patch(kubectl, namespace, "kdcluster/spark221e2", ops, patch_type="json")
     wait_ready(kubectl, namespace, "spark221e2", timeout=180)
     env = statefulset(kubectl, namespace, worker)["spec"]["template"]["spec"]["containers"][0][
         "env"
@@ -167,29 +140,20 @@ def test_refused_derived_object_is_reported(kubectl, namespace, operator, case):
     assert condition(status, "Ready")["status"] == "False"
     assert condition(status, "Progressing")["status"] == "True"
 
-    def events() -> list[dict]:
-        return json.loads(
-            kubectl(
-                "get",
-                "events",
-                "-n",
-                namespace,
-                "--field-selector",
-                "involvedObject.name=spark221e2,reason=ReconcileError",
-                "-o",
-                "json",
-            ).stdout
-        )["items"]
-
+    selector = "involvedObject.name=spark221e2,reason=ReconcileError"
     refused = wait_until(
         lambda: [
-            e for e in events() if answer in e["message"] and e.get("count", 1) >= PERSISTENT + 2
+            e
+            for e in kdcluster.events(kubectl, namespace, selector)
+            if answer in e["message"] and e.get("count", 1) >= PERSISTENT + 2
         ],
         60,
         "retries to be counted on one Event",
     )
     assert len(refused) == 1, [e["message"] for e in refused]
-    assert len(events()) <= 3, "aggregated, not one Event per retry"
+    assert len(kdcluster.events(kubectl, namespace, selector)) <= 3, (
+        "aggregated, not one Event per retry"
+    )
 
     # Client-side apply removes the field the last apply set: the spec is workable again.
     kubectl(

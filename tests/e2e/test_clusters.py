@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from tests.conftest import REPO
+from tests.e2e.support.kdcluster import events, set_workers, wait_ready
 from tests.e2e.support.operator import start_operator, wait_until
 
 CATALOG = REPO / "manifests" / "catalog"
@@ -46,19 +47,6 @@ def items(kubectl, namespace: str, kind: str, selector: str) -> list[dict]:
     return json.loads(kubectl("get", kind, "-n", namespace, "-l", selector, "-o", "json").stdout)[
         "items"
     ]
-
-
-def wait_ready(kubectl, namespace: str, name: str, timeout: int = 90) -> dict:
-    kubectl(
-        "wait",
-        "--for=condition=Ready",
-        f"kdcluster/{name}",
-        "-n",
-        namespace,
-        f"--timeout={timeout}s",
-        timeout=timeout + 10,
-    )
-    return cluster(kubectl, namespace, name)
 
 
 def ports_by_pod(kubectl, namespace: str, cluster_name: str) -> dict[str, list[int]]:
@@ -132,16 +120,7 @@ def test_walkthrough(kubectl, namespace, operator):
 
     others = {n: u for n, u in uids(kubectl, namespace, SPARK).items() if "-worker-" not in n}
     for count in (4, 1):
-        kubectl(
-            "patch",
-            "kdcluster",
-            "spark221e2",
-            "-n",
-            namespace,
-            "--type=json",
-            "-p",
-            json.dumps([{"op": "replace", "path": "/spec/roles/1/members", "value": count}]),
-        )
+        set_workers(kubectl, namespace, "spark221e2", count)
         wait_until(
             lambda c=count: (
                 len(member_pods(cluster(kubectl, namespace, "spark221e2"), "worker")) == c
@@ -168,16 +147,7 @@ def test_walkthrough(kubectl, namespace, operator):
     assert {
         n: u for n, u in uids(kubectl, namespace, SPARK).items() if "-worker-" not in n
     } == others, "scaling workers moves nothing else"
-    reasons = kubectl(
-        "get",
-        "events",
-        "-n",
-        namespace,
-        "--field-selector",
-        "involvedObject.name=spark221e2",
-        "-o",
-        "jsonpath={.items[*].reason}",
-    ).stdout.split()
+    reasons = [e["reason"] for e in events(kubectl, namespace, "involvedObject.name=spark221e2")]
     assert "MemberAdded" in reasons and "MemberRemoved" in reasons
 
     kubectl("delete", "kdcluster", "spark221e2", "-n", namespace, "--timeout=60s")
@@ -295,15 +265,8 @@ def test_unworkable_spec_is_reported_and_retried(kubectl, namespace, operator):
         "Degraded",
     )
     assert degraded["reason"] == "InvalidSpec" and "spec.app" in degraded["message"]
-    events = kubectl(
-        "get",
-        "events",
-        "-n",
-        namespace,
-        "--field-selector",
-        "involvedObject.name=needs-app,reason=InvalidSpec",
-    ).stdout
-    assert "spec.app" in events
+    invalid = events(kubectl, namespace, "involvedObject.name=needs-app,reason=InvalidSpec")
+    assert any("spec.app" in e["message"] for e in invalid), invalid
 
     # A role the app does not have, as in upstream's training-engine example.
     bad = json.loads(json.dumps(spec))
@@ -444,16 +407,7 @@ def test_scale_down_deletes_the_removed_members_claims(kubectl, namespace, opera
         60,
         "bound claims",
     )
-    kubectl(
-        "patch",
-        "kdcluster",
-        "spark221e2",
-        "-n",
-        namespace,
-        "--type=json",
-        "-p",
-        json.dumps([{"op": "replace", "path": "/spec/roles/1/members", "value": 1}]),
-    )
+    set_workers(kubectl, namespace, "spark221e2", 1)
     kept = f"p-{sorted(workers)[0]}"
     wait_until(
         lambda: (

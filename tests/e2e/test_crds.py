@@ -18,16 +18,15 @@ from typing import Any
 import pytest
 
 from tests.crd_cases import (
-    CASSANDRA,
-    CASSANDRA_CLUSTER,
     CATALOG,
     COMPAT,
-    CONFIG,
     EXAMPLES,
     GROUP,
     load_docs,
     mutate,
 )
+from tests.crd_cases import MALFORMED as ALL_MALFORMED
+from tests.e2e.support.kdcluster import patch
 
 CRD_NAMES = [
     f"{p}.{GROUP}"
@@ -208,28 +207,31 @@ def test_upstream_config_is_accepted_unchanged(kubectl: Kubectl, namespace: str)
 # --- malformed documents are refused by the API server, naming the field ------------------------
 
 
-# (id, source file, field, bad value or ... to delete it): the server's message must name it.
-MALFORMED: list[tuple[str, str, str, Any]] = [
-    ("app-cardinality", CASSANDRA, "spec.roles[0].cardinality", "two"),
-    ("app-schema-version-string", CASSANDRA, "spec.configSchemaVersion", "7"),
-    ("app-schema-version-too-old", CASSANDRA, "spec.configSchemaVersion", 6),
-    ("app-no-label-name", CASSANDRA, "spec.label.name", ...),
-    ("app-no-distro", CASSANDRA, "spec.distroID", ...),
-    ("app-no-roles", CASSANDRA, "spec.roles", ...),
-    ("app-service-id-too-long", CASSANDRA, "spec.services[1].id", "cassandra-native"),
-    ("app-port-too-big", CASSANDRA, "spec.services[1].endpoint.port", 65536),
-    ("app-persist-dir-relative", CASSANDRA, "spec.defaultPersistDirs[2]", "data"),
-    ("app-event-unknown", CASSANDRA, "spec.defaultEventList[1]", "restart"),
-    ("app-unknown-field", CASSANDRA, "spec.replicas", 3),
-    ("cluster-no-app", CASSANDRA_CLUSTER, "spec.app", ...),
-    ("cluster-no-cpu-limit", CASSANDRA_CLUSTER, "spec.roles[0].resources.limits.cpu", ...),
-    ("cluster-bad-memory", CASSANDRA_CLUSTER, "spec.roles[0].resources.limits.memory", "4 GB"),
-    ("cluster-service-type", CASSANDRA_CLUSTER, "spec.serviceType", "External"),
-    ("cluster-naming-scheme", CASSANDRA_CLUSTER, "spec.namingScheme", "Random"),
-    ("cluster-app-catalog", CASSANDRA_CLUSTER, "spec.appCatalog", "global"),
-    ("cluster-members-negative", CASSANDRA_CLUSTER, "spec.roles[1].members", -1),
-    ("config-service-type", CONFIG, "spec.defaultServiceType", "Ingress"),
-]
+# A sample of the schema cases (tests/crd_cases.py, each checked by the schema in
+# tests/unit/test_crd_schemas.py), sent to the API server: its message must name the field.
+LIVE = (
+    "app-cardinality-word",
+    "app-schema-version-string",
+    "app-schema-version-too-old",
+    "app-no-label-name",
+    "app-no-distro",
+    "app-no-roles",
+    "app-service-id-too-long",
+    "app-port-too-big",
+    "app-persist-dir-relative",
+    "app-event-unknown",
+    "app-unknown-field",
+    "cluster-no-app",
+    "cluster-no-cpu-limit",
+    "cluster-bad-memory",
+    "cluster-service-type",
+    "cluster-naming-scheme",
+    "cluster-app-catalog",
+    "cluster-members-negative",
+    "config-service-type",
+)
+MALFORMED = [m for m in ALL_MALFORMED if m[0] in LIVE]
+assert len(MALFORMED) == len(LIVE), "every LIVE id names a case in tests/crd_cases.py"
 RESOURCE = {
     "KubeDirectorApp": "kdapp",
     "KubeDirectorCluster": "kdcluster",
@@ -298,17 +300,7 @@ def test_cluster_printer_columns_show_status(kubectl: Kubectl, namespace: str) -
             ],
         }
     }
-    kubectl(
-        "patch",
-        "kdcluster",
-        "spark221e2",
-        "-n",
-        namespace,
-        "--subresource=status",
-        "--type=merge",
-        "-p",
-        json.dumps(status),
-    )
+    patch(kubectl, namespace, "kdcluster/spark221e2", status, status=True)
     header, row = _table(kubectl, namespace, "kdcluster")
     assert row[:7] == ["spark221e2", "spark221e2", "configured", "False", "3/4", "false", "true"]
     stored = get_json(kubectl, namespace, "kdcluster", "spark221e2")
@@ -319,18 +311,7 @@ def test_cluster_status_is_validated(kubectl: Kubectl, namespace: str) -> None:
     """A wrongly typed status field is refused, so a buggy operator write shows at once."""
     _spark_cluster(kubectl, namespace)
     bad = {"status": {"memberStateRollup": {"membersDown": "yes"}}}
-    proc = kubectl(
-        "patch",
-        "kdcluster",
-        "spark221e2",
-        "-n",
-        namespace,
-        "--subresource=status",
-        "--type=merge",
-        "-p",
-        json.dumps(bad),
-        check=False,
-    )
+    proc = patch(kubectl, namespace, "kdcluster/spark221e2", bad, status=True, check=False)
     assert proc.returncode != 0
     assert "status.memberStateRollup.membersDown" in proc.stderr, proc.stderr
 
@@ -338,16 +319,7 @@ def test_cluster_status_is_validated(kubectl: Kubectl, namespace: str) -> None:
 def test_spec_writes_ignore_status(kubectl: Kubectl, namespace: str) -> None:
     """With a status subresource, users cannot forge status through the main resource."""
     _spark_cluster(kubectl, namespace)
-    kubectl(
-        "patch",
-        "kdcluster",
-        "spark221e2",
-        "-n",
-        namespace,
-        "--type=merge",
-        "-p",
-        json.dumps({"status": {"state": "configured"}}),
-    )
+    patch(kubectl, namespace, "kdcluster/spark221e2", {"status": {"state": "configured"}})
     stored = get_json(kubectl, namespace, "kdcluster", "spark221e2")
     assert "state" not in stored.get("status", {})
 

@@ -21,9 +21,14 @@ from tests.e2e.support.prometheus import (
     signal,
     start_prometheus,
 )
+from tests.e2e.support.users import sa_token
 from tests.e2e.support.webhook import delete_surely, registered
-from tests.e2e.test_secure_metrics import sa_token
-from tests.e2e.test_setup import package_server, recorder_app, recorder_cluster  # noqa: F401
+from tests.e2e.test_setup import (
+    apply,
+    package_server,  # noqa: F401 - the fixture
+    recorder_app,
+    recorder_cluster,
+)
 
 READER_ROLE = REPO / "manifests" / "base" / "rbac-metrics.yaml"
 
@@ -94,15 +99,8 @@ def test_prometheus_scrapes_the_operator_and_evaluates_the_shipped_rules(
                 bearer_token=scraper_token,
             )
             app = recorder_app("failing", f"{package_server}/recorder.tgz", "fail")
-            kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(app))
-            kubectl(
-                "apply",
-                "-n",
-                namespace,
-                "-f",
-                "-",
-                input=json.dumps(recorder_cluster("bad", "failing", {"a": 1})),
-            )
+            apply(kubectl, namespace, app)
+            apply(kubectl, namespace, recorder_cluster("bad", "failing", {"a": 1}))
 
             wait_until(
                 lambda: [s for s in prom.query('up{job="kubedirector-metrics"} == 1')],

@@ -14,10 +14,10 @@ import pytest
 import yaml
 
 from tests.conftest import REPO, LocalCluster
+from tests.e2e.support.kdcluster import apply_list, wait_ready
 from tests.e2e.support.operator import start_operator, wait_until
-from tests.e2e.support.users import run_as, token_kubeconfig
+from tests.e2e.support.users import run_as, sa_token, token_kubeconfig
 from tests.e2e.support.webhook import delete_surely
-from tests.e2e.test_secure_metrics import sa_token
 
 OVERLAY = REPO / "manifests" / "overlays" / "namespaced"
 CATALOG = REPO / "manifests" / "catalog"
@@ -70,12 +70,7 @@ def install(
         (d["kind"].lower(), d["metadata"]["name"]) for d in docs if "namespace" not in d["metadata"]
     ]
     try:
-        kubectl(
-            "apply",
-            "-f",
-            "-",
-            input=json.dumps({"apiVersion": "v1", "kind": "List", "items": docs}),
-        )
+        apply_list(kubectl, docs)
         token = sa_token(api_client, namespace, "kubedirector")
         yield Install(
             namespace,
@@ -186,19 +181,7 @@ def test_the_operator_runs_with_the_namespaced_rbac(kubectl, install, tmp_path):
         name = json.loads(kubectl("get", "kdcluster", "-n", a, "-o", "json").stdout)["items"][0][
             "metadata"
         ]["name"]
-        ready = kubectl(
-            "wait",
-            "--for=condition=Ready",
-            f"kdcluster/{name}",
-            "-n",
-            a,
-            "--timeout=90s",
-            timeout=100,
-            check=False,
-        )
-        assert ready.returncode == 0, kubectl(
-            "get", "kdcluster", name, "-n", a, "-o", "yaml"
-        ).stdout[-3000:]
+        wait_ready(kubectl, a, name)
         outside = json.loads(
             kubectl("get", "kdcluster", name, "-n", install.outside, "-o", "json").stdout
         )

@@ -17,8 +17,9 @@ import yaml
 
 from kubedirector.kube import MERGE_PATCH, new_api_client, request_json, resource_path
 from tests.conftest import REPO, LocalCluster
+from tests.e2e.support.kdcluster import apply_list, one_controller_cluster, wait_ready
 from tests.e2e.support.operator import start_operator, wait_until
-from tests.e2e.support.users import token_kubeconfig
+from tests.e2e.support.users import sa_token, token_kubeconfig
 from tests.e2e.support.webhook import delete_surely
 
 RBAC = REPO / "manifests" / "base"
@@ -52,25 +53,10 @@ def identity(
     unique = f"kd-test-{namespace}"[:63]
     docs = manifests_rbac(namespace, unique)
     try:
-        kubectl(
-            "apply",
-            "-f",
-            "-",
-            input=json.dumps({"apiVersion": "v1", "kind": "List", "items": docs}),
-        )
-        review = request_json(
-            api_client,
-            "POST",
-            f"/api/v1/namespaces/{namespace}/serviceaccounts/kubedirector/token",
-            body={
-                "apiVersion": "authentication.k8s.io/v1",
-                "kind": "TokenRequest",
-                "spec": {"expirationSeconds": 1800},
-            },
-        )
+        apply_list(kubectl, docs)
         yield token_kubeconfig(
             local_cluster.kubeconfig,
-            review["status"]["token"],
+            sa_token(api_client, namespace, "kubedirector"),
             tmp_path / "kubedirector.kubeconfig",
         )
     finally:
@@ -145,30 +131,7 @@ def test_service_account_can_do_its_job(
     ]
     for result in allowed:
         assert result.returncode == 0, f"{result.args[3:]}: {result.stderr}"
-    kubectl(
-        "create",
-        "-n",
-        other_namespace,
-        "-f",
-        "-",
-        input=json.dumps(
-            {
-                "apiVersion": "kubedirector.hpe.com/v1beta1",
-                "kind": "KubeDirectorCluster",
-                "metadata": {"name": "probe"},
-                "spec": {
-                    "app": "spark221e2",
-                    "roles": [
-                        {
-                            "id": "controller",
-                            "members": 1,
-                            "resources": {"limits": {"cpu": "1", "memory": "1Gi"}},
-                        }
-                    ],
-                },
-            }
-        ),
-    )
+    kubectl("create", "-n", other_namespace, "-f", "-", input=one_controller_cluster("probe"))
     api = new_api_client(str(identity))  # a bare PATCH, as the operator sends it
     try:
         patched = request_json(
@@ -264,22 +227,7 @@ def test_walkthrough_with_the_service_account(
         name = json.loads(kubectl("get", "kdcluster", "-n", namespace, "-o", "json").stdout)[
             "items"
         ][0]["metadata"]["name"]
-        ready = kubectl(
-            "wait",
-            "--for=condition=Ready",
-            f"kdcluster/{name}",
-            "-n",
-            namespace,
-            "--timeout=90s",
-            timeout=100,
-            check=False,
-        )
-        assert ready.returncode == 0, kubectl(
-            "get", "kdcluster", name, "-n", namespace, "-o", "yaml"
-        ).stdout[-3000:]
-        status = json.loads(
-            kubectl("get", "kdcluster", name, "-n", namespace, "-o", "json").stdout
-        )["status"]
+        status = wait_ready(kubectl, namespace, name)["status"]
         for role in status["roles"]:
             for member in role["members"]:
                 assert member["stateDetail"]["lastSetupGeneration"] >= 1, member["pod"]

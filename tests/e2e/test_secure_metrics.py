@@ -4,7 +4,6 @@ authorizes for get /metrics; the probes stay on their own plain port."""
 
 from __future__ import annotations
 
-import json
 import ssl
 import urllib.error
 import urllib.request
@@ -14,27 +13,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kubedirector.kube import request_json
 from tests.conftest import REPO
+from tests.e2e.support.kdcluster import apply_list
 from tests.e2e.support.operator import free_port, start_operator, wait_until
-from tests.e2e.support.users import token_kubeconfig
+from tests.e2e.support.users import sa_token, token_kubeconfig
 from tests.e2e.support.webhook import delete_surely
 
 BASE = REPO / "manifests" / "base"
-
-
-def sa_token(api_client, namespace: str, name: str) -> str:
-    review = request_json(
-        api_client,
-        "POST",
-        f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token",
-        body={
-            "apiVersion": "authentication.k8s.io/v1",
-            "kind": "TokenRequest",
-            "spec": {"expirationSeconds": 1800},
-        },
-    )
-    return review["status"]["token"]
 
 
 def shipped(path: Path, namespace: str, suffix: str) -> list[dict]:
@@ -97,9 +82,7 @@ def metrics_rbac(kubectl, namespace: str) -> Iterator[str]:
             "subjects": [{"kind": "ServiceAccount", "name": "scraper", "namespace": namespace}],
         }
     )
-    kubectl(
-        "apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": docs})
-    )
+    apply_list(kubectl, docs)
     try:
         yield suffix
     finally:

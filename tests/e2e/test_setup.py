@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.support.guest import serve_package
+from tests.e2e.support import kdcluster
+from tests.e2e.support.guest import guest_file, serve_package
 from tests.e2e.support.guest import startscript_calls as calls
+from tests.e2e.support.kdcluster import events, patch, set_workers
 from tests.e2e.support.operator import free_port, wait_until
 
 STARTSCRIPT = """#!/bin/bash
@@ -104,16 +106,8 @@ def members(st: dict) -> dict[str, dict]:
 
 
 def wait_ready(kubectl, namespace: str, name: str, timeout: int = 90) -> dict:
-    kubectl(
-        "wait",
-        "--for=condition=Ready",
-        f"kdcluster/{name}",
-        "-n",
-        namespace,
-        f"--timeout={timeout}s",
-        timeout=timeout + 10,
-    )
-    return status(kubectl, namespace, name)
+    """The cluster's status once it is Ready."""
+    return kdcluster.wait_ready(kubectl, namespace, name, timeout)["status"]
 
 
 def fqdns(call_lines: list[str], event: str, role: str) -> set[str]:
@@ -125,21 +119,21 @@ def fqdns(call_lines: list[str], event: str, role: str) -> set[str]:
     return found
 
 
+def wait_heard(
+    kubectl, namespace: str, pods: list[str], event: str, expected: set[str], timeout: float = 60
+) -> None:
+    """Until each pod's startscript has been told, by `--<event>` for role b, of exactly
+    the `expected` FQDNs."""
+    for pod in pods:
+        wait_until(
+            lambda p=pod: fqdns(calls(kubectl, namespace, p), event, "b") == expected,
+            timeout,
+            f"{pod} to hear --{event} of {sorted(expected)}",
+        )
+
+
 def fqdn(st: dict, namespace: str, pod: str) -> str:
     return f"{pod}.{st['clusterService']}.{namespace}.svc.cluster.local"
-
-
-def set_workers(kubectl, namespace: str, name: str, count: int) -> None:
-    kubectl(
-        "patch",
-        "kdcluster",
-        name,
-        "-n",
-        namespace,
-        "--type=json",
-        "-p",
-        json.dumps([{"op": "replace", "path": "/spec/roles/1/members", "value": count}]),
-    )
 
 
 def test_configure_once_and_membership_notifications(kubectl, namespace, operator, package_server):
@@ -156,12 +150,7 @@ def test_configure_once_and_membership_notifications(kubectl, namespace, operato
     added = sorted(set(members(grown)) - set(original))
     assert len(added) == 2
     expected = {fqdn(grown, namespace, p) for p in added}
-    for pod in original:
-        wait_until(
-            lambda p=pod: fqdns(calls(kubectl, namespace, p), "addnodes", "b") == expected,
-            30,
-            f"{pod} to hear of both new members",
-        )
+    wait_heard(kubectl, namespace, original, "addnodes", expected, timeout=30)
     for pod in added:
         assert calls(kubectl, namespace, pod) == ["--configure"], pod
 
@@ -197,17 +186,8 @@ def test_failing_configure_is_a_config_error_with_output(
     degraded = next(c for c in st["conditions"] if c["type"] == "Degraded")
     assert degraded["status"] == "True" and degraded["reason"] == "ConfigError"
     assert st["memberStateRollup"]["configErrors"] is True
-    events = kubectl(
-        "get",
-        "events",
-        "-n",
-        namespace,
-        "--field-selector",
-        "involvedObject.name=bad,type=Warning",
-        "-o",
-        "jsonpath={.items[*].message}",
-    ).stdout
-    assert "config error" in events
+    warnings = events(kubectl, namespace, "involvedObject.name=bad,type=Warning")
+    assert any("config error" in e["message"] for e in warnings), warnings
 
 
 def test_unreachable_package_is_a_clear_config_error(kubectl, namespace, operator):
@@ -262,29 +242,11 @@ def test_connected_configmap_change_triggers_reconnect(
     )
     pod = next(iter(members(wait_ready(kubectl, namespace, "rec"))))
     assert calls(kubectl, namespace, pod) == ["--configure"]
-    kubectl(
-        "patch",
-        "configmap",
-        "settings",
-        "-n",
-        namespace,
-        "--type=merge",
-        "-p",
-        json.dumps({"data": {"level": "2"}}),
-    )
+    patch(kubectl, namespace, "configmap/settings", {"data": {"level": "2"}})
     wait_until(lambda: "--reconnect" in calls(kubectl, namespace, pod), 60, "--reconnect")
-    meta = json.loads(
-        kubectl(
-            "exec",
-            pod,
-            "-n",
-            namespace,
-            "--",
-            "sh",
-            "-c",
-            'cat "$KD_GUEST_ROOT/etc/guestconfig/configmeta.json"; exit 0',
-        ).stdout
-    )
+    configmeta = guest_file(kubectl, namespace, pod, "/etc/guestconfig/configmeta.json")
+    assert configmeta is not None
+    meta = json.loads(configmeta)
     assert json.dumps(meta["connections"]["configmaps"]).count('"level": "2"') == 1
 
 
@@ -323,21 +285,6 @@ def test_catalog_app_reaches_ready_with_its_setup_package(kubectl, namespace, op
     assert st["memberSummary"] == "4/4"
     for pod in members(st):
         assert calls(kubectl, namespace, pod) == ["--configure"]
-
-
-def guest_file(kubectl, namespace: str, pod: str, path: str) -> str | None:
-    """A file in the member's guest root, None when absent."""
-    proc = kubectl(
-        "exec",
-        pod,
-        "-n",
-        namespace,
-        "--",
-        "sh",
-        "-c",
-        f'cat "$KD_GUEST_ROOT{path}" 2>/dev/null || echo KD-ABSENT; exit 0',
-    )
-    return None if proc.stdout.strip() == "KD-ABSENT" else proc.stdout
 
 
 def test_configure_status_is_the_originals_record(kubectl, namespace, operator, package_server):

@@ -8,8 +8,6 @@ it runs `--configure` once per container and loses no notification; every hang
 from __future__ import annotations
 
 import json
-import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,17 +16,18 @@ import pytest
 from kubedirector.setup import crashpoint
 from tests.conftest import LocalCluster
 from tests.e2e import test_setup
+from tests.e2e.support import tcpproxy
+from tests.e2e.support.kdcluster import patch, set_workers
 from tests.e2e.support.operator import Operator, start_operator, wait_until
 from tests.e2e.test_setup import (
     apply,
     calls,
     fqdn,
-    fqdns,
     members,
     recorder_app,
     recorder_cluster,
-    set_workers,
     status,
+    wait_heard,
     wait_ready,
 )
 
@@ -90,31 +89,31 @@ def operators(
 @pytest.fixture
 def silent_server() -> Iterator[str]:
     """An HTTP address whose server accepts connections and never answers."""
-    server = socket.create_server(("127.0.0.1", 0))
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        server.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                held.append(server.accept()[0])
-            except TimeoutError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.getsockname()[1]}"
-    stop.set()
-    thread.join(5)
-    for conn in held:
-        conn.close()
-    server.close()
+    with tcpproxy.silent_server() as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 def degraded(kubectl, namespace: str, name: str) -> dict:
     st = status(kubectl, namespace, name)
     return next((c for c in st.get("conditions", []) if c["type"] == "Degraded"), {})
+
+
+def config_error_member(kubectl, namespace: str, name: str) -> dict:
+    """The cluster's first member in `config error`, once there is one (within 90 s)."""
+    found = wait_until(
+        lambda: next(
+            (
+                m
+                for m in members(status(kubectl, namespace, name)).values()
+                if m["state"] == "config error"
+            ),
+            None,
+        ),
+        90,
+        f"a member of {name} to become a config error",
+    )
+    assert isinstance(found, dict)
+    return found
 
 
 # ---------------------------------------------------------------- crash safety
@@ -147,27 +146,12 @@ def test_a_crash_between_an_exec_and_its_status_write(
     (added,) = sorted(set(members(grown)) - set(original))
     for pod in members(grown):
         assert calls(kubectl, namespace, pod).count("--configure") == 1, pod
-    for pod in original:
-        wait_until(
-            lambda p=pod: (
-                fqdns(calls(kubectl, namespace, p), "addnodes", "b")
-                == {fqdn(grown, namespace, added)}
-            ),
-            60,
-            f"{pod} to hear of {added}",
-        )
+    wait_heard(kubectl, namespace, original, "addnodes", {fqdn(grown, namespace, added)})
 
     set_workers(kubectl, namespace, "rec", 1)
     wait_until(lambda: len(members(status(kubectl, namespace, "rec"))) == 2, 60, "2 members")
+    wait_heard(kubectl, namespace, original, "delnodes", {fqdn(grown, namespace, added)})
     for pod in original:
-        wait_until(
-            lambda p=pod: (
-                fqdns(calls(kubectl, namespace, p), "delnodes", "b")
-                == {fqdn(grown, namespace, added)}
-            ),
-            60,
-            f"{pod} to hear {added} left",
-        )
         assert calls(kubectl, namespace, pod).count("--configure") == 1, pod
 
 
@@ -180,18 +164,7 @@ def test_a_hung_configure_is_stopped_at_its_deadline(kubectl, namespace, operato
     apply(kubectl, namespace, recorder_app("recorder", f"{package_server}/recorder.tgz"))
     apply(kubectl, namespace, recorder_cluster("stuck", "hanging", {"a": 1}))
     apply(kubectl, namespace, recorder_cluster("quick", "recorder", {"a": 1, "b": 1}))
-    member = wait_until(
-        lambda: next(
-            (
-                m
-                for m in members(status(kubectl, namespace, "stuck")).values()
-                if m["state"] == "config error"
-            ),
-            None,
-        ),
-        90,
-        "the hung configure to become a config error",
-    )
+    member = config_error_member(kubectl, namespace, "stuck")
     assert member["stateDetail"]["configErrorDetail"] == (
         "app setup (--configure) did not finish within 5s and was stopped"
     )
@@ -208,18 +181,7 @@ def test_a_hung_package_fetch_ends_at_its_bound(
     apply(kubectl, namespace, recorder_app("recorder", f"{package_server}/recorder.tgz"))
     apply(kubectl, namespace, recorder_cluster("nofetch", "silent", {"a": 1}))
     apply(kubectl, namespace, recorder_cluster("quick", "recorder", {"a": 1, "b": 1}))
-    member = wait_until(
-        lambda: next(
-            (
-                m
-                for m in members(status(kubectl, namespace, "nofetch")).values()
-                if m["state"] == "config error"
-            ),
-            None,
-        ),
-        90,
-        "the hung fetch to become a config error",
-    )
+    member = config_error_member(kubectl, namespace, "nofetch")
     assert (
         f"setup package {url}: could not be fetched" in member["stateDetail"]["configErrorDetail"]
     )
@@ -273,16 +235,7 @@ def test_failing_execs_back_off_and_surface_as_setup_failing(
     good = exec_obj["spec"]
     broken = json.loads(json.dumps(good))
     broken["execs"][0]["local"]["workDir"] = "/nonexistent/kd-broken-exec"
-    kubectl(
-        "patch",
-        "execs.kwok.x-k8s.io",
-        pod,
-        "-n",
-        namespace,
-        "--type=merge",
-        "-p",
-        json.dumps({"spec": broken}),
-    )
+    patch(kubectl, namespace, f"execs.kwok.x-k8s.io/{pod}", {"spec": broken})
     cond = wait_until(
         lambda: (c := degraded(kubectl, namespace, "broken")).get("reason") == "SetupFailing" and c,
         60,
@@ -291,16 +244,7 @@ def test_failing_execs_back_off_and_surface_as_setup_failing(
     assert pod in cond["message"] and "cannot poll app setup" in cond["message"]
     detail = members(status(kubectl, namespace, "broken"))[pod]["stateDetail"]
     assert detail["setupExecFailures"] >= 1
-    kubectl(
-        "patch",
-        "execs.kwok.x-k8s.io",
-        pod,
-        "-n",
-        namespace,
-        "--type=merge",
-        "-p",
-        json.dumps({"spec": good}),
-    )
+    patch(kubectl, namespace, f"execs.kwok.x-k8s.io/{pod}", {"spec": good})
     wait_until(
         lambda: degraded(kubectl, namespace, "broken").get("reason") != "SetupFailing",
         120,

@@ -15,9 +15,11 @@ import json
 from pathlib import Path
 
 from kubedirector.api.constants import ANNOTATION_STATUS_BACKUP_EXISTS
+from tests.e2e.support.guest import startscript_calls
+from tests.e2e.support.kdcluster import get, patch, wait_ready
 from tests.e2e.support.operator import start_operator, wait_until
-from tests.e2e.support.replay import SERVER_FIELDS, app_with_setup, get, recorded
-from tests.e2e.test_adoption import members, pods, startscript_calls
+from tests.e2e.support.replay import SERVER_FIELDS, app_with_setup, recorded
+from tests.e2e.test_adoption import members, pod_uids
 
 CONFIG = {
     "apiVersion": "kubedirector.hpe.com/v1beta1",
@@ -62,15 +64,7 @@ def test_cluster_comes_back_from_its_status_backup(
         local_cluster.kubeconfig, namespace, tmp_path / "operator.log", "--no-leader-elect"
     )
     try:
-        kubectl(
-            "wait",
-            "--for=condition=Ready",
-            f"kdcluster/{name}",
-            "-n",
-            namespace,
-            "--timeout=120s",
-            timeout=130,
-        )
+        wait_ready(kubectl, namespace, name, timeout=120)
 
         def backed_up() -> tuple[dict, dict] | None:
             cluster = get(kubectl, namespace, f"kdcluster/{name}")
@@ -93,7 +87,7 @@ def test_cluster_comes_back_from_its_status_backup(
         cluster, backup = found
         assert backup["metadata"]["ownerReferences"][0]["uid"] == cluster["metadata"]["uid"]
         before_status = cluster["status"]
-        before_pods = {n: p["metadata"]["uid"] for n, p in pods(kubectl, namespace).items()}
+        before_pods = pod_uids(kubectl, namespace)
         before_calls = {p: startscript_calls(kubectl, namespace, p) for p in before_pods}
         assert all(
             any(c.startswith("--configure") for c in calls) for calls in before_calls.values()
@@ -104,16 +98,7 @@ def test_cluster_comes_back_from_its_status_backup(
         op.stop()
 
     # Lose the cluster and its backup; the workload is orphaned, not deleted.
-    kubectl(
-        "patch",
-        "kdcluster",
-        name,
-        "-n",
-        namespace,
-        "--type=merge",
-        "-p",
-        '{"metadata":{"finalizers":null}}',
-    )
+    patch(kubectl, namespace, f"kdcluster/{name}", {"metadata": {"finalizers": None}})
     kubectl(
         "delete", "kdcluster", name, "-n", namespace, "--cascade=orphan", "--wait=true", timeout=90
     )
@@ -137,16 +122,7 @@ def test_cluster_comes_back_from_its_status_backup(
         )
         assert not get(kubectl, namespace, f"kdcluster/{name}")["status"].get("roles")
         create(kubectl, namespace, saved_backup)
-        kubectl(
-            "wait",
-            "--for=condition=Ready",
-            f"kdcluster/{name}",
-            "-n",
-            namespace,
-            "--timeout=120s",
-            timeout=130,
-        )
-        restored = get(kubectl, namespace, f"kdcluster/{name}")
+        restored = wait_ready(kubectl, namespace, name, timeout=120)
         status = restored["status"]
         assert "restoreProgress" not in status
         assert status["clusterService"] == before_status["clusterService"]
@@ -161,9 +137,7 @@ def test_cluster_comes_back_from_its_status_backup(
                 member["nodeID"],
                 member["service"],
             )
-        assert {n: p["metadata"]["uid"] for n, p in pods(kubectl, namespace).items()} == (
-            before_pods
-        )
+        assert pod_uids(kubectl, namespace) == before_pods
         for pod, calls in before_calls.items():
             assert startscript_calls(kubectl, namespace, pod) == calls, pod
         uid = restored["metadata"]["uid"]

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from tests.conftest import REPO, LocalCluster
+from tests.e2e.support.kdcluster import one_controller_cluster
 from tests.e2e.support.operator import wait_until
 from tests.e2e.support.users import run_as, user_kubeconfig
 
@@ -19,26 +20,6 @@ USER_ROLES = REPO / "manifests" / "base" / "rbac-users.yaml"
 APP = REPO / "manifests" / "catalog" / "spark221e2.yaml"
 CLUSTERS = "/apis/kubedirector.hpe.com/v1beta1/namespaces/{ns}/kubedirectorclusters"
 APPS = "/apis/kubedirector.hpe.com/v1beta1/namespaces/{ns}/kubedirectorapps"
-
-
-def cluster(name: str) -> str:
-    return json.dumps(
-        {
-            "apiVersion": "kubedirector.hpe.com/v1beta1",
-            "kind": "KubeDirectorCluster",
-            "metadata": {"name": name},
-            "spec": {
-                "app": "spark221e2",
-                "roles": [
-                    {
-                        "id": "controller",
-                        "members": 1,
-                        "resources": {"limits": {"cpu": "1", "memory": "1Gi"}},
-                    }
-                ],
-            },
-        }
-    )
 
 
 def aggregated_rules(kubectl, role: str) -> list[dict]:
@@ -114,7 +95,9 @@ def test_editors_manage_clusters_and_read_apps(
         return run_as(local_cluster.kubectl_path, me, *args, input=input)
 
     ns = ("-n", namespace)
-    assert_allowed(run("create", *ns, "-f", "-", input=cluster("mine")), "create kdcluster")
+    assert_allowed(
+        run("create", *ns, "-f", "-", input=one_controller_cluster("mine")), "create kdcluster"
+    )
     assert_allowed(run("get", *ns, "kdcluster", "mine"), "get kdcluster")
     assert_allowed(run("get", *ns, "kdcluster"), "list kdclusters")
     assert_allowed(
@@ -148,7 +131,7 @@ def test_editors_manage_clusters_and_read_apps(
     assert_forbidden(run("delete", *ns, "kdapp", "spark221e2"), "delete kdapp")
     assert_forbidden(run("get", *ns, "kdconfig"), "list kdconfigs")
     assert_forbidden(
-        run("create", "-n", other_namespace, "-f", "-", input=cluster("there")),
+        run("create", "-n", other_namespace, "-f", "-", input=one_controller_cluster("there")),
         "create kdcluster in another namespace",
     )
     assert_forbidden(run("get", "-n", other_namespace, "kdapp"), "list kdapps elsewhere")
@@ -160,7 +143,7 @@ def test_viewers_read_clusters_and_apps(
     local_cluster, api_client, kubectl, namespace, other_namespace, user_roles, tmp_path
 ):
     kubectl("create", "-n", namespace, "-f", str(APP))
-    kubectl("create", "-n", namespace, "-f", "-", input=cluster("theirs"))
+    kubectl("create", "-n", namespace, "-f", "-", input=one_controller_cluster("theirs"))
     me = user_in(local_cluster, api_client, kubectl, namespace, "view", tmp_path)
 
     def run(*args: str, input: str | None = None):
@@ -176,7 +159,9 @@ def test_viewers_read_clusters_and_apps(
     assert_allowed(run("get", *ns, "kdapp", "spark221e2"), "get kdapp")
     assert_allowed(run("get", *ns, "kdapp"), "list kdapps")
 
-    assert_forbidden(run("create", *ns, "-f", "-", input=cluster("mine")), "create kdcluster")
+    assert_forbidden(
+        run("create", *ns, "-f", "-", input=one_controller_cluster("mine")), "create kdcluster"
+    )
     assert_forbidden(run("label", *ns, "kdcluster", "theirs", "team=a"), "patch kdcluster")
     assert_forbidden(run("delete", *ns, "kdcluster", "theirs"), "delete kdcluster")
     assert_forbidden(run("delete", *ns, "kdapp", "spark221e2"), "delete kdapp")
@@ -189,5 +174,12 @@ def test_a_user_without_a_role_reads_nothing(
     kubectl("create", "-n", namespace, "-f", str(APP))
     me = user_in(local_cluster, api_client, kubectl, namespace, None, tmp_path)
     for args in (("get", "kdcluster"), ("get", "kdapp"), ("create", "-f", "-")):
-        result = run_as(local_cluster.kubectl_path, me, "-n", namespace, *args, input=cluster("x"))
+        result = run_as(
+            local_cluster.kubectl_path,
+            me,
+            "-n",
+            namespace,
+            *args,
+            input=one_controller_cluster("x"),
+        )
         assert_forbidden(result, " ".join(args))

@@ -37,6 +37,7 @@ from tests.admission_cases import (
     server_document,
 )
 from tests.conftest import LocalCluster
+from tests.e2e.support.kdcluster import patch, set_workers
 from tests.e2e.support.operator import wait_until
 from tests.e2e.support.webhook import delete_surely, webhook_in_namespace
 from tests.unit.kd_fixtures import BROKEN_YAML, compat_files
@@ -115,37 +116,15 @@ def test_dry_run_applies_defaults_and_creates_nothing(kubectl, namespace: str, c
 
 def test_app_in_use_and_cluster_app_are_frozen(kubectl, namespace: str, catalog: None):
     create(kubectl, cluster(namespace, "user"))
-    patch = json.dumps({"spec": {"version": "9.9"}})
-    out = kubectl(
-        "patch", "kdapp", "spark221e2", "-n", namespace, "--type=merge", "-p", patch, check=False
-    )
+    out = patch(kubectl, namespace, "kdapp/spark221e2", {"spec": {"version": "9.9"}}, check=False)
     assert out.returncode != 0 and "in use" in out.stderr, out.stderr
     out = kubectl("delete", "kdapp", "spark221e2", "-n", namespace, check=False)
     assert out.returncode != 0 and f"{namespace}/user" in out.stderr, out.stderr
-    out = kubectl(
-        "patch",
-        "kdcluster",
-        "user",
-        "-n",
-        namespace,
-        "--type=merge",
-        "-p",
-        json.dumps({"spec": {"app": "spark-min"}}),
-        check=False,
-    )
+    out = patch(kubectl, namespace, "kdcluster/user", {"spec": {"app": "spark-min"}}, check=False)
     assert out.returncode != 0 and "spec.app: cannot change" in out.stderr, out.stderr
     # Labels and scaling stay possible; the app can go once its cluster has.
     kubectl("label", "kdapp", "spark221e2", "-n", namespace, "team=data")
-    kubectl(
-        "patch",
-        "kdcluster",
-        "user",
-        "-n",
-        namespace,
-        "--type=json",
-        "-p",
-        json.dumps([{"op": "replace", "path": "/spec/roles/1/members", "value": 3}]),
-    )
+    set_workers(kubectl, namespace, "user", 3)
     out = kubectl("delete", "kdconfig", "kd-global-config", "-n", namespace, check=False)
     assert out.returncode != 0 and "clusters still exist" in out.stderr, out.stderr
     kubectl("delete", "kdcluster", "user", "-n", namespace, "--timeout=30s")
@@ -242,31 +221,18 @@ def test_down_webhook_never_blocks_deletion(
     """With no replica answering: new specs are refused (failurePolicy Fail), but deleting
     a cluster, removing its finalizer and deleting apps and configs all still work."""
     create(kubectl, cluster(namespace, "held"))
-    kubectl(
-        "patch",
-        "kdcluster",
-        "held",
-        "-n",
+    patch(
+        kubectl,
         namespace,
-        "--type=merge",
-        "-p",
-        json.dumps({"metadata": {"finalizers": ["kubedirector.hpe.com/cleanup"]}}),
+        "kdcluster/held",
+        {"metadata": {"finalizers": ["kubedirector.hpe.com/cleanup"]}},
     )
     webhook.stop()
     out = create(kubectl, cluster(namespace, "new"), check=False)
     assert out.returncode != 0, out.stdout
     assert 'failed calling webhook "mutate.kubedirector.hpe.com"' in out.stderr, out.stderr
     kubectl("delete", "kdcluster", "held", "-n", namespace, "--wait=false")
-    kubectl(
-        "patch",
-        "kdcluster",
-        "held",
-        "-n",
-        namespace,
-        "--type=merge",
-        "-p",
-        json.dumps({"metadata": {"finalizers": None}}),
-    )
+    patch(kubectl, namespace, "kdcluster/held", {"metadata": {"finalizers": None}})
     kubectl("delete", "kdapp", "spark221e2", "spark-min", "-n", namespace, "--timeout=30s")
     kubectl("delete", "kdconfig", "kd-global-config", "-n", namespace, "--timeout=30s")
     left = kubectl("get", "kdapp,kdcluster,kdconfig", "-n", namespace, "-o", "name").stdout
@@ -508,9 +474,8 @@ def test_encrypted_values_come_only_from_admission(
     key = "ab" * 32
 
     def set_key(value: str) -> subprocess.CompletedProcess:
-        change = json.dumps({"spec": {"masterEncryptionKey": value}})
-        args = ("kdconfig", "kd-global-config", "-n", namespace, "--type=merge", "-p", change)
-        return kubectl("patch", *args, check=False)
+        change = {"spec": {"masterEncryptionKey": value}}
+        return patch(kubectl, namespace, "kdconfig/kd-global-config", change, check=False)
 
     assert set_key(key).returncode == 0  # no cluster holds encrypted values yet
     wait_until(
@@ -532,19 +497,11 @@ def test_encrypted_values_come_only_from_admission(
     stored = get(kubectl, "kdcluster", namespace, "restored")["spec"]["roles"][0]["secretKeys"]
     assert stored == doc["spec"]["roles"][0]["secretKeys"]
 
-    def patch(*ops: dict) -> subprocess.CompletedProcess:
-        args = ("kdcluster", "restored", "-n", namespace, "--type=json", "-p", json.dumps(ops))
-        return kubectl("patch", *args, check=False)
-
-    out = patch(
-        {
-            "op": "replace",
-            "path": "/spec/roles/0/secretKeys/0/encryptedValue",
-            "value": encrypt("y", key),
-        }
-    )
+    path = "/spec/roles/0/secretKeys/0/encryptedValue"
+    ops = [{"op": "replace", "path": path, "value": encrypt("y", key)}]
+    out = patch(kubectl, namespace, "kdcluster/restored", ops, patch_type="json", check=False)
     assert "spec.roles[0].secretKeys[0].encryptedValue: cannot change" in out.stderr, out.stderr
-    assert patch({"op": "replace", "path": "/spec/roles/1/members", "value": 3}).returncode == 0
+    set_workers(kubectl, namespace, "restored", 3)
     # The key they were encrypted with is now fixed.
     wait_until(
         lambda: any(c["metadata"]["name"] == "restored" for c in webhook.view.clusters()),

@@ -209,7 +209,7 @@ def test_scale_refuses_a_negative_count(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["scale", "c", "worker", "-1"])
     assert exc.value.code == 2
-    assert "-1 is negative" in capsys.readouterr().err
+    assert "must be at least 0, got -1" in capsys.readouterr().err
 
 
 # ---- status ------------------------------------------------------------------------------

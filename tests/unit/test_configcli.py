@@ -35,6 +35,7 @@ from kubedirector.setup.configmeta import (
     build_configmeta,
     configmeta_json,
 )
+from tests.unit.guest_root import run_guest
 from tests.unit.kd_fixtures import spark_app, spark_cluster
 
 pytestmark = pytest.mark.unit
@@ -69,17 +70,20 @@ class Guest:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
 
-    def run(self, command: str, *args: str, stdin: str = "") -> Run:
+    def _exec(self, argv: list[str], stdin: str = "", timeout: float = 30) -> Run:
         proc = subprocess.run(
-            [str(self.root / command.lstrip("/")), *args],
+            argv,
             input=stdin,
             capture_output=True,
             text=True,
             env=self.env(),
-            timeout=30,
+            timeout=timeout,
             check=False,
         )
         return Run(proc.returncode, proc.stdout, proc.stderr)
+
+    def run(self, command: str, *args: str, stdin: str = "") -> Run:
+        return self._exec([str(self.root / command.lstrip("/")), *args], stdin)
 
     def get(self, key: str, command: str = "/usr/bin/bd_vcli") -> str:
         """`<command> --get KEY`, which must succeed; its one output line."""
@@ -90,30 +94,14 @@ class Guest:
 
     def bash(self, script: str) -> Run:
         """A setup-script-like bash snippet; `$R` is the guest root."""
-        proc = subprocess.run(
-            ["bash", "-c", f'R="$KD_GUEST_ROOT"\n{script}'],
-            capture_output=True,
-            text=True,
-            env=self.env(),
-            timeout=60,
-            check=False,
-        )
-        return Run(proc.returncode, proc.stdout, proc.stderr)
+        return self._exec(["bash", "-c", f'R="$KD_GUEST_ROOT"\n{script}'], timeout=60)
 
     def python(self, code: str) -> Run:
         """Python code importing the installed module (sys.path as the commands set it)."""
         entry = (self.root / "usr/local/bin/configcli").read_text().splitlines()
         interpreter = entry[0][2:]
         path_line = next(line for line in entry if line.startswith("sys.path.insert"))
-        proc = subprocess.run(
-            [interpreter, "-c", f"import sys\n{path_line}\n{code}"],
-            capture_output=True,
-            text=True,
-            env=self.env(),
-            timeout=30,
-            check=False,
-        )
-        return Run(proc.returncode, proc.stdout, proc.stderr)
+        return self._exec([interpreter, "-c", f"import sys\n{path_line}\n{code}"])
 
 
 # The member's interpreter: this one unless KD_TEST_GUEST_PYTHON names another (e.g. a
@@ -126,22 +114,7 @@ def install(
 ) -> subprocess.CompletedProcess[str]:
     """Run the install step in `root`, with `python` first on PATH (None: the host's PATH)."""
     script = 'set -u\nR="${KD_GUEST_ROOT:-}"\n' + configcli_install.fragment(layout) + "exit 0\n"
-    env = {**os.environ, "KD_GUEST_ROOT": str(root)}
-    if python is not None:
-        bin_dir = root.parent / f"{root.name}-python"
-        bin_dir.mkdir(exist_ok=True)
-        (bin_dir / "python").unlink(missing_ok=True)
-        (bin_dir / "python").symlink_to(python)
-        env["PATH"] = f"{bin_dir}:{env['PATH']}"
-    return subprocess.run(
-        ["bash", "-s"],
-        input=script,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+    return run_guest(root, script, timeout=60, python=python)
 
 
 @pytest.fixture(scope="module")

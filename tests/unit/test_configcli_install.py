@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
 import subprocess
-import tarfile
 import time
 from pathlib import Path
 
@@ -14,6 +12,7 @@ import pytest
 
 from kubedirector.setup import configcli_install, scripts
 from kubedirector.setup.configcli_install import Layout
+from tests.unit.guest_root import make_package, run_guest
 from tests.unit.test_configcli import GUEST_PYTHON, SAMPLE, install
 
 pytestmark = pytest.mark.unit
@@ -213,32 +212,14 @@ exit 0
 def test_setup_package_finds_configcli_when_it_runs(tmp_path: Path) -> None:
     """The install step runs before the package: `--configure` can call configcli."""
     root = tmp_path / "guest"
-    package = root / "opt/configscripts/appconfig.tgz"
-    package.parent.mkdir(parents=True)
-    data = STARTSCRIPT.encode()
-    with tarfile.open(package, "w:gz") as tar:
-        info = tarfile.TarInfo("appconfig/startscript")
-        info.size, info.mode = len(data), 0o755
-        tar.addfile(info, io.BytesIO(data))
-    python_dir = tmp_path / "python"
-    python_dir.mkdir()
-    (python_dir / "python").symlink_to(GUEST_PYTHON)
-    env = {**os.environ, "KD_GUEST_ROOT": str(root), "PATH": f"{python_dir}:{os.environ['PATH']}"}
+    make_package(root / "opt/configscripts/appconfig.tgz", {"appconfig/startscript": STARTSCRIPT})
     script = scripts.start_configure(
         configmeta=SAMPLE.read_text(),
         package_url="file:///opt/configscripts/appconfig.tgz",
         run_id="cid",
         configcli=Layout.NEW,
     )
-    proc = subprocess.run(
-        ["bash", "-s"],
-        input=script,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+    proc = run_guest(root, script, timeout=60, python=GUEST_PYTHON)
     assert proc.returncode == 0, proc.stderr
     status = root / "opt/guestconfig/configure.status"
     deadline = time.monotonic() + 20

@@ -37,6 +37,7 @@ CONFIG = Config(master_encryption_key=KEY)
 JUPYTER_TOKEN_0 = "a" * 32
 JUPYTER_TOKEN_1 = "b" * 32
 DOMAIN = "kdhs-spark.apps.svc.cluster.local"
+CONTROLLER = "spark221e2-controller-abcde-0"
 
 
 def _member(pod: str, node_id: int, state: str, **extra: Any) -> dict[str, Any]:
@@ -204,10 +205,29 @@ def _inputs(
     return app, cluster, connections
 
 
-def _build(pod: str, **overrides: Any) -> dict[str, Any]:
-    app, cluster, connections = _inputs()
-    kwargs: dict[str, Any] = {"member_pod": pod, "connections": connections} | overrides
-    return build_configmeta(app, cluster, CONFIG, cluster.status, **kwargs)
+def _configmeta(
+    app: App,
+    cluster: Cluster,
+    connections: ConnectionsData,
+    *,
+    pod: str = CONTROLLER,
+    config: Config = CONFIG,
+    status: ClusterStatus | None = None,
+) -> dict[str, Any]:
+    """The member's configmeta from these inputs, with the cluster's stored status
+    unless another is given."""
+    return build_configmeta(
+        app,
+        cluster,
+        config,
+        cluster.status if status is None else status,
+        member_pod=pod,
+        connections=connections,
+    )
+
+
+def _build(pod: str) -> dict[str, Any]:
+    return _configmeta(*_inputs(), pod=pod)
 
 
 def test_matches_hand_written_document():
@@ -236,14 +256,7 @@ def test_role_without_listed_members_is_absent():
     for member in cluster_doc["status"]["roles"][2]["members"]:
         member["state"] = "deleting"
     app, cluster, connections = _inputs(cluster_doc=cluster_doc)
-    doc = build_configmeta(
-        app,
-        cluster,
-        CONFIG,
-        cluster.status,
-        member_pod="spark221e2-controller-abcde-0",
-        connections=connections,
-    )
+    doc = _configmeta(app, cluster, connections)
     assert set(doc["nodegroups"]["1"]["roles"]) == {"controller", "worker"}
     assert "jupyter" not in doc["services"]
     assert set(doc["services"]["ssh"]["1"]) == {"controller", "worker"}
@@ -263,14 +276,7 @@ def test_endpoints_use_member_fqdn_and_scheme():
 def test_endpoints_follow_cluster_svc_domain_base():
     app, cluster, connections = _inputs()
     config = Config(master_encryption_key=KEY, cluster_svc_domain_base=".svc.example.org")
-    doc = build_configmeta(
-        app,
-        cluster,
-        config,
-        cluster.status,
-        member_pod="spark221e2-controller-abcde-0",
-        connections=connections,
-    )
+    doc = _configmeta(app, cluster, connections, config=config)
     spark = doc["nodegroups"]["1"]["roles"]["controller"]["services"]["spark"]
     assert spark["endpoints"] == [
         "http://spark221e2-controller-abcde-0.kdhs-spark.apps.svc.example.org:8080"
@@ -323,14 +329,7 @@ def test_secret_key_needs_the_matching_master_key():
     app, cluster, connections = _inputs()
     for config in (Config(), Config(master_encryption_key="ff" * 32)):
         with pytest.raises(SecretKeyError):
-            build_configmeta(
-                app,
-                cluster,
-                config,
-                cluster.status,
-                member_pod="spark221e2-controller-abcde-0",
-                connections=connections,
-            )
+            _configmeta(app, cluster, connections, config=config)
 
 
 def test_connections_follow_the_spec_and_skip_missing_or_unlabelled():
@@ -340,14 +339,7 @@ def test_connections_follow_the_spec_and_skip_missing_or_unlabelled():
         configmaps={**connections.configmaps, "not-in-spec": CONFIGMAPS["source-control-info"]},
         secrets={},
     )
-    doc = build_configmeta(
-        app,
-        cluster,
-        CONFIG,
-        cluster.status,
-        member_pod="spark221e2-controller-abcde-0",
-        connections=extra,
-    )
+    doc = _configmeta(app, cluster, extra)
     conns = doc["connections"]
     assert list(conns["clusters"]) == ["centos"]
     assert [cm["metadata"]["name"] for cm in conns["configmaps"]["source-control"]] == [
@@ -367,14 +359,7 @@ def test_configmaps_of_one_type_are_listed_in_spec_order():
         }
         for name in ("first", "second")
     }
-    doc = build_configmeta(
-        app,
-        cluster,
-        CONFIG,
-        cluster.status,
-        member_pod="spark221e2-controller-abcde-0",
-        connections=ConnectionsData(configmaps=cms),
-    )
+    doc = _configmeta(app, cluster, ConnectionsData(configmaps=cms))
     assert [cm["data"]["n"] for cm in doc["connections"]["configmaps"]["kind"]] == [
         "second",
         "first",
@@ -383,23 +368,13 @@ def test_configmaps_of_one_type_are_listed_in_spec_order():
 
 def test_changed_connection_changes_the_document():
     app, cluster, connections = _inputs()
-    before = build_configmeta(
-        app,
-        cluster,
-        CONFIG,
-        cluster.status,
-        member_pod="spark221e2-controller-abcde-0",
-        connections=connections,
-    )
+    before = _configmeta(app, cluster, connections)
     changed = copy.deepcopy(CONFIGMAPS)
     changed["source-control-info"]["data"]["branch"] = "release"
-    after = build_configmeta(
+    after = _configmeta(
         app,
         cluster,
-        CONFIG,
-        cluster.status,
-        member_pod="spark221e2-controller-abcde-0",
-        connections=ConnectionsData(
+        ConnectionsData(
             clusters=connections.clusters, configmaps=changed, secrets=connections.secrets
         ),
     )
@@ -463,17 +438,15 @@ def test_same_inputs_in_any_order_give_the_same_bytes(seed):
     rng.shuffle(cluster_doc["status"]["roles"])
     rng.shuffle(cluster_doc["spec"]["roles"])
     app, cluster, connections = _inputs(app_doc, cluster_doc)
-    doc = build_configmeta(
+    doc = _configmeta(
         app,
         cluster,
-        CONFIG,
-        cluster.status,
-        member_pod="spark221e2-worker-fghij-0",
-        connections=ConnectionsData(
+        ConnectionsData(
             clusters=connections.clusters,
             configmaps=_reordered(CONFIGMAPS, rng),
             secrets=_reordered(SECRETS, rng),
         ),
+        pod="spark221e2-worker-fghij-0",
     )
     assert configmeta_json(doc) == configmeta_json(reference)
     assert configmeta_json(_reordered(doc, rng)) == configmeta_json(reference)
@@ -491,12 +464,5 @@ def test_status_argument_wins_over_the_stored_one():
     app, cluster, connections = _inputs()
     newer = _spark_cluster_doc()["status"]
     newer["roles"][1]["members"][1]["state"] = "delete pending"
-    doc = build_configmeta(
-        app,
-        cluster,
-        CONFIG,
-        ClusterStatus.from_dict(newer),
-        member_pod="spark221e2-controller-abcde-0",
-        connections=connections,
-    )
+    doc = _configmeta(app, cluster, connections, status=ClusterStatus.from_dict(newer))
     assert doc["nodegroups"]["1"]["roles"]["worker"]["node_ids"] == ["2"]

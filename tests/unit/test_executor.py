@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -17,6 +15,7 @@ from kubedirector.controller.ratelimiter import BucketRateLimiter
 from kubedirector.kube import InstrumentedApiClient
 from kubedirector.setup import executor
 from kubedirector.setup.executor import ExecError, ExecResult, GuestExecutor, _exit_code
+from tests.e2e.support import tcpproxy
 
 
 def status_doc(**fields: Any) -> str:
@@ -307,27 +306,9 @@ def test_no_token_sends_no_authorization_header(fake_ws: type[FakeWSClient]) -> 
 
 @pytest.fixture
 def silent_server() -> Iterator[int]:
-    """A TCP server that accepts connections and never answers: a hung handshake."""
-    server = socket.create_server(("127.0.0.1", 0))
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        server.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                held.append(server.accept()[0])
-            except TimeoutError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield server.getsockname()[1]
-    stop.set()
-    thread.join(5)
-    for conn in held:
-        conn.close()
-    server.close()
+    """A hung handshake: a server that accepts connections and never answers."""
+    with tcpproxy.silent_server() as port:
+        yield port
 
 
 @pytest.mark.parametrize("scheme", ["http", "https"])

@@ -10,12 +10,13 @@ import pytest
 
 from kubedirector.api.app import App
 from kubedirector.api.cluster import Cluster
-from kubedirector.api.constants import APP_CONTAINER_NAME, MemberState
+from kubedirector.api.constants import MemberState
 from kubedirector.api.status import ClusterStatus, MemberStateDetail, MemberStatus, RoleStatus
 from kubedirector.reconcilers.member_setup import MemberSetup
 from kubedirector.setup import crashpoint, scripts
 from kubedirector.setup.executor import ExecResult
 from kubedirector.setup.runner import SetupRunner
+from tests.unit.fake_exec import Call, FakeExec
 from tests.unit.kd_fixtures import spark_app, spark_cluster
 
 ADD = ("--addnodes", "--nodegroup", "1", "--role", "worker", "--fqdns", "w-9.x")
@@ -24,7 +25,7 @@ CLUSTER = Cluster.from_dict(spark_cluster(), None, APP)
 
 
 @dataclass
-class GuestSim:
+class GuestSim(FakeExec):
     """Answers the setup scripts as a guest would: start ok, poll as told, notify ok.
     `notify_barrier`, when set, makes each notification wait for the others."""
 
@@ -33,24 +34,16 @@ class GuestSim:
     scripts_run: list[tuple[str, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def run(
-        self,
-        namespace: str,
-        pod: str,
-        script: str,
-        *,
-        timeout: float = 30.0,
-        container: str = APP_CONTAINER_NAME,
-    ) -> ExecResult:
+    def answer(self, call: Call) -> ExecResult:
         kind = (
             "start"
-            if "--configure" in script
+            if "--configure" in call.script
             else "poll"
-            if scripts.MARK_DONE in script
+            if scripts.MARK_DONE in call.script
             else "notify"
         )
         with self.lock:
-            self.scripts_run.append((pod, kind))
+            self.scripts_run.append((call.pod, kind))
         if kind == "poll":
             return ExecResult(0, self.poll_answer, "")
         if kind == "notify" and self.notify_barrier is not None:
@@ -174,21 +167,13 @@ def test_notifications_run_side_by_side_each_written_when_delivered() -> None:
 
 
 @dataclass
-class Recorder:
+class Recorder(FakeExec):
     """Records every script sent and answers exit 0."""
 
     sent: list[str] = field(default_factory=list)
 
-    def run(
-        self,
-        namespace: str,
-        pod: str,
-        script: str,
-        *,
-        timeout: float = 30.0,
-        container: str = APP_CONTAINER_NAME,
-    ) -> ExecResult:
-        self.sent.append(script)
+    def answer(self, call: Call) -> ExecResult:
+        self.sent.append(call.script)
         return ExecResult(0, "", "")
 
 

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import os
-import subprocess
-import tarfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -32,6 +28,8 @@ from kubedirector.setup.runner import (
     SetupSpec,
     SetupTimeouts,
 )
+from tests.unit.fake_exec import Call, FakeExec
+from tests.unit.guest_root import make_package, run_guest
 
 # The progress keys as stored in stateDetail (SetupProgress, NotifyProgress).
 RUN_ID = "setupRunId"
@@ -55,34 +53,17 @@ DEL = ("--delnodes", "--nodegroup", "1", "--role", "worker", "--fqdns", "c.x")
 # ---------------------------------------------------------------- fakes
 
 
-@dataclass(frozen=True)
-class Call:
-    namespace: str
-    pod: str
-    script: str
-    timeout: float
-    container: str
-
-
 @dataclass
-class FakeExecutor:
+class FakeExecutor(FakeExec):
     """Answers execs from a queue of results (or errors to raise), recording the calls."""
 
     answers: list[ExecResult | ExecError] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
 
-    def run(
-        self,
-        namespace: str,
-        pod: str,
-        script: str,
-        *,
-        timeout: float = 30.0,
-        container: str = APP_CONTAINER_NAME,
-    ) -> ExecResult:
-        assert script.rstrip().splitlines()[-1].startswith("exit")
-        self.calls.append(Call(namespace, pod, script, timeout, container))
-        assert self.answers, f"unexpected exec:\n{script}"
+    def answer(self, call: Call) -> ExecResult:
+        assert call.script.rstrip().splitlines()[-1].startswith("exit")
+        self.calls.append(call)
+        assert self.answers, f"unexpected exec:\n{call.script}"
         answer = self.answers.pop(0)
         if isinstance(answer, ExecError):
             raise answer
@@ -595,43 +576,24 @@ def test_notify_success_after_failures_clears_the_count(
 
 
 @dataclass
-class BashExecutor:
+class BashExecutor(FakeExec):
     """Runs the scripts with bash in a temp guest root, as the simulated cluster does."""
 
     root: Path
 
-    def run(
-        self,
-        namespace: str,
-        pod: str,
-        script: str,
-        *,
-        timeout: float = 30.0,
-        container: str = APP_CONTAINER_NAME,
-    ) -> ExecResult:
-        proc = subprocess.run(
-            ["bash", "-s"],
-            input=script,
-            capture_output=True,
-            text=True,
-            timeout=min(timeout, 10),
-            check=False,
-            env={**os.environ, "KD_GUEST_ROOT": str(self.root)},
-        )
+    def answer(self, call: Call) -> ExecResult:
+        proc = run_guest(self.root, call.script, timeout=min(call.timeout, 10))
         return ExecResult(proc.returncode, proc.stdout, proc.stderr)
 
 
 def test_setup_and_notify_in_a_real_guest(tmp_path: Path, clock: Clock) -> None:
     startscript = (
-        b'#!/bin/bash\necho "ran $*" >>"$KD_GUEST_ROOT/calls"\n'
-        b'[ "$1" = --configure ] && { echo set up; exit 0; }\nexit 0\n'
+        '#!/bin/bash\necho "ran $*" >>"$KD_GUEST_ROOT/calls"\n'
+        '[ "$1" = --configure ] && { echo set up; exit 0; }\nexit 0\n'
     )
-    package = tmp_path / "opt/configscripts/appconfig.tgz"
-    package.parent.mkdir(parents=True)
-    with tarfile.open(package, "w:gz") as tar:
-        info = tarfile.TarInfo("appconfig/startscript")
-        info.size, info.mode = len(startscript), 0o755
-        tar.addfile(info, io.BytesIO(startscript))
+    make_package(
+        tmp_path / "opt/configscripts/appconfig.tgz", {"appconfig/startscript": startscript}
+    )
     runner = SetupRunner(BashExecutor(tmp_path), clock)  # type: ignore[arg-type]
     member, again = runner.step(creating(), setup_spec())
     assert again == POLL_INTERVAL

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import io
 import os
 import signal
 import stat
 import subprocess
-import tarfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +18,7 @@ from kubedirector.api.cluster import FileInjection
 from kubedirector.setup import scripts
 from kubedirector.setup.executor import _ENDS_WITH_EXIT
 from kubedirector.setup.scripts import ConfigureResult, parse_poll
+from tests.unit.guest_root import make_package, run_guest
 
 PACKAGE = "/opt/configscripts/appconfig.tgz"
 PACKAGE_URL = f"file://{PACKAGE}"
@@ -45,32 +44,6 @@ exit 0
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def make_package(path: Path, members: dict[str, str]) -> None:
-    """A gzipped tar at `path` holding `members` (name -> text), all executable."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(path, "w:gz") as tar:
-        for name, text in members.items():
-            data = text.encode()
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            info.mode = 0o755
-            tar.addfile(info, io.BytesIO(data))
-
-
-def run_guest(root: Path, script: str, timeout: float = 10.0) -> subprocess.CompletedProcess[str]:
-    """Run a script as an exec would: `bash -s`, the script on stdin."""
-    env = {**os.environ, "KD_GUEST_ROOT": str(root)}
-    return subprocess.run(
-        ["bash", "-s"],
-        input=script,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-        check=False,
-    )
 
 
 def poll(root: Path, run_id: str = RUN_ID, max_chars: int = 256) -> ConfigureResult:
@@ -132,13 +105,21 @@ def start(
     root: Path,
     configmeta: str = '{"version": 7}',
     run_id: str = RUN_ID,
-    package_url: str = PACKAGE_URL,
+    package_url: str | None = PACKAGE_URL,
     injections: tuple[FileInjection, ...] = (),
+    *,
+    keep_configured: bool = False,
+    configure: bool = True,
 ) -> subprocess.CompletedProcess[str]:
     return run_guest(
         root,
         scripts.start_configure(
-            configmeta=configmeta, package_url=package_url, run_id=run_id, injections=injections
+            configmeta=configmeta,
+            package_url=package_url,
+            run_id=run_id,
+            injections=injections,
+            keep_configured=keep_configured,
+            configure=configure,
         ),
     )
 
@@ -348,12 +329,7 @@ def test_a_previous_release_status_file_still_decides_after_a_restart(guest: Pat
     """Our earlier releases appended `<id>=` and `<id>=<code>` lines."""
     with_package(guest)
     write_status(guest, "first=\nfirst=0\n")
-    proc = run_guest(
-        guest,
-        scripts.start_configure(
-            configmeta="{}", package_url=PACKAGE_URL, run_id="second", keep_configured=True
-        ),
-    )
+    proc = start(guest, configmeta="{}", run_id="second", keep_configured=True)
     assert proc.returncode == 0, proc.stderr
     assert wait_done(guest, run_id="second").exit_code == 0
     assert not (guest / "calls").exists()
@@ -361,12 +337,7 @@ def test_a_previous_release_status_file_still_decides_after_a_restart(guest: Pat
 
 def test_an_event_list_without_configure_unpacks_but_runs_nothing(guest: Path) -> None:
     with_package(guest)
-    proc = run_guest(
-        guest,
-        scripts.start_configure(
-            configmeta="{}", package_url=PACKAGE_URL, run_id=RUN_ID, configure=False
-        ),
-    )
+    proc = start(guest, configmeta="{}", run_id=RUN_ID, configure=False)
     assert proc.returncode == 0, proc.stderr
     assert (guest / "opt/guestconfig/appconfig/startscript").is_file()
     assert not (guest / "calls").exists()
@@ -693,12 +664,7 @@ def test_without_a_package_only_injections_and_configmeta_are_written(guest: Pat
     source.parent.mkdir()
     source.write_text("hello\n")
     inj = FileInjection(src_url="file:///image/motd", dest_dir="/etc")
-    proc = run_guest(
-        guest,
-        scripts.start_configure(
-            configmeta='{"v": 1}', package_url=None, run_id=RUN_ID, injections=(inj,)
-        ),
-    )
+    proc = start(guest, configmeta='{"v": 1}', package_url=None, injections=(inj,))
     assert proc.returncode == 0, proc.stderr
     assert (guest / "etc/motd").read_text() == "hello\n"
     assert configmeta_file(guest).read_text() == '{"v": 1}\n'
@@ -711,12 +677,7 @@ def test_keep_configured_skips_configure_after_an_earlier_success(guest: Path) -
     assert start(guest, run_id="first").returncode == 0
     assert wait_done(guest, run_id="first").exit_code == 0
     (guest / "calls").unlink()
-    proc = run_guest(
-        guest,
-        scripts.start_configure(
-            configmeta="{}", package_url=PACKAGE_URL, run_id="second", keep_configured=True
-        ),
-    )
+    proc = start(guest, configmeta="{}", run_id="second", keep_configured=True)
     assert proc.returncode == 0, proc.stderr
     assert wait_done(guest, run_id="second").exit_code == 0
     assert not (guest / "calls").exists(), "the persisted status decided"
@@ -724,12 +685,7 @@ def test_keep_configured_skips_configure_after_an_earlier_success(guest: Path) -
 
 def test_keep_configured_still_configures_when_nothing_succeeded_before(guest: Path) -> None:
     with_package(guest)
-    proc = run_guest(
-        guest,
-        scripts.start_configure(
-            configmeta="{}", package_url=PACKAGE_URL, run_id="only", keep_configured=True
-        ),
-    )
+    proc = start(guest, configmeta="{}", run_id="only", keep_configured=True)
     assert proc.returncode == 0, proc.stderr
     assert wait_done(guest, run_id="only").exit_code == 0
     assert (guest / "calls").read_text() == f"{guest}/opt/guestconfig --configure\n"
@@ -745,15 +701,8 @@ def test_notify_without_arguments_only_refreshes_configmeta(guest: Path) -> None
 
 def test_keep_configured_follows_the_latest_outcome_not_any_earlier_success(guest: Path) -> None:
     with_package(guest)
-    status = guest / scripts.STATUS_FILE.lstrip("/")
-    status.parent.mkdir(parents=True, exist_ok=True)
-    status.write_text("retry#1=7")
-    proc = run_guest(
-        guest,
-        scripts.start_configure(
-            configmeta="{}", package_url=PACKAGE_URL, run_id="after-restart", keep_configured=True
-        ),
-    )
+    write_status(guest, "retry#1=7")
+    proc = start(guest, configmeta="{}", run_id="after-restart", keep_configured=True)
     assert proc.returncode == 0, proc.stderr
     assert wait_done(guest, run_id="after-restart").exit_code == 0
     assert (guest / "calls").read_text() == f"{guest}/opt/guestconfig --configure\n", (

@@ -3,8 +3,7 @@
 import os
 import sys
 
-from . import errors
-from .configcli import ConfigCli, emit, render
+from .configcli import ConfigCli, run_instruction
 from .parsing import as_text
 
 
@@ -12,15 +11,7 @@ def main():
     # type: () -> int
     prog = os.path.basename(sys.argv[0]) or "configmacro"
     words = [as_text(w) for w in sys.argv[1:]]
-    try:
-        result = ConfigCli(shell=False).execute(" ".join(["macro"] + words))
-        emit(render(result) + "\n")
-    except errors.UsageError as e:
-        return e.code
-    except errors.ConfigCliError as e:
-        emit("%s: %s: %s\n" % (prog, type(e).__name__, e), sys.stderr)
-        return 1
-    return 0
+    return run_instruction(ConfigCli(shell=False), " ".join(["macro"] + words), prog)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import os
 import sys
 
 from . import errors
-from .configcli import ConfigCli, emit, render
+from .configcli import ConfigCli, report, run_instruction
 from .parsing import as_text
 
 try:
@@ -126,18 +126,13 @@ def run(argv, prog):
     cli = ConfigCli(shell=False)
     try:
         line = instruction(args)
-        if line is None:
-            cli.shell = True
-            cli.cmdloop()
-            return 0
-        result = cli.execute(line)
-        emit(render(result) + "\n")
-    except errors.UsageError as e:
-        return e.code
     except errors.ConfigCliError as e:
-        emit("%s: %s: %s\n" % (prog, type(e).__name__, e), sys.stderr)
-        return 1
-    return 0
+        return report(prog, e)
+    if line is None:
+        cli.shell = True
+        cli.cmdloop()
+        return 0
+    return run_instruction(cli, line, prog)
 
 
 def main():

@@ -57,6 +57,13 @@ def emit(text, stream=None):
     target.flush()
 
 
+def report(prog, error):
+    # type: (str, errors.ConfigCliError) -> int
+    """Print a command's error after its name; exit status 1."""
+    emit("%s: %s: %s\n" % (prog, type(error).__name__, error), sys.stderr)
+    return 1
+
+
 def debug(message):
     # type: (str) -> None
     if os.environ.get("ConfigCLI_DEBUG", "").lower() == "true":  # noqa: SIM112 - its name
@@ -156,3 +163,16 @@ class ConfigCli(cmd.Cmd, object):
         if self.shell:
             emit("\n")
         return self.do_exit(arg)
+
+
+def run_instruction(cli, instruction, prog):
+    # type: (ConfigCli, str, str) -> int
+    """Run one instruction as the commands do: print its result (exit status 0), or
+    its error after `prog` (1; a rejected sub-command's own status)."""
+    try:
+        emit(render(cli.execute(instruction)) + "\n")
+    except errors.UsageError as e:
+        return e.code
+    except errors.ConfigCliError as e:
+        return report(prog, e)
+    return 0

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from tests.e2e.support.operator import REPO, free_port, wait_until
+from tests.e2e.support.operator import REPO, free_port, stop_process, wait_until
 
 MONITORING = REPO / "manifests" / "components" / "monitoring"
 PROMETHEUS_RULE = MONITORING / "prometheusrule.yaml"
@@ -102,13 +102,7 @@ class Prometheus:
         return self.api("alerts")["alerts"]
 
     def stop(self, timeout: float = 20) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        stop_process(self.proc, timeout)
 
 
 def start_prometheus(

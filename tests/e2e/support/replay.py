@@ -8,12 +8,12 @@ each member's container identity mapped to its new pod's.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 import yaml
 
 from kubedirector.lifecycle.members import container_identity
+from tests.e2e.support.kdcluster import Kubectl, get
 from tests.e2e.support.operator import REPO, wait_until
 
 FIXTURES = REPO / "tests" / "compat" / "upstream-made"
@@ -30,7 +30,6 @@ CLAIM_ANNOTATIONS = (
 PACKAGE = "file:///opt/configscripts/appconfig-2.6.tgz"
 
 Obj = dict[str, Any]
-Kubectl = Callable[..., Any]
 
 
 def recorded(case: str, kind: str) -> list[Obj]:
@@ -62,10 +61,6 @@ def app_with_setup(case: str, namespace: str) -> Obj:
     for role in app["spec"]["roles"]:
         role["configPackage"] = {"packageURL": PACKAGE}
     return app
-
-
-def get(kubectl: Kubectl, namespace: str, what: str) -> Obj:
-    return dict(json.loads(kubectl("get", what, "-n", namespace, "-o", "json").stdout))
 
 
 def replay(kubectl: Kubectl, case: str, namespace: str) -> Obj:

@@ -1,6 +1,8 @@
-"""A TCP proxy the tests can cut, to partition a client from the API server.
+"""TCP stand-ins: a proxy the tests can cut, to partition a client from the API
+server, and a server that accepts connections and never answers (a hung peer).
 
-TLS passes through untouched (the certificate names 127.0.0.1, whatever the port).
+TLS passes through the proxy untouched (the certificate names 127.0.0.1, whatever
+the port).
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+from collections.abc import Iterator
 
 
 class TcpProxy:
@@ -80,3 +83,30 @@ class TcpProxy:
             with self._lock:
                 self._sockets.discard(src)
             src.close()
+
+
+@contextlib.contextmanager
+def silent_server() -> Iterator[int]:
+    """A loopback TCP server that accepts connections and never answers; yields its port."""
+    server = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield server.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(5)
+        for conn in held:
+            conn.close()
+        server.close()

@@ -22,6 +22,21 @@ CSR_PATH = "/apis/certificates.k8s.io/v1/certificatesigningrequests"
 CLIENT_SIGNER = "kubernetes.io/kube-apiserver-client"
 
 
+def sa_token(api: ApiClient, namespace: str, name: str) -> str:
+    """A TokenRequest token (30 minutes) of the ServiceAccount."""
+    review = request_json(
+        api,
+        "POST",
+        f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token",
+        body={
+            "apiVersion": "authentication.k8s.io/v1",
+            "kind": "TokenRequest",
+            "spec": {"expirationSeconds": 1800},
+        },
+    )
+    return str(review["status"]["token"])
+
+
 def _kubeconfig_for(admin: Path, user: dict, path: Path) -> Path:
     """`admin`'s cluster and server, with `user` as the only credential."""
     config = yaml.safe_load(admin.read_text())
