@@ -8,7 +8,7 @@ an observation too (its `problems`), not an exception.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Protocol
 
@@ -96,7 +96,7 @@ class Observation:
     connections: ConnectionsData
     # The apps a live upgrade moves between (by name), besides `app`: the one the
     # StatefulSets run and the ones status.upgrade names.
-    apps: Mapping[str, App] = MappingProxyType({})
+    apps: Mapping[str, App] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def namespace(self) -> str:
