@@ -180,7 +180,15 @@ def conditions(
                 ("Degraded", ("False", PAUSED, "the cluster is paused; no member runs")),
             ),
         )
-    rollout = _rollout_conditions(upgrade) if upgrade and problem is None and not failing else ()
+    stopped = upgrade is not None and upgrade.phase == UpgradePhase.FAILED
+    rollout = (
+        _rollout_conditions(upgrade)
+        if upgrade is not None
+        and (upgrade.phase.moving or stopped)
+        and problem is None
+        and failing is None
+        else ()
+    )
     if upgrade is not None and upgrade.phase.moving:
         moving = {e.pod for e in upgrade.members if e.state == MemberUpgrade.MOVING}
         members = [m for m in members if m.pod not in moving]

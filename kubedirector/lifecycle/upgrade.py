@@ -60,7 +60,7 @@ class Template:
     """What a role's StatefulSet is rendered from during a rollout."""
 
     app: str
-    partition: int | None = None  # pods with an ordinal below keep their revision
+    partition: int = 0  # pods with an ordinal below keep their revision
 
 
 def rollout_order(status: ClusterStatus, role_order: Sequence[str]) -> list[MemberStatus]:
@@ -191,7 +191,7 @@ def templates(record: UpgradeStatus | None, roles: Sequence[str]) -> dict[str, T
             out[role] = Template(record.from_app)
             continue
         partition = min(moved) if moved else (max(pending) + 1 if pending else 0)
-        out[role] = Template(record.to_app, partition or None)
+        out[role] = Template(record.to_app, partition)
     return out
 
 

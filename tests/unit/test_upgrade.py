@@ -69,7 +69,7 @@ def pods_for(record: UpgradeStatus, status: ClusterStatus, source: str) -> dict[
     for role in status.roles:
         t = plan.get(role.id, Template(record.to_app))
         for m in role.members:
-            moved = t.app == record.to_app and m.ordinal >= (t.partition or 0)
+            moved = t.app == record.to_app and m.ordinal >= t.partition
             views[m.pod] = PodView(record.to_app if moved else source, True)
     return views
 

@@ -153,7 +153,8 @@ def role_objects(seen: Observation, status: ClusterStatus) -> list[Desired]:
             headless_service=status.cluster_service,
             replicas=0 if cluster.paused else replicas_for(role.members),
         )
-        if template and template.partition:
+        if template is not None:
+            # Set even at 0: a field left out would not be compared, so not reset.
             sts["spec"]["updateStrategy"] = {
                 "type": "RollingUpdate",
                 "rollingUpdate": {"partition": template.partition},
