@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kubedirector.api.constants import ContainerState, MemberState
+from kubedirector.api.app import App
+from kubedirector.api.constants import ClusterState, ContainerState, MemberState
 from kubedirector.api.status import (
     ClusterStatus,
     MemberStateDetail,
@@ -20,8 +21,10 @@ from kubedirector.api.status import (
     UpgradePhase,
     UpgradeStatus,
 )
-from kubedirector.lifecycle import upgrade
+from kubedirector.api.validation import validate_app_change
+from kubedirector.lifecycle import cluster_state, upgrade
 from kubedirector.lifecycle.upgrade import AppVersion, PodView, Template
+from tests.unit.kd_fixtures import spark_app, spark_cluster
 
 pytestmark = pytest.mark.unit
 
@@ -218,3 +221,82 @@ def test_any_rollout_moves_every_member_once_in_order(sizes, data):
     else:
         assert moved == expected[: expected.index(fail) + 1]
         assert record.phase == UpgradePhase.FAILED and record.failed_member == fail
+
+
+def spark(name: str, version: str, sources: list[dict] | None = None) -> App:
+    doc = spark_app()
+    doc["metadata"]["name"] = name
+    doc["spec"]["version"] = version
+    if sources is not None:
+        doc["spec"]["upgradableFrom"] = sources
+    return App.from_dict(doc)
+
+
+def running(app: str, record: dict | None = None) -> dict:
+    doc = spark_cluster()
+    doc["spec"]["app"] = app
+    if record is not None:
+        doc["status"] = {"upgrade": record}
+    return doc
+
+
+def moving_to(app: str) -> dict:
+    doc = spark_cluster()
+    doc["spec"]["app"] = app
+    return doc
+
+
+def test_admission_allows_an_app_change_only_as_a_live_upgrade_or_its_rollback():
+    old = spark("spark-1", "2.7")
+    distro = old.distro_id
+    new = spark("spark-2", "2.8", [{"distroID": distro, "versions": ["2.7"]}])
+    any_version = spark("spark-3", "3.0", [{"distroID": distro}])
+    assert validate_app_change(running("spark-1"), moving_to("spark-2"), new, old) == []
+    assert validate_app_change(running("spark-1"), moving_to("spark-3"), any_version, old) == []
+    wrong = spark("spark-9", "9", [{"distroID": distro, "versions": ["1.0"]}])
+    (refused,) = validate_app_change(running("spark-1"), moving_to("spark-9"), wrong, old)
+    assert refused.path == "spec.app"
+    assert "spec.upgradableFrom" in refused.message and "'2.7'" in refused.message
+    (missing,) = validate_app_change(running("spark-1"), moving_to("nope"), None, old)
+    assert missing.path == "spec.app" and "no such app" in missing.message
+    # Back to where the latest upgrade came from: a rollback, whatever that app declares.
+    record = {"fromApp": "spark-1", "toApp": "spark-2", "phase": "Failed"}
+    assert validate_app_change(running("spark-2", record), moving_to("spark-1"), old, new) == []
+    # Mid-rollout, only the rollback is possible.
+    record = {"fromApp": "spark-1", "toApp": "spark-2", "phase": "Upgrading"}
+    (busy,) = validate_app_change(
+        running("spark-2", record), moving_to("spark-3"), any_version, new
+    )
+    assert "only a rollback" in busy.message
+
+
+def conditions_of(record: UpgradeStatus | None) -> dict[str, tuple[str, str]]:
+    members = [member("worker", i) for i in range(2)]
+    out = cluster_state.conditions(
+        previous=(),
+        generation=2,
+        state=ClusterState.CONFIGURED,
+        members=members,
+        problem=None,
+        now="2026-01-01T00:00:00Z",
+        upgrade=record,
+    )
+    return {c.type: (c.status, c.reason) for c in out}
+
+
+def test_conditions_say_upgrading_and_a_stopped_upgrade_truthfully():
+    record = UpgradeStatus(OLD.name, OLD.version, NEW.name, NEW.version, UpgradePhase.UPGRADING)
+    assert conditions_of(record) == {
+        "Ready": ("False", "Upgrading"),
+        "Progressing": ("True", "Upgrading"),
+        "Degraded": ("False", "AsExpected"),
+    }
+    failed = replace(record, phase=UpgradePhase.FAILED, failed_member="m-1", failure="exit 5")
+    assert conditions_of(failed) == {
+        "Ready": ("False", "UpgradeFailed"),
+        "Progressing": ("False", "UpgradeFailed"),
+        "Degraded": ("True", "UpgradeFailed"),
+    }
+    done = replace(record, phase=UpgradePhase.UPGRADED)
+    assert conditions_of(done) == conditions_of(None)
+    assert conditions_of(None)["Ready"] == ("True", "MembersConfigured")
