@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from kubedirector.api.fields import FieldReader, join
 
@@ -351,6 +351,21 @@ class Condition:
         return out
 
 
+E = TypeVar("E", bound=StrEnum)
+
+
+def _choice(
+    r: FieldReader, raw: Mapping[str, Any], key: str, path: str, *, kind: type[E], fallback: E
+) -> E:
+    """One of an enum's values; anything else is reported (and `fallback` returned)."""
+    text = r.string(raw, key, path)
+    try:
+        return kind(text)
+    except ValueError:
+        r.fail(join(path, key), f"{text!r} is not one of {', '.join(kind)}")
+        return fallback
+
+
 class UpgradePhase(StrEnum):
     """Where a live app upgrade (or its rollback) stands."""
 
@@ -384,14 +399,12 @@ class MemberUpgradeStatus:
 
     @classmethod
     def from_dict(cls, r: FieldReader, raw: Mapping[str, Any], path: str) -> MemberUpgradeStatus:
-        state = r.string(raw, "state", path)
-        if state not in {s.value for s in MemberUpgrade}:
-            r.fail(join(path, "state"), f"unknown upgrade state {state!r}")
-            state = MemberUpgrade.PENDING
         return cls(
             pod=r.string(raw, "pod", path),
             role=r.string(raw, "role", path),
-            state=MemberUpgrade(state),
+            state=_choice(
+                r, raw, "state", path, kind=MemberUpgrade, fallback=MemberUpgrade.PENDING
+            ),
             message=r.opt_string(raw, "message", path),
         )
 
@@ -421,16 +434,12 @@ class UpgradeStatus:
 
     @classmethod
     def from_dict(cls, r: FieldReader, raw: Mapping[str, Any], path: str) -> UpgradeStatus:
-        phase = r.string(raw, "phase", path)
-        if phase not in {p.value for p in UpgradePhase}:
-            r.fail(join(path, "phase"), f"unknown upgrade phase {phase!r}")
-            phase = UpgradePhase.FAILED
         return cls(
             from_app=r.string(raw, "fromApp", path),
             from_version=r.string(raw, "fromVersion", path),
             to_app=r.string(raw, "toApp", path),
             to_version=r.string(raw, "toVersion", path),
-            phase=UpgradePhase(phase),
+            phase=_choice(r, raw, "phase", path, kind=UpgradePhase, fallback=UpgradePhase.FAILED),
             members=tuple(
                 MemberUpgradeStatus.from_dict(r, m, join(join(path, "members"), i))
                 for i, m in enumerate(r.objects(raw, "members", path))

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from kubedirector.api.app import App
 from kubedirector.api.constants import ClusterState, ContainerState, MemberState
+from kubedirector.api.errors import SpecError
 from kubedirector.api.status import (
     ClusterStatus,
     MemberStateDetail,
@@ -300,3 +301,24 @@ def test_conditions_say_upgrading_and_a_stopped_upgrade_truthfully():
     done = replace(record, phase=UpgradePhase.UPGRADED)
     assert conditions_of(done) == conditions_of(None)
     assert conditions_of(None)["Ready"] == ("True", "MembersConfigured")
+
+
+def test_status_upgrade_round_trips_and_bad_values_name_the_field():
+    record = {
+        "fromApp": "a",
+        "fromVersion": "1",
+        "toApp": "b",
+        "toVersion": "2",
+        "phase": "Failed",
+        "members": [{"pod": "p-0", "role": "r", "state": "failed", "message": "exit 5"}],
+        "failedMember": "p-0",
+        "failure": "exit 5",
+    }
+    assert ClusterStatus.from_dict({"upgrade": record}).to_dict()["upgrade"] == record
+    bad = {**record, "phase": "Halfway", "members": [{"pod": "p", "role": "r", "state": "x"}]}
+    with pytest.raises(SpecError) as e:
+        ClusterStatus.from_dict({"upgrade": bad})
+    assert [err.path for err in e.value.errors] == [
+        "status.upgrade.phase",
+        "status.upgrade.members[0].state",
+    ]
