@@ -25,6 +25,7 @@ from kubedirector.api.status import (
 from kubedirector.api.validation import validate_app_change
 from kubedirector.lifecycle import cluster_state, upgrade
 from kubedirector.lifecycle.upgrade import AppVersion, PodView, Template
+from kubedirector.webhook.view import apps_named
 from tests.unit.kd_fixtures import spark_app, spark_cluster
 
 pytestmark = pytest.mark.unit
@@ -322,3 +323,14 @@ def test_status_upgrade_round_trips_and_bad_values_name_the_field():
         "status.upgrade.phase",
         "status.upgrade.members[0].state",
     ]
+
+
+def test_an_unfinished_upgrade_keeps_both_apps_in_use():
+    """Admission refuses to delete an app a cluster still needs: the old one until
+    the rollout ended (a stopped one can still roll back), the new one while it moves."""
+    doc = running("spark-2", {"fromApp": "spark-1", "toApp": "spark-2", "phase": "Failed"})
+    assert apps_named(doc) == {"spark-1", "spark-2"}
+    for phase in ("Upgraded", "RolledBack"):
+        doc["status"]["upgrade"]["phase"] = phase
+        assert apps_named(doc) == {"spark-2"}
+    assert apps_named(running("spark-1")) == {"spark-1"}
