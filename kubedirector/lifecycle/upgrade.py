@@ -53,6 +53,7 @@ class PodView:
 
     app: str | None  # its `kdapp` label
     ready: bool  # its Ready condition
+    container: str | None = None  # its app container's identity (lifecycle.members)
 
 
 @dataclass(frozen=True)
@@ -132,11 +133,23 @@ def begin(
 
 
 def _passed_gate(member: MemberStatus, pod: PodView, target: str) -> bool:
+    """Configured in the pod that runs the new app, running, and Ready."""
     return (
         pod.app == target
         and pod.ready
         and member.state == MemberState.CONFIGURED
+        and member.state_detail.last_configured_container == pod.container
         and member.state_detail.last_known_container_state == ContainerState.RUNNING
+    )
+
+
+def _failed_there(member: MemberStatus, pod: PodView, target: str) -> bool:
+    """Its setup failed in the pod that runs the new app (not a config error the
+    member had before its pod was re-created)."""
+    return (
+        pod.app == target
+        and member.state == MemberState.CONFIG_ERROR
+        and member.state_detail.configuring_container == pod.container
     )
 
 
@@ -160,7 +173,7 @@ def advance(
         if entry.state == MemberUpgrade.MOVING and _passed_gate(member, pod, record.to_app):
             entries[i] = replace(entry, state=MemberUpgrade.DONE, message=None)
             continue
-        if pod.app == record.to_app and member.state == MemberState.CONFIG_ERROR:
+        if _failed_there(member, pod, record.to_app):
             why = member.state_detail.config_error_detail or "its upgrade event failed"
             entries[i] = replace(entry, state=MemberUpgrade.FAILED, message=why)
             return replace(

@@ -334,3 +334,22 @@ def test_an_unfinished_upgrade_keeps_both_apps_in_use():
         doc["status"]["upgrade"]["phase"] = phase
         assert apps_named(doc) == {"spark-2"}
     assert apps_named(running("spark-1")) == {"spark-1"}
+
+
+def test_a_config_error_from_before_the_move_is_not_a_failed_upgrade():
+    """Rolling back a member whose upgrade failed: its new pod already shows the old
+    app while the member still carries the config error of its previous container."""
+    status = cluster({"worker": 1})
+    old = replace(
+        status.roles[0].members[0],
+        state=MemberState.CONFIG_ERROR,
+        state_detail=MemberStateDetail(
+            configuring_container="c1", last_known_container_state=RUNNING
+        ),
+    )
+    status = replace(status, roles=(replace(status.roles[0], members=(old,)),))
+    record = upgrade.advance(start(status, ["worker"]), status, on(status, OLD.name))
+    not_started = {old.pod: PodView(NEW.name, False, None)}
+    assert upgrade.advance(record, status, not_started).phase == UpgradePhase.UPGRADING
+    failed_here = {old.pod: PodView(NEW.name, True, "c1")}
+    assert upgrade.advance(record, status, failed_here).phase == UpgradePhase.FAILED

@@ -10,6 +10,7 @@ from kubedirector.api.app import App
 from kubedirector.api.constants import LABEL_APP
 from kubedirector.api.status import ClusterStatus, MemberStatus, UpgradeStatus
 from kubedirector.lifecycle import upgrade
+from kubedirector.lifecycle.members import container_identity
 from kubedirector.lifecycle.upgrade import AppVersion, PodView
 from kubedirector.reconcilers.cluster.observe import Observation
 from kubedirector.reconcilers.member_setup import GuestFor
@@ -25,6 +26,7 @@ def pod_views(seen: Observation) -> dict[str, PodView]:
         out[name] = PodView(
             app=(pod["metadata"].get("labels") or {}).get(LABEL_APP),
             ready=any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions),
+            container=container_identity(pod),
         )
     return out
 
