@@ -22,7 +22,7 @@ from kubedirector.api.status import (
     UpgradePhase,
     UpgradeStatus,
 )
-from kubedirector.api.validation import validate_app_change
+from kubedirector.api.validation import validate_app, validate_app_change
 from kubedirector.lifecycle import cluster_state, upgrade
 from kubedirector.lifecycle.upgrade import AppVersion, PodView, Template
 from kubedirector.webhook.view import apps_named
@@ -353,3 +353,9 @@ def test_a_config_error_from_before_the_move_is_not_a_failed_upgrade():
     assert upgrade.advance(record, status, not_started).phase == UpgradePhase.UPGRADING
     failed_here = {old.pod: PodView(NEW.name, True, "c1")}
     assert upgrade.advance(record, status, failed_here).phase == UpgradePhase.FAILED
+
+
+def test_an_upgradable_from_entry_needs_a_distro_id():
+    doc = spark_app()
+    doc["spec"]["upgradableFrom"] = [{"versions": ["1"]}]
+    assert [e.path for e in validate_app(doc)] == ["spec.upgradableFrom[0].distroID"]
