@@ -1,7 +1,7 @@
 """The `kubedirector` command line, also installed as the kubectl plugin `kubectl kd`.
 
 `run` is the operator; `validate` and `render` work offline on files; `scale`, `pause`,
-`resume` and `status` talk to the kubeconfig's cluster, as kubectl does.
+`resume`, `upgrade` and `status` talk to the kubeconfig's cluster, as kubectl does.
 """
 
 from __future__ import annotations
@@ -119,6 +119,22 @@ def build_parser(prog: str = "kubedirector") -> argparse.ArgumentParser:
         sub = commands.add_parser(command, parents=[_command_access()], help=text)
         sub.add_argument("cluster", metavar="CLUSTER")
 
+    up = commands.add_parser(
+        "upgrade",
+        parents=[_command_access()],
+        help="move a running cluster to another app in place (live upgrade), or roll back",
+        description="Set kdcluster CLUSTER's app to APP: the operator moves its members "
+        "to it one at a time (roles in app order, highest ordinal first), each set up "
+        "with the startscript's --upgrade event. --rollback moves it back to the app "
+        "its latest upgrade came from.",
+    )
+    up.add_argument("cluster", metavar="CLUSTER")
+    which = up.add_mutually_exclusive_group(required=True)
+    which.add_argument("app", metavar="APP", nargs="?", help="the KubeDirectorApp to move to")
+    which.add_argument(
+        "--rollback", action="store_true", help="back to the app the latest upgrade came from"
+    )
+
     status = commands.add_parser(
         "status",
         parents=[_command_access()],
@@ -180,6 +196,17 @@ def main(argv: Sequence[str] | None = None, prog: str = "kubedirector") -> int:
         return run_pause(
             args.cluster,
             args.command == "pause",
+            kubeconfig=kubeconfig,
+            namespace=namespace,
+            out=sys.stdout,
+            err=sys.stderr,
+        )
+    if args.command == "upgrade":
+        from kubedirector.cmd_upgrade import run_upgrade  # noqa: PLC0415
+
+        return run_upgrade(
+            args.cluster,
+            None if args.rollback else args.app,
             kubeconfig=kubeconfig,
             namespace=namespace,
             out=sys.stdout,

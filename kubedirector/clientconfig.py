@@ -8,7 +8,8 @@ reading the KubeDirectorCluster it names.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TextIO
 
 from kubernetes.client import ApiClient, ApiException
 from kubernetes.config import ConfigException, list_kube_config_contexts
@@ -16,6 +17,7 @@ from kubernetes.config import ConfigException, list_kube_config_contexts
 from kubedirector.api.constants import GROUP, PLURAL_CLUSTER, VERSION
 from kubedirector.kube import (
     IN_CLUSTER_NAMESPACE_FILE,
+    MERGE_PATCH,
     InstrumentedApiClient,
     api_message,
     in_cluster,
@@ -65,3 +67,40 @@ def get_cluster(api: ApiClient, namespace: str, name: str) -> dict[str, Any]:
         if e.status == 404:
             raise CommandError(f"kdcluster {name!r} not found in namespace {namespace!r}") from e
         raise CommandError(api_message(e)) from e
+
+
+def patch_cluster_spec(api: ApiClient, cluster: Mapping[str, Any], spec: Mapping[str, Any]) -> None:
+    """Merge `spec` into the cluster as read; its resourceVersion makes a concurrent
+    edit fail rather than vanish.  CommandError with the server's refusal."""
+    meta = cluster["metadata"]
+    path = resource_path(
+        GROUP, VERSION, PLURAL_CLUSTER, namespace=meta["namespace"], name=meta["name"]
+    )
+    body = {"metadata": {"resourceVersion": meta["resourceVersion"]}, "spec": dict(spec)}
+    try:
+        request_json(api, "PATCH", path, body=body, content_type=MERGE_PATCH)
+    except ApiException as e:
+        raise CommandError(f"refused: {api_message(e)}") from e
+
+
+def run_on_cluster(
+    action: Callable[[ApiClient, str], str],
+    *,
+    kubeconfig: str | None,
+    namespace: str | None,
+    out: TextIO,
+    err: TextIO,
+) -> int:
+    """A user command's frame: connect, run `action(api, namespace)` and print the
+    line it returns (exit 0); what stops it is printed as `error: ...` (exit 1)."""
+    try:
+        api, ns = connect(kubeconfig, namespace)
+        try:
+            said = action(api, ns)
+        finally:
+            api.close()
+    except CommandError as e:
+        print(f"error: {e}", file=err)
+        return 1
+    print(said, file=out)
+    return 0

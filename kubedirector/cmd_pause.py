@@ -8,36 +8,19 @@ the same members back.
 
 from __future__ import annotations
 
-from typing import Any, TextIO
+from typing import TextIO
 
-from kubernetes.client import ApiClient, ApiException
+from kubernetes.client import ApiClient
 
-from kubedirector.api.constants import GROUP, PLURAL_CLUSTER, VERSION
-from kubedirector.clientconfig import CommandError, connect, get_cluster
-from kubedirector.kube import MERGE_PATCH, api_message, request_json, resource_path
-
-
-class PauseError(CommandError):
-    """The API server refused the change; the message says why."""
-
-
-def pause_patch(paused: bool, resource_version: str) -> dict[str, Any]:
-    """The merge patch; the resourceVersion makes a concurrent edit fail, not vanish."""
-    return {"metadata": {"resourceVersion": resource_version}, "spec": {"paused": paused}}
+from kubedirector.clientconfig import get_cluster, patch_cluster_spec, run_on_cluster
 
 
 def set_paused(api: ApiClient, namespace: str, name: str, paused: bool) -> bool:
     """Set `spec.paused`; returns what it was before."""
     cluster = get_cluster(api, namespace, name)
     before = bool((cluster.get("spec") or {}).get("paused"))
-    if before == paused:
-        return before
-    path = resource_path(GROUP, VERSION, PLURAL_CLUSTER, namespace=namespace, name=name)
-    body = pause_patch(paused, cluster["metadata"]["resourceVersion"])
-    try:
-        request_json(api, "PATCH", path, body=body, content_type=MERGE_PATCH)
-    except ApiException as e:
-        raise PauseError(f"refused: {api_message(e)}") from e
+    if before != paused:
+        patch_cluster_spec(api, cluster, {"paused": paused})
     return before
 
 
@@ -50,18 +33,11 @@ def run_pause(
     out: TextIO,
     err: TextIO,
 ) -> int:
-    try:
-        api, ns = connect(kubeconfig, namespace)
-        try:
-            before = set_paused(api, ns, name, paused)
-        finally:
-            api.close()
-    except CommandError as e:
-        print(f"error: {e}", file=err)
-        return 1
     verb = "paused" if paused else "resumed"
-    if before == paused:
-        print(f"kdcluster/{name} is already {verb}", file=out)
-    else:
-        print(f"kdcluster/{name} {verb}", file=out)
-    return 0
+
+    def action(api: ApiClient, ns: str) -> str:
+        if set_paused(api, ns, name, paused) == paused:
+            return f"kdcluster/{name} is already {verb}"
+        return f"kdcluster/{name} {verb}"
+
+    return run_on_cluster(action, kubeconfig=kubeconfig, namespace=namespace, out=out, err=err)

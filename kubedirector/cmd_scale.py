@@ -13,7 +13,7 @@ from typing import Any, TextIO
 from kubernetes.client import ApiClient, ApiException
 
 from kubedirector.api.constants import GROUP, PLURAL_CLUSTER, VERSION
-from kubedirector.clientconfig import CommandError, connect, get_cluster
+from kubedirector.clientconfig import CommandError, get_cluster, run_on_cluster
 from kubedirector.kube import JSON_PATCH, api_message, request_json, resource_path
 
 
@@ -79,15 +79,10 @@ def run_scale(
     out: TextIO,
     err: TextIO,
 ) -> int:
-    try:
-        api, ns = connect(kubeconfig, namespace)
-        try:
-            before = scale(api, ns, name, role, members)
-        finally:
-            api.close()
-    except CommandError as e:
-        print(f"error: {e}", file=err)
-        return 1
-    was = "default" if before is None else str(before)
-    print(f"kdcluster/{name} role {role} scaled: {was} -> {members} members", file=out)
-    return 0
+
+    def action(api: ApiClient, ns: str) -> str:
+        before = scale(api, ns, name, role, members)
+        was = "default" if before is None else str(before)
+        return f"kdcluster/{name} role {role} scaled: {was} -> {members} members"
+
+    return run_on_cluster(action, kubeconfig=kubeconfig, namespace=namespace, out=out, err=err)

@@ -12,6 +12,7 @@ from typing import Any, TextIO
 from kubedirector.api.errors import SpecError
 from kubedirector.api.status import ClusterStatus, MemberStateDetail
 from kubedirector.clientconfig import CommandError, connect, get_cluster
+from kubedirector.lifecycle.cluster_state import upgrade_progress
 
 HEADER = ("ROLE", "MEMBER", "NODE", "STATE", "DETAIL")
 CONDITIONS = ("Ready", "Progressing", "Degraded")
@@ -63,12 +64,17 @@ def format_status(cluster: Mapping[str, Any]) -> str:
         lines.append(f"  Degraded ({degraded.reason}): {degraded.message}")
     if ready is not None and ready.status != "True" and ready.message:
         lines.append(f"  not Ready ({ready.reason}): {ready.message}")
+    moving = {}
+    if status.upgrade is not None:
+        lines.append(f"upgrade {status.upgrade.phase}: {upgrade_progress(status.upgrade)}")
+        moving = {e.pod: e.state for e in status.upgrade.members}
     rows: list[tuple[str, ...]] = [HEADER]
     for role in status.roles:
         if not role.members:
             rows.append((role.id, "-", "-", "no members", ""))
         for m in role.members:
-            rows.append((role.id, m.pod, str(m.node_id), m.state, member_detail(m.state_detail)))
+            state = f"{m.state} (upgrade: {moving[m.pod]})" if m.pod in moving else m.state
+            rows.append((role.id, m.pod, str(m.node_id), state, member_detail(m.state_detail)))
     lines.append("")
     lines += table(rows) if len(rows) > 1 else ["no members yet"]
     outputs: list[str] = []

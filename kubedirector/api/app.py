@@ -123,6 +123,20 @@ class AppRole:
 
 
 @dataclass(frozen=True)
+class UpgradeSource:
+    """One entry of `upgradableFrom`: the apps (by `distroID`, and `versions` when
+    given) whose running clusters may move to this app in place."""
+
+    distro_id: str
+    versions: tuple[str, ...] = ()
+
+    def admits(self, app: App) -> bool:
+        return app.distro_id == self.distro_id and (
+            not self.versions or app.version in self.versions
+        )
+
+
+@dataclass(frozen=True)
 class App:
     name: str
     namespace: str
@@ -141,6 +155,11 @@ class App:
     capabilities: tuple[str, ...]
     systemd_required: bool
     logo_url: str | None
+    upgradable_from: tuple[UpgradeSource, ...] = ()
+
+    def upgrades_from(self, current: App) -> bool:
+        """Whether a cluster running `current` may move to this app (live upgrade)."""
+        return any(source.admits(current) for source in self.upgradable_from)
 
     def role(self, role_id: str) -> AppRole | None:
         return next((r for r in self.roles if r.id == role_id), None)
@@ -208,6 +227,14 @@ class App:
             capabilities=r.strings(spec, "capabilities", "spec"),
             systemd_required=r.boolean(spec, "systemdRequired", "spec"),
             logo_url=r.opt_string(spec, "logoURL", "spec"),
+            upgradable_from=tuple(
+                UpgradeSource(
+                    distro_id=r.string(u, "distroID", path, required=True),
+                    versions=r.strings(u, "versions", path),
+                )
+                for i, u in enumerate(r.objects(spec, "upgradableFrom", "spec"))
+                for path in [join("spec.upgradableFrom", i)]
+            ),
         )
         if app.config_schema_version is None:
             r.fail("spec.configSchemaVersion", "is required")

@@ -99,3 +99,8 @@ class Event(StrEnum):
     ADDNODES = "addnodes"
     DELNODES = "delnodes"
     RECONNECT = "reconnect"
+
+
+# The startscript arguments of a member's setup run (a live upgrade runs its own
+# event instead, see kubedirector.lifecycle.upgrade).
+CONFIGURE_ARGS: tuple[str, ...] = ("--configure",)

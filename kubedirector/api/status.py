@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
 from kubedirector.api.fields import FieldReader, join
 
@@ -350,7 +351,119 @@ class Condition:
         return out
 
 
+E = TypeVar("E", bound=StrEnum)
+
+
+def _choice(
+    r: FieldReader, raw: Mapping[str, Any], key: str, path: str, *, kind: type[E], fallback: E
+) -> E:
+    """One of an enum's values; anything else is reported (and `fallback` returned)."""
+    text = r.string(raw, key, path)
+    try:
+        return kind(text)
+    except ValueError:
+        r.fail(join(path, key), f"{text!r} is not one of {', '.join(kind)}")
+        return fallback
+
+
+class UpgradePhase(StrEnum):
+    """Where a live app upgrade (or its rollback) stands."""
+
+    UPGRADING = "Upgrading"
+    UPGRADED = "Upgraded"
+    FAILED = "Failed"
+    ROLLING_BACK = "RollingBack"
+    ROLLED_BACK = "RolledBack"
+
+    @property
+    def moving(self) -> bool:
+        return self in (UpgradePhase.UPGRADING, UpgradePhase.ROLLING_BACK)
+
+
+class MemberUpgrade(StrEnum):
+    """One member's place in a rollout."""
+
+    PENDING = "pending"  # still on the app the rollout moves away from
+    MOVING = "moving"  # its pod is being re-created on the new app, then set up
+    DONE = "done"  # on the new app, set up, Ready
+    FAILED = "failed"  # its upgrade event failed: the rollout stopped here
+    UNCHANGED = "unchanged"  # a rollback's member that never moved
+
+
+@dataclass(frozen=True)
+class MemberUpgradeStatus:
+    pod: str
+    role: str
+    state: MemberUpgrade
+    message: str | None = None
+
+    @classmethod
+    def from_dict(cls, r: FieldReader, raw: Mapping[str, Any], path: str) -> MemberUpgradeStatus:
+        return cls(
+            pod=r.string(raw, "pod", path),
+            role=r.string(raw, "role", path),
+            state=_choice(
+                r, raw, "state", path, kind=MemberUpgrade, fallback=MemberUpgrade.PENDING
+            ),
+            message=r.opt_string(raw, "message", path),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"pod": self.pod, "role": self.role, "state": str(self.state)}
+        _put(out, "message", self.message)
+        return out
+
+
+@dataclass(frozen=True)
+class UpgradeStatus:
+    """`status.upgrade`: the latest live app upgrade (or rollback), member by member in
+    rollout order, written right after each step so a restarted operator resumes it."""
+
+    from_app: str
+    from_version: str
+    to_app: str
+    to_version: str
+    phase: UpgradePhase
+    members: tuple[MemberUpgradeStatus, ...] = ()
+    failed_member: str | None = None
+    failure: str | None = None
+
+    @property
+    def rollback(self) -> bool:
+        return self.phase in (UpgradePhase.ROLLING_BACK, UpgradePhase.ROLLED_BACK)
+
+    @classmethod
+    def from_dict(cls, r: FieldReader, raw: Mapping[str, Any], path: str) -> UpgradeStatus:
+        return cls(
+            from_app=r.string(raw, "fromApp", path),
+            from_version=r.string(raw, "fromVersion", path),
+            to_app=r.string(raw, "toApp", path),
+            to_version=r.string(raw, "toVersion", path),
+            phase=_choice(r, raw, "phase", path, kind=UpgradePhase, fallback=UpgradePhase.FAILED),
+            members=tuple(
+                MemberUpgradeStatus.from_dict(r, m, join(join(path, "members"), i))
+                for i, m in enumerate(r.objects(raw, "members", path))
+            ),
+            failed_member=r.opt_string(raw, "failedMember", path),
+            failure=r.opt_string(raw, "failure", path),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "fromApp": self.from_app,
+            "fromVersion": self.from_version,
+            "toApp": self.to_app,
+            "toVersion": self.to_version,
+            "phase": str(self.phase),
+            "members": [m.to_dict() for m in self.members],
+        }
+        _put(out, "failedMember", self.failed_member)
+        _put(out, "failure", self.failure)
+        return out
+
+
 _STATUS_KEYS = {
+    "upgrade",
     "state",
     "memberStateRollup",
     "clusterService",
@@ -376,6 +489,7 @@ class ClusterStatus:
     conditions: tuple[Condition, ...] = ()
     observed_generation: int | None = None
     member_summary: str | None = None
+    upgrade: UpgradeStatus | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def role(self, role_id: str) -> RoleStatus | None:
@@ -412,6 +526,13 @@ class ClusterStatus:
             ),
             observed_generation=r.integer(raw, "observedGeneration", p),
             member_summary=r.opt_string(raw, "memberSummary", p),
+            upgrade=(
+                UpgradeStatus.from_dict(
+                    r, r.mapping(raw["upgrade"], "status.upgrade"), "status.upgrade"
+                )
+                if raw.get("upgrade") is not None
+                else None
+            ),
             extra=_extra(raw, _STATUS_KEYS),
         )
         r.raise_if_failed()
@@ -431,4 +552,6 @@ class ClusterStatus:
         _put(out, "conditions", [c.to_dict() for c in self.conditions])
         _put(out, "observedGeneration", self.observed_generation)
         _put(out, "memberSummary", self.member_summary)
+        if self.upgrade is not None:
+            out["upgrade"] = self.upgrade.to_dict()
         return out

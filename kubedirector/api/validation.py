@@ -627,18 +627,66 @@ def _required_roles(cluster: Cluster, app: App) -> list[FieldError]:
     return errors
 
 
-def validate_cluster_update(
-    old: Mapping[str, Any], new: Mapping[str, Any], app: App | None
+def validate_app_change(
+    old: Mapping[str, Any], new: Mapping[str, Any], new_app: App | None, old_app: App | None
 ) -> list[FieldError]:
-    """What may not change on an existing cluster: its app, catalog, naming scheme, and
-    any role property other than `members` while the role has members.
+    """A cluster's `spec.app` may change only as a live upgrade: to an app whose
+    `upgradableFrom` admits the current one, or back to the app the latest upgrade
+    came from (a rollback)."""
+    before = _mapping(old.get("spec")).get("app")
+    after = _mapping(new.get("spec")).get("app")
+    if before == after:
+        return []
+    change = f"cannot change from {before!r} to {after!r}"
+    if new_app is None or new_app.name != after:
+        return [FieldError("spec.app", f"{change}: no such app")]
+    record = _mapping(_mapping(old.get("status")).get("upgrade"))
+    moving = record.get("phase") in ("Upgrading", "RollingBack")
+    if new_app.name == record.get("fromApp") and record.get("phase") in (
+        "Upgrading",
+        "Upgraded",
+        "Failed",
+    ):
+        return []  # a rollback
+    if moving:
+        return [
+            FieldError(
+                "spec.app",
+                f"{change} while the cluster moves from "
+                f"{record.get('fromApp')!r} to {record.get('toApp')!r} (status.upgrade); "
+                f"only a rollback (spec.app: {record.get('fromApp')!r}) is possible now",
+            )
+        ]
+    if old_app is None:
+        return [FieldError("spec.app", f"{change}: the current app is not found")]
+    if new_app.upgrades_from(old_app):
+        return []
+    return [
+        FieldError(
+            "spec.app",
+            f"{change}: app {new_app.name!r} does not "
+            f"list distroID {old_app.distro_id!r} version {old_app.version!r} in its "
+            "spec.upgradableFrom (live upgrade)",
+        )
+    ]
+
+
+def validate_cluster_update(
+    old: Mapping[str, Any],
+    new: Mapping[str, Any],
+    app: App | None,
+    old_app: App | None = None,
+) -> list[FieldError]:
+    """What may not change on an existing cluster: its catalog, naming scheme, and
+    any role property other than `members` while the role has members; its app only
+    as a live upgrade (`validate_app_change`, `old_app` being the current one).
     """
-    errors: list[FieldError] = []
+    errors: list[FieldError] = validate_app_change(old, new, app, old_app)
     old_spec = _mapping(old.get("spec"))
     new_spec = _mapping(new.get("spec"))
-    for key in ("app", "appCatalog", "namingScheme"):
+    for key in ("appCatalog", "namingScheme"):
         before, after = old_spec.get(key), new_spec.get(key)
-        if key != "app" and before is None:
+        if before is None:
             continue  # filling in a default is not a change
         if before != after:
             errors.append(

@@ -12,7 +12,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from kubedirector.api.constants import ClusterState, ContainerState, MemberState
-from kubedirector.api.status import Condition, MemberStateRollup, MemberStatus
+from kubedirector.api.status import (
+    Condition,
+    MemberStateRollup,
+    MemberStatus,
+    MemberUpgrade,
+    UpgradePhase,
+    UpgradeStatus,
+)
 
 PENDING = frozenset(
     {
@@ -99,6 +106,37 @@ RECONCILE_FAILING = "ReconcileFailing"
 PAUSED = "Paused"
 PAUSING = "Pausing"
 MEMBER_UNRESPONSIVE = "MemberUnresponsive"
+UPGRADE_FAILED = "UpgradeFailed"
+_ROLLOUT_REASON = {UpgradePhase.UPGRADING: "Upgrading", UpgradePhase.ROLLING_BACK: "RollingBack"}
+
+
+def upgrade_progress(upgrade: UpgradeStatus) -> str:
+    """`moving to APP (VERSION): k/n members done`, for conditions and the CLI."""
+    settled = (MemberUpgrade.DONE, MemberUpgrade.UNCHANGED)
+    done = sum(1 for m in upgrade.members if m.state in settled)
+    return (
+        f"moving from {upgrade.from_app} ({upgrade.from_version}) to {upgrade.to_app} "
+        f"({upgrade.to_version}): {done}/{len(upgrade.members)} members done"
+    )
+
+
+def _rollout_conditions(upgrade: UpgradeStatus) -> tuple[tuple[str, tuple[str, str, str]], ...]:
+    """Ready, Progressing and Degraded while a rollout moves or after it stopped."""
+    if upgrade.phase == UpgradePhase.FAILED:
+        why = (
+            f"the move to {upgrade.to_app} stopped at member {upgrade.failed_member}: "
+            f"{upgrade.failure}; roll back with spec.app: {upgrade.from_app}"
+        )
+        return (
+            ("Ready", ("False", UPGRADE_FAILED, why)),
+            ("Progressing", ("False", UPGRADE_FAILED, why)),
+            ("Degraded", ("True", UPGRADE_FAILED, why)),
+        )
+    reason = _ROLLOUT_REASON[upgrade.phase]
+    return (
+        ("Ready", ("False", reason, upgrade_progress(upgrade))),
+        ("Progressing", ("True", reason, upgrade_progress(upgrade))),
+    )
 
 
 def conditions(
@@ -111,6 +149,7 @@ def conditions(
     now: str,
     failing: str | None = None,
     unrealised: str | None = None,
+    upgrade: UpgradeStatus | None = None,
 ) -> tuple[Condition, ...]:
     """Ready, Progressing and Degraded; a transition time changes only with the status.
 
@@ -118,7 +157,10 @@ def conditions(
     the server's answer); `unrealised` what of this generation is not done yet
     (an object just written, a StatefulSet still rolling out).  A paused cluster
     (state `paused`) is not Ready and not Degraded, and Progressing only while
-    its pods are still stopping.
+    its pods are still stopping.  A live upgrade under way is `Progressing`
+    (`Upgrading` or `RollingBack`) and not Ready, its moving member not counted
+    as down; one that stopped is `Degraded`/`UpgradeFailed` and neither Ready nor
+    Progressing.
     """
     if state == ClusterState.PAUSED and problem is None and failing is None:
         left = still_running(members)
@@ -138,6 +180,18 @@ def conditions(
                 ("Degraded", ("False", PAUSED, "the cluster is paused; no member runs")),
             ),
         )
+    stopped = upgrade is not None and upgrade.phase == UpgradePhase.FAILED
+    rollout = (
+        _rollout_conditions(upgrade)
+        if upgrade is not None
+        and (upgrade.phase.moving or stopped)
+        and problem is None
+        and failing is None
+        else ()
+    )
+    if upgrade is not None and upgrade.phase.moving:
+        moving = {e.pod for e in upgrade.members if e.state == MemberUpgrade.MOVING}
+        members = [m for m in members if m.pod not in moving]
     live = [m for m in members if m.state not in (MemberState.DELETE_PENDING, MemberState.DELETING)]
     errors = [m.pod for m in live if m.state == MemberState.CONFIG_ERROR]
     down = [m.pod for m in live if m.state == MemberState.CONFIGURED and not _running(m)]
@@ -202,12 +256,9 @@ def conditions(
         )
     else:
         progressing = ("False", "Stable", "no membership or configuration change pending")
-    return _stamped(
-        previous,
-        generation,
-        now,
-        (("Ready", ready_c), ("Progressing", progressing), ("Degraded", degraded)),
-    )
+    wanted = dict((("Ready", ready_c), ("Progressing", progressing), ("Degraded", degraded)))
+    wanted |= dict(rollout)
+    return _stamped(previous, generation, now, wanted.items())
 
 
 def _stamped(

@@ -1,6 +1,8 @@
 """`kubedirector_clusters{state}`, `kubedirector_members{state}`,
-`kubedirector_cluster_members{cluster_namespace,cluster_name,state}` and
-`kubedirector_cluster_condition{cluster_namespace,cluster_name,type}`, computed at scrape
+`kubedirector_cluster_members{cluster_namespace,cluster_name,state}`,
+`kubedirector_cluster_condition{cluster_namespace,cluster_name,type}` and
+`kubedirector_cluster_upgrade_members{cluster_namespace,cluster_name,phase,state}` (a live
+upgrade's progress: its members by upgrade state), computed at scrape
 time from the cluster cache, so they are always what the caches hold and need no
 bookkeeping.  The per-cluster labels are not `namespace`/`name`: Prometheus's own target
 labels (the operator pod's namespace) would clash with them."""
@@ -16,6 +18,7 @@ from prometheus_client.registry import Collector
 
 ClusterSource = Callable[[], Iterable[dict[str, Any]]]
 CONDITION_TYPES = ("Ready", "Progressing", "Degraded")
+UPGRADE_STATES = ("pending", "moving", "done", "failed", "unchanged")
 
 
 class ClusterStateCollector(Collector):
@@ -40,6 +43,11 @@ class ClusterStateCollector(Collector):
             "A KubeDirectorCluster's members by state",
             labels=["cluster_namespace", "cluster_name", "state"],
         )
+        upgrades = GaugeMetricFamily(
+            "kubedirector_cluster_upgrade_members",
+            "The members of a KubeDirectorCluster's latest live app upgrade, by upgrade state",
+            labels=["cluster_namespace", "cluster_name", "phase", "state"],
+        )
         for cluster in self._source():
             meta = cluster.get("metadata") or {}
             own: Counter[str] = Counter()
@@ -57,6 +65,19 @@ class ClusterStateCollector(Collector):
                 for member in role.get("members") or []:
                     own[member.get("state") or "unknown"] += 1
             members.update(own)
+            record = (cluster.get("status") or {}).get("upgrade") or {}
+            if record:
+                states = Counter(m.get("state") or "unknown" for m in record.get("members") or [])
+                for state in UPGRADE_STATES:
+                    upgrades.add_metric(
+                        [
+                            meta.get("namespace", ""),
+                            meta.get("name", ""),
+                            str(record.get("phase") or ""),
+                            state,
+                        ],
+                        states[state],
+                    )
             for state, count in sorted(own.items()):
                 per_cluster.add_metric(
                     [meta.get("namespace", ""), meta.get("name", ""), state], count
@@ -75,3 +96,4 @@ class ClusterStateCollector(Collector):
         yield by_member
         yield conditions
         yield per_cluster
+        yield upgrades

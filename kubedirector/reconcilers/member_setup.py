@@ -26,7 +26,7 @@ from typing import TypeVar
 
 from kubedirector.api.app import App
 from kubedirector.api.cluster import Cluster
-from kubedirector.api.constants import ContainerState, Event, MemberState
+from kubedirector.api.constants import CONFIGURE_ARGS, ContainerState, Event, MemberState
 from kubedirector.api.status import ClusterStatus, MemberStatus, RoleStatus
 from kubedirector.lifecycle import notifications
 from kubedirector.setup import configcli_install, crashpoint
@@ -34,6 +34,7 @@ from kubedirector.setup.runner import SetupRunner, SetupSpec
 
 ConfigmetaFor = Callable[[ClusterStatus, MemberStatus], str]
 Checkpoint = Callable[[ClusterStatus], None]
+GuestFor = Callable[[str, MemberStatus], tuple[App, tuple[str, ...]]]
 T = TypeVar("T")
 # Execs of one reconcile run side by side (each has its own timeout), so a large
 # cluster is not set up or told one member at a time.
@@ -105,8 +106,12 @@ class MemberSetup:
         draft: ClusterStatus,
         configmeta: ConfigmetaFor,
         checkpoint: Checkpoint,
+        *,
+        guest: GuestFor | None = None,
     ) -> StepOutcome:
-        """One setup step for every member that needs one, the execs side by side."""
+        """One setup step for every member that needs one, the execs side by side.
+        `guest`: which app a member's container runs and the startscript arguments
+        its setup gets (a live upgrade); by default `app` and `--configure`."""
         outcome = StepOutcome(roles=[])
         steps: list[tuple[int, int, MemberStatus, SetupSpec]] = []
         # A member set up now (or configured without setup) knows every member so far.
@@ -133,6 +138,12 @@ class MemberSetup:
                 roles[r][m] = current
                 if current.state == MemberState.CREATING and _running(current):
                     restarted = current.state_detail.last_configured_container is not None
+                    guest_app, event = guest(role.id, current) if guest else (app, CONFIGURE_ARGS)
+                    own_role = guest_app.role(role.id) or app_role
+                    own_package = own_role.config_package
+                    # A live upgrade's event runs in place of --configure, with the new
+                    # app's package fetched even where the last configure persisted.
+                    upgrading = event != CONFIGURE_ARGS
                     steps.append(
                         (
                             r,
@@ -140,17 +151,24 @@ class MemberSetup:
                             current,
                             SetupSpec(
                                 namespace=cluster.namespace,
-                                package_url=package.package_url if package else None,
+                                package_url=own_package.package_url if own_package else None,
                                 injections=injections,
-                                max_log_size=app_role.max_log_size_dump,
+                                max_log_size=own_role.max_log_size_dump,
                                 configmeta=configmeta(draft, current),
                                 generation=cluster.generation,
                                 keep_configured=restarted
+                                and not upgrading
                                 and spec_role is not None
                                 and spec_role.storage is not None,
-                                configcli=configcli_install.Layout.of(package) if package else None,
-                                configure=Event.CONFIGURE in app_role.event_list,
-                                wait_for_journald=app.systemd_required and package is not None,
+                                configcli=(
+                                    configcli_install.Layout.of(own_package)
+                                    if own_package
+                                    else None
+                                ),
+                                configure=upgrading or Event.CONFIGURE in own_role.event_list,
+                                wait_for_journald=guest_app.systemd_required
+                                and own_package is not None,
+                                event=event,
                             ),
                         )
                     )

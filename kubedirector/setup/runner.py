@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 import structlog
 
 from kubedirector.api.cluster import FileInjection
-from kubedirector.api.constants import MemberState
+from kubedirector.api.constants import CONFIGURE_ARGS, MemberState
 from kubedirector.api.status import MemberStatus, SetupProgress
 from kubedirector.metrics.registry import SETUP_DURATION, SETUP_RUNS
 from kubedirector.setup import configcli_install, scripts
@@ -74,6 +74,11 @@ class SetupSpec:
     configcli: configcli_install.Layout | None = None
     configure: bool = True  # the role's eventList holds `configure`
     wait_for_journald: bool = False  # the app is `systemdRequired`
+    event: tuple[str, ...] = CONFIGURE_ARGS  # the startscript's arguments
+
+    @property
+    def event_name(self) -> str:
+        return self.event[0]
 
 
 def _now(clock: Callable[[], float]) -> str:
@@ -149,6 +154,7 @@ class SetupRunner:
             wait_for_journald=spec.wait_for_journald,
             fetch_timeout=fetch,
             configcli=spec.configcli,
+            event=spec.event,
         )
         try:
             # Long enough for every fetch (each curl has its own --max-time): an exec
@@ -222,10 +228,8 @@ class SetupRunner:
         started = _seconds(member.state_detail.setup.started_at) or self.clock()
         running_for = self.clock() - started
         if polled.running and running_for < self.timeouts.configure:
-            detail = replace(
-                member.state_detail,
-                config_error_detail=f"app setup (--configure) running for {int(running_for)}s",
-            )
+            running = f"app setup ({spec.event_name}) running for {int(running_for)}s"
+            detail = replace(member.state_detail, config_error_detail=running)
             return replace(member, state_detail=detail), POLL_INTERVAL
         SETUP_DURATION.observe(max(0.0, running_for))
         if polled.running:
@@ -238,7 +242,7 @@ class SetupRunner:
         return self._config_error(
             member,
             spec,
-            f"app setup (--configure) exited with status {polled.exit_code}",
+            f"app setup ({spec.event_name}) exited with status {polled.exit_code}",
             stdout=polled.stdout,
             stderr=polled.stderr,
         ), None
@@ -299,7 +303,7 @@ class SetupRunner:
         return self._config_error(
             member,
             spec,
-            f"app setup (--configure) did not finish within "
+            f"app setup ({spec.event_name}) did not finish within "
             f"{self.timeouts.configure:.0f}s and was stopped",
             stdout="",
             stderr="",

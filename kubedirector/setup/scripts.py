@@ -36,6 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kubedirector.api.cluster import FileInjection
+from kubedirector.api.constants import CONFIGURE_ARGS
 from kubedirector.setup import configcli_install
 
 GUESTCONFIG = "/opt/guestconfig"
@@ -150,6 +151,7 @@ def start_configure(
     wait_for_journald: bool = False,
     fetch_timeout: float = FETCH_TIMEOUT,
     configcli: configcli_install.Layout | None = None,
+    event: Sequence[str] = CONFIGURE_ARGS,
 ) -> str:
     """File injections, configmeta, package fetch and unpack, then `--configure` in
     the background; configure.status becomes `<run id>=` before it starts and
@@ -165,7 +167,8 @@ def start_configure(
     eventList lacks it): the package is unpacked but `--configure` is not run and
     configure.status not written, as in the original.  `wait_for_journald`
     (systemd apps): exit NOT_READY_EXIT, changing nothing, until
-    `systemctl status systemd-journald` succeeds.
+    `systemctl status systemd-journald` succeeds.  `event`: the startscript's
+    arguments instead of `--configure` (a live upgrade's event), run the same way.
     """
     record = _set_status(run_id + "=0") + "\n"
     parts = [
@@ -213,8 +216,9 @@ def start_configure(
                     # Its own process group (setsid, where the image has it), so a run that
                     # outlives its deadline can be stopped whole.
                     'S=""; if command -v setsid >/dev/null 2>&1; then S=setsid; fi\n',
-                    f'nohup $S bash -c \'"$0" --configure >"$1" 2>"$2"; printf %s "$?" >>"$3"\' '
+                    'nohup $S bash -c \'"$0" "${@:4}" >"$1" 2>"$2"; printf %s "$?" >>"$3"\' '
                     f'"$SS" "$R{STDOUT_FILE}" "$R{STDERR_FILE}" "$R{STATUS_FILE}" '
+                    f"{' '.join(shlex.quote(a) for a in event)} "
                     "</dev/null >/dev/null 2>&1 &\n",
                     f'echo $! >"$R{PID_FILE}"\n',
                     "exit 0\n",

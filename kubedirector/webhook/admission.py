@@ -174,7 +174,9 @@ def _validate(kind: str, obj: Obj, old: Obj | None, view: View) -> list[FieldErr
     classes = {c["metadata"]["name"] for c in view.storage_classes()}
     errors = validate_cluster(obj, app, config, classes)
     if old is not None:
-        errors += validate_cluster_update(old, obj, app)
+        moved = (old.get("spec") or {}).get("app") != (obj.get("spec") or {}).get("app")
+        old_app = _parse_app(resolve_app(view, old)[0]) if moved else None
+        errors += validate_cluster_update(old, obj, app, old_app)
     return errors
 
 

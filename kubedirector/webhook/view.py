@@ -100,19 +100,28 @@ def resolve_app(view: View, cluster: Mapping[str, Any]) -> tuple[Obj | None, str
     return None, None
 
 
+def apps_named(cluster: Mapping[str, Any]) -> set[str]:
+    """The apps a cluster needs: its `spec.app`, and while a live upgrade has not
+    finished (it moves, or stopped) the two it moves between."""
+    names = {(cluster.get("spec") or {}).get("app")}
+    record = (cluster.get("status") or {}).get("upgrade") or {}
+    if record.get("phase") in ("Upgrading", "Failed", "RollingBack"):
+        names |= {record.get("fromApp"), record.get("toApp")}
+    return {n for n in names if isinstance(n, str) and n}
+
+
 def clusters_using(view: View, app: Mapping[str, Any]) -> list[str]:
-    """ "namespace/name" of each live cluster whose app resolves to `app` (deleting
-    clusters do not count: they no longer need it, and a namespace being deleted
-    must be able to remove its apps)."""
+    """ "namespace/name" of each live cluster whose app (or an app its unfinished live
+    upgrade moves between) resolves to `app` (deleting clusters do not count: they no
+    longer need it, and a namespace being deleted must be able to remove its apps)."""
     meta = app.get("metadata") or {}
     users = []
     for cluster in view.clusters():
         cmeta = cluster.get("metadata") or {}
-        if cmeta.get("deletionTimestamp") or (cluster.get("spec") or {}).get("app") != meta.get(
-            "name"
-        ):
+        if cmeta.get("deletionTimestamp") or meta.get("name") not in apps_named(cluster):
             continue
-        found, _ = resolve_app(view, cluster)
+        spec = {**(cluster.get("spec") or {}), "app": meta.get("name")}
+        found, _ = resolve_app(view, {**cluster, "spec": spec})
         if found is not None and (found.get("metadata") or {}).get("namespace") == meta.get(
             "namespace"
         ):

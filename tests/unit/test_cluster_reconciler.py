@@ -631,3 +631,48 @@ def test_not_ready_within_the_bound_asks_for_a_recheck(converged):
     not_ready(world, f"{worker}-0", recent)
     result = reconciler.reconcile(KEY)
     assert result.requeue_after is not None and 290 <= result.requeue_after <= 301
+
+
+def test_an_app_change_moves_one_member_recording_it_before_its_statefulset(converged):
+    """Crash safety of a live upgrade: the step (first member `moving`) is in status
+    before the StatefulSet write that re-creates its pod; the other roles keep the old
+    app, and the moving role's partition leaves every other pod alone."""
+    world, reconciler = converged
+    new = spark_app()
+    del new["spec"]["defaultConfigPackage"]
+    new["metadata"]["name"] = "spark-next"
+    new["spec"]["version"] = "9"
+    new["spec"]["upgradableFrom"] = [{"distroID": new["spec"]["distroID"]}]
+    world.caches.put(APPS, new)
+    edit_spec(world, lambda spec: spec.update(app="spark-next"))
+    writes = one_pass(world, reconciler)
+    status_writes = [
+        i
+        for i, w in enumerate(writes)
+        if w.kind == "KubeDirectorCluster" and w.verb == "merge_patch"
+    ]
+    moved = [i for i, w in enumerate(writes) if w.kind == "StatefulSet"]
+    assert status_writes and moved and status_writes[0] < moved[0]
+    record = stored(world)["status"]["upgrade"]
+    assert (record["fromApp"], record["toApp"], record["phase"]) == (
+        "spark221e2",
+        "spark-next",
+        "Upgrading",
+    )
+    order = [(e["role"], e["state"]) for e in record["members"]]
+    assert order[0] == ("controller", "moving")
+    assert {s for _, s in order[1:]} == {"pending"}
+    labels = {
+        s["metadata"]["name"]: (
+            s["spec"]["template"]["metadata"]["labels"]["kubedirector.hpe.com/kdapp"],
+            s["spec"].get("updateStrategy", {}).get("rollingUpdate", {}).get("partition"),
+        )
+        for s in world.caches.list(STATEFULSETS)
+    }
+    assert labels == {
+        statefulset_name(world, "controller"): ("spark-next", 0),
+        statefulset_name(world, "worker"): ("spark221e2", 0),
+        statefulset_name(world, "jupyter"): ("spark221e2", 0),
+    }
+    assert condition(world, "Progressing")[:2] == ("True", "Upgrading")
+    assert stored(world)["status"]["state"] == "updating"

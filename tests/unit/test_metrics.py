@@ -39,6 +39,10 @@ EXPECTED = {
     "kubedirector_webhook_certificate_expiry_timestamp_seconds": ("gauge", set()),
     "kubedirector_cluster_condition": ("gauge", {"cluster_namespace", "cluster_name", "type"}),
     "kubedirector_cluster_members": ("gauge", {"cluster_namespace", "cluster_name", "state"}),
+    "kubedirector_cluster_upgrade_members": (
+        "gauge",
+        {"cluster_namespace", "cluster_name", "phase", "state"},
+    ),
     "kubedirector_cluster_time_to_ready_seconds": ("histogram", set()),
     "rest_client_rate_limiter_duration_seconds": ("histogram", {"verb", "host"}),
 }
@@ -77,7 +81,13 @@ def test_labels_are_exactly_the_documented_ones():
     registry.REST_CLIENT_RATE_LIMITER_DURATION.labels("GET", "10.0.0.1:6443").observe(0)
     registry.CLUSTER_STATES.watch(
         lambda: [
-            {"status": {"state": "configured", "roles": [{"members": [{"state": "configured"}]}]}}
+            {
+                "status": {
+                    "state": "configured",
+                    "roles": [{"members": [{"state": "configured"}]}],
+                    "upgrade": {"phase": "Upgraded", "members": [{"state": "done"}]},
+                }
+            }
         ]
     )
     registry.SETUP_RUNS.labels("success").inc(0)
@@ -318,3 +328,31 @@ def test_members_by_state_per_cluster():
     assert got == {("a", "x", "configured"): 2, ("a", "x", "creating"): 1}
     states = {s.labels["state"]: s.value for s in families["kubedirector_clusters"].samples}
     assert states == {"paused": 1, "creating": 1}
+
+
+def test_upgrade_progress_per_cluster():
+    """Every upgrade state is a series (0 included), so a rollout's progress is
+    `done / sum`; clusters that never upgraded have none."""
+    collector = ClusterStateCollector()
+    record = {
+        "phase": "Failed",
+        "members": [{"state": "done"}, {"state": "failed"}, {"state": "pending"}],
+    }
+    collector.watch(
+        lambda: [
+            {"metadata": {"namespace": "a", "name": "x"}, "status": {"upgrade": record}},
+            {"metadata": {"namespace": "a", "name": "y"}, "status": {}},
+        ]
+    )
+    families = {f.name: f for f in collector.collect()}
+    got = {
+        (s.labels["cluster_name"], s.labels["phase"], s.labels["state"]): s.value
+        for s in families["kubedirector_cluster_upgrade_members"].samples
+    }
+    assert got == {
+        ("x", "Failed", "pending"): 1,
+        ("x", "Failed", "moving"): 0,
+        ("x", "Failed", "done"): 1,
+        ("x", "Failed", "failed"): 1,
+        ("x", "Failed", "unchanged"): 0,
+    }

@@ -14,7 +14,7 @@ from kubedirector.api.status import ClusterStatus, MemberStatus
 from kubedirector.desired.headless_service import member_fqdn
 from kubedirector.lifecycle import notifications
 from kubedirector.reconcilers.cluster.observe import Observation
-from kubedirector.reconcilers.member_setup import Checkpoint, MemberSetup
+from kubedirector.reconcilers.member_setup import Checkpoint, GuestFor, MemberSetup
 from kubedirector.setup.configmeta import ConnectionsData, build_configmeta, configmeta_json
 
 
@@ -41,7 +41,11 @@ def connection_digest(connections: ConnectionsData) -> str:
 
 
 def run_members(
-    member_setup: MemberSetup, seen: Observation, draft: ClusterStatus, checkpoint: Checkpoint
+    member_setup: MemberSetup,
+    seen: Observation,
+    draft: ClusterStatus,
+    checkpoint: Checkpoint,
+    guest: GuestFor | None = None,
 ) -> MemberWork:
     """Setup steps, then who must be told what, then delivery (all through exec)."""
     cluster, app, config = seen.cluster, seen.app, seen.config
@@ -57,7 +61,7 @@ def run_members(
             )
         )
 
-    setup = member_setup.setup(cluster, app, draft, configmeta, checkpoint)
+    setup = member_setup.setup(cluster, app, draft, configmeta, checkpoint, guest=guest)
     # Joins and departures are queued and flagged as announced in one status.
     roles = notifications.announce(setup.roles, app, fqdn)
     connection_hash = connection_digest(seen.connections)

@@ -8,14 +8,14 @@ an observation too (its `problems`), not an exception.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Protocol
 
 from kubedirector.api.app import App
 from kubedirector.api.cluster import Cluster
 from kubedirector.api.config import Config
-from kubedirector.api.constants import GLOBAL_CONFIG_NAME, AppCatalog
+from kubedirector.api.constants import GLOBAL_CONFIG_NAME, LABEL_APP, AppCatalog
 from kubedirector.api.errors import FieldError, SpecError
 from kubedirector.api.status import ClusterStatus
 from kubedirector.api.validation import check_app, check_cluster
@@ -94,6 +94,9 @@ class Observation:
     problems: tuple[FieldError, ...]
     derived: Derived
     connections: ConnectionsData
+    # The apps a live upgrade moves between (by name), besides `app`: the one the
+    # StatefulSets run and the ones status.upgrade names.
+    apps: Mapping[str, App] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def namespace(self) -> str:
@@ -137,17 +140,41 @@ class Observer:
     def observe(self, key: str, raw: dict[str, Any]) -> Observation:
         config = self.config()
         app, cluster, problems = self._parse(raw, config)
+        status = self._status(raw, cluster)
+        derived = self._derived(key, raw["metadata"]["namespace"])
         return Observation(
             key=key,
             raw=MappingProxyType(raw),
-            status=self._status(raw, cluster),
+            status=status,
             config=config,
             app=app,
             cluster=cluster,
             problems=problems,
-            derived=self._derived(key, raw["metadata"]["namespace"]),
+            derived=derived,
             connections=self.connections(cluster, config) if cluster else ConnectionsData(),
+            apps=self._rollout_apps(raw, app, status, derived) if app else MappingProxyType({}),
         )
+
+    def _rollout_apps(
+        self, raw: Mapping[str, Any], app: App, status: ClusterStatus, derived: Derived
+    ) -> Mapping[str, App]:
+        """The apps a live upgrade involves, from the cluster's catalog, parsed."""
+        names = {app.name} | {
+            n
+            for sts in derived.statefulsets.values()
+            if (n := (sts["metadata"].get("labels") or {}).get(LABEL_APP))
+        }
+        if status.upgrade is not None:
+            names |= {status.upgrade.from_app, status.upgrade.to_app}
+        out = {app.name: app}
+        for name in sorted(names - {app.name}):
+            found = self.find_app({**raw, "spec": {**(raw.get("spec") or {}), "app": name}})
+            try:
+                if found is not None:
+                    out[name] = App.from_dict(found)
+            except SpecError:
+                continue
+        return MappingProxyType(out)
 
     def _parse(
         self, raw: dict[str, Any], config: Config

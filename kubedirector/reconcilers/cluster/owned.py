@@ -34,6 +34,7 @@ from kubedirector.desired.statefulset import (
     mutable_part,
     replicas_for,
 )
+from kubedirector.lifecycle import upgrade
 from kubedirector.reconcilers.cluster import adoption
 from kubedirector.reconcilers.cluster.observe import Observation
 from kubedirector.reconcilers.writer import ObjectWriter
@@ -105,9 +106,30 @@ def _statefulset(seen: Observation, desired: Obj) -> Desired:
     if adoption.opaque(seen, name):
         return Desired(ADOPTED_STATEFULSET, desired)
     actual = seen.derived.statefulsets.get(name)
+    if actual is not None:
+        desired = _claim_labels_kept(desired, actual)
     if actual is not None and adoption.adopted(seen, name):
         return Desired(MIGRATING_STATEFULSET, adoption.migrated(desired, actual))
     return Desired(STATEFULSET, desired)
+
+
+def _claim_labels_kept(desired: Obj, actual: Mapping[str, Any]) -> Obj:
+    """The claim templates' labels as the live StatefulSet has them: they carry the app's
+    name, and Kubernetes lets no claim template change, so a live app upgrade keeps them."""
+    live = {
+        t["metadata"]["name"]: t["metadata"].get("labels")
+        for t in actual.get("spec", {}).get("volumeClaimTemplates") or []
+    }
+    templates = desired["spec"].get("volumeClaimTemplates")
+    if not templates or not live:
+        return desired
+    kept = [
+        t
+        if live.get(t["metadata"]["name"]) is None
+        else {**t, "metadata": {**t["metadata"], "labels": live[t["metadata"]["name"]]}}
+        for t in templates
+    ]
+    return {**desired, "spec": {**desired["spec"], "volumeClaimTemplates": kept}}
 
 
 def role_objects(seen: Observation, status: ClusterStatus) -> list[Desired]:
@@ -117,22 +139,27 @@ def role_objects(seen: Observation, status: ClusterStatus) -> list[Desired]:
     app, cluster, config = seen.app, seen.cluster, seen.config
     assert app is not None and cluster is not None
     out = [Desired(HEADLESS, build_headless_service(app, cluster, config, status.cluster_service))]
-    out += [
-        _statefulset(
-            seen,
-            build_statefulset(
-                app,
-                cluster,
-                config,
-                role_id=role.id,
-                name=role.stateful_set,
-                headless_service=status.cluster_service,
-                replicas=0 if cluster.paused else replicas_for(role.members),
-            ),
+    rollout = upgrade.templates(status.upgrade, [r.id for r in status.roles])
+    for role in status.roles:
+        if cluster.role(role.id) is None:
+            continue
+        template = rollout.get(role.id)
+        sts = build_statefulset(
+            seen.apps.get(template.app, app) if template else app,
+            cluster,
+            config,
+            role_id=role.id,
+            name=role.stateful_set,
+            headless_service=status.cluster_service,
+            replicas=0 if cluster.paused else replicas_for(role.members),
         )
-        for role in status.roles
-        if cluster.role(role.id) is not None
-    ]
+        if template is not None:
+            # Set even at 0: a field left out would not be compared, so not reset.
+            sts["spec"]["updateStrategy"] = {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"partition": template.partition},
+            }
+        out.append(_statefulset(seen, sts))
     statefulsets = {r.id: r.stateful_set for r in status.roles if cluster.role(r.id) is not None}
     out += [Desired(DISRUPTION_BUDGET, pdb) for pdb in desired_pdbs(app, cluster, statefulsets)]
     return out

@@ -22,10 +22,10 @@ from kubedirector.api.status import ClusterStatus
 from kubedirector.controller.result import Result
 from kubedirector.desired import naming
 from kubedirector.desired.auth_token import new_auth_token
-from kubedirector.lifecycle import unresponsive
+from kubedirector.lifecycle import unresponsive, upgrade
 from kubedirector.lifecycle.cluster_state import RECONCILE_FAILING
 from kubedirector.metrics.registry import CLUSTER_TIME_TO_READY
-from kubedirector.reconcilers.cluster import adoption, membership
+from kubedirector.reconcilers.cluster import adoption, membership, rollout
 from kubedirector.reconcilers.cluster.backup import StatusBackups, awaiting_restore
 from kubedirector.reconcilers.cluster.expectations import Expectations
 from kubedirector.reconcilers.cluster.failures import PERSISTENT, Failures, describe
@@ -107,7 +107,10 @@ class ClusterReconciler:
             checked = unresponsive.review(
                 cluster, draft, seen.derived.pods, datetime.datetime.now(datetime.UTC)
             )
-            draft = checked.status
+            draft = rollout.step(seen, checked.status)
+            if draft.upgrade != seen.status.upgrade:
+                # A rollout step is recorded before its StatefulSet moves a pod.
+                self.report.write(seen, summarise(seen, draft, ["live app upgrade in progress"]))
             self.restart(seen, checked.status, checked.restart)
             wanted = role_objects(seen, draft)
             written = adoption.mark(seen, self.writer)
@@ -122,7 +125,9 @@ class ClusterReconciler:
             work = (
                 MemberWork(status=draft, requeue_after=(), notify_errors=())
                 if cluster.paused
-                else run_members(self.member_setup, seen, draft, checkpoint)
+                else run_members(
+                    self.member_setup, seen, draft, checkpoint, rollout.guest(seen, draft.upgrade)
+                )
             )
             written += self.owned.ensure(seen, member_objects(seen, work.status))
             status, removed = self.owned.remove_departed(seen, work.status)
@@ -145,6 +150,8 @@ class ClusterReconciler:
         for error in work.notify_errors:
             self.report.event(seen, "Warning", "NotifyFailed", error)
         again = work.requeue_after + checked.recheck_after
+        if upgrade.moving_member(status.upgrade) is not None:
+            again += (rollout.RECHECK,)
         return Result.after(min(again)) if again else Result.success()
 
     def restart(self, seen: Observation, status: ClusterStatus, pods: tuple[str, ...]) -> None:

@@ -54,6 +54,8 @@ def summarise(seen: Observation, status: ClusterStatus, unrealised: Sequence[str
     all_members = [m for r in status.roles for m in r.members]
     paused = seen.cluster is not None and seen.cluster.paused
     state = cluster_state.cluster_state(status.state, all_members, paused=paused)
+    if status.upgrade is not None and status.upgrade.phase.moving and not paused:
+        state = ClusterState.UPDATING
     pending = "; ".join(unrealised[:3]) + ("; ..." if len(unrealised) > 3 else "")
     return replace(
         status,
@@ -67,6 +69,7 @@ def summarise(seen: Observation, status: ClusterStatus, unrealised: Sequence[str
             problem=None,
             now=now(),
             unrealised=pending or None,
+            upgrade=status.upgrade,
         ),
         observed_generation=seen.generation,
         member_summary=cluster_state.member_summary(all_members),
