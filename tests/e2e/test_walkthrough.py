@@ -101,11 +101,8 @@ def pods_of(kubectl: Run, cluster: str) -> dict[str, str]:
     return {p["metadata"]["name"]: p["metadata"]["uid"] for p in items}
 
 
-def test_walkthrough_supervised_operator_undeploy_keeps_then_purges(own_cluster):
-    env = own_cluster
-    state = Path(env["KD_CLUSTER_DIR"])
-    kubeconfig = state / "kubeconfig"
-    deploy_env = {**env, "KUBECONFIG": str(kubeconfig)}
+def cluster_kubectl(env: dict[str, str], kubeconfig: Path) -> Run:
+    """kubectl against the walkthrough's own cluster; `check=False` to inspect failures."""
 
     def kubectl(
         *args: str, check: bool = True, input: str | None = None
@@ -120,9 +117,21 @@ def test_walkthrough_supervised_operator_undeploy_keeps_then_purges(own_cluster)
             check=check,
         )
 
-    def webhook_refuses_a_bad_cluster() -> bool:
-        refused = kubectl("create", "-n", "default", "-f", "-", input=BAD_CLUSTER, check=False)
-        return refused.returncode != 0 and "driver" in refused.stderr
+    return kubectl
+
+
+def refuses_a_bad_cluster(kubectl: Run) -> bool:
+    """The webhook answers: it refuses a cluster with a role the app does not have."""
+    refused = kubectl("create", "-n", "default", "-f", "-", input=BAD_CLUSTER, check=False)
+    return refused.returncode != 0 and "driver" in refused.stderr
+
+
+def test_walkthrough_supervised_operator_undeploy_keeps_then_purges(own_cluster):
+    env = own_cluster
+    state = Path(env["KD_CLUSTER_DIR"])
+    kubeconfig = state / "kubeconfig"
+    deploy_env = {**env, "KUBECONFIG": str(kubeconfig)}
+    kubectl = cluster_kubectl(env, kubeconfig)
 
     # 1. The walkthrough.
     proc = hack(env, "walkthrough.sh")
@@ -144,7 +153,7 @@ def test_walkthrough_supervised_operator_undeploy_keeps_then_purges(own_cluster)
     # The webhook answers: it filled in the defaults and it refuses a bad cluster.
     assert status["spec"]["namingScheme"] == "CrNameRole"
     assert status["spec"]["serviceType"] == "NodePort"
-    assert webhook_refuses_a_bad_cluster()
+    assert refuses_a_bad_cluster(kubectl)
     webhooks = json.loads(
         kubectl(
             "get", "validatingwebhookconfiguration", "kubedirector-webhook", "-o", "json"
@@ -162,7 +171,7 @@ def test_walkthrough_supervised_operator_undeploy_keeps_then_purges(own_cluster)
         60,
         "the supervisor to restart the operator",
     )
-    wait_until(webhook_refuses_a_bad_cluster, 60, "the restarted operator's webhook")
+    wait_until(lambda: refuses_a_bad_cluster(kubectl), 60, "the restarted operator's webhook")
     assert "operator exited" in (state / "logs" / "operator.log").read_text()
 
     # 3. Undeploy keeps users' clusters, apps, configs and the CRDs, and says so.
@@ -203,7 +212,7 @@ def test_walkthrough_supervised_operator_undeploy_keeps_then_purges(own_cluster)
     )
     assert pods_of(kubectl, "spark221e2") == pods
     assert kubectl("get", "pvc", "-n", "default", "-o", "name").stdout.split() == claims
-    assert webhook_refuses_a_bad_cluster()
+    assert refuses_a_bad_cluster(kubectl)
 
     # 5. PURGE=1 removes clusters, their members, apps, the operator and the CRDs.
     purge = hack(deploy_env, "deploy.sh", "undeploy", "--local", "--purge")
@@ -232,26 +241,11 @@ def test_walkthrough_runs_the_image_on_the_real_node_and_switches_paths(
     # A short folder: the kubelet's unix socket paths must stay under 108 bytes.
     short = Path(tempfile.mkdtemp(prefix="kd-wt-"))
     env = cluster_env(short / "c", local_cluster)
-    kubeconfig = short / "c" / "kubeconfig"
-
-    def kubectl(*args: str, input: str | None = None) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            ["kubectl", "--kubeconfig", str(kubeconfig), *args],
-            env=env,
-            input=input,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+    kubectl = cluster_kubectl(env, short / "c" / "kubeconfig")
 
     def webhook_clients() -> list[dict]:
         out = kubectl("get", "validatingwebhookconfiguration", "kubedirector-webhook", "-o", "json")
         return [w["clientConfig"] for w in json.loads(out.stdout)["webhooks"]]
-
-    def refuses_a_bad_cluster() -> bool:
-        refused = kubectl("create", "-n", "default", "-f", "-", input=BAD_CLUSTER)
-        return refused.returncode != 0 and "driver" in refused.stderr
 
     def operator_pods() -> list[dict]:
         out = kubectl("get", "pods", "-n", "kubedirector", "-l", OPERATOR_POD, "-o", "json")
@@ -264,7 +258,7 @@ def test_walkthrough_runs_the_image_on_the_real_node_and_switches_paths(
         assert pod["spec"]["nodeName"] == "127.0.0.1"
         assert all("url" not in c and c["service"]["port"] == 28443 for c in webhook_clients())
         assert hack(env, "local-operator.sh", "status").returncode != 0
-        assert refuses_a_bad_cluster()
+        assert refuses_a_bad_cluster(kubectl)
 
     try:
         first = hack(env, "walkthrough.sh")
@@ -281,13 +275,14 @@ def test_walkthrough_runs_the_image_on_the_real_node_and_switches_paths(
         assert local.returncode == 0, local.stderr[-4000:]
         assert "because KD_NO_REAL_NODE is set" in local.stderr
         assert "switching paths: removing the in-cluster operator's Deployment" in local.stderr
-        assert kubectl("get", "deployment", "kubedirector", "-n", "kubedirector").returncode != 0
+        deployment = kubectl("get", "deployment", "kubedirector", "-n", "kubedirector", check=False)
+        assert deployment.returncode != 0
         assert operator_pods() == []
         url = f"https://{env['KD_WEBHOOK_ADDRESS']}/validate"
         assert [c["url"] for c in webhook_clients()] == [url, url]
         assert all("service" not in c for c in webhook_clients())
         assert hack(env, "local-operator.sh", "status").returncode == 0
-        assert refuses_a_bad_cluster()
+        assert refuses_a_bad_cluster(kubectl)
 
         back = hack(env, "walkthrough.sh")
         assert back.returncode == 0, back.stderr[-4000:]
