@@ -37,7 +37,7 @@ from tests.e2e.support.configcli_guest import (
     guest,
     ready_members,
 )
-from tests.e2e.support.guest import package_archive
+from tests.e2e.support.guest import serve_package
 
 pytestmark = pytest.mark.realnode
 
@@ -85,9 +85,10 @@ def members_may_land_on_the_real_node(real_node: str, kubectl) -> Iterator[None]
 
 
 def test_configcli_in_real_containers_answers_as_documented(
-    kubectl, namespace, operator, guest_image, members_may_land_on_the_real_node
+    kubectl, namespace, operator, guest_image, members_may_land_on_the_real_node, tmp_path
 ):
-    package = base64.b64encode(package_archive("asker", STARTSCRIPT)).decode()
+    with serve_package(tmp_path, "asker", STARTSCRIPT):  # the simulated test's package
+        package = base64.b64encode((tmp_path / "asker.tgz").read_bytes()).decode()
     secret = {
         "apiVersion": "v1",
         "kind": "Secret",

@@ -1,5 +1,5 @@
-"""What tests read from, and serve to, the guests: the recording stand-in's startscript
-calls, and setup packages (served over loopback HTTP to the simulated guests)."""
+"""What tests read from, and serve to, the simulated guests: the recording stand-in's
+startscript calls, and setup packages over loopback HTTP."""
 
 from __future__ import annotations
 
@@ -30,22 +30,15 @@ def startscript_calls(kubectl, namespace: str, pod: str) -> list[str]:
     return out.splitlines()
 
 
-def package_archive(name: str, startscript: str) -> bytes:
-    """A setup package: a gzipped tar holding `<name>/startscript`."""
-    data = startscript.encode()
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w:gz") as tar:
-        info = tarfile.TarInfo(f"{name}/startscript")
-        info.size, info.mode = len(data), 0o755
-        tar.addfile(info, io.BytesIO(data))
-    return out.getvalue()
-
-
 @contextmanager
 def serve_package(root: Path, name: str, startscript: str) -> Iterator[str]:
     """`<root>/<name>.tgz` holding `<name>/startscript`, served on loopback; yields the
     server's base URL (the package is at `<url>/<name>.tgz`)."""
-    (root / f"{name}.tgz").write_bytes(package_archive(name, startscript))
+    data = startscript.encode()
+    with tarfile.open(root / f"{name}.tgz", "w:gz") as tar:
+        info = tarfile.TarInfo(f"{name}/startscript")
+        info.size, info.mode = len(data), 0o755
+        tar.addfile(info, io.BytesIO(data))
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
