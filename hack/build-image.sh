@@ -3,6 +3,10 @@
 # OCI archive a containerd can import (docs/realnode.md).
 #
 #   hack/build-image.sh        prints the archive's path
+#   hack/build-image.sh guest  a member image for tests on the real node, on the same
+#                              base (bash, python3 and the `python` command; Debian
+#                              bookworm has no python2.7), PID 1 a shell that only
+#                              waits (as an app image's init would); prints its archive
 #
 # 1. The base: a Debian root filesystem made by debootstrap (minbase, plus the
 #    Python the Dockerfile uses), committed as the local image
@@ -105,4 +109,32 @@ main() {
   echo "$archive"
 }
 
-main "$@"
+# The member image: the base, its command a shell that waits (reaping what setup
+# scripts leave behind) and ends on SIGTERM.  Cached by its recipe, not rebuilt.
+GUEST_IMAGE="localhost/kubedirector-guest:$DEBIAN_SUITE"
+GUEST_CMD='trap "exit 0" TERM INT; while :; do sleep 3600 & wait $!; done'
+guest() {
+  mkdir -p "$IMAGE_DIR"
+  local archive ctr
+  archive="$IMAGE_DIR/guest-$(printf '%s\n' "$DEBIAN_SUITE" "$BASE_PACKAGES" "$GUEST_IMAGE" "$GUEST_CMD" |
+    sha256sum | cut -c1-16).oci.tar"
+  if [ ! -f "$archive" ]; then
+    build_base
+    ctr="$(bah from --pull-never "$BASE_IMAGE")"
+    bah config --cmd "[\"/bin/bash\", \"-c\", $(printf '%s' "$GUEST_CMD" |
+      python3 -c 'import json,sys; print(json.dumps(sys.stdin.read()))')]" "$ctr"
+    bah commit --quiet --rm "$ctr" "$GUEST_IMAGE" >/dev/null
+    rm -f "$IMAGE_DIR"/guest-*.oci.tar
+    bah push --quiet "$GUEST_IMAGE" "oci-archive:$archive.tmp:$GUEST_IMAGE" >&2
+    mv "$archive.tmp" "$archive"
+    bah rmi --force "$GUEST_IMAGE" >/dev/null 2>&1 || true
+    log "member image $GUEST_IMAGE built: $(du -h "$archive" | cut -f1) archive"
+  fi
+  echo "$archive"
+}
+
+case "${1:-}" in
+  "") main ;;
+  guest) guest ;;
+  *) die "usage: $0 [guest]" ;;
+esac

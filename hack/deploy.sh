@@ -96,6 +96,23 @@ render_operator() {
   fi
 }
 
+# One cluster, one operator: switching between --local and --real-node on a cluster
+# that ran the other removes the other path's operator first.  Its webhook
+# configurations are rewritten by the apply that follows (URL <-> Service: the same
+# field manager, so server-side apply drops the other clientConfig).
+leave_the_other_path() {
+  if [ -n "$real_node" ] && bash "$HACK_DIR/local-operator.sh" status >/dev/null 2>&1; then
+    log "switching paths: stopping this cluster's local-process operator (its URL webhooks become the Service ones)"
+    bash "$HACK_DIR/local-operator.sh" stop
+  elif [ -n "$local_mode" ] && k -n "$NS" get deployment kubedirector >/dev/null 2>&1; then
+    log "switching paths: removing the in-cluster operator's Deployment and PodDisruptionBudget (its Service webhooks become URLs)"
+    k -n "$NS" delete deployment,poddisruptionbudget kubedirector --ignore-not-found \
+      --wait --timeout="$WAIT" >&2
+    k -n "$NS" wait --for=delete pod -l app.kubernetes.io/name=kubedirector,app.kubernetes.io/component=operator \
+      --timeout="$WAIT" >/dev/null 2>&1 || true
+  fi
+}
+
 webhook_answers() {
   # A server-side dry run of a misnamed config comes back refused by our webhook.
   local probe='{"apiVersion": "kubedirector.hpe.com/v1beta1", "kind": "KubeDirectorConfig",
@@ -111,6 +128,7 @@ deploy() {
   log "context: $(k config current-context)"
   k apply --server-side --force-conflicts "${dry[@]}" -k "$REPO_DIR/manifests/crds"
   [ -n "$dry_run" ] || k wait --for=condition=Established --timeout="$WAIT" -f "$REPO_DIR/manifests/crds"
+  [ -n "$dry_run" ] || leave_the_other_path
   [ -n "$real_node" ] && [ -z "$dry_run" ] && real_node_prepare
   render_operator | k apply --server-side --force-conflicts "${dry[@]}" -f -
   if [ -n "$dry_run" ]; then

@@ -750,6 +750,16 @@ def real_node_up(bins: dict[str, Path], opts: Options) -> str:
         )
 
     wait_until("the real node to be Ready", node_ready, 120, "kube-apiserver")
+    # The kubelet taints the Node only when it registers it; a test that lifted the
+    # taint and was interrupted before putting it back must not leave it off.
+    kubectl(
+        bins,
+        "taint",
+        "node",
+        realnode.NODE_NAME,
+        f"{realnode.ROLE_LABEL}=true:NoSchedule",
+        "--overwrite",
+    )
     log(
         f"real node {realnode.NODE_NAME} Ready ({outcome}) in "
         f"{time.monotonic() - started:.1f}s; logs: {logs_dir() / 'realnode-kubelet.log'}"

@@ -4,6 +4,10 @@
 # debootstrap (the image's base), buildah (builds the Dockerfile), iproute2 (the
 # node's bridge).  As root, installs what is missing (one `apt-get update` first);
 # otherwise names what to install.
+#
+#   node-deps.sh --check   only say what is missing (exit 1 if anything is), install
+#                          nothing: how the walkthrough decides whether it can use
+#                          the real node
 # shellcheck source=hack/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -22,6 +26,10 @@ for pkg in "${!PROVIDES[@]}"; do
   [ -e "${PROVIDES[$pkg]}" ] || missing+=("$pkg")
 done
 [ "${#missing[@]}" -eq 0 ] && exit 0
+if [ "${1:-}" = --check ]; then
+  echo "Debian packages missing: ${missing[*]} (make node-deps installs them as root)"
+  exit 1
+fi
 if [ "$(id -u)" != 0 ]; then
   die "the real node needs Debian packages: sudo apt-get install ${missing[*]} (or set KD_NO_REAL_NODE=1 to run without it)"
 fi

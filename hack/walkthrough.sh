@@ -30,21 +30,44 @@ fi
 k() { echo "\$ kubectl $*" >&2; "$KUBECTL" "$@"; }
 q() { "$KUBECTL" "$@"; }
 
+# Why the local cluster cannot host the machine's real node (nothing if it can): the
+# conditions under which `make test` starts it (docs/realnode.md).
+real_node_blocker() {
+  local out
+  if [ -n "${KD_NO_REAL_NODE:-}" ]; then
+    echo "KD_NO_REAL_NODE is set"
+  elif [ "$(id -u)" != 0 ]; then
+    echo "the real node needs root (kubelet, containerd, buildah)"
+  elif ! out="$(bash "$HACK_DIR/node-deps.sh" --check 2>&1)"; then
+    echo "$out"
+  elif ! "$PY" "$HACK_DIR/localcluster.py" binaries --real-node >/dev/null 2>&1; then
+    echo "its binaries could not be built (bash hack/build-binaries.sh --real-node says why)"
+  fi
+}
+
 # 1-2. Deploy: CRDs, the operator (with its admission webhook) and RBAC, the
 #      catalog as the system catalog in namespace kubedirector, and the config.
-if [ -n "${LOCAL_CLUSTER:-}" ] && [ -n "${KD_WALKTHROUGH_REAL_NODE:-}" ]; then
-  # --- the real-node path (docs/realnode.md): opt-in, it needs root and takes the
-  # machine's one real node (over from another local cluster if one holds it).
-  log "path: the image built from the Dockerfile, as the Deployment on the local real node (KD_WALKTHROUGH_REAL_NODE=1)"
-  KUBECTL="$KUBECTL" bash "$HACK_DIR/deploy.sh" deploy --real-node
-  STATE_HINT="kubectl -n $NS logs deploy/kubedirector"
-  log "to remove it later: make undeploy DEPLOY_ARGS=--real-node"
-  # --- end of the real-node path
-elif [ -n "${LOCAL_CLUSTER:-}" ]; then
-  log "path: the operator as a local process (KD_WALKTHROUGH_REAL_NODE=1 runs the image on the local real node)"
-  KUBECTL="$KUBECTL" bash "$HACK_DIR/deploy.sh" deploy --local
+#      Local cluster: the in-cluster path (the image built from the Dockerfile as the
+#      Deployment on the real node) whenever this machine can host the real node,
+#      else the operator as a local process.  Either replaces the other on a cluster
+#      that ran it (hack/deploy.sh).
+if [ -n "${LOCAL_CLUSTER:-}" ]; then
+  blocker="$(real_node_blocker)"
+  if [ -z "$blocker" ]; then
+    log "path: in-cluster: the image built from the Dockerfile, as the Deployment on the local real node (this machine can host it: root, its packages and binaries; KD_NO_REAL_NODE=1 runs the operator as a local process instead)"
+    # The machine has one real node: this takes it over from another local cluster
+    # (the test suite's, say) if that one holds it (docs/realnode.md).
+    KUBECTL="$KUBECTL" bash "$HACK_DIR/deploy.sh" deploy --real-node
+    STATE_HINT="kubectl -n $NS logs deploy/kubedirector"
+    DEPLOY_ARGS=--real-node
+  else
+    log "path: the operator as a local process, because $blocker"
+    KUBECTL="$KUBECTL" bash "$HACK_DIR/deploy.sh" deploy --local
+    DEPLOY_ARGS=--local
+  fi
 else
   KUBECTL="$KUBECTL" bash "$HACK_DIR/deploy.sh" deploy
+  DEPLOY_ARGS=""
 fi
 q apply --server-side --force-conflicts -n "$NS" -f "$REPO_DIR/manifests/examples/config/kd-global-config.yaml" >/dev/null
 log "kd-global-config installed in namespace $NS (member services of type NodePort)"
@@ -72,6 +95,6 @@ cat >&2 <<MSG
 Next: export KUBECONFIG=$KUBECONFIG; kubectl is $KUBECTL
   scale:  kubectl patch kdcluster spark221e2 -n $CLUSTER_NS --type=json -p '[{"op":"replace","path":"/spec/roles/1/members","value":4}]'
   delete: kubectl delete kdcluster spark221e2 -n $CLUSTER_NS
-  uninstall: make undeploy (keeps clusters, apps and CRDs; PURGE=1 removes them too; DEPLOY_ARGS=--local for the simulated cluster)
+  uninstall: make undeploy${DEPLOY_ARGS:+ DEPLOY_ARGS=$DEPLOY_ARGS} (keeps clusters, apps and CRDs; PURGE=1 removes them too)
   the local cluster and its operator: make cluster-down
 MSG

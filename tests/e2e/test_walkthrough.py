@@ -2,24 +2,29 @@
 own: the walkthrough registers cluster-wide webhook configurations and installs the
 CRDs, which must not leak into the shared test cluster.
 
-One test, because every step needs the previous one's cluster: the walkthrough; its
-local operator restarted by the supervisor after it dies; `make undeploy` keeping
-users' clusters, apps and CRDs; a second deploy managing them again; `make undeploy
-PURGE=1` removing everything."""
+Its two paths: the local-process operator (when the machine cannot host the real node;
+here forced with KD_NO_REAL_NODE=1), one test because every step needs the previous
+one's cluster: the walkthrough; its local operator restarted by the supervisor after it
+dies; `make undeploy` keeping users' clusters, apps and CRDs; a second deploy managing
+them again; `make undeploy PURGE=1` removing everything.  And the default where the
+machine can host the real node: the image as the Deployment there, run twice, then
+switched to the local process and back on the same cluster."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, LocalCluster
+from tests.conftest import REPO, LocalCluster, _localcluster
 from tests.e2e.support.operator import free_port, wait_until
 
 Run = Callable[..., subprocess.CompletedProcess]
@@ -37,24 +42,35 @@ BAD_CLUSTER = json.dumps(
 )
 
 
-@pytest.fixture
-def own_cluster(tmp_path: Path, local_cluster: LocalCluster) -> Iterator[dict[str, str]]:
+def cluster_env(cluster_dir: Path, local_cluster: LocalCluster) -> dict[str, str]:
+    """The environment of a walkthrough on a local cluster of its own in `cluster_dir`."""
     env = {
         **os.environ,
-        "KD_CLUSTER_DIR": str(tmp_path / "cluster"),
+        "KD_CLUSTER_DIR": str(cluster_dir),
         "KD_OPERATOR_METRICS": f"127.0.0.1:{free_port()}",
         "KD_WEBHOOK_ADDRESS": f"127.0.0.1:{free_port()}",
         "PATH": f"{local_cluster.bin_dir}:{os.environ['PATH']}",
     }
     env.pop("KUBECONFIG", None)
-    yield env
+    return env
+
+
+def cluster_down(env: dict[str, str]) -> None:
     subprocess.run(
         [sys.executable, str(REPO / "hack" / "localcluster.py"), "down"],
         env=env,
         capture_output=True,
-        timeout=120,
+        timeout=180,
         check=False,
     )
+
+
+@pytest.fixture
+def own_cluster(tmp_path: Path, local_cluster: LocalCluster) -> Iterator[dict[str, str]]:
+    # The local-process path, as on a machine that cannot host the real node.
+    env = {**cluster_env(tmp_path / "cluster", local_cluster), "KD_NO_REAL_NODE": "1"}
+    yield env
+    cluster_down(env)
 
 
 def hack(env: dict[str, str], *argv: str, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -85,11 +101,8 @@ def pods_of(kubectl: Run, cluster: str) -> dict[str, str]:
     return {p["metadata"]["name"]: p["metadata"]["uid"] for p in items}
 
 
-def test_walkthrough_supervised_operator_undeploy_keeps_then_purges(own_cluster):
-    env = own_cluster
-    state = Path(env["KD_CLUSTER_DIR"])
-    kubeconfig = state / "kubeconfig"
-    deploy_env = {**env, "KUBECONFIG": str(kubeconfig)}
+def cluster_kubectl(env: dict[str, str], kubeconfig: Path) -> Run:
+    """kubectl against the walkthrough's own cluster; `check=False` to inspect failures."""
 
     def kubectl(
         *args: str, check: bool = True, input: str | None = None
@@ -104,9 +117,21 @@ def test_walkthrough_supervised_operator_undeploy_keeps_then_purges(own_cluster)
             check=check,
         )
 
-    def webhook_refuses_a_bad_cluster() -> bool:
-        refused = kubectl("create", "-n", "default", "-f", "-", input=BAD_CLUSTER, check=False)
-        return refused.returncode != 0 and "driver" in refused.stderr
+    return kubectl
+
+
+def refuses_a_bad_cluster(kubectl: Run) -> bool:
+    """The webhook answers: it refuses a cluster with a role the app does not have."""
+    refused = kubectl("create", "-n", "default", "-f", "-", input=BAD_CLUSTER, check=False)
+    return refused.returncode != 0 and "driver" in refused.stderr
+
+
+def test_walkthrough_supervised_operator_undeploy_keeps_then_purges(own_cluster):
+    env = own_cluster
+    state = Path(env["KD_CLUSTER_DIR"])
+    kubeconfig = state / "kubeconfig"
+    deploy_env = {**env, "KUBECONFIG": str(kubeconfig)}
+    kubectl = cluster_kubectl(env, kubeconfig)
 
     # 1. The walkthrough.
     proc = hack(env, "walkthrough.sh")
@@ -116,6 +141,7 @@ def test_walkthrough_supervised_operator_undeploy_keeps_then_purges(own_cluster)
         assert header in out, header
     for app in ("spark221e2", "spark211up", "cassandra311"):
         assert app in out
+    assert "path: the operator as a local process, because KD_NO_REAL_NODE is set" in err
     assert "the operator runs as a local process" in err
     assert "kdcluster/spark221e2 is Ready" in err
     status = json.loads(
@@ -127,7 +153,7 @@ def test_walkthrough_supervised_operator_undeploy_keeps_then_purges(own_cluster)
     # The webhook answers: it filled in the defaults and it refuses a bad cluster.
     assert status["spec"]["namingScheme"] == "CrNameRole"
     assert status["spec"]["serviceType"] == "NodePort"
-    assert webhook_refuses_a_bad_cluster()
+    assert refuses_a_bad_cluster(kubectl)
     webhooks = json.loads(
         kubectl(
             "get", "validatingwebhookconfiguration", "kubedirector-webhook", "-o", "json"
@@ -145,7 +171,7 @@ def test_walkthrough_supervised_operator_undeploy_keeps_then_purges(own_cluster)
         60,
         "the supervisor to restart the operator",
     )
-    wait_until(webhook_refuses_a_bad_cluster, 60, "the restarted operator's webhook")
+    wait_until(lambda: refuses_a_bad_cluster(kubectl), 60, "the restarted operator's webhook")
     assert "operator exited" in (state / "logs" / "operator.log").read_text()
 
     # 3. Undeploy keeps users' clusters, apps, configs and the CRDs, and says so.
@@ -186,7 +212,7 @@ def test_walkthrough_supervised_operator_undeploy_keeps_then_purges(own_cluster)
     )
     assert pods_of(kubectl, "spark221e2") == pods
     assert kubectl("get", "pvc", "-n", "default", "-o", "name").stdout.split() == claims
-    assert webhook_refuses_a_bad_cluster()
+    assert refuses_a_bad_cluster(kubectl)
 
     # 5. PURGE=1 removes clusters, their members, apps, the operator and the CRDs.
     purge = hack(deploy_env, "deploy.sh", "undeploy", "--local", "--purge")
@@ -199,3 +225,70 @@ def test_walkthrough_supervised_operator_undeploy_keeps_then_purges(own_cluster)
     wait_until(
         lambda: not pods_of(kubectl, "spark221e2"), 90, "garbage collection of the cluster's pods"
     )
+
+
+OPERATOR_POD = "app.kubernetes.io/name=kubedirector,app.kubernetes.io/component=operator"
+
+
+@pytest.mark.realnode
+def test_walkthrough_runs_the_image_on_the_real_node_and_switches_paths(
+    real_node: str, local_cluster: LocalCluster
+):
+    """Where the machine can host the real node (the suite's case), the walkthrough takes
+    the in-cluster path by default, taking the node over from the suite's cluster; it is
+    re-runnable; KD_NO_REAL_NODE=1 switches the same cluster to the local process (the
+    Deployment goes, the webhooks become URLs) and the default switches it back."""
+    # A short folder: the kubelet's unix socket paths must stay under 108 bytes.
+    short = Path(tempfile.mkdtemp(prefix="kd-wt-"))
+    env = cluster_env(short / "c", local_cluster)
+    kubectl = cluster_kubectl(env, short / "c" / "kubeconfig")
+
+    def webhook_clients() -> list[dict]:
+        out = kubectl("get", "validatingwebhookconfiguration", "kubedirector-webhook", "-o", "json")
+        return [w["clientConfig"] for w in json.loads(out.stdout)["webhooks"]]
+
+    def operator_pods() -> list[dict]:
+        out = kubectl("get", "pods", "-n", "kubedirector", "-l", OPERATOR_POD, "-o", "json")
+        return json.loads(out.stdout)["items"]
+
+    def in_cluster_path(err: str) -> None:
+        assert "path: in-cluster: the image built from the Dockerfile" in err
+        assert "kdcluster/spark221e2 is Ready" in err
+        [pod] = operator_pods()
+        assert pod["spec"]["nodeName"] == "127.0.0.1"
+        assert all("url" not in c and c["service"]["port"] == 28443 for c in webhook_clients())
+        assert hack(env, "local-operator.sh", "status").returncode != 0
+        assert refuses_a_bad_cluster(kubectl)
+
+    try:
+        first = hack(env, "walkthrough.sh")
+        assert first.returncode == 0, first.stderr[-4000:]
+        assert f"taken-over:{local_cluster.state_dir}" in first.stderr, "the suite held the node"
+        in_cluster_path(first.stderr)
+        assert _localcluster("status")["real-node"] == f"held-by:{short / 'c'}"
+
+        again = hack(env, "walkthrough.sh")
+        assert again.returncode == 0, again.stderr[-4000:]
+        in_cluster_path(again.stderr)
+
+        local = hack({**env, "KD_NO_REAL_NODE": "1"}, "walkthrough.sh")
+        assert local.returncode == 0, local.stderr[-4000:]
+        assert "because KD_NO_REAL_NODE is set" in local.stderr
+        assert "switching paths: removing the in-cluster operator's Deployment" in local.stderr
+        deployment = kubectl("get", "deployment", "kubedirector", "-n", "kubedirector", check=False)
+        assert deployment.returncode != 0
+        assert operator_pods() == []
+        url = f"https://{env['KD_WEBHOOK_ADDRESS']}/validate"
+        assert [c["url"] for c in webhook_clients()] == [url, url]
+        assert all("service" not in c for c in webhook_clients())
+        assert hack(env, "local-operator.sh", "status").returncode == 0
+        assert refuses_a_bad_cluster(kubectl)
+
+        back = hack(env, "walkthrough.sh")
+        assert back.returncode == 0, back.stderr[-4000:]
+        assert "switching paths: stopping this cluster's local-process operator" in back.stderr
+        in_cluster_path(back.stderr)
+    finally:
+        cluster_down(env)  # stops the node it holds
+        shutil.rmtree(short, ignore_errors=True)
+        _localcluster("up", "--real-node")  # the suite's cluster takes its node back
