@@ -20,15 +20,10 @@ never open.
 
 from __future__ import annotations
 
-import base64
 import json
-import subprocess
-import tarfile
-from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import REPO, _localcluster
 from tests.e2e.support.configcli_guest import (
     STARTSCRIPT,
     asker_app,
@@ -38,78 +33,39 @@ from tests.e2e.support.configcli_guest import (
     ready_members,
 )
 from tests.e2e.support.guest import serve_package
+from tests.e2e.support.realnode import (
+    ON_THE_REAL_NODE,
+    PACKAGE_DIR,
+    guest_image,  # noqa: F401 - the fixture
+    members_may_land_on_the_real_node,  # noqa: F401 - the fixture
+    on_the_real_node,
+    package_secret,
+)
 
 pytestmark = pytest.mark.realnode
 
-NODE = "127.0.0.1"
-TAINT = "kubedirector.hpe.com/real-node=true:NoSchedule"
 PACKAGE_SECRET = "asker-package"
-PACKAGE_DIR = "/opt/kd-test-package"
-PINNED = {"key": "kubedirector.hpe.com/real-node", "operator": "In", "values": ["true"]}
-ON_THE_REAL_NODE = {
-    "nodeAffinity": {
-        "requiredDuringSchedulingIgnoredDuringExecution": {
-            "nodeSelectorTerms": [{"matchExpressions": [PINNED]}]
-        }
-    }
-}
-
-
-@pytest.fixture(scope="module")
-def guest_image(real_node: str) -> str:
-    """The member image, built (or reused from the cache) and imported into the node;
-    its name as the archive records it."""
-    archive = subprocess.run(
-        ["bash", str(REPO / "hack" / "build-image.sh"), "guest"],
-        capture_output=True,
-        text=True,
-        timeout=1200,
-        check=False,
-    )
-    assert archive.returncode == 0, archive.stderr
-    path = archive.stdout.strip()
-    _localcluster("up", "--real-node")  # reused, or back from another cluster
-    _localcluster("load-image", path)
-    with tarfile.open(path) as tar:
-        index = json.load(tar.extractfile("index.json"))  # type: ignore[arg-type]
-    return index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"]
-
-
-@pytest.fixture
-def members_may_land_on_the_real_node(real_node: str, kubectl) -> Iterator[None]:
-    kubectl("taint", "node", NODE, f"{TAINT}-")
-    try:
-        yield
-    finally:
-        kubectl("taint", "node", NODE, TAINT, "--overwrite")
 
 
 def test_configcli_in_real_containers_answers_as_documented(
-    kubectl, namespace, operator, guest_image, members_may_land_on_the_real_node, tmp_path
+    kubectl,
+    namespace,
+    operator,
+    guest_image,  # noqa: F811
+    members_may_land_on_the_real_node,  # noqa: F811
+    tmp_path,
 ):
     with serve_package(tmp_path, "asker", STARTSCRIPT):  # the simulated test's package
-        package = base64.b64encode((tmp_path / "asker.tgz").read_bytes()).decode()
-    secret = {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": PACKAGE_SECRET},
-        "data": {"asker.tgz": package},
-    }
-    kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(secret))
+        secret = package_secret(kubectl, namespace, PACKAGE_SECRET, tmp_path / "asker.tgz")
     app = asker_app(f"file://{PACKAGE_DIR}/asker.tgz", image=guest_image)
     cluster = asker_cluster(
-        role_fields={"affinity": ON_THE_REAL_NODE},
-        spec_fields={
-            "defaultSecret": {"name": PACKAGE_SECRET, "mountPath": PACKAGE_DIR, "readOnly": True}
-        },
+        role_fields={"affinity": ON_THE_REAL_NODE}, spec_fields={"defaultSecret": secret}
     )
     kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(app))
     kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(cluster))
     status, members = ready_members(kubectl, namespace, "ask", timeout=300)
     for pod in members:
-        spec = json.loads(kubectl("get", "pod", pod, "-n", namespace, "-o", "json").stdout)
-        assert spec["spec"]["nodeName"] == NODE, pod
-        assert spec["status"]["containerStatuses"][0]["containerID"].startswith("containerd://")
+        on_the_real_node(kubectl, namespace, pod)
         # A real container: no simulated guest root, and the operator's install used
         # the image's own interpreter.
         installed = guest(
