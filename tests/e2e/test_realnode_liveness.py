@@ -67,8 +67,10 @@ def test_real_kubelet_check_failing_is_reported_and_handled_by_policy(
     )
     a, b = cluster["spec"]["roles"]
     b["members"] = 1
-    a["unresponsivePolicy"] = {"action": "none", "afterSeconds": 5}
-    b["unresponsivePolicy"] = {"action": "restart", "afterSeconds": 5}
+    # Longer than a real pod takes from creation to its first passing check, so that
+    # a new pod is never judged while it starts (docs/writing-apps.md, Guidelines).
+    a["unresponsivePolicy"] = {"action": "none", "afterSeconds": 15}
+    b["unresponsivePolicy"] = {"action": "restart", "afterSeconds": 15}
     kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(app))
     kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(cluster))
     before = members(wait_ready(kubectl, namespace, "ask", timeout=300))
