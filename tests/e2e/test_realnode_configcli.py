@@ -20,31 +20,18 @@ never open.
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from tests.e2e.support.configcli_guest import (
-    STARTSCRIPT,
-    asker_app,
-    asker_cluster,
-    check_members,
-    guest,
-    ready_members,
-)
-from tests.e2e.support.guest import serve_package
+from tests.e2e.support.configcli_guest import check_members, guest, ready_members
 from tests.e2e.support.realnode import (
-    ON_THE_REAL_NODE,
-    PACKAGE_DIR,
+    asker_on_the_real_node,
     guest_image,  # noqa: F401 - the fixture
     members_may_land_on_the_real_node,  # noqa: F401 - the fixture
     on_the_real_node,
-    package_secret,
 )
+from tests.e2e.test_setup import apply
 
 pytestmark = pytest.mark.realnode
-
-PACKAGE_SECRET = "asker-package"
 
 
 def test_configcli_in_real_containers_answers_as_documented(
@@ -55,14 +42,9 @@ def test_configcli_in_real_containers_answers_as_documented(
     members_may_land_on_the_real_node,  # noqa: F811
     tmp_path,
 ):
-    with serve_package(tmp_path, "asker", STARTSCRIPT):  # the simulated test's package
-        secret = package_secret(kubectl, namespace, PACKAGE_SECRET, tmp_path / "asker.tgz")
-    app = asker_app(f"file://{PACKAGE_DIR}/asker.tgz", image=guest_image)
-    cluster = asker_cluster(
-        role_fields={"affinity": ON_THE_REAL_NODE}, spec_fields={"defaultSecret": secret}
-    )
-    kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(app))
-    kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(cluster))
+    app, cluster = asker_on_the_real_node(kubectl, namespace, tmp_path, guest_image)
+    apply(kubectl, namespace, app)
+    apply(kubectl, namespace, cluster)
     status, members = ready_members(kubectl, namespace, "ask", timeout=300)
     for pod in members:
         on_the_real_node(kubectl, namespace, pod)

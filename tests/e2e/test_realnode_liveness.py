@@ -15,21 +15,18 @@ import json
 
 import pytest
 
-from tests.e2e.support.configcli_guest import STARTSCRIPT, asker_app, asker_cluster, guest
-from tests.e2e.support.guest import serve_package
+from tests.e2e.support.configcli_guest import guest
 from tests.e2e.support.operator import wait_until
 from tests.e2e.support.pods import pod_uid
 from tests.e2e.support.realnode import (
-    ON_THE_REAL_NODE,
-    PACKAGE_DIR,
     app_container_id,
+    asker_on_the_real_node,
     guest_image,  # noqa: F401 - the fixture
     members_may_land_on_the_real_node,  # noqa: F401 - the fixture
     on_the_real_node,
-    package_secret,
 )
 from tests.e2e.test_liveness_check import app_container, degraded
-from tests.e2e.test_setup import members, status, wait_ready
+from tests.e2e.test_setup import apply, members, status, wait_ready
 
 pytestmark = pytest.mark.realnode
 
@@ -57,22 +54,17 @@ def test_real_kubelet_check_failing_is_reported_and_handled_by_policy(
     members_may_land_on_the_real_node,  # noqa: F811
     tmp_path,
 ):
-    with serve_package(tmp_path, "asker", STARTSCRIPT):
-        secret = package_secret(kubectl, namespace, "asker-package", tmp_path / "asker.tgz")
-    app = asker_app(f"file://{PACKAGE_DIR}/asker.tgz", image=guest_image)
+    app, cluster = asker_on_the_real_node(kubectl, namespace, tmp_path, guest_image)
     for role in app["spec"]["roles"]:
         role["livenessCheck"] = CHECK
-    cluster = asker_cluster(
-        role_fields={"affinity": ON_THE_REAL_NODE}, spec_fields={"defaultSecret": secret}
-    )
     a, b = cluster["spec"]["roles"]
     b["members"] = 1
     # Longer than a real pod takes from creation to its first passing check, so that
     # a new pod is never judged while it starts (docs/writing-apps.md, Guidelines).
     a["unresponsivePolicy"] = {"action": "none", "afterSeconds": 15}
     b["unresponsivePolicy"] = {"action": "restart", "afterSeconds": 15}
-    kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(app))
-    kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(cluster))
+    apply(kubectl, namespace, app)
+    apply(kubectl, namespace, cluster)
     before = members(wait_ready(kubectl, namespace, "ask", timeout=300))
     pod = {m["role"]: p for p, m in before.items()}
     uid = {role: pod_uid(kubectl, namespace, pod[role]) for role in pod}

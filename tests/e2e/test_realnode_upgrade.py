@@ -16,20 +16,17 @@ import uuid
 
 import pytest
 
-from tests.e2e.support.configcli_guest import STARTSCRIPT, asker_app, asker_cluster, guest
-from tests.e2e.support.guest import serve_package
+from tests.e2e.support.configcli_guest import guest
 from tests.e2e.support.operator import wait_until
 from tests.e2e.support.pods import pod_uid
 from tests.e2e.support.realnode import (
-    ON_THE_REAL_NODE,
-    PACKAGE_DIR,
     app_container_id,
+    asker_on_the_real_node,
     guest_image,  # noqa: F401 - the fixture
     members_may_land_on_the_real_node,  # noqa: F401 - the fixture
     on_the_real_node,
-    package_secret,
 )
-from tests.e2e.test_setup import members, status, wait_ready
+from tests.e2e.test_setup import apply, members, status, wait_ready
 
 pytestmark = pytest.mark.realnode
 
@@ -56,22 +53,18 @@ def test_real_member_upgraded_keeps_its_persisted_data(
     members_may_land_on_the_real_node,  # noqa: F811
     tmp_path,
 ):
-    with serve_package(tmp_path, "asker", STARTSCRIPT):  # `--upgrade` exits 0 as well
-        secret = package_secret(kubectl, namespace, "asker-package", tmp_path / "asker.tgz")
-    v1 = asker_app(f"file://{PACKAGE_DIR}/asker.tgz", image=guest_image)
+    v1, cluster = asker_on_the_real_node(  # its `--upgrade` exits 0 as well
+        kubectl, namespace, tmp_path, guest_image, role_fields={"storage": {"size": "1Gi"}}
+    )
     for role in v1["spec"]["roles"]:
         role["persistDirs"] = ["/srv"]
     v2 = json.loads(json.dumps(v1))
     v2["metadata"]["name"] = "asker2"
     v2["spec"]["version"] = "2"
     v2["spec"]["upgradableFrom"] = [{"distroID": v1["spec"]["distroID"], "versions": ["1"]}]
-    cluster = asker_cluster(
-        role_fields={"affinity": ON_THE_REAL_NODE, "storage": {"size": "1Gi"}},
-        spec_fields={"defaultSecret": secret},
-    )
     cluster["spec"]["roles"][1]["members"] = 0  # role b's legacy layout persists /usr
     for doc in (v1, v2, cluster):
-        kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(doc))
+        apply(kubectl, namespace, doc)
     (pod,) = members(wait_ready(kubectl, namespace, "ask", timeout=300))
     before = on_the_real_node(kubectl, namespace, pod)
     (volume,) = [v for v in before["spec"]["volumes"] if "persistentVolumeClaim" in v]

@@ -19,10 +19,13 @@ import subprocess
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.conftest import REPO, _localcluster
+from tests.e2e.support.configcli_guest import STARTSCRIPT, asker_app, asker_cluster
+from tests.unit.guest_root import make_package
 
 NODE = "127.0.0.1"
 TAINT = "kubedirector.hpe.com/real-node=true:NoSchedule"
@@ -78,6 +81,22 @@ def package_secret(kubectl, namespace: str, secret: str, package: Path) -> dict:
     }
     kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(doc))
     return {"name": secret, "mountPath": PACKAGE_DIR, "readOnly": True}
+
+
+def asker_on_the_real_node(
+    kubectl, namespace: str, workdir: Path, image: str, role_fields: dict[str, Any] | None = None
+) -> tuple[dict, dict]:
+    """The simulated configcli test's app and cluster (configcli_guest.py), its members
+    running `image` on the real node, its package (STARTSCRIPT) stored in the namespace;
+    `role_fields` go into both cluster roles.  Not applied yet: tests adjust them."""
+    make_package(workdir / "asker.tgz", {"asker/startscript": STARTSCRIPT})
+    secret = package_secret(kubectl, namespace, "asker-package", workdir / "asker.tgz")
+    app = asker_app(f"file://{PACKAGE_DIR}/asker.tgz", image=image)
+    cluster = asker_cluster(
+        role_fields={"affinity": ON_THE_REAL_NODE, **(role_fields or {})},
+        spec_fields={"defaultSecret": secret},
+    )
+    return app, cluster
 
 
 def app_container_id(pod: dict) -> str | None:
