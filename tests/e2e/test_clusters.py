@@ -121,20 +121,28 @@ def test_walkthrough(kubectl, namespace, operator):
     others = {n: u for n, u in uids(kubectl, namespace, SPARK).items() if "-worker-" not in n}
     for count in (4, 1):
         set_workers(kubectl, namespace, "spark221e2", count)
-        wait_until(
-            lambda c=count: (
+
+        def scaled(c: int = count) -> bool:
+            return (
                 len(member_pods(cluster(kubectl, namespace, "spark221e2"), "worker")) == c
                 and cluster(kubectl, namespace, "spark221e2")["status"]["state"] == "configured"
-            ),
+            )
+
+        wait_until(
+            scaled,
             90,
             f"{count} configured workers",
         )
         spark = wait_ready(kubectl, namespace, "spark221e2")
         workers = member_pods(spark, "worker")
+
+        def matched(w: list[str] = workers) -> bool:
+            return sorted(n for n in uids(kubectl, namespace, SPARK) if "-worker-" in n) == sorted(
+                w
+            )
+
         wait_until(
-            lambda w=workers: (
-                sorted(n for n in uids(kubectl, namespace, SPARK) if "-worker-" in n) == sorted(w)
-            ),
+            matched,
             60,
             "worker pods to match the members",
         )
@@ -152,8 +160,12 @@ def test_walkthrough(kubectl, namespace, operator):
 
     kubectl("delete", "kdcluster", "spark221e2", "-n", namespace, "--timeout=60s")
     for kind in ("pods", "services", "statefulsets", "pvc"):
+
+        def gone(k: str = kind) -> bool:
+            return not items(kubectl, namespace, k, SPARK)
+
         wait_until(
-            lambda k=kind: not items(kubectl, namespace, k, SPARK),
+            gone,
             60,
             f"spark221e2 {kind} to be gone",
         )

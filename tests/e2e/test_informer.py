@@ -241,8 +241,10 @@ def test_relist_after_410_delivers_what_was_missed(
         wait_until(lambda: informer.gone_relists >= 1, 60, "a 410 Gone")
         wait_until(lambda: f"{namespace}/added" in informer.store, 30, "the relist")
         assert f"{namespace}/deleted" not in informer.store
-        assert informer.store.get(f"{namespace}/changed")["data"] == {"v": "2"}
-        assert informer.store.get(f"{namespace}/recreated")["metadata"]["uid"] == new_uid
+        changed = informer.store.get(f"{namespace}/changed")
+        recreated = informer.store.get(f"{namespace}/recreated")
+        assert changed is not None and changed["data"] == {"v": "2"}
+        assert recreated is not None and recreated["metadata"]["uid"] == new_uid
         assert [e for e, _, _ in recorder.of("deleted")] == ["add", "delete"]
         assert recorder.of("changed")[-1] == ("update", uids["changed"], {"v": "2"})
         assert [(e, u) for e, u, _ in recorder.of("recreated")] == [

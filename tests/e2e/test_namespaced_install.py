@@ -132,6 +132,7 @@ def test_the_operator_works_in_its_namespaces_and_is_refused_elsewhere(
 
     a, b = install.watched
     kubectl("create", "configmap", "probe", "-n", install.outside, "--from-literal=a=b")
+    args: tuple[str, ...]
     for args in (
         ("get", "kdcluster", "-n", a),
         ("get", "pods,services,pvc,statefulsets", "-n", b),

@@ -323,7 +323,7 @@ def test_force_deleting_the_leader_pod_moves_the_lease_and_the_work_finishes(
             180,
             "a replacement operator pod to be Ready",
         )
-        assert replacement["spec"]["nodeName"] == NODE  # type: ignore[index]
+        assert replacement["spec"]["nodeName"] == NODE
         after = wait_until(
             lambda: (
                 (s := _get(kubectl, "lease", LEASE, "-n", NS)["spec"]).get("holderIdentity")
@@ -333,7 +333,7 @@ def test_force_deleting_the_leader_pod_moves_the_lease_and_the_work_finishes(
             120,
             "the Lease to move to the new pod",
         )
-        assert after["leaseTransitions"] > before.get("leaseTransitions", 0)  # type: ignore[index]
+        assert after["leaseTransitions"] > before.get("leaseTransitions", 0)
         _wait_cluster_ready(kubectl, namespace)
         _members_on_simulated_nodes(kubectl, namespace)
     finally:
@@ -373,6 +373,10 @@ def test_a_real_prometheus_scrapes_the_in_cluster_operator(
             'workqueue_depth{name="kubedirectorcluster"}',
             "controller_runtime_reconcile_total",
         ):
-            assert wait_until(lambda e=expr: prom.query(e), 60, expr, interval=2), expr
+
+            def series(e: str = expr) -> list[dict]:
+                return prom.query(e)
+
+            assert wait_until(series, 60, expr, interval=2), expr
     finally:
         prom.stop()

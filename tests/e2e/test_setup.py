@@ -125,8 +125,12 @@ def wait_heard(
     """Until each pod's startscript has been told, by `--<event>` for role b, of exactly
     the `expected` FQDNs."""
     for pod in pods:
+
+        def heard(p: str = pod) -> bool:
+            return fqdns(calls(kubectl, namespace, p), event, "b") == expected
+
         wait_until(
-            lambda p=pod: fqdns(calls(kubectl, namespace, p), event, "b") == expected,
+            heard,
             timeout,
             f"{pod} to hear --{event} of {sorted(expected)}",
         )

@@ -33,11 +33,15 @@ def user_roles(kubectl) -> None:
     and merged into admin, edit and view by the controller manager."""
     kubectl("apply", "--server-side", "--force-conflicts", "-f", str(USER_ROLES))
     for builtin in ("admin", "edit", "view"):
-        wait_until(
-            lambda b=builtin: any(
+
+        def aggregated(b: str = builtin) -> bool:
+            return any(
                 "kubedirectorclusters" in r.get("resources", [])
                 for r in aggregated_rules(kubectl, b)
-            ),
+            )
+
+        wait_until(
+            aggregated,
             60,
             f"{builtin} aggregated",
         )

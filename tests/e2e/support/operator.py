@@ -12,6 +12,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, TypeVar
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -25,9 +26,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+T = TypeVar("T")
+
+
 def wait_until(
-    condition: Callable[[], object], timeout: float, what: str, interval: float = 0.2
-) -> object:
+    condition: Callable[[], T | Literal[False, 0, ""] | None],
+    timeout: float,
+    what: str,
+    interval: float = 0.2,
+) -> T:
+    """Poll `condition` until it is truthy and return that value, typed without its falsy
+    members so callers can use it directly."""
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
