@@ -1,16 +1,26 @@
-"""Documents the unit tests share: the upstream compat corpus and spark221e2."""
+"""Documents the unit tests share (the upstream compat corpus and spark221e2), and the
+narrowing helper for the optional values the parsed types hold."""
 
 from __future__ import annotations
 
 import copy
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
 COMPAT = Path(__file__).resolve().parents[1] / "compat" / "upstream-v0.11"
 BROKEN_YAML = {"cr-cluster-datafabric610.yaml"}
+
+T = TypeVar("T")
+
+
+def present(value: T | None) -> T:
+    """`value`, which the test expects to be set (a role the app has, a parsed optional
+    field): a missing one fails the test right here instead of as an AttributeError later."""
+    assert value is not None
+    return value
 
 
 def load_docs(path: Path) -> list[dict[str, Any]]:

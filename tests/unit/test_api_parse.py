@@ -11,6 +11,7 @@ from tests.unit.kd_fixtures import (
     compat_apps,
     compat_files,
     load_docs,
+    present,
     spark_app,
     spark_cluster,
 )
@@ -68,14 +69,14 @@ def test_config_defaults_without_a_config():
 
 def test_app_role_defaults_resolved():
     app = App.from_dict(compat_apps()["cdh632"])
-    cmserver, primary = app.role("cmserver"), app.role("primary")
+    cmserver, primary = present(app.role("cmserver")), present(app.role("primary"))
     assert cmserver.image == "bluedata/cdh632multi:1.4"
     assert cmserver.persist_dirs == ("/opt", "/var")
     assert primary.persist_dirs == ("/opt", "/var", "/data")
     assert cmserver.event_list == ("configure", "addnodes", "delnodes")
-    assert app.role("hbase").event_list == ("configure",)
+    assert present(app.role("hbase")).event_list == ("configure",)
     assert cmserver.max_log_size_dump == 256
-    assert cmserver.config_package.package_url == "file:///opt/configscripts/appconfig.tgz"
+    assert present(cmserver.config_package).package_url == "file:///opt/configscripts/appconfig.tgz"
     assert [s.id for s in cmserver.services] == [
         "cdh-scm-srvr",
         "cdh-scm-srvr-db",
@@ -87,8 +88,8 @@ def test_app_role_defaults_resolved():
 
 def test_role_level_values_override_defaults():
     app = App.from_dict(compat_apps()["mapr610-secure"])
-    assert app.role("edge").image == "bluedata/mapr610edge:1.3"
-    assert app.role("cldb").image == "bluedata/mapr610:1.3"
+    assert present(app.role("edge")).image == "bluedata/mapr610edge:1.3"
+    assert present(app.role("cldb")).image == "bluedata/mapr610:1.3"
 
 
 def test_null_default_config_package_means_none():
@@ -101,24 +102,29 @@ def test_explicit_null_role_package_overrides_the_default():
     doc = spark_app()
     doc["spec"]["roles"][2]["configPackage"] = None
     app = App.from_dict(doc)
-    assert app.role("jupyter").config_package is None
-    assert app.role("worker").config_package.use_new_setup_layout is True
+    assert present(app.role("jupyter")).config_package is None
+    assert present(present(app.role("worker")).config_package).use_new_setup_layout is True
 
 
 def test_event_list_defaults_to_every_event_including_reconnect():
     app = App.from_dict(spark_app())
-    assert app.role("worker").event_list == ("configure", "addnodes", "delnodes", "reconnect")
+    assert present(app.role("worker")).event_list == (
+        "configure",
+        "addnodes",
+        "delnodes",
+        "reconnect",
+    )
 
 
 def test_min_resources_storage_and_container_spec():
     ngc = App.from_dict(compat_apps()["ngc-tensorflow"])
-    role = ngc.role("tensorflow")
+    role = present(ngc.role("tensorflow"))
     assert role.min_resources == {"memory": "2000Mi", "cpu": "2"}
     assert role.stdin and role.tty
     doc = spark_app()
     doc["spec"]["roles"][0]["minStorage"] = {"size": "10Gi"}
-    controller = App.from_dict(doc).role("controller")
-    assert controller.min_storage.size == "10Gi"
+    controller = present(App.from_dict(doc).role("controller"))
+    assert present(controller.min_storage).size == "10Gi"
     assert controller.needs_storage
 
 
@@ -126,7 +132,7 @@ def test_min_resources_storage_and_container_spec():
     ("text", "count", "at_least"), [("1", 1, False), ("0+", 0, True), ("12+", 12, True)]
 )
 def test_cardinality(text, count, at_least):
-    card = Cardinality.parse(text)
+    card = present(Cardinality.parse(text))
     assert (card.count, card.at_least) == (count, at_least)
     assert str(card) == text
 
@@ -140,7 +146,7 @@ def test_cardinality_allows():
 
 def test_service_port_names():
     app = App.from_dict(spark_app())
-    assert [s.port_name for s in app.role("controller").services] == [
+    assert [s.port_name for s in present(app.role("controller")).services] == [
         "generic-ssh",
         "http-spark",
         "spark-spark-master",
@@ -161,10 +167,10 @@ def test_cluster_defaults_from_config_and_app():
     cluster = Cluster.from_dict(doc, config, app)
     assert cluster.service_type == "NodePort"
     assert cluster.naming_scheme == "CrNameRole"
-    assert cluster.role("controller").members == 1
-    assert cluster.role("worker").members == 2
-    assert cluster.role("controller").storage.storage_class_name == "fast"
-    assert Cluster.from_dict(doc).role("controller").members is None
+    assert present(cluster.role("controller")).members == 1
+    assert present(cluster.role("worker")).members == 2
+    assert present(present(cluster.role("controller")).storage).storage_class_name == "fast"
+    assert present(Cluster.from_dict(doc).role("controller")).members is None
 
 
 def test_cluster_catalog_resolution():
@@ -197,9 +203,10 @@ def test_cluster_role_fields():
         "blockStorage": {"pathPrefix": "/dev/xdb", "numDevices": 2, "size": "10Gi"},
     }
     cluster = Cluster.from_dict(doc)
-    controller, worker = cluster.role("controller"), cluster.role("worker")
-    assert controller.secret.name == "own" and controller.secret.default_mode == 0o400
-    assert worker.secret.name == "s1"
+    controller, worker = present(cluster.role("controller")), present(cluster.role("worker"))
+    secret = present(controller.secret)
+    assert secret.name == "own" and secret.default_mode == 0o400
+    assert present(worker.secret).name == "s1"
     assert controller.env == ({"name": "A", "value": "1"},)
     assert controller.pod_labels == {"a": "b"}
     assert controller.service_annotations == {"x/y": "z"}
@@ -209,7 +216,7 @@ def test_cluster_role_fields():
     assert controller.secret_keys[0].encrypted_value == "abc"
     assert controller.volume_projections[0].read_only
     assert controller.shared_memory == "1Gi"
-    assert controller.block_storage.num_devices == 2
+    assert present(controller.block_storage).num_devices == 2
     assert controller.resources() == {
         "limits": {"cpu": "2", "memory": "4Gi"},
         "requests": {"cpu": "2", "memory": "4Gi"},
@@ -352,7 +359,7 @@ def test_status_round_trips():
 
 def test_status_typed_view():
     status = ClusterStatus.from_dict(STATUS)
-    role = status.role("controller")
+    role = present(status.role("controller"))
     first, second = role.members
     assert first.state == MemberState.CONFIG_ERROR
     assert second.state == MemberState.CREATE_PENDING

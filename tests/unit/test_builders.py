@@ -26,7 +26,7 @@ from kubedirector.desired.statefulset import (
     mutable_part,
     replicas_for,
 )
-from tests.unit.kd_fixtures import compat_apps, spark_app, spark_cluster
+from tests.unit.kd_fixtures import compat_apps, present, spark_app, spark_cluster
 
 REPO = Path(__file__).resolve().parents[2]
 NODEPORT = Config(default_service_type="NodePort")
@@ -84,7 +84,9 @@ def member_service_ports(
     role_id: str, app_doc: dict[str, Any] | None = None, cluster_doc: dict[str, Any] | None = None
 ) -> list[tuple[str, int]]:
     app, cluster = parse(app_doc or spark_app(), cluster_doc or spark_cluster())
-    svc = build_member_service(app, cluster, NODEPORT, role_id=role_id, pod="p-0", name="p-0")
+    svc = present(
+        build_member_service(app, cluster, NODEPORT, role_id=role_id, pod="p-0", name="p-0")
+    )
     return [(p["name"], p["port"]) for p in svc["spec"]["ports"]]
 
 
@@ -162,13 +164,15 @@ def test_member_service_spec_and_labels():
     }
     config = Config(default_service_type="NodePort", service_labels={"team": "x"})
     app, cluster = parse(spark_app(), doc, config)
-    svc = build_member_service(
-        app,
-        cluster,
-        config,
-        role_id="controller",
-        pod="spark221e2-controller-zbg4d-0",
-        name="spark221e2-controller-zbg4d-0",
+    svc = present(
+        build_member_service(
+            app,
+            cluster,
+            config,
+            role_id="controller",
+            pod="spark221e2-controller-zbg4d-0",
+            name="spark221e2-controller-zbg4d-0",
+        )
     )
     assert svc["metadata"]["name"] == "spark221e2-controller-zbg4d-0"
     assert svc["metadata"]["labels"] == KD_LABELS | {
@@ -195,7 +199,9 @@ def test_cluster_service_type_overrides_config():
     doc = spark_cluster()
     doc["spec"]["serviceType"] = "ClusterIP"
     app, cluster = parse(spark_app(), doc)
-    svc = build_member_service(app, cluster, NODEPORT, role_id="worker", pod="w-0", name="w-0")
+    svc = present(
+        build_member_service(app, cluster, NODEPORT, role_id="worker", pod="w-0", name="w-0")
+    )
     assert svc["spec"]["type"] == "ClusterIP"
 
 
@@ -460,12 +466,12 @@ def test_storage_class_from_config_default():
 
 
 def test_old_layout_dirs_collapse_into_parents():
-    role = App.from_dict(compat_apps()["cdh632"]).role("primary")
+    role = present(App.from_dict(compat_apps()["cdh632"]).role("primary"))
     assert persisted_dirs(role) == ["/etc", "/opt", "/usr", "/var", "/data"]
 
 
 def test_no_package_persists_etc_and_app_dirs_only():
-    role = App.from_dict(compat_apps()["qwen2-server"]).role("inference-server")
+    role = present(App.from_dict(compat_apps()["qwen2-server"]).role("inference-server"))
     assert persisted_dirs(role) == ["/etc", "/root/.ollama"]
 
 
@@ -539,7 +545,7 @@ def test_block_storage():
         {"name": "b1", "devicePath": "/dev/xdb1"},
     ]
     _, cluster = parse(spark_app(), doc)
-    assert storage.block_device_paths(cluster.role("worker").block_storage) == [
+    assert storage.block_device_paths(present(present(cluster.role("worker")).block_storage)) == [
         "/dev/xdb0",
         "/dev/xdb1",
     ]
@@ -624,8 +630,8 @@ def test_drift_in_the_pod_template_is_found():
 
 def test_auth_tokens():
     training = App.from_dict(compat_apps()["training-engine"])
-    assert needs_auth_token(training.role("RESTServer"))
-    assert not needs_auth_token(App.from_dict(spark_app()).role("controller"))
+    assert needs_auth_token(present(training.role("RESTServer")))
+    assert not needs_auth_token(present(App.from_dict(spark_app()).role("controller")))
     assert new_auth_token(lambda n: bytes(range(n))) == bytes(range(16)).hex()
     assert len(new_auth_token()) == 32
     assert new_auth_token() != new_auth_token()
