@@ -28,6 +28,7 @@ def run_once(keys: int, repeats: int, workers: int, metrics: bool) -> tuple[int,
             key, shutdown = queue.get()
             if shutdown:
                 return
+            assert key is not None  # not shut down: get() blocked until a key came
             gets[slot] += 1
             queue.done(key)
 

@@ -76,11 +76,12 @@ def counted(controller, result):
 )
 def test_outcomes_decide_requeue(outcome, result, requeued, failures):
     name = f"test-{result}-{type(outcome).__name__}"
-    queue = RateLimitingQueue(name, metrics=False)
+    queue: RateLimitingQueue[str] = RateLimitingQueue(name, metrics=False)
     controller = Controller(name, Scripted(outcome), queue=queue)
     before = counted(name, result)
     queue.add("ns/a")
     key, _ = queue.get(timeout=1)
+    assert key is not None
     controller.process(key)
     queue.done(key)
     assert counted(name, result) == before + 1

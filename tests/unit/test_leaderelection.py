@@ -6,6 +6,7 @@ import copy
 import threading
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from kubernetes.client import ApiException
@@ -24,18 +25,23 @@ class FakeLeases:
     """One Lease; writes with a stale resourceVersion get 409 like the API server."""
 
     def __init__(self) -> None:
-        self.lease: dict | None = None
+        self.lease: dict[str, Any] | None = None
         self.rv = 0
         self.fail = False
         self.lock = threading.Lock()
 
-    def get(self):
+    def get(self) -> dict[str, Any] | None:
         with self.lock:
             if self.fail:
                 raise ApiException(status=503, reason="unavailable")
             return copy.deepcopy(self.lease)
 
-    def create(self, spec):
+    def stored(self) -> dict[str, Any]:
+        """The Lease as stored; the tests that read it expect one to have been created."""
+        assert self.lease is not None
+        return self.lease
+
+    def create(self, spec: dict[str, Any]) -> dict[str, Any]:
         with self.lock:
             if self.lease is not None:
                 raise ApiException(status=409, reason="AlreadyExists")
@@ -43,11 +49,11 @@ class FakeLeases:
             self.lease = {"metadata": {"resourceVersion": str(self.rv)}, "spec": spec}
             return copy.deepcopy(self.lease)
 
-    def update(self, lease):
+    def update(self, lease: dict[str, Any]) -> dict[str, Any]:
         with self.lock:
             if self.fail:
                 raise ApiException(status=503, reason="unavailable")
-            if lease["metadata"]["resourceVersion"] != self.lease["metadata"]["resourceVersion"]:
+            if lease["metadata"]["resourceVersion"] != self.stored()["metadata"]["resourceVersion"]:
                 raise ApiException(status=409, reason="Conflict")
             self.rv += 1
             self.lease = copy.deepcopy(lease)
@@ -106,7 +112,7 @@ def test_first_elector_creates_the_lease():
     leases, clock = FakeLeases(), Clock()
     a = elector(leases, clock, "a")
     assert a.try_acquire_or_renew()
-    spec = leases.lease["spec"]
+    spec = leases.stored()["spec"]
     assert spec["holderIdentity"] == "a"
     assert spec["leaseTransitions"] == 0
     assert spec["leaseDurationSeconds"] == 15
@@ -117,7 +123,7 @@ def test_standby_waits_a_full_lease_duration_from_when_it_last_saw_a_change():
     leases, clock = FakeLeases(), Clock()
     a, b = elector(leases, clock, "a"), elector(leases, clock, "b")
     assert a.try_acquire_or_renew()
-    acquired_at = leases.lease["spec"]["acquireTime"]
+    acquired_at = leases.stored()["spec"]["acquireTime"]
     clock.now += 5
     assert not b.try_acquire_or_renew()  # b first sees the record now: t=1005
     assert b.observed_holder() == "a"
@@ -125,7 +131,7 @@ def test_standby_waits_a_full_lease_duration_from_when_it_last_saw_a_change():
     assert not b.try_acquire_or_renew()
     clock.now += 0.2  # 1020.1: 15 s after b saw it change
     assert b.try_acquire_or_renew()
-    spec = leases.lease["spec"]
+    spec = leases.stored()["spec"]
     assert spec["holderIdentity"] == "b"
     assert spec["leaseTransitions"] == 1
     assert spec["acquireTime"] == spec["renewTime"]
@@ -141,24 +147,24 @@ def test_renewals_push_the_standbys_expiry_back():
         clock.now += 2
         assert a.try_acquire_or_renew()
         assert not b.try_acquire_or_renew()
-    assert leases.lease["spec"]["holderIdentity"] == "a"
-    assert leases.lease["spec"]["leaseTransitions"] == 0
+    assert leases.stored()["spec"]["holderIdentity"] == "a"
+    assert leases.stored()["spec"]["leaseTransitions"] == 0
 
 
 def test_renewal_keeps_acquire_time_and_transitions():
     leases, clock = FakeLeases(), Clock()
     a = elector(leases, clock, "a")
     assert a.try_acquire_or_renew()
-    first = copy.deepcopy(leases.lease["spec"])
+    first = copy.deepcopy(leases.stored()["spec"])
     clock.now += 2
     assert a.try_acquire_or_renew()
-    spec = leases.lease["spec"]
+    spec = leases.stored()["spec"]
     assert spec["acquireTime"] == first["acquireTime"]
     assert spec["renewTime"] != first["renewTime"]
     assert spec["leaseTransitions"] == 0
 
 
-def test_a_write_from_a_stale_read_gets_a_conflict_and_does_not_lead():
+def test_a_write_from_a_stale_read_gets_a_conflict_and_does_not_lead(monkeypatch):
     leases, clock = FakeLeases(), Clock()
     a, b = elector(leases, clock, "a"), elector(leases, clock, "b")
     assert a.try_acquire_or_renew()
@@ -166,10 +172,10 @@ def test_a_write_from_a_stale_read_gets_a_conflict_and_does_not_lead():
     clock.now += 16  # expired for b
     stale = leases.get()
     assert a.try_acquire_or_renew()  # a renews after b's read, before b's write
-    leases.get = lambda: copy.deepcopy(stale)
+    monkeypatch.setattr(leases, "get", lambda: copy.deepcopy(stale))
     assert not b.try_acquire_or_renew()
-    assert leases.lease["spec"]["holderIdentity"] == "a"
-    assert leases.lease["spec"]["leaseTransitions"] == 0
+    assert leases.stored()["spec"]["holderIdentity"] == "a"
+    assert leases.stored()["spec"]["leaseTransitions"] == 0
 
 
 def test_released_lease_is_taken_at_the_next_try():
@@ -178,11 +184,11 @@ def test_released_lease_is_taken_at_the_next_try():
     assert a.try_acquire_or_renew()
     assert not b.try_acquire_or_renew()
     assert a.release()
-    assert leases.lease["spec"]["holderIdentity"] == ""
-    assert leases.lease["spec"]["leaseDurationSeconds"] == 1
+    assert leases.stored()["spec"]["holderIdentity"] == ""
+    assert leases.stored()["spec"]["leaseDurationSeconds"] == 1
     assert b.try_acquire_or_renew()  # same instant: an empty holder is free
-    assert leases.lease["spec"]["holderIdentity"] == "b"
-    assert leases.lease["spec"]["leaseTransitions"] == 1
+    assert leases.stored()["spec"]["holderIdentity"] == "b"
+    assert leases.stored()["spec"]["leaseTransitions"] == 1
 
 
 def test_leader_that_cannot_renew_within_the_deadline_stops_leading():
@@ -237,7 +243,7 @@ def test_stopping_a_leader_releases_the_lease():
     stop.set()
     thread.join(5)
     assert not thread.is_alive()
-    assert leases.lease["spec"]["holderIdentity"] == ""
+    assert leases.stored()["spec"]["holderIdentity"] == ""
     assert LEADER_STATUS.labels(name="stop-lease")._value.get() == 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -92,7 +93,7 @@ def test_labels_are_exactly_the_documented_ones():
     )
     registry.SETUP_RUNS.labels("success").inc(0)
     registry.WEBHOOK_REQUESTS.labels("CREATE", "KubeDirectorCluster", "true").inc(0)
-    queue = RateLimitingQueue("labels-check")
+    queue: RateLimitingQueue[str] = RateLimitingQueue("labels-check")
     queue.add_after("x", 0)
     seen: dict[str, set[str]] = {}
     for line in exposition().splitlines():
@@ -171,7 +172,7 @@ def value(reg: CollectorRegistry, name: str, queue: str = "q") -> float | None:
 def test_queue_reports_depth_adds_latency_and_work_time(own_registry):
     reg, provider = own_registry
     clock = FakeClock()
-    queue = RateLimitingQueue("q", metrics=provider, clock=clock)
+    queue: RateLimitingQueue[str] = RateLimitingQueue("q", metrics=provider, clock=clock)
     queue.add("a")
     queue.add("a")
     queue.add("b")
@@ -179,6 +180,7 @@ def test_queue_reports_depth_adds_latency_and_work_time(own_registry):
     assert value(reg, "workqueue_adds_total") == 2
     clock.now += 2
     key, _ = queue.get(timeout=0)
+    assert key is not None
     assert value(reg, "workqueue_depth") == 1
     assert value(reg, "workqueue_queue_duration_seconds_sum") == 2
     clock.now += 3
@@ -196,7 +198,7 @@ def test_queue_reports_depth_adds_latency_and_work_time(own_registry):
 def test_delayed_adds_count_as_retries_and_latency_starts_when_ready(own_registry):
     reg, provider = own_registry
     clock = FakeClock()
-    queue = RateLimitingQueue("q", metrics=provider, clock=clock)
+    queue: RateLimitingQueue[str] = RateLimitingQueue("q", metrics=provider, clock=clock)
     queue.add_after("a", 5)
     queue.add_rate_limited("b")
     assert value(reg, "workqueue_retries_total") == 2
@@ -212,8 +214,8 @@ def test_delayed_adds_count_as_retries_and_latency_starts_when_ready(own_registr
 def test_queues_sharing_a_name_share_their_series(own_registry):
     reg, provider = own_registry
     clock = FakeClock()
-    first = RateLimitingQueue("q", metrics=provider, clock=clock)
-    second = RateLimitingQueue("q", metrics=provider, clock=clock)
+    first: RateLimitingQueue[str] = RateLimitingQueue("q", metrics=provider, clock=clock)
+    second: RateLimitingQueue[str] = RateLimitingQueue("q", metrics=provider, clock=clock)
     for queue in (first, second):
         queue.add("a")
         queue.get(timeout=0)
@@ -225,7 +227,7 @@ def test_queues_sharing_a_name_share_their_series(own_registry):
 
 
 def test_a_queue_without_metrics_reports_nothing():
-    queue = RateLimitingQueue("silent", metrics=False)
+    queue: RateLimitingQueue[str] = RateLimitingQueue("silent", metrics=False)
     queue.add("a")
     assert value(registry.REGISTRY, "workqueue_adds_total", "silent") is None
     queue.shutdown()
@@ -233,7 +235,7 @@ def test_a_queue_without_metrics_reports_nothing():
 
 def test_cluster_and_member_gauges_count_the_cache_at_scrape_time():
     collector = ClusterStateCollector()
-    clusters = [
+    clusters: list[dict[str, Any]] = [
         {
             "status": {
                 "state": "configured",
@@ -270,7 +272,7 @@ def test_cluster_and_member_gauges_count_the_cache_at_scrape_time():
 
 def test_cluster_conditions_are_one_series_per_cluster_and_type():
     collector = ClusterStateCollector()
-    clusters = [
+    clusters: list[dict[str, Any]] = [
         {
             "metadata": {"namespace": "a", "name": "x"},
             "status": {
@@ -306,7 +308,7 @@ def test_setup_results_and_the_certificate_expiry_are_exposed_from_the_start():
 
 def test_members_by_state_per_cluster():
     collector = ClusterStateCollector()
-    clusters = [
+    clusters: list[dict[str, Any]] = [
         {
             "metadata": {"namespace": "a", "name": "x"},
             "status": {

@@ -30,14 +30,14 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def queue(clock):
-    q = RateLimitingQueue("test", metrics=False, clock=clock)
+    q: RateLimitingQueue[str] = RateLimitingQueue("test", metrics=False, clock=clock)
     yield q
     q.shutdown()
 
 
-def drain(q: RateLimitingQueue) -> list[str]:
+def drain(q: RateLimitingQueue[str]) -> list[str]:
     """Get and finish every key that is ready now (a runaway queue fails, not hangs)."""
-    out = []
+    out: list[str] = []
     for _ in range(100):
         key, _ = q.get(timeout=0)
         if key is None:
@@ -203,7 +203,7 @@ def test_shutdown_drops_delayed_keys_not_yet_due(queue, clock):
 
 
 def test_waiting_thread_moves_a_delayed_key_to_a_blocked_getter():
-    queue = RateLimitingQueue("real-clock", metrics=False)
+    queue: RateLimitingQueue[str] = RateLimitingQueue("real-clock", metrics=False)
     try:
         start = time.monotonic()
         queue.add_after("a", 0.05)
@@ -215,7 +215,9 @@ def test_waiting_thread_moves_a_delayed_key_to_a_blocked_getter():
 
 def test_add_rate_limited_backs_off_per_key_until_forgotten(clock):
     limiter = ItemExponentialFailureRateLimiter(base=1.0, max_delay=100.0)
-    queue = RateLimitingQueue("limited", rate_limiter=limiter, metrics=False, clock=clock)
+    queue: RateLimitingQueue[str] = RateLimitingQueue(
+        "limited", rate_limiter=limiter, metrics=False, clock=clock
+    )
     try:
         queue.add_rate_limited("a")
         queue.add_rate_limited("a")
@@ -234,7 +236,7 @@ def test_add_rate_limited_backs_off_per_key_until_forgotten(clock):
 
 
 def test_default_rate_limiter_is_client_gos(clock):
-    queue = RateLimitingQueue("default", metrics=False, clock=clock)
+    queue: RateLimitingQueue[str] = RateLimitingQueue("default", metrics=False, clock=clock)
     try:
         queue.add_rate_limited("a")
         clock.now += 0.004
@@ -254,7 +256,9 @@ class QueueModel(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.clock = FakeClock()
-        self.queue = RateLimitingQueue("model", metrics=False, clock=self.clock)
+        self.queue: RateLimitingQueue[str] = RateLimitingQueue(
+            "model", metrics=False, clock=self.clock
+        )
         self.fifo: list[str] = []
         self.dirty: set[str] = set()
         self.processing: set[str] = set()
@@ -365,7 +369,7 @@ TestQueueModel = QueueModel.TestCase
 )
 def test_concurrent_workers_never_share_a_key_and_lose_no_add(adds, workers, producers):
     """Whatever the interleaving, each key's last add is seen by a later reconcile."""
-    queue = RateLimitingQueue("stress", metrics=False)
+    queue: RateLimitingQueue[str] = RateLimitingQueue("stress", metrics=False)
     lock = threading.Lock()
     version: Counter[str] = Counter()
     seen: dict[str, int] = {}
@@ -377,6 +381,7 @@ def test_concurrent_workers_never_share_a_key_and_lose_no_add(adds, workers, pro
             key, shutdown = queue.get()
             if shutdown:
                 return
+            assert key is not None  # not shut down: get() blocked until a key came
             with lock:
                 if key in held:
                     overlaps.append(key)

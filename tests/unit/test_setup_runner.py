@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TypedDict
 
 import pytest
 
@@ -99,14 +100,30 @@ def progress(member: MemberStatus) -> dict[str, object]:
     return member.state_detail.setup.to_dict() | member.state_detail.notify.to_dict()
 
 
-def _typed(stored: dict[str, object]) -> dict[str, object]:
+class _Progress(TypedDict):
+    """The typed stateDetail fields the stored progress keys parse into."""
+
+    setup: SetupProgress
+    notify: NotifyProgress
+
+
+def _typed(stored: dict[str, object]) -> _Progress:
     r = FieldReader()
-    typed = {
-        "setup": SetupProgress.from_dict(r, stored, "stateDetail"),
-        "notify": NotifyProgress.from_dict(r, stored, "stateDetail"),
-    }
+    typed = _Progress(
+        setup=SetupProgress.from_dict(r, stored, "stateDetail"),
+        notify=NotifyProgress.from_dict(r, stored, "stateDetail"),
+    )
     r.raise_if_failed()
     return typed
+
+
+def stored_seconds(member: MemberStatus, key: str) -> float:
+    """A time the member's progress holds, in epoch seconds."""
+    stamp = progress(member)[key]
+    assert isinstance(stamp, str)
+    seconds = runner_mod._seconds(stamp)
+    assert seconds is not None
+    return seconds
 
 
 def creating(**stored: object) -> MemberStatus:
@@ -482,7 +499,7 @@ def test_retry_delay_is_capped(
     delays = []
     for attempt in range(10):
         member = run_to_config_error(runner, fake, creating(**{ATTEMPT: attempt}))
-        delays.append(runner_mod._seconds(progress(member)[RETRY_AT]) - clock.now)
+        delays.append(stored_seconds(member, RETRY_AT) - clock.now)
     assert delays == [min(RETRY_MAX, RETRY_BASE * 2**a) for a in range(10)]
     assert delays[-1] == RETRY_MAX
 
