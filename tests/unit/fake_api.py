@@ -41,6 +41,11 @@ class Write:
     body: Obj | None = None
     subresource: str | None = None
 
+    def sent(self) -> Obj:
+        """The body written; every verb but delete sends one."""
+        assert self.body is not None, self
+        return self.body
+
 
 class MemoryCaches:
     """Objects by resource and "namespace/name", read as the reconciler reads informers."""
@@ -209,9 +214,9 @@ class World:
                 merged["metadata"]["resourceVersion"] = str(10_000 + next(self._versions))
                 self.caches.put(CLUSTERS, merged)
             elif write.verb == "merge_patch" and write.kind == STATEFULSETS.kind:
-                current = self.caches.get(STATEFULSETS, f"{namespace}/{write.name}")
-                assert current is not None
-                self._applied(STATEFULSETS, _merge(current, write.body))
+                sts = self.caches.get(STATEFULSETS, f"{namespace}/{write.name}")
+                assert sts is not None
+                self._applied(STATEFULSETS, _merge(sts, write.body))
 
     def _applied(self, resource: Resource, obj: Obj) -> None:
         meta = obj["metadata"]

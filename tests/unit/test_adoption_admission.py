@@ -38,5 +38,5 @@ def test_scaling_a_cluster_the_original_stored_is_allowed(case: str):
     namespace = stored["metadata"]["namespace"]
     for mode in ("mutate", "validate"):
         body = request("kdcluster", "UPDATE", scaled, stored, namespace=namespace)
-        resp = review(body, view, mode)["response"]  # type: ignore[arg-type]
+        resp = review(body, view, mode)["response"]
         assert resp["allowed"] is True, resp.get("status")

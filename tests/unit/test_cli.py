@@ -328,7 +328,7 @@ def test_namespace_from_the_current_context_else_default(tmp_path):
     ],
 )
 def test_cluster_options_before_or_after_the_command(argv, monkeypatch):
-    seen = {}
+    seen: dict[str, object] = {}
 
     def fake_status(name, *, kubeconfig, namespace, out, err):
         seen.update(name=name, kubeconfig=kubeconfig, namespace=namespace)

@@ -106,8 +106,8 @@ def assert_whole(write: Write) -> None:
     """A StatefulSet write carries the whole object, fixed fields too."""
     assert write.verb == "apply", write
     assert write.body is not None
-    assert all(k in write.body["spec"] for k in FIXED), write.body["spec"].keys()
-    assert write.body["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert all(k in write.sent()["spec"] for k in FIXED), write.sent()["spec"].keys()
+    assert write.sent()["spec"]["template"]["spec"]["containers"][0]["image"]
 
 
 @pytest.fixture
@@ -132,7 +132,7 @@ def test_create_writes_every_object_whole_then_becomes_ready():
     assert kinds[-1] == ("merge_patch", "KubeDirectorCluster")
     for write in sts_writes(first):
         assert_whole(write)
-    assert {w.body["spec"]["replicas"] for w in sts_writes(first)} == {1, 2}
+    assert {w.sent()["spec"]["replicas"] for w in sts_writes(first)} == {1, 2}
     assert condition(world, "Ready")[0] == "False"
     assert condition(world, "Progressing")[:2] == ("True", "MembershipChanging")
     settle(world, reconciler)
@@ -150,7 +150,7 @@ def test_scale_up_and_down_write_the_whole_statefulset(converged):
     edit_spec(world, set_members(1, 3))
     writes = settle(world, reconciler)
     up = [w for w in sts_writes(writes) if w.name == worker]
-    assert up and all(w.body["spec"]["replicas"] == 3 for w in up)
+    assert up and all(w.sent()["spec"]["replicas"] == 3 for w in up)
     for write in up:
         assert_whole(write)
     status = stored(world)["status"]
@@ -160,7 +160,7 @@ def test_scale_up_and_down_write_the_whole_statefulset(converged):
     edit_spec(world, set_members(1, 1))
     writes = settle(world, reconciler)
     down = [w for w in sts_writes(writes) if w.name == worker]
-    assert [w.body["spec"]["replicas"] for w in down] == [1]
+    assert [w.sent()["spec"]["replicas"] for w in down] == [1]
     assert_whole(down[0])
     removed = {(w.kind, w.name) for w in writes if w.verb == "delete"}
     assert removed == {
@@ -181,7 +181,7 @@ def test_drift_is_reverted_with_the_whole_object(converged):
     writes = one_pass(world, reconciler)
     [write] = sts_writes(writes)
     assert_whole(write)
-    assert write.body["spec"]["template"]["spec"]["containers"][0]["image"] == (
+    assert write.sent()["spec"]["template"]["spec"]["containers"][0]["image"] == (
         "docker.io/bluedata/sparkbase:2.0"
     )
     assert condition(world, "Ready")[:2] == ("False", "Reconciling"), "just written"
@@ -257,7 +257,7 @@ def test_spec_problem_reports_and_writes_nothing_else(edit, field):
     assert condition(world, "Degraded")[:2] == ("True", "InvalidSpec")
     assert field in condition(world, "Degraded")[2]
     assert condition(world, "Ready")[0] == "False"
-    assert [e.body["reason"] for e in world.writer.events()] == ["InvalidSpec"]
+    assert [e.sent()["reason"] for e in world.writer.events()] == ["InvalidSpec"]
 
 
 def test_a_refused_write_sets_degraded_with_the_object_and_answer(converged):
@@ -281,9 +281,9 @@ def test_a_refused_write_sets_degraded_with_the_object_and_answer(converged):
     events = [
         e
         for e in world.writer.events()
-        if e.verb == "create" and e.body["reason"] == "ReconcileError"
+        if e.verb == "create" and e.sent()["reason"] == "ReconcileError"
     ]
-    counts = [e.body["count"] for e in world.writer.events() if e.verb == "merge_patch"]
+    counts = [e.sent()["count"] for e in world.writer.events() if e.verb == "merge_patch"]
     assert len(events) == 1 and counts == list(range(2, PERSISTENT + 2)), "aggregated"
 
     world.writer.refusals.clear()
@@ -333,6 +333,7 @@ def test_a_role_removed_from_the_spec_winds_down(converged):
 
 def _drift(world: World) -> None:
     sts = world.caches.get(STATEFULSETS, f"apps/{statefulset_name(world, 'worker')}")
+    assert sts is not None
     sts["spec"]["template"]["spec"]["containers"][0]["image"] = "evil/image:1"
     world.caches.put(STATEFULSETS, sts)
 
@@ -487,7 +488,7 @@ def test_pause_stops_the_pods_and_keeps_every_identity(converged):
     last_node_id = stored(world)["status"]["lastNodeID"]
     edit_spec(world, set_paused(True))
     writes = settle(world, reconciler)
-    assert {w.body["spec"]["replicas"] for w in sts_writes(writes)} == {0}
+    assert {w.sent()["spec"]["replicas"] for w in sts_writes(writes)} == {0}
     for write in sts_writes(writes):
         assert_whole(write)
     assert not [w for w in writes if w.verb == "delete"], "Services, claims and budgets stay"
@@ -514,7 +515,7 @@ def test_membership_waits_for_the_resume(converged):
     settle(world, reconciler)
     edit_spec(world, set_members(1, 3))
     writes = settle(world, reconciler)
-    assert {w.body["spec"]["replicas"] for w in sts_writes(writes)} <= {0}
+    assert {w.sent()["spec"]["replicas"] for w in sts_writes(writes)} <= {0}
     assert identities(world) == before
     assert world.caches.list(PODS) == []
 

@@ -25,8 +25,8 @@ def test_identical_events_are_counted_on_one_event():
         events.record(CLUSTER, "Warning", "ReconcileError", "apply StatefulSet ns/x refused")
     events.record(CLUSTER, "Warning", "ReconcileError", "another answer")
     creates = [w for w in writer.events() if w.verb == "create"]
-    patches = [w.body["count"] for w in writer.events() if w.verb == "merge_patch"]
-    assert [w.body["message"] for w in creates] == [
+    patches = [w.sent()["count"] for w in writer.events() if w.verb == "merge_patch"]
+    assert [w.sent()["message"] for w in creates] == [
         "apply StatefulSet ns/x refused",
         "another answer",
     ]

@@ -51,7 +51,8 @@ def test_malformed_value_is_refused(token):
 
 @pytest.mark.parametrize(("key", "reason"), [("xyz", "hexadecimal"), ("ab" * 10, "AES key")])
 def test_bad_keys(key, reason):
-    assert reason in key_error(key)
+    error = key_error(key)
+    assert error is not None and reason in error
     with pytest.raises(SecretKeyError, match="masterEncryptionKey"):
         encrypt("v", key)
 

@@ -626,7 +626,7 @@ def test_parse_poll_cases(output: str, expected: ConfigureResult) -> None:
 
 _LINE_BREAKS = "\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 _tail = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters=_LINE_BREAKS)
+    alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters=_LINE_BREAKS)
 ).filter(lambda t: scripts.MARK_STDERR not in t.splitlines())
 
 

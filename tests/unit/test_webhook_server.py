@@ -42,7 +42,9 @@ def post(conn: http.client.HTTPSConnection, path: str, body: object) -> tuple[in
 
 
 def served_serial(conn: http.client.HTTPSConnection) -> int:
-    der = conn.sock.getpeercert(binary_form=True)  # type: ignore[union-attr]
+    assert isinstance(conn.sock, ssl.SSLSocket)
+    der = conn.sock.getpeercert(binary_form=True)
+    assert der is not None
     return x509.load_der_x509_certificate(der).serial_number
 
 
