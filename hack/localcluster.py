@@ -41,6 +41,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -442,7 +443,7 @@ def stop(name: str, timeout: float = 15) -> None:
     _pid_file(name).unlink(missing_ok=True)
 
 
-def wait_until(what: str, check: object, timeout: float, component: str) -> None:
+def wait_until(what: str, check: Callable[[], object], timeout: float, component: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if running_pid(component) is None:
@@ -451,7 +452,7 @@ def wait_until(what: str, check: object, timeout: float, component: str) -> None
                 f"{logs_dir() / (component + '.log')}"
             )
         try:
-            if check():  # type: ignore[operator]
+            if check():
                 return
         except OSError:
             pass

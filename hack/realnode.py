@@ -380,6 +380,7 @@ def cleanup(layout: Layout | None, holder: Holder | None) -> None:
 def _node_certificate(cfg: NodeConfig, out_dir: Path) -> tuple[Path, Path]:
     """The kubelet's client identity: O=system:nodes, CN=system:node:<name>, from the CA."""
     ca_key = serialization.load_pem_private_key(Path(cfg.ca_key).read_bytes(), password=None)
+    assert isinstance(ca_key, rsa.RSAPrivateKey), "the local cluster's CA key is RSA"
     ca = x509.load_pem_x509_certificate(Path(cfg.ca_cert).read_bytes())
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     now = datetime.datetime.now(datetime.UTC)
@@ -400,7 +401,7 @@ def _node_certificate(cfg: NodeConfig, out_dir: Path) -> tuple[Path, Path]:
         .not_valid_after(now + datetime.timedelta(days=365))
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
         .sign(ca_key, hashes.SHA256())
-    )  # type: ignore[arg-type]
+    )
     crt, pem = out_dir / "node.crt", out_dir / "node.key"
     crt.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     pem.write_bytes(
@@ -635,9 +636,9 @@ def _wait_for(
     while time.monotonic() < deadline:
         for proc in watched:
             if proc.poll() is not None:
-                raise NodeError(
-                    f"{proc.args[0]} exited ({proc.returncode}) while waiting for {what}"
-                )
+                argv = proc.args
+                assert isinstance(argv, list)  # started by _start, from an argv list
+                raise NodeError(f"{argv[0]} exited ({proc.returncode}) while waiting for {what}")
         if check():
             return
         time.sleep(0.2)

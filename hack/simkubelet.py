@@ -37,6 +37,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
@@ -205,7 +206,9 @@ class Execs:
         apps = sorted(apps, key=lambda a: a["metadata"]["namespace"] != namespace)
         for app in apps[:1]:
             spec = app.get("spec") or {}
-            role = next((r for r in spec.get("roles") or [] if r.get("id") == role_id), {})
+            role: dict[str, Any] = next(
+                (r for r in spec.get("roles") or [] if r.get("id") == role_id), {}
+            )
             package = (
                 role["configPackage"]
                 if "configPackage" in role
