@@ -11,7 +11,7 @@ import pytest
 
 from kubedirector.api.constants import ANNOTATION_STATUS_BACKUP_EXISTS
 from kubedirector.api.secretkeys import decrypt, encrypt
-from kubedirector.webhook.admission import NOT_READY, review
+from kubedirector.webhook.admission import NOT_READY, Mode, review
 from kubedirector.webhook.view import DEFAULT_CLASS_ANNOTATION
 from tests.admission_cases import (
     CASES,
@@ -71,8 +71,8 @@ def view(**overrides: Any) -> StaticView:
     return StaticView(**settings)
 
 
-def response(body: dict, v: StaticView | None = None, mode: str = "validate") -> dict:
-    return review(body, v or view(), mode)["response"]  # type: ignore[arg-type]
+def response(body: dict, v: StaticView | None = None, mode: Mode = "validate") -> dict:
+    return review(body, v or view(), mode)["response"]
 
 
 def patch_of(resp: dict) -> list[dict]:

@@ -56,7 +56,9 @@ def guest_image(real_node: str) -> str:
     _localcluster("up", "--real-node")  # reused, or back from another cluster
     _localcluster("load-image", path)
     with tarfile.open(path) as tar:
-        index = json.load(tar.extractfile("index.json"))  # type: ignore[arg-type]
+        data = tar.extractfile("index.json")
+        assert data is not None, "the image archive has no index.json"
+        index = json.load(data)
     return index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"]
 
 
