@@ -1,23 +1,27 @@
 """Install configcli in this member: run by the member's own python (2.7 or 3.6+).
 
 The setup script (kubedirector/setup/configcli_install.py) feeds this file to
-each candidate interpreter as `python -S - <guest root> <python path> <plan>` and
-reads the exit code: 0 installed, EXIT_UNSUITABLE this interpreter cannot run
-configcli (try the next), EXIT_FAILED the install itself failed.  One process
-does the whole install (version check, site directory, files, commands,
-links, log), because an interpreter's start-up is most of an install's cost.
+each candidate interpreter as
 
-The plan (zlib-compressed JSON, base64) says where things go and holds the
-module files: {"bin", "user_site", "log", "entries": [[command, module]],
-"links", "files": {name: text}}.
+    python -S - ROOT PYTHON BIN SITE LOG COMMANDS LINKS FILES
+
+and reads the exit code: 0 installed, EXIT_UNSUITABLE this interpreter cannot
+run configcli (try the next), EXIT_FAILED the install itself failed.  One
+process does the whole install (version check, site directory, files,
+commands, links, log): an interpreter's start-up is most of an install's cost,
+which is also why it runs with `-S` and imports nothing that pulls in `re`.
+
+ROOT is the guest root (empty in a real pod), PYTHON the interpreter's path as
+found on PATH (the commands' `#!`), BIN where the commands go, SITE `user` or
+`system` (which site-packages gets the module), LOG the install log,
+COMMANDS `command:module,...`, LINKS `name,...` (links to BIN/configcli), and
+FILES the module's files: base64 of zlib-compressed `name NUL text NUL ...`.
 """
 
-import base64
-import json
+import binascii
 import os
 import site
 import sys
-import sysconfig
 import zlib
 
 EXIT_UNSUITABLE = 3
@@ -36,17 +40,21 @@ def site_dir(user_site):
     """The user site (PYTHONUSERBASE set by the caller), or the first system
     site-packages directory the interpreter searches.
 
-    The caller starts this with `-S` (no site processing: the `.pth` files of a
-    big site-packages cost more than the install), so the directories are
-    worked out as site's start-up would: a virtual environment's prefix first
-    (Python 3's `site.venv`; Python 2's site runs in full on import anyway),
-    then every site-packages directory that exists, in site's order."""
+    Started with `-S` (no site processing: the `.pth` files of a big
+    site-packages cost more than the install), this works the directories out
+    as site's start-up would: a virtual environment's prefix first (Python 3's
+    `site.venv`; Python 2's site runs in full on import anyway), then every
+    site-packages directory that exists, in site's order."""
     if user_site:
         return site.getusersitepackages()
     if sys.flags.no_site and hasattr(site, "venv"):
         site.venv(set())
     dirs = [p for p in getattr(site, "getsitepackages", list)() if os.path.isdir(p)]
-    return dirs[0] if dirs else sysconfig.get_paths()["purelib"]
+    if dirs:
+        return dirs[0]
+    import sysconfig  # noqa: PLC0415 (only here: a large module)
+
+    return sysconfig.get_paths()["purelib"]
 
 
 def makedirs(path):
@@ -54,9 +62,9 @@ def makedirs(path):
         os.makedirs(path)
 
 
-def write(path, text):
+def write(path, data):
     with open(path, "wb") as f:
-        f.write(text if isinstance(text, bytes) else text.encode("utf-8"))
+        f.write(data if isinstance(data, bytes) else data.encode("utf-8"))
 
 
 def link(target, path):
@@ -66,30 +74,38 @@ def link(target, path):
     os.symlink(target, path)
 
 
-def install(root, python, plan):
-    lib = site_dir(plan["user_site"])
+def unpack(files):
+    """{name: bytes} from FILES."""
+    parts = zlib.decompress(binascii.a2b_base64(files)).split(b"\0")
+    return dict((parts[i].decode("utf-8"), parts[i + 1]) for i in range(0, len(parts) - 1, 2))
+
+
+def install(args):
+    """Install as the arguments (after `-`) say."""
+    root, python, bin_dir, site_kind, log, commands, links, files = args
+    lib = site_dir(site_kind == "user")
     if not lib or '"' in lib or "\\" in lib:
         raise ValueError("unusable site directory %r" % (lib,))
     folder = root + lib + "/configcli"
-    bin_dir = root + plan["bin"]
     makedirs(folder)
-    makedirs(bin_dir)
-    for name in sorted(plan["files"]):
-        write(folder + "/" + name, plan["files"][name])
-    for command, module in plan["entries"]:
-        write(bin_dir + "/" + command, ENTRY % (python, root + lib, module))
-        os.chmod(bin_dir + "/" + command, 0o755)
-    for name in plan["links"]:
-        link(bin_dir + "/configcli", bin_dir + "/" + name)
-    write(root + plan["log"], "configcli installed for %s in %s\n" % (python, lib))
+    makedirs(root + bin_dir)
+    for name, data in sorted(unpack(files).items()):
+        write(folder + "/" + name, data)
+    for entry in commands.split(","):
+        command, module = entry.split(":")
+        path = root + bin_dir + "/" + command
+        write(path, ENTRY % (python, root + lib, module))
+        os.chmod(path, 0o755)
+    for name in links.split(","):
+        link(root + bin_dir + "/configcli", root + bin_dir + "/" + name)
+    write(root + log, "configcli installed for %s in %s\n" % (python, lib))
 
 
 def main():
     if not suitable():
         return EXIT_UNSUITABLE
     try:
-        plan = json.loads(zlib.decompress(base64.b64decode(sys.argv[3])).decode("utf-8"))
-        install(sys.argv[1], sys.argv[2], plan)
+        install(sys.argv[1:])
     except Exception as e:
         sys.stderr.write("configcli install failed: %s\n" % (e,))
         return EXIT_FAILED

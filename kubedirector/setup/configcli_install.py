@@ -32,7 +32,6 @@ from __future__ import annotations
 import base64
 import enum
 import functools
-import json
 import zlib
 from importlib import resources
 
@@ -83,19 +82,21 @@ def _installer() -> str:
     return text if text.endswith("\n") else text + "\n"
 
 
-def plan(layout: Layout) -> str:
-    """What the installer does for `layout`, with the module files, as one shell-safe
-    word (zlib-compressed JSON, base64: about a third of the files' size)."""
-    document = {
-        "bin": NEW_BIN if layout is Layout.NEW else LEGACY_BIN,
-        "user_site": layout is Layout.NEW,
-        "log": INSTALL_LOG,
-        "entries": [list(entry) for entry in ENTRY_POINTS],
-        "links": list(LINKS),
-        "files": package_files(),
-    }
-    packed = zlib.compress(json.dumps(document, sort_keys=True).encode(), 9)
+def packed_files() -> str:
+    """The module files as one shell-safe word, as the installer reads them: base64 of
+    zlib-compressed `name NUL text NUL ...` (about a third of the files' size)."""
+    parts = [p for name, text in package_files().items() for p in (name, text)]
+    if any("\0" in p for p in parts):
+        raise ValueError("a configcli module holds a NUL character")
+    packed = zlib.compress("\0".join(parts).encode(), 9)
     return base64.b64encode(packed).decode("ascii")
+
+
+def installer_args(layout: Layout) -> str:
+    """The installer's arguments after ROOT and PYTHON (see install_configcli.py)."""
+    bin_dir, site = (NEW_BIN, "user") if layout is Layout.NEW else (LEGACY_BIN, "system")
+    commands = ",".join(f"{name}:{module}" for name, module in ENTRY_POINTS)
+    return " ".join([bin_dir, site, INSTALL_LOG, commands, ",".join(LINKS), packed_files()])
 
 
 @functools.cache
@@ -123,7 +124,7 @@ def fragment(layout: Layout) -> str:
             f'  if [ ! -f "$R{NEW_BIN}/configcli" ] && [ ! -f "$R{LEGACY_BIN}/configcli" ]; then\n',
             "  for c in python python3 python2; do\n",
             '    p="$(command -v "$c" 2>/dev/null)" || continue\n',
-            f'    {user_base}"$p" -S - "$R" "$p" {plan(layout)} <<\'{_MARKER}\'\n',
+            f'    {user_base}"$p" -S - "$R" "$p" {installer_args(layout)} <<\'{_MARKER}\'\n',
             _installer(),
             f"{_MARKER}\n",
             "    rc=$?\n",

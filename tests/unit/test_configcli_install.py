@@ -193,12 +193,20 @@ def test_heredoc_marker_in_the_installer_is_refused(monkeypatch: pytest.MonkeyPa
         configcli_install.fragment.cache_clear()
 
 
+def test_a_nul_in_a_module_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """NUL separates the packed files, so a module holding one could not be unpacked."""
+    files = configcli_install.package_files()
+    monkeypatch.setattr(configcli_install, "package_files", lambda: {**files, "x.py": "a\0b\n"})
+    with pytest.raises(ValueError, match="NUL"):
+        configcli_install.packed_files()
+
+
 def test_the_script_carries_the_modules_compressed() -> None:
     """The modules travel as one compressed word, so the script is a fraction of
     their size (it goes through the exec's stdin for every member)."""
     size = sum(len(text) for text in configcli_install.package_files().values())
     for layout in Layout:
-        assert len(configcli_install.plan(layout)) < size / 2
+        assert len(configcli_install.packed_files()) < size / 2
         assert len(configcli_install.fragment(layout)) < size * 0.6
 
 
