@@ -6,10 +6,10 @@ import io
 import os
 import shutil
 import subprocess
-import sys
 import tarfile
 import time
 from pathlib import Path
+from sys import executable
 
 import pytest
 
@@ -335,7 +335,8 @@ _INSTALLER_VIEW = (
 
 @pytest.mark.parametrize(
     "python",
-    sorted({sys.executable, getattr(sys, "_base_executable", sys.executable), GUEST_PYTHON}),
+    # this venv's interpreter, the one it links to (no venv), and the guest's
+    sorted({executable, os.path.realpath(executable), GUEST_PYTHON}),
 )
 def test_the_installer_finds_the_site_directories_a_full_start_up_would(python: str) -> None:
     """The installer runs with `-S` (fast start-up) yet picks the same directories as
