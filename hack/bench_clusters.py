@@ -33,6 +33,7 @@ unless `--no-record`.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import math
 import os
@@ -47,6 +48,7 @@ import subprocess
 import sys
 import threading
 import time
+import tracemalloc
 import urllib.error
 import urllib.request
 from collections import Counter
@@ -77,10 +79,25 @@ from benchlib import (
 from prometheus_client.parser import text_string_to_metric_families
 
 from kubedirector.api.constants import LABEL_CLUSTER
+from kubedirector.cache.factory import InformerFactory
 from kubedirector.cache.informer import Informer
 from kubedirector.kube import new_api_client, request_json, resource_path
 from kubedirector.logging import configure_logging
-from kubedirector.resources import OWNED_SELECTOR, PODS, SERVICES, STATEFULSETS
+from kubedirector.resources import (
+    APPS,
+    CLUSTERS,
+    CONFIGMAPS,
+    CONFIGS,
+    CONNECTED_CONFIGMAP_SELECTOR,
+    CONNECTED_SECRET_SELECTOR,
+    OWNED_KINDS,
+    OWNED_SELECTOR,
+    PODS,
+    SECRETS,
+    SERVICES,
+    STATEFULSETS,
+    STATUS_BACKUPS,
+)
 
 WRITE_VERBS = ("POST", "PUT", "PATCH", "DELETE")
 VERBS = ("GET", EXEC, "LIST", "WATCH", *WRITE_VERBS)
@@ -356,6 +373,7 @@ class OperatorRun:
 
     size: int
     workers: int
+    qps: float | None = None  # the operator's --kube-api-qps; None: its default
     base_rss_kib: int = 0
     base_cpu_percent: float = 0.0
     create_seconds: float = 0.0
@@ -378,13 +396,19 @@ class OperatorRun:
     profile_idle: list[str] = field(default_factory=list)
     log_problems: Counter[str] = field(default_factory=Counter)
     notes: list[str] = field(default_factory=list)
+    caches: list[CacheSize] = field(default_factory=list)
+
+    def label(self) -> str:
+        qps = "" if self.qps is None else f" --kube-api-qps {self.qps:g}"
+        return f"--workers {self.workers}{qps}"
 
 
 @dataclass
 class SizeRun:
     size: int
     namespaces: int
-    floor: FloorResult | None = None
+    floor: FloorResult | None = None  # the fastest complete one of floor_tries
+    floor_tries: list[FloorResult] = field(default_factory=list)
     floor_delete_seconds: float = 0.0
     runs: list[OperatorRun] = field(default_factory=list)
 
@@ -437,10 +461,11 @@ def count_left(api: Any, namespaces: set[str]) -> dict[str, int]:
 
 
 def operator_run(
-    args: argparse.Namespace, cluster: BenchCluster, size: int, workers: int
+    args: argparse.Namespace, cluster: BenchCluster, size: int, workers: int, qps: float | None
 ) -> OperatorRun:
-    run = OperatorRun(size, workers)
-    op = Operator.start(cluster.kubeconfig, workers, args.operator_log, args.operator_arg)
+    run = OperatorRun(size, workers, qps)
+    extra = [*args.operator_arg, *([f"--kube-api-qps={qps:g}"] if qps is not None else [])]
+    op = Operator.start(cluster.kubeconfig, workers, args.operator_log, extra)
     try:
         op_measure(args, cluster, op, run)
     except BaseException as e:
@@ -487,6 +512,8 @@ def op_measure(
             idle(args, op, run)
         if args.drift > 0:
             drift_repair(args, api, services, drift, run)
+        if args.caches:
+            run.caches = cache_sizes(cluster.kubeconfig)
         run.delete_seconds = delete_all(args, cluster, api, set(names))
         cluster.delete_namespaces(names, 900)
     finally:
@@ -643,13 +670,69 @@ def delete_all(
 
 
 def floor_run(args: argparse.Namespace, cluster: BenchCluster, size_run: SizeRun) -> None:
+    """The floor once per `--floor-threads`; the fastest complete one is the floor."""
     names = namespace_names("floor", size_run.namespaces)
-    cluster.create_namespaces(names)
-    size_run.floor = run_floor(
-        cluster.kubeconfig, cluster_docs(size_run.size, names), args.floor_threads, args.timeout
+    for threads in args.floor_threads:
+        cluster.create_namespaces(names)
+        tried = run_floor(
+            cluster.kubeconfig, cluster_docs(size_run.size, names), threads, args.timeout
+        )
+        size_run.floor_tries.append(tried)
+        size_run.floor_delete_seconds = cluster.delete_namespaces(names, 900)
+        log(f"floor namespaces deleted in {size_run.floor_delete_seconds:.0f}s")
+    complete = [f for f in size_run.floor_tries if f.ready_count == f.clusters and not f.errors]
+    size_run.floor = min(complete or size_run.floor_tries, key=lambda f: f.ready_seconds)
+
+
+# --------------------------------------------------------------------------- cache sizes
+
+
+@dataclass
+class CacheSize:
+    """What one of the operator's informers holds, rebuilt in this process."""
+
+    resource: str
+    objects: int
+    bytes: int  # tracemalloc: the store, its indexes, the objects after the transform
+
+
+def cache_sizes(kubeconfig: str) -> list[CacheSize]:
+    """The operator's cluster-wide informers (same resources, selectors, transforms),
+    each synced alone under tracemalloc: where the operator's memory per cluster goes."""
+    watched = [
+        *((kind, OWNED_SELECTOR) for kind in OWNED_KINDS),
+        (CLUSTERS, None),
+        (STATUS_BACKUPS, None),
+        (CONFIGMAPS, CONNECTED_CONFIGMAP_SELECTOR),
+        (SECRETS, CONNECTED_SECRET_SELECTOR),
+        (APPS, None),
+        (CONFIGS, None),
+    ]
+    api = new_api_client(kubeconfig)
+    out: list[CacheSize] = []
+    try:
+        for resource, selector in watched:
+            gc.collect()
+            tracemalloc.start()
+            base, _ = tracemalloc.get_traced_memory()
+            informer = InformerFactory(api).informers(resource, selector)[0]
+            informer.start()
+            synced = informer.wait_for_sync(300)
+            informer.stop()
+            gc.collect()
+            held, _ = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+            if not synced:
+                log(f"caches: {resource.plural} did not sync")
+            out.append(CacheSize(resource.plural, len(informer.store), held - base))
+            del informer
+    finally:
+        api.close()
+    log(
+        "caches: "
+        + ", ".join(f"{c.resource} {c.objects:,} in {c.bytes / 1024:,.0f} KiB" for c in out)
     )
-    size_run.floor_delete_seconds = cluster.delete_namespaces(names, 900)
-    log(f"floor namespaces deleted in {size_run.floor_delete_seconds:.0f}s")
+    return out
 
 
 # --------------------------------------------------------------------------- report
@@ -665,9 +748,10 @@ def seconds_cell(value: float, floor: float | None) -> str:
 
 def size_table(s: SizeRun) -> list[str]:
     f = s.floor
-    header = ["| " + f"{s.size:,} clusters ({s.size * MEMBERS_PER_CLUSTER:,} members)", "floor"] + [
-        f"operator, --workers {r.workers}" + (" (x floor)" if f else "") for r in s.runs
-    ]
+    header = [
+        "| " + f"{s.size:,} clusters ({s.size * MEMBERS_PER_CLUSTER:,} members)",
+        f"floor, {f.threads} threads" if f else "floor",
+    ] + [f"operator, {r.label()}" + (" (x floor)" if f else "") for r in s.runs]
     rows: list[list[str]] = []
 
     def row(label: str, floor_cell: str, cells: list[str]) -> None:
@@ -769,6 +853,21 @@ def size_table(s: SizeRun) -> list[str]:
             for r in s.runs
         ],
     )
+    row(
+        "caches (the operator's informers, rebuilt by the bench)",
+        "-",
+        [
+            "; ".join(
+                f"{c.resource} {c.objects:,}: {c.bytes / 1024:,.0f} KiB"
+                for c in r.caches
+                if c.objects
+            )
+            + f"; in all {sum(c.bytes for c in r.caches) / 1024:,.0f} KiB"
+            if r.caches
+            else "not measured"
+            for r in s.runs
+        ],
+    )
     if f is None:  # --no-floor: no floor column
         header = [header[0], *header[2:]]
         rows = [[r[0], *r[2:]] for r in rows]
@@ -793,7 +892,7 @@ def targets(sizes: list[SizeRun]) -> list[str]:
             if f and f.ready_count == f.clusters and r.ready_count == r.size:
                 x = r.ready_seconds / f.ready_seconds
                 line(
-                    f"{s.size:,} clusters, --workers {r.workers}: wall within "
+                    f"{s.size:,} clusters, {r.label()}: wall within "
                     f"{TARGET_FLOOR_RATIO}x of the floor",
                     f"{x:.2f}x",
                     x <= TARGET_FLOOR_RATIO,
@@ -801,7 +900,7 @@ def targets(sizes: list[SizeRun]) -> list[str]:
             else:
                 why = "no floor (--no-floor)" if f is None else "floor or operator incomplete"
                 line(
-                    f"{s.size:,} clusters, --workers {r.workers}: wall within "
+                    f"{s.size:,} clusters, {r.label()}: wall within "
                     f"{TARGET_FLOOR_RATIO}x of the floor",
                     why,
                     None,
@@ -870,8 +969,9 @@ def report(args: argparse.Namespace, sizes: list[SizeRun], command: str, host: s
         *(
             [
                 "`hack/bench_floor.py` in the same run and cluster (a raw client that makes only",
-                f"the requests the outcome needs, on {args.floor_threads} threads); every operator",
-                "figure in parentheses is its ratio to the floor's.",
+                "the requests the outcome needs, its members' setups on "
+                f"{', '.join(map(str, args.floor_threads))} threads, the fastest kept); every",
+                "operator figure in parentheses is its ratio to the floor's.",
             ]
             if not args.no_floor
             else ["skipped in this run (`--no-floor`)."]
@@ -892,7 +992,7 @@ def report(args: argparse.Namespace, sizes: list[SizeRun], command: str, host: s
             for title, prof in (("creation", r.profile_busy), ("idle", r.profile_idle)):
                 if prof:
                     lines += [
-                        f"py-spy, {s.size:,} clusters, {title} (--workers {r.workers}):",
+                        f"py-spy, {s.size:,} clusters, {title} ({r.label()}):",
                         "",
                         "```",
                         *prof,
@@ -901,7 +1001,7 @@ def report(args: argparse.Namespace, sizes: list[SizeRun], command: str, host: s
                     ]
             if r.log_problems:
                 lines += [
-                    f"Operator log warnings/errors (--workers {r.workers}): "
+                    f"Operator log warnings/errors ({r.label()}): "
                     + "; ".join(f"{k} x{v}" for k, v in r.log_problems.most_common(8))
                     + ".",
                     "",
@@ -914,6 +1014,17 @@ def report(args: argparse.Namespace, sizes: list[SizeRun], command: str, host: s
                     "",
                 ]
             lines += [*(f"{note}" for note in r.notes), ""] if r.notes else []
+        if len(s.floor_tries) > 1:
+            lines += [
+                "The floor by setup threads (first create to last Ready): "
+                + ", ".join(
+                    f"{t.threads}: {t.ready_seconds:.1f} s"
+                    + ("" if t.ready_count == t.clusters else f" ({t.ready_count:,} Ready)")
+                    for t in s.floor_tries
+                )
+                + ".",
+                "",
+            ]
         if s.floor and s.floor.exec_retries:
             lines += [f"The floor retried {s.floor.exec_retries} execs that failed under load.", ""]
         if s.floor and s.floor.errors:
@@ -970,6 +1081,18 @@ def int_list(text: str) -> list[int]:
     return values
 
 
+def float_list(text: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: not a comma-separated list of numbers"
+        ) from None
+    if not values or min(values) < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give at least one number, each 0 or more")
+    return values
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -992,7 +1115,24 @@ def main() -> int:
         help="one more argument for `kubedirector run` (repeat)",
     )
     parser.add_argument("--no-floor", action="store_true", help="skip the floor")
-    parser.add_argument("--floor-threads", type=int, default=32)
+    parser.add_argument(
+        "--floor-threads",
+        type=int_list,
+        default=[32, 64],
+        help="the floor's setup threads; several (comma-separated): each once, fastest kept",
+    )
+    parser.add_argument(
+        "--kube-api-qps",
+        type=float_list,
+        default=[],
+        help="the operator's --kube-api-qps; several (comma-separated) run each (default: its own)",
+    )
+    parser.add_argument(
+        "--no-caches",
+        dest="caches",
+        action="store_false",
+        help="skip measuring the operator's informer caches by resource",
+    )
     parser.add_argument(
         "--base-window",
         type=float,
@@ -1083,7 +1223,8 @@ def main() -> int:
             if not args.no_floor:
                 floor_run(args, cluster, s)
             for workers in args.workers:
-                s.runs.append(operator_run(args, cluster, size, workers))
+                for qps in args.kube_api_qps or [None]:
+                    s.runs.append(operator_run(args, cluster, size, workers, qps))
     except BaseException as e:
         failed = True
         log(f"failed: {e!r}")
