@@ -8,14 +8,18 @@ kd-global-config in namespace `kubedirector`. Then, for each size in `--sizes`
 `--per-namespace` to a namespace):
   1. the floor (hack/bench_floor.py): the same clusters driven to Ready by a raw
      client with no reconcile logic, in namespaces `floor-NN`, which are then deleted;
-  2. for each worker count in `--workers`, a fresh operator process (`kubedirector
-     run --workers W --no-leader-elect`), and with it
+     at the first size once per `--floor-threads`, the fastest kept and its thread
+     count used at the other sizes;
+  2. for each worker count in `--workers` and each `--kube-api-qps`, a fresh operator
+     process (`kubedirector run --workers W --no-leader-elect`), and with it
      - base: its RSS and CPU idle with no cluster;
      - creation until every cluster has Ready=True (a watch, observedGeneration
        current): wall, median and 90th percentile per cluster; API requests per
        cluster by verb (its /metrics; pods/exec websockets shown as "exec");
        reconciles and their mean duration; operator CPU seconds; peak RSS (VmHWM);
-     - idle for `--idle` seconds: requests, writes, CPU;
+     - idle for `--idle` seconds at the largest size, `--idle-small` at the others:
+       requests, writes, CPU;
+     - what each of its informers holds (rebuilt in this process; `--no-caches`: skip);
      - drift repair: `--drift` member Services deleted across clusters, the time
        until each is back (median, max);
      - delete all: the time until every cluster, pod, StatefulSet and Service is gone.
@@ -134,6 +138,7 @@ class Usage:
     setup_runs: dict[str, float]  # by result
     pending: float = 0.0  # queued keys plus reconciles in flight, every controller
     reconcile_seconds: float = 0.0  # time spent in reconciles, every controller
+    throttled_seconds: float = 0.0  # requests' waits on the client-side rate limiter
 
     def minus(self, before: Usage) -> Usage:
         def sub(a: dict[Any, float], b: dict[Any, float]) -> dict[Any, float]:
@@ -148,6 +153,7 @@ class Usage:
             sub(self.setup_runs, before.setup_runs),
             self.pending,
             self.reconcile_seconds - before.reconcile_seconds,
+            self.throttled_seconds - before.throttled_seconds,
         )
 
     def writes(self) -> float:
@@ -242,6 +248,8 @@ class Operator:
                     u.setup_runs[s.labels.get("result", "?")] = s.value
                 elif s.name == "controller_runtime_reconcile_time_seconds_sum":
                     u.reconcile_seconds += s.value
+                elif s.name == "rest_client_rate_limiter_duration_seconds_sum":
+                    u.throttled_seconds += s.value
                 elif s.name in ("workqueue_depth", "controller_runtime_active_workers"):
                     u.pending += s.value
         return u
@@ -374,6 +382,7 @@ class OperatorRun:
     size: int
     workers: int
     qps: float | None = None  # the operator's --kube-api-qps; None: its default
+    idle_window: float = 0.0  # seconds idle after the creation (0: not measured)
     base_rss_kib: int = 0
     base_cpu_percent: float = 0.0
     create_seconds: float = 0.0
@@ -463,7 +472,8 @@ def count_left(api: Any, namespaces: set[str]) -> dict[str, int]:
 def operator_run(
     args: argparse.Namespace, cluster: BenchCluster, size: int, workers: int, qps: float | None
 ) -> OperatorRun:
-    run = OperatorRun(size, workers, qps)
+    largest = size == max(args.sizes)
+    run = OperatorRun(size, workers, qps, args.idle if largest else min(args.idle, args.idle_small))
     extra = [*args.operator_arg, *([f"--kube-api-qps={qps:g}"] if qps is not None else [])]
     op = Operator.start(cluster.kubeconfig, workers, args.operator_log, extra)
     try:
@@ -508,7 +518,7 @@ def op_measure(
             raise SystemExit(f"the bench's own {informer.name} watch did not sync")
     try:
         creation(args, cluster, op, run, watch, docs)
-        if args.idle > 0:
+        if run.idle_window > 0:
             idle(args, op, run)
         if args.drift > 0:
             drift_repair(args, api, services, drift, run)
@@ -577,14 +587,14 @@ def creation(
 
 
 def idle(args: argparse.Namespace, op: Operator, run: OperatorRun) -> None:
-    log(f"idle for {args.idle:.0f}s")
+    log(f"idle for {run.idle_window:.0f}s")
     profiler = (
         Profiler(op.proc.pid, CACHE / f"bench-profile-{run.size}-idle.txt")
         if (args.profile)
         else None
     )
     start = prev = op.usage()
-    end = start.at + args.idle
+    end = start.at + run.idle_window
     while True:
         time.sleep(max(0.0, min(args.sample, end - time.monotonic())))
         now = op.usage()
@@ -682,6 +692,7 @@ def floor_run(args: argparse.Namespace, cluster: BenchCluster, size_run: SizeRun
         log(f"floor namespaces deleted in {size_run.floor_delete_seconds:.0f}s")
     complete = [f for f in size_run.floor_tries if f.ready_count == f.clusters and not f.errors]
     size_run.floor = min(complete or size_run.floor_tries, key=lambda f: f.ready_seconds)
+    args.floor_threads = [size_run.floor.threads]  # the larger sizes: the fastest only
 
 
 # --------------------------------------------------------------------------- cache sizes
@@ -820,6 +831,11 @@ def size_table(s: SizeRun) -> list[str]:
         return f"{n:,.0f} (mean {mean:.2f} s, {errors:,.0f} errors)"
 
     row("reconciles", "-", [recs(r) for r in s.runs])
+    row(
+        "requests' waits on the client-side rate limiter",
+        "-",
+        [f"{r.busy.throttled_seconds:,.1f} s in all" if r.busy else "-" for r in s.runs],
+    )
     row("queues empty after the last Ready", "-", [f"{r.settle_seconds:.1f} s" for r in s.runs])
     row("load average when the last was Ready", "-", [f"{r.load_at_ready:.1f}" for r in s.runs])
 
@@ -970,7 +986,8 @@ def report(args: argparse.Namespace, sizes: list[SizeRun], command: str, host: s
             [
                 "`hack/bench_floor.py` in the same run and cluster (a raw client that makes only",
                 "the requests the outcome needs, its members' setups on "
-                f"{', '.join(map(str, args.floor_threads))} threads, the fastest kept); every",
+                f"{', '.join(map(str, sorted({t.threads for z in sizes for t in z.floor_tries})))}"
+                " threads: at the first size each, the fastest kept for the others); every",
                 "operator figure in parentheses is its ratio to the floor's.",
             ]
             if not args.no_floor
@@ -1131,7 +1148,7 @@ def main() -> int:
         "--no-caches",
         dest="caches",
         action="store_false",
-        help="skip measuring the operator's informer caches by resource",
+        help="skip measuring the operator's informer caches by resource (measured by default)",
     )
     parser.add_argument(
         "--base-window",
@@ -1139,7 +1156,18 @@ def main() -> int:
         default=20,
         help="seconds the operator idles with no cluster (its base)",
     )
-    parser.add_argument("--idle", type=float, default=300, help="idle window, seconds (0: skip)")
+    parser.add_argument(
+        "--idle",
+        type=float,
+        default=300,
+        help="idle window at the largest size, seconds (0: skip)",
+    )
+    parser.add_argument(
+        "--idle-small",
+        type=float,
+        default=60,
+        help="idle window at the other sizes, seconds (at most --idle)",
+    )
     parser.add_argument(
         "--sample", type=float, default=30, help="seconds between metric readings while idle"
     )
