@@ -15,6 +15,11 @@
   systemd-journald` succeeds; this machine has no systemd, so each pod's PATH
   starts with `<guest root>/.kd-sim/bin`, holding a stand-in `systemctl` that
   reports journald up.
+- Image interpreter: setup installs configcli with the image's `python` (else
+  `python3`).  An image's is a plain interpreter; this machine's may be a
+  version manager's shim (pyenv: a shell script starting several more, most of
+  the cost of an install), so `.kd-sim/bin` links `python` and `python3` to the
+  interpreter this process runs on.
 - Storage: a provisioner for StorageClasses whose provisioner is
   `kubedirector.local/simulated`: a PersistentVolume per pending claim (after
   the scheduler picked a node, for WaitForFirstConsumer), bound by the real
@@ -62,6 +67,8 @@ echo "systemd-journald.service - Journal Service (simulated): active (running)"
 exit 0
 """
 SIM_BIN = ".kd-sim/bin"
+# The interpreter itself, past any virtual environment's link to it.
+IMAGE_PYTHON = os.path.realpath(getattr(sys, "_base_executable", None) or sys.executable)
 
 
 def log(event: str, **kv: object) -> None:
@@ -142,6 +149,8 @@ class Execs:
         sim_bin.mkdir(parents=True)
         (sim_bin / "systemctl").write_text(SYSTEMCTL_STAND_IN)
         (sim_bin / "systemctl").chmod(0o755)
+        for name in ("python", "python3"):
+            (sim_bin / name).symlink_to(IMAGE_PYTHON)
         path = f"{sim_bin}:{os.environ.get('PATH', '/usr/local/bin:/usr/bin:/bin')}"
         body = {
             "apiVersion": "kwok.x-k8s.io/v1alpha1",

@@ -5,21 +5,23 @@ advanced from the pods); this runs one short step of setup per member that
 needs one, delivers pending `--addnodes/--delnodes/--reconnect` commands, and
 returns the updated roles with how soon the reconcile should come back.
 
-Crash safety: right after an exec with a lasting effect in the guest (a
-configure run started or found finished, a notification delivered), the
+Crash safety: right after execs with a lasting effect in the guest, the
 reconciler's `checkpoint` writes the status with that progress, before any
-further exec.  Together with the idempotent start script (a run already marked
-in configure.status is not started again) and the announced flags of
-`kubedirector.lifecycle.notifications`, a crash at any point runs `--configure`
-at most once per container and run, and delivers every notification at least
-once.
+further exec.  Setup steps are safe to repeat (the start script starts nothing
+for a run already marked in configure.status; a poll only reads), so the
+starts and polls of one round are recorded together, in one write once all of
+them are back.  A notification is not (the app would be told twice), so each
+is recorded as soon as it is back, with any others back by then.  Together
+with the announced flags of `kubedirector.lifecycle.notifications`, a crash at
+any point runs `--configure` at most once per container and run, and delivers
+every notification at least once.
 """
 
 from __future__ import annotations
 
 import contextvars
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import TypeVar
@@ -73,12 +75,22 @@ def _with_members(draft: ClusterStatus, members: Sequence[list[MemberStatus]]) -
     )
 
 
-def _run_all(tasks: Sequence[Callable[[], T]], done: Callable[[int, T], None]) -> None:
-    """Run `tasks` side by side (at most PARALLEL_EXECS at once); `done(index, result)`
-    is called in this thread as each one finishes, so it may write status."""
+def _run_all(
+    tasks: Sequence[Callable[[], T]],
+    done: Callable[[int, T], bool],
+    record: Callable[[], None],
+    *,
+    batch: str,
+) -> None:
+    """Run `tasks` side by side (at most PARALLEL_EXECS at once).  `done(index,
+    result)` is called in this thread for each result and says whether it must be
+    recorded; `record()` then writes status once for the batch: with `batch`
+    ALL_COMPLETED once every task is back, with FIRST_COMPLETED as soon as any is
+    (with every other one back by then).  A task that raised is raised after that."""
     if len(tasks) <= 1:
         for index, task in enumerate(tasks):
-            done(index, task())
+            if done(index, task()):
+                record()
         return
     # Each task runs in a copy of this reconcile's context: its logs keep the
     # reconcile id and key.
@@ -88,8 +100,19 @@ def _run_all(tasks: Sequence[Callable[[], T]], done: Callable[[int, T], None]) -
         futures = {
             pool.submit(contextvars.copy_context().run, task): i for i, task in enumerate(tasks)
         }
-        for future in as_completed(futures):
-            done(futures[future], future.result())
+        pending = set(futures)
+        while pending:
+            finished, pending = wait(pending, return_when=batch)
+            dirty, failed = False, None
+            for future in sorted(finished, key=futures.__getitem__):
+                if future.exception() is not None:
+                    failed = failed or future.exception()
+                    continue
+                dirty = done(futures[future], future.result()) or dirty
+            if dirty:
+                record()  # what did happen is recorded even when a task failed
+            if failed is not None:
+                raise failed
 
 
 class MemberSetup:
@@ -155,7 +178,7 @@ class MemberSetup:
                         )
                     )
 
-        def done(index: int, result: tuple[MemberStatus, float | None]) -> None:
+        def done(index: int, result: tuple[MemberStatus, float | None]) -> bool:
             r, m, before, _ = steps[index]
             stepped, again = result
             roles[r][m] = stepped
@@ -164,9 +187,14 @@ class MemberSetup:
             milestone = setup_milestone(before, stepped)
             if milestone is not None:
                 crashpoint.reached(milestone)
-                checkpoint(_with_members(draft, roles))
+            return milestone is not None
 
-        _run_all([partial(self.runner.step, member, spec) for _, _, member, spec in steps], done)
+        _run_all(
+            [partial(self.runner.step, member, spec) for _, _, member, spec in steps],
+            done,
+            lambda: checkpoint(_with_members(draft, roles)),
+            batch=ALL_COMPLETED,
+        )
         outcome.roles = list(_with_members(draft, roles).roles)
         return outcome
 
@@ -194,7 +222,7 @@ class MemberSetup:
                 member, namespace=cluster.namespace, configmeta=configmeta(draft, member)
             )
 
-        def done(index: int, result: tuple[MemberStatus, float | None, str | None]) -> None:
+        def done(index: int, result: tuple[MemberStatus, float | None, str | None]) -> bool:
             r, m = due[index]
             before = roles[r][m]
             told, again, error = result
@@ -205,11 +233,18 @@ class MemberSetup:
                 outcome.requeue_after.append(again)
             elif told.state_detail.pending_notify_cmds:
                 outcome.requeue_after.append(0.1)
-            if told.state_detail.pending_notify_cmds != before.state_detail.pending_notify_cmds:
-                if error is None:
-                    crashpoint.reached(crashpoint.NOTIFIED)
-                checkpoint(_with_members(draft, roles))
+            changed = (
+                told.state_detail.pending_notify_cmds != before.state_detail.pending_notify_cmds
+            )
+            if changed and error is None:
+                crashpoint.reached(crashpoint.NOTIFIED)
+            return changed
 
-        _run_all([partial(send, roles[r][m]) for r, m in due], done)
+        _run_all(
+            [partial(send, roles[r][m]) for r, m in due],
+            done,
+            lambda: checkpoint(_with_members(draft, roles)),
+            batch=FIRST_COMPLETED,
+        )
         outcome.roles = list(_with_members(draft, roles).roles)
         return outcome

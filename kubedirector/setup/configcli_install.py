@@ -18,14 +18,22 @@ by the original operator) is kept. The tool runs on the member's own `python`
 configcli, noted in `/var/log/guestconfig/configcli-install.log`, and its setup
 goes on (the original failed there).
 
+The install is one process of the member's interpreter running
+kubedirector/guest/install_configcli.py, the modules in its arguments
+(compressed): an interpreter's start-up is most of an install's cost, and
+the script stays small (half the size of the modules) on the exec's stdin.
+
 `fragment` is pure: bash text for the setup script, every path under `$R`
 (the guest root, see scripts.py).
 """
 
 from __future__ import annotations
 
+import base64
 import enum
 import functools
+import json
+import zlib
 from importlib import resources
 
 from kubedirector.api.app import ConfigPackage
@@ -37,26 +45,12 @@ INSTALL_LOG = "/var/log/guestconfig/configcli-install.log"
 ENTRY_POINTS = (("configcli", "__main__"), ("ccli", "__main__"), ("configmacro", "__macro_main__"))
 LINKS = ("bdvcli", "bd_vcli")
 EXIT_FAILED = 93
+# The installer's exit code when the install itself failed (its EXIT_FAILED);
+# any other failure means that interpreter cannot run configcli: try the next.
+INSTALLER_FAILED = 4
 _GUEST_PACKAGE = "kubedirector.guest"
+_INSTALLER = "install_configcli.py"
 _MARKER = "KD_CONFIGCLI_EOF"
-
-# The interpreter, and where the module goes: the user site under /usr/local
-# (the original's `setup.py install --user` with PYTHONUSERBASE=/usr/local), or
-# the first system site-packages directory the interpreter searches.
-_FIND_PYTHON = """\
-py=""
-for c in python python3 python2; do
-  p="$(command -v "$c" 2>/dev/null)" || continue
-  if "$p" -c 'import sys; v = sys.version_info[:2]; \
-sys.exit(not ((2, 7) <= v < (3, 0) or v >= (3, 6)))' 2>/dev/null; then py="$p"; break; fi
-done
-"""
-_NEW_SITE = """PYTHONUSERBASE=/usr/local "$py" -c 'import site; print(site.USER_SITE)'"""
-_LEGACY_SITE = (
-    """"$py" -c 'import site, sys, sysconfig; """
-    """d = [p for p in getattr(site, "getsitepackages", list)() if p in sys.path]; """
-    """print(d[0] if d else sysconfig.get_paths()["purelib"])'"""
-)
 
 
 class Layout(enum.Enum):
@@ -81,19 +75,36 @@ def package_files() -> dict[str, str]:
     }
 
 
-def _write(name: str, text: str) -> str:
+def _installer() -> str:
+    """The guest-side installer's source (kubedirector/guest/install_configcli.py)."""
+    text = resources.files(_GUEST_PACKAGE).joinpath(_INSTALLER).read_text(encoding="utf-8")
     if _MARKER in text:
-        raise ValueError(f"configcli/{name} contains the heredoc marker {_MARKER}")
-    body = text if text.endswith("\n") else text + "\n"
-    return f"cat >\"$d/{name}\" <<'{_MARKER}'\n{body}{_MARKER}\n"
+        raise ValueError(f"{_INSTALLER} contains the heredoc marker {_MARKER}")
+    return text if text.endswith("\n") else text + "\n"
 
 
+def plan(layout: Layout) -> str:
+    """What the installer does for `layout`, with the module files, as one shell-safe
+    word (zlib-compressed JSON, base64: about a third of the files' size)."""
+    document = {
+        "bin": NEW_BIN if layout is Layout.NEW else LEGACY_BIN,
+        "user_site": layout is Layout.NEW,
+        "log": INSTALL_LOG,
+        "entries": [list(entry) for entry in ENTRY_POINTS],
+        "links": list(LINKS),
+        "files": package_files(),
+    }
+    packed = zlib.compress(json.dumps(document, sort_keys=True).encode(), 9)
+    return base64.b64encode(packed).decode("ascii")
+
+
+@functools.cache
 def fragment(layout: Layout) -> str:
-    """Bash for the setup script: install configcli unless present; fails with exit 93."""
-    bin_dir = NEW_BIN if layout is Layout.NEW else LEGACY_BIN
-    site = _NEW_SITE if layout is Layout.NEW else _LEGACY_SITE
-    entries = " ".join(f"{name}:{module}" for name, module in ENTRY_POINTS)
-    links = "".join(f' && ln -sf "$R{bin_dir}/configcli" "$R{bin_dir}/{link}"' for link in LINKS)
+    """Bash for the setup script: install configcli unless present; fails with exit 93.
+
+    The member's interpreters are tried in order (python, python3, python2); the
+    first that runs the installer does the whole install in one process."""
+    user_base = "PYTHONUSERBASE=/usr/local " if layout is Layout.NEW else ""
     legacy_links = ""
     if layout is Layout.NEW:
         targets = [("configcli", link) for link in (*LINKS, "configcli")]
@@ -107,26 +118,22 @@ def fragment(layout: Layout) -> str:
         )
     return "".join(
         [
-            "kd_configcli() {\n  local py p c lib d e\n",
+            'kd_configcli() {\n  local c p rc done=""\n',
             '  mkdir -p "$R/var/log/guestconfig" "$R/opt/guestconfig" || return 1\n',
             f'  if [ ! -f "$R{NEW_BIN}/configcli" ] && [ ! -f "$R{LEGACY_BIN}/configcli" ]; then\n',
-            _FIND_PYTHON,
-            '  if [ -z "$py" ]; then\n'
+            "  for c in python python3 python2; do\n",
+            '    p="$(command -v "$c" 2>/dev/null)" || continue\n',
+            f'    {user_base}"$p" -S - "$R" "$p" {plan(layout)} <<\'{_MARKER}\'\n',
+            _installer(),
+            f"{_MARKER}\n",
+            "    rc=$?\n",
+            '    if [ "$rc" = 0 ]; then done=1; break; fi\n',
+            f'    if [ "$rc" = {INSTALLER_FAILED} ]; then return 1; fi\n',
+            "  done\n",
+            '  if [ -z "$done" ]; then\n'
             f'    echo "configcli not installed: no python 2.7 or 3.6+ in the image" '
             f'>"$R{INSTALL_LOG}"\n'
             "    return 0\n  fi\n",
-            f'  lib="$({site})" || return 1\n',
-            "  case \"$lib\" in ''|*'\"'*|*\\\\*) return 1 ;; esac\n",
-            f'  d="$R$lib/configcli"\n  mkdir -p "$d" "$R{bin_dir}" || return 1\n',
-            *(_write(name, text) for name, text in package_files().items()),
-            f"  for e in {entries}; do\n"
-            '    printf \'#!%s\\nimport sys\\nsys.path.insert(0, "%s")\\n'
-            "from configcli.%s import main\\nsys.exit(main())\\n' "
-            f'"$py" "$R$lib" "${{e#*:}}" >"$R{bin_dir}/${{e%%:*}}" '
-            f'&& chmod 755 "$R{bin_dir}/${{e%%:*}}" || return 1\n'
-            "  done\n",
-            f"  true{links} || return 1\n",
-            f'  echo "configcli installed for $py in $lib" >"$R{INSTALL_LOG}"\n',
             "  fi\n",
             legacy_links,
             "}\n",

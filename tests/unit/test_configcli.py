@@ -640,7 +640,7 @@ def test_macros_and_python_interface_on_our_configmeta(guest: Guest, ours: Ours)
 
 def test_the_tool_needs_nothing_newer_than_python_27_and_36(tmp_path: Path) -> None:
     vermin = Path(sys.executable).parent / "vermin"
-    guest_package = REPO / "kubedirector" / "guest" / "configcli"
+    guest_package = REPO / "kubedirector" / "guest"  # the tool and its installer
     argv = [str(vermin), "-t=2.7-", "-t=3.6-", "--no-tips"]
     ok = subprocess.run(
         [*argv, str(guest_package)], capture_output=True, text=True, timeout=120, check=False

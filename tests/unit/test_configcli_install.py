@@ -6,6 +6,7 @@ import io
 import os
 import shutil
 import subprocess
+import sys
 import tarfile
 import time
 from pathlib import Path
@@ -182,13 +183,60 @@ def test_the_installed_python_is_recorded_in_the_commands(tmp_path: Path) -> Non
     assert Path(first[2:]).resolve() == Path(GUEST_PYTHON).resolve()
 
 
-def test_heredoc_marker_in_a_module_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    files = configcli_install.package_files()
-    monkeypatch.setattr(
-        configcli_install, "package_files", lambda: {**files, "x.py": "KD_CONFIGCLI_EOF\n"}
+def test_heredoc_marker_in_the_installer_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(configcli_install, "_MARKER", "sys.exit")
+    configcli_install.fragment.cache_clear()
+    try:
+        with pytest.raises(ValueError, match=r"install_configcli\.py"):
+            configcli_install.fragment(Layout.NEW)
+    finally:
+        configcli_install.fragment.cache_clear()
+
+
+def test_the_script_carries_the_modules_compressed() -> None:
+    """The modules travel as one compressed word, so the script is a fraction of
+    their size (it goes through the exec's stdin for every member)."""
+    size = sum(len(text) for text in configcli_install.package_files().values())
+    for layout in Layout:
+        assert len(configcli_install.plan(layout)) < size / 2
+        assert len(configcli_install.fragment(layout)) < size * 0.6
+
+
+def test_one_interpreter_process_does_the_install(tmp_path: Path) -> None:
+    """An interpreter's start-up is most of the install's cost: it starts once."""
+    calls = tmp_path / "calls"
+    wrapper = tmp_path / "python"
+    wrapper.write_text(f'#!/bin/sh\necho "$1" >>"{calls}"\nexec {GUEST_PYTHON} "$@"\n')
+    wrapper.chmod(0o755)
+    root = tmp_path / "guest"
+    proc = install(root, Layout.NEW, python=str(wrapper))
+    assert proc.returncode == 0, proc.stderr
+    assert calls.read_text().splitlines() == ["-S"]  # no site start-up either
+    assert query(root, "/usr/bin/bd_vcli", "--get", "node.role_id").stdout == "worker\n"
+
+
+def test_an_unsuitable_interpreter_is_passed_over(tmp_path: Path) -> None:
+    """`python` too old (the installer says so with its own exit code): python3 installs."""
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    (tools / "python").write_text("#!/bin/sh\nexit 3\n")
+    (tools / "python").chmod(0o755)
+    (tools / "python3").symlink_to(GUEST_PYTHON)
+    root = tmp_path / "guest"
+    root.mkdir()
+    script = 'set -u\nR="${KD_GUEST_ROOT:-}"\n' + configcli_install.fragment(Layout.LEGACY)
+    proc = subprocess.run(
+        ["bash", "-s"],
+        input=script + "exit 0\n",
+        capture_output=True,
+        text=True,
+        env={**os.environ, "KD_GUEST_ROOT": str(root), "PATH": f"{tools}:{os.environ['PATH']}"},
+        timeout=60,
+        check=False,
     )
-    with pytest.raises(ValueError, match=r"x\.py"):
-        configcli_install.fragment(Layout.NEW)
+    assert proc.returncode == 0, proc.stderr
+    first = (root / "usr/bin/configcli").read_text().splitlines()[0]
+    assert first == f"#!{tools / 'python3'}"
 
 
 def test_package_files_are_the_guest_modules() -> None:
@@ -256,3 +304,45 @@ def test_no_install_without_the_layout() -> None:
     assert "kd_configcli" not in scripts.start_configure(
         configmeta="{}", package_url=None, run_id="x", configcli=Layout.NEW
     )
+
+
+# ---------------------------------------------------------------- the installer's site directories
+
+# Where the earlier install (and the original's `setup.py install`) put the module: the
+# interpreter's own view after a full site start-up.
+_FULL_STARTUP = (
+    "import site, sys, sysconfig\n"
+    "d = [p for p in getattr(site, 'getsitepackages', list)() if p in sys.path]\n"
+    "print(site.USER_SITE)\n"
+    "print(d[0] if d else sysconfig.get_paths()['purelib'])\n"
+)
+_INSTALLER_VIEW = (
+    "import sys\n"
+    "ns = {'__name__': 'installer'}\n"
+    "exec(compile(open(sys.argv[1]).read(), sys.argv[1], 'exec'), ns)\n"
+    "print(ns['site_dir'](True))\n"
+    "print(ns['site_dir'](False))\n"
+)
+
+
+@pytest.mark.parametrize(
+    "python",
+    sorted({sys.executable, getattr(sys, "_base_executable", sys.executable), GUEST_PYTHON}),
+)
+def test_the_installer_finds_the_site_directories_a_full_start_up_would(python: str) -> None:
+    """The installer runs with `-S` (fast start-up) yet picks the same directories as
+    the interpreter started normally, in a virtual environment or not."""
+    env = {**os.environ, "PYTHONUSERBASE": "/usr/local"}
+    installer = GUEST_PACKAGE.parent / "install_configcli.py"
+    full = subprocess.run(
+        [python, "-c", _FULL_STARTUP], capture_output=True, text=True, env=env, check=True
+    )
+    fast = subprocess.run(
+        [python, "-S", "-c", _INSTALLER_VIEW, str(installer)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    assert fast.stdout == full.stdout
+    assert fast.stdout.startswith("/usr/local/lib/python")

@@ -1,5 +1,6 @@
-"""MemberSetup: status is checkpointed right after each exec with a lasting effect, the
-crash hook fires before that write, and notifications run side by side (fake executor)."""
+"""MemberSetup: status is checkpointed right after execs with a lasting effect (a setup
+round in one write, each notification as it is back), the crash hook fires before that
+write, and notifications run side by side (fake executor)."""
 
 from __future__ import annotations
 
@@ -88,7 +89,8 @@ def by_pod(status: ClusterStatus) -> dict[str, MemberStatus]:
     return {m.pod: m for r in status.roles for m in r.members}
 
 
-def test_each_started_run_is_checkpointed_as_it_happens() -> None:
+def test_the_started_runs_of_a_round_are_checkpointed_in_one_write() -> None:
+    """Starts are safe to repeat, so the round's are recorded together, once all are back."""
     guest = GuestSim()
     saved: list[ClusterStatus] = []
     pods = [f"w-{i}" for i in range(5)]
@@ -99,15 +101,35 @@ def test_each_started_run_is_checkpointed_as_it_happens() -> None:
         configmeta,
         saved.append,
     )
-    assert len(saved) == 5
-    started = [
-        sorted(p for p, m in by_pod(s).items() if m.state_detail.setup.run_id) for s in saved
-    ]
-    assert [len(s) for s in started] == [1, 2, 3, 4, 5]  # each write adds one started run
-    assert started[-1] == pods
-    for m in by_pod(saved[0]).values():
+    (written,) = saved
+    assert sorted(p for p, m in by_pod(written).items() if m.state_detail.setup.run_id) == pods
+    for m in by_pod(written).values():
         assert m.state_detail.notify.known_node_id == 9  # what its configmeta names
-    assert [by_pod(saved[-1])[p] for p in pods] == list(out.roles[0].members)
+    assert [by_pod(written)[p] for p in pods] == list(out.roles[0].members)
+
+
+def test_a_round_with_a_failed_step_still_records_the_others() -> None:
+    """A step that raises does not lose what the other steps of the round did."""
+
+    @dataclass
+    class Failing(GuestSim):
+        def run(self, namespace: str, pod: str, script: str, **kw: object) -> ExecResult:
+            if pod == "w-1":
+                raise RuntimeError("boom")
+            return super().run(namespace, pod, script)
+
+    saved: list[ClusterStatus] = []
+    with pytest.raises(RuntimeError, match="boom"):
+        MemberSetup(SetupRunner(Failing())).setup(  # type: ignore[arg-type]
+            CLUSTER,
+            APP,
+            draft(*(member(f"w-{i}", i + 1, MemberState.CREATING) for i in range(3))),
+            configmeta,
+            saved.append,
+        )
+    (written,) = saved
+    started = sorted(p for p, m in by_pod(written).items() if m.state_detail.setup.run_id)
+    assert started == ["w-0", "w-2"]
 
 
 def test_a_poll_still_running_is_not_written_a_finished_one_is() -> None:
@@ -170,7 +192,35 @@ def test_notifications_run_side_by_side_each_written_when_delivered() -> None:
     assert out.notify_errors == []
     assert all(m.state_detail.pending_notify_cmds == () for m in out.roles[0].members)
     told = [sum(not m.state_detail.pending_notify_cmds for m in by_pod(s).values()) for s in saved]
-    assert told == [1, 2, 3]
+    # Each write adds what came back since the last one; the last has all three.
+    assert told == sorted(set(told)) and told[-1] == 3
+
+
+def test_a_delivered_notification_is_written_before_a_slow_one_is_back() -> None:
+    """Deliveries are not safe to repeat: one is recorded without waiting for the others."""
+    release = threading.Event()
+    saved: list[ClusterStatus] = []
+
+    @dataclass
+    class Slow(GuestSim):
+        def run(self, namespace: str, pod: str, script: str, **kw: object) -> ExecResult:
+            if pod == "w-1":
+                assert release.wait(timeout=10)
+            return super().run(namespace, pod, script)
+
+    def checkpoint(status: ClusterStatus) -> None:
+        saved.append(status)
+        release.set()  # the slow one comes back only after the first write
+
+    members = [member(f"w-{i}", i + 1, MemberState.CONFIGURED, ADD) for i in range(2)]
+    MemberSetup(SetupRunner(Slow())).notify(  # type: ignore[arg-type]
+        CLUSTER, draft(*members), configmeta, checkpoint
+    )
+    told = [
+        sorted(p for p, m in by_pod(s).items() if not m.state_detail.pending_notify_cmds)
+        for s in saved
+    ]
+    assert told == [["w-0"], ["w-0", "w-1"]]
 
 
 @dataclass
