@@ -76,6 +76,8 @@ from benchlib import (
     BenchCluster,
     ReadyWatch,
     cluster_docs,
+    float_list,
+    int_list,
     log,
     namespace_names,
     percentile,
@@ -1084,30 +1086,6 @@ def machine() -> str:
         + f"{os.cpu_count()} cores, {mem_kib / 2**20:.0f} GiB, CPython "
         f"{platform.python_version()}, load average {load[0]:.1f} at the start"
     )
-
-
-def int_list(text: str) -> list[int]:
-    try:
-        values = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r}: not a comma-separated list of numbers"
-        ) from None
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: give at least one number, each 1 or more")
-    return values
-
-
-def float_list(text: str) -> list[float]:
-    try:
-        values = [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r}: not a comma-separated list of numbers"
-        ) from None
-    if not values or min(values) < 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: give at least one number, each 0 or more")
-    return values
 
 
 def main() -> int:

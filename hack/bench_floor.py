@@ -44,6 +44,7 @@ from benchlib import (
     BenchCluster,
     ReadyWatch,
     cluster_docs,
+    int_list,
     log,
     minus,
     namespace_names,
@@ -415,7 +416,7 @@ def main() -> int:
     parser.add_argument("--namespaces", type=int, default=10)
     parser.add_argument(
         "--threads",
-        type=lambda t: [int(v) for v in t.split(",")],
+        type=int_list,
         default=[32, 64],
         help="setup threads; several (comma-separated): once with each",
     )

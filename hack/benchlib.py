@@ -7,6 +7,7 @@ same objects and time them with the same watch.
 
 from __future__ import annotations
 
+import argparse
 import copy
 import json
 import os
@@ -64,6 +65,30 @@ def own_requests() -> dict[str, float]:
                 verb = EXEC
             totals[verb] = totals.get(verb, 0.0) + s.value
     return totals
+
+
+def int_list(text: str) -> list[int]:
+    """A comma-separated list of counts (each 1 or more), for argparse."""
+    return [int(v) for v in _numbers(text, int, 1)]
+
+
+def float_list(text: str) -> list[float]:
+    """A comma-separated list of numbers (each 0 or more), for argparse."""
+    return _numbers(text, float, 0)
+
+
+def _numbers(text: str, kind: type[int] | type[float], minimum: float) -> list[Any]:
+    try:
+        values = [kind(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: not a comma-separated list of numbers"
+        ) from None
+    if not values or min(values) < minimum:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give at least one number, each {minimum} or more"
+        )
+    return values
 
 
 def minus(after: dict[str, float], before: dict[str, float]) -> dict[str, float]:
