@@ -168,7 +168,19 @@ class BenchCluster:
             self.kubectl(
                 "apply", "--server-side", "--force-conflicts", "-n", OPERATOR_NS, "-f", str(path)
             )
-        log("CRDs, catalog and kd-global-config installed")
+        # ClusterIP member Services: NodePorts (the example config's) would exhaust the
+        # API server's node port range (30000-32767) at about 270 spark221e2 clusters.
+        self.kubectl(
+            "patch",
+            "kubedirectorconfig",
+            "kd-global-config",
+            "-n",
+            OPERATOR_NS,
+            "--type=merge",
+            "-p",
+            '{"spec": {"defaultServiceType": "ClusterIP"}}',
+        )
+        log("CRDs, catalog and kd-global-config (member Services ClusterIP) installed")
 
     def create_namespaces(self, names: list[str]) -> None:
         self.kubectl(
