@@ -1100,7 +1100,7 @@ def main() -> int:
     parser.add_argument(
         "--workers",
         type=int_list,
-        default=[4],
+        default=[16],
         help="the operator's --workers; several (comma-separated) run each",
     )
     parser.add_argument(

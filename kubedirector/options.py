@@ -194,8 +194,10 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         "--workers",
         type=_positive_int,
         metavar="N",
-        default=_env("KD_WORKERS", "4"),
-        help="concurrent reconciles per controller, at least 1 (default 4) [KD_WORKERS]",
+        # 16: a reconcile mostly waits on the API server and on member execs, and at 4
+        # the workers were the bound of a mass creation (BENCHMARKS.md, issue 14).
+        default=_env("KD_WORKERS", "16"),
+        help="concurrent reconciles per controller, at least 1 (default 16) [KD_WORKERS]",
     )
     add(
         "--metrics-address",
