@@ -8,14 +8,18 @@ kd-global-config in namespace `kubedirector`. Then, for each size in `--sizes`
 `--per-namespace` to a namespace):
   1. the floor (hack/bench_floor.py): the same clusters driven to Ready by a raw
      client with no reconcile logic, in namespaces `floor-NN`, which are then deleted;
-  2. for each worker count in `--workers`, a fresh operator process (`kubedirector
-     run --workers W --no-leader-elect`), and with it
+     at the first size once per `--floor-threads`, the fastest kept and its thread
+     count used at the other sizes;
+  2. for each worker count in `--workers` and each `--kube-api-qps`, a fresh operator
+     process (`kubedirector run --workers W --no-leader-elect`), and with it
      - base: its RSS and CPU idle with no cluster;
      - creation until every cluster has Ready=True (a watch, observedGeneration
        current): wall, median and 90th percentile per cluster; API requests per
        cluster by verb (its /metrics; pods/exec websockets shown as "exec");
        reconciles and their mean duration; operator CPU seconds; peak RSS (VmHWM);
-     - idle for `--idle` seconds: requests, writes, CPU;
+     - idle for `--idle` seconds at the largest size, `--idle-small` at the others:
+       requests, writes, CPU;
+     - what each of its informers holds (rebuilt in this process; `--no-caches`: skip);
      - drift repair: `--drift` member Services deleted across clusters, the time
        until each is back (median, max);
      - delete all: the time until every cluster, pod, StatefulSet and Service is gone.
@@ -33,6 +37,7 @@ unless `--no-record`.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import math
 import os
@@ -47,6 +52,7 @@ import subprocess
 import sys
 import threading
 import time
+import tracemalloc
 import urllib.error
 import urllib.request
 from collections import Counter
@@ -70,6 +76,8 @@ from benchlib import (
     BenchCluster,
     ReadyWatch,
     cluster_docs,
+    float_list,
+    int_list,
     log,
     namespace_names,
     percentile,
@@ -77,10 +85,25 @@ from benchlib import (
 from prometheus_client.parser import text_string_to_metric_families
 
 from kubedirector.api.constants import LABEL_CLUSTER
+from kubedirector.cache.factory import InformerFactory
 from kubedirector.cache.informer import Informer
 from kubedirector.kube import new_api_client, request_json, resource_path
 from kubedirector.logging import configure_logging
-from kubedirector.resources import OWNED_SELECTOR, PODS, SERVICES, STATEFULSETS
+from kubedirector.resources import (
+    APPS,
+    CLUSTERS,
+    CONFIGMAPS,
+    CONFIGS,
+    CONNECTED_CONFIGMAP_SELECTOR,
+    CONNECTED_SECRET_SELECTOR,
+    OWNED_KINDS,
+    OWNED_SELECTOR,
+    PODS,
+    SECRETS,
+    SERVICES,
+    STATEFULSETS,
+    STATUS_BACKUPS,
+)
 
 WRITE_VERBS = ("POST", "PUT", "PATCH", "DELETE")
 VERBS = ("GET", EXEC, "LIST", "WATCH", *WRITE_VERBS)
@@ -117,6 +140,7 @@ class Usage:
     setup_runs: dict[str, float]  # by result
     pending: float = 0.0  # queued keys plus reconciles in flight, every controller
     reconcile_seconds: float = 0.0  # time spent in reconciles, every controller
+    throttled_seconds: float = 0.0  # requests' waits on the client-side rate limiter
 
     def minus(self, before: Usage) -> Usage:
         def sub(a: dict[Any, float], b: dict[Any, float]) -> dict[Any, float]:
@@ -131,6 +155,7 @@ class Usage:
             sub(self.setup_runs, before.setup_runs),
             self.pending,
             self.reconcile_seconds - before.reconcile_seconds,
+            self.throttled_seconds - before.throttled_seconds,
         )
 
     def writes(self) -> float:
@@ -225,6 +250,8 @@ class Operator:
                     u.setup_runs[s.labels.get("result", "?")] = s.value
                 elif s.name == "controller_runtime_reconcile_time_seconds_sum":
                     u.reconcile_seconds += s.value
+                elif s.name == "rest_client_rate_limiter_duration_seconds_sum":
+                    u.throttled_seconds += s.value
                 elif s.name in ("workqueue_depth", "controller_runtime_active_workers"):
                     u.pending += s.value
         return u
@@ -356,6 +383,8 @@ class OperatorRun:
 
     size: int
     workers: int
+    qps: float | None = None  # the operator's --kube-api-qps; None: its default
+    idle_window: float = 0.0  # seconds idle after the creation (0: not measured)
     base_rss_kib: int = 0
     base_cpu_percent: float = 0.0
     create_seconds: float = 0.0
@@ -378,13 +407,19 @@ class OperatorRun:
     profile_idle: list[str] = field(default_factory=list)
     log_problems: Counter[str] = field(default_factory=Counter)
     notes: list[str] = field(default_factory=list)
+    caches: list[CacheSize] = field(default_factory=list)
+
+    def label(self) -> str:
+        qps = "" if self.qps is None else f" --kube-api-qps {self.qps:g}"
+        return f"--workers {self.workers}{qps}"
 
 
 @dataclass
 class SizeRun:
     size: int
     namespaces: int
-    floor: FloorResult | None = None
+    floor: FloorResult | None = None  # the fastest complete one of floor_tries
+    floor_tries: list[FloorResult] = field(default_factory=list)
     floor_delete_seconds: float = 0.0
     runs: list[OperatorRun] = field(default_factory=list)
 
@@ -437,10 +472,12 @@ def count_left(api: Any, namespaces: set[str]) -> dict[str, int]:
 
 
 def operator_run(
-    args: argparse.Namespace, cluster: BenchCluster, size: int, workers: int
+    args: argparse.Namespace, cluster: BenchCluster, size: int, workers: int, qps: float | None
 ) -> OperatorRun:
-    run = OperatorRun(size, workers)
-    op = Operator.start(cluster.kubeconfig, workers, args.operator_log, args.operator_arg)
+    largest = size == max(args.sizes)
+    run = OperatorRun(size, workers, qps, args.idle if largest else min(args.idle, args.idle_small))
+    extra = [*args.operator_arg, *([f"--kube-api-qps={qps:g}"] if qps is not None else [])]
+    op = Operator.start(cluster.kubeconfig, workers, args.operator_log, extra)
     try:
         op_measure(args, cluster, op, run)
     except BaseException as e:
@@ -483,10 +520,12 @@ def op_measure(
             raise SystemExit(f"the bench's own {informer.name} watch did not sync")
     try:
         creation(args, cluster, op, run, watch, docs)
-        if args.idle > 0:
+        if run.idle_window > 0:
             idle(args, op, run)
         if args.drift > 0:
             drift_repair(args, api, services, drift, run)
+        if args.caches:
+            run.caches = cache_sizes(cluster.kubeconfig)
         run.delete_seconds = delete_all(args, cluster, api, set(names))
         cluster.delete_namespaces(names, 900)
     finally:
@@ -550,14 +589,14 @@ def creation(
 
 
 def idle(args: argparse.Namespace, op: Operator, run: OperatorRun) -> None:
-    log(f"idle for {args.idle:.0f}s")
+    log(f"idle for {run.idle_window:.0f}s")
     profiler = (
         Profiler(op.proc.pid, CACHE / f"bench-profile-{run.size}-idle.txt")
         if (args.profile)
         else None
     )
     start = prev = op.usage()
-    end = start.at + args.idle
+    end = start.at + run.idle_window
     while True:
         time.sleep(max(0.0, min(args.sample, end - time.monotonic())))
         now = op.usage()
@@ -643,13 +682,70 @@ def delete_all(
 
 
 def floor_run(args: argparse.Namespace, cluster: BenchCluster, size_run: SizeRun) -> None:
+    """The floor once per `--floor-threads`; the fastest complete one is the floor."""
     names = namespace_names("floor", size_run.namespaces)
-    cluster.create_namespaces(names)
-    size_run.floor = run_floor(
-        cluster.kubeconfig, cluster_docs(size_run.size, names), args.floor_threads, args.timeout
+    for threads in args.floor_threads:
+        cluster.create_namespaces(names)
+        tried = run_floor(
+            cluster.kubeconfig, cluster_docs(size_run.size, names), threads, args.timeout
+        )
+        size_run.floor_tries.append(tried)
+        size_run.floor_delete_seconds = cluster.delete_namespaces(names, 900)
+        log(f"floor namespaces deleted in {size_run.floor_delete_seconds:.0f}s")
+    complete = [f for f in size_run.floor_tries if f.ready_count == f.clusters and not f.errors]
+    size_run.floor = min(complete or size_run.floor_tries, key=lambda f: f.ready_seconds)
+    args.floor_threads = [size_run.floor.threads]  # the larger sizes: the fastest only
+
+
+# --------------------------------------------------------------------------- cache sizes
+
+
+@dataclass
+class CacheSize:
+    """What one of the operator's informers holds, rebuilt in this process."""
+
+    resource: str
+    objects: int
+    bytes: int  # tracemalloc: the store, its indexes, the objects after the transform
+
+
+def cache_sizes(kubeconfig: str) -> list[CacheSize]:
+    """The operator's cluster-wide informers (same resources, selectors, transforms),
+    each synced alone under tracemalloc: where the operator's memory per cluster goes."""
+    watched = [
+        *((kind, OWNED_SELECTOR) for kind in OWNED_KINDS),
+        (CLUSTERS, None),
+        (STATUS_BACKUPS, None),
+        (CONFIGMAPS, CONNECTED_CONFIGMAP_SELECTOR),
+        (SECRETS, CONNECTED_SECRET_SELECTOR),
+        (APPS, None),
+        (CONFIGS, None),
+    ]
+    api = new_api_client(kubeconfig)
+    out: list[CacheSize] = []
+    try:
+        for resource, selector in watched:
+            gc.collect()
+            tracemalloc.start()
+            base, _ = tracemalloc.get_traced_memory()
+            informer = InformerFactory(api).informers(resource, selector)[0]
+            informer.start()
+            synced = informer.wait_for_sync(300)
+            informer.stop()
+            gc.collect()
+            held, _ = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+            if not synced:
+                log(f"caches: {resource.plural} did not sync")
+            out.append(CacheSize(resource.plural, len(informer.store), held - base))
+            del informer
+    finally:
+        api.close()
+    log(
+        "caches: "
+        + ", ".join(f"{c.resource} {c.objects:,} in {c.bytes / 1024:,.0f} KiB" for c in out)
     )
-    size_run.floor_delete_seconds = cluster.delete_namespaces(names, 900)
-    log(f"floor namespaces deleted in {size_run.floor_delete_seconds:.0f}s")
+    return out
 
 
 # --------------------------------------------------------------------------- report
@@ -665,9 +761,10 @@ def seconds_cell(value: float, floor: float | None) -> str:
 
 def size_table(s: SizeRun) -> list[str]:
     f = s.floor
-    header = ["| " + f"{s.size:,} clusters ({s.size * MEMBERS_PER_CLUSTER:,} members)", "floor"] + [
-        f"operator, --workers {r.workers}" + (" (x floor)" if f else "") for r in s.runs
-    ]
+    header = [
+        "| " + f"{s.size:,} clusters ({s.size * MEMBERS_PER_CLUSTER:,} members)",
+        f"floor, {f.threads} threads" if f else "floor",
+    ] + [f"operator, {r.label()}" + (" (x floor)" if f else "") for r in s.runs]
     rows: list[list[str]] = []
 
     def row(label: str, floor_cell: str, cells: list[str]) -> None:
@@ -736,6 +833,11 @@ def size_table(s: SizeRun) -> list[str]:
         return f"{n:,.0f} (mean {mean:.2f} s, {errors:,.0f} errors)"
 
     row("reconciles", "-", [recs(r) for r in s.runs])
+    row(
+        "requests' waits on the client-side rate limiter",
+        "-",
+        [f"{r.busy.throttled_seconds:,.1f} s in all" if r.busy else "-" for r in s.runs],
+    )
     row("queues empty after the last Ready", "-", [f"{r.settle_seconds:.1f} s" for r in s.runs])
     row("load average when the last was Ready", "-", [f"{r.load_at_ready:.1f}" for r in s.runs])
 
@@ -769,6 +871,21 @@ def size_table(s: SizeRun) -> list[str]:
             for r in s.runs
         ],
     )
+    row(
+        "caches (the operator's informers, rebuilt by the bench)",
+        "-",
+        [
+            "; ".join(
+                f"{c.resource} {c.objects:,}: {c.bytes / 1024:,.0f} KiB"
+                for c in r.caches
+                if c.objects
+            )
+            + f"; in all {sum(c.bytes for c in r.caches) / 1024:,.0f} KiB"
+            if r.caches
+            else "not measured"
+            for r in s.runs
+        ],
+    )
     if f is None:  # --no-floor: no floor column
         header = [header[0], *header[2:]]
         rows = [[r[0], *r[2:]] for r in rows]
@@ -793,7 +910,7 @@ def targets(sizes: list[SizeRun]) -> list[str]:
             if f and f.ready_count == f.clusters and r.ready_count == r.size:
                 x = r.ready_seconds / f.ready_seconds
                 line(
-                    f"{s.size:,} clusters, --workers {r.workers}: wall within "
+                    f"{s.size:,} clusters, {r.label()}: wall within "
                     f"{TARGET_FLOOR_RATIO}x of the floor",
                     f"{x:.2f}x",
                     x <= TARGET_FLOOR_RATIO,
@@ -801,7 +918,7 @@ def targets(sizes: list[SizeRun]) -> list[str]:
             else:
                 why = "no floor (--no-floor)" if f is None else "floor or operator incomplete"
                 line(
-                    f"{s.size:,} clusters, --workers {r.workers}: wall within "
+                    f"{s.size:,} clusters, {r.label()}: wall within "
                     f"{TARGET_FLOOR_RATIO}x of the floor",
                     why,
                     None,
@@ -870,8 +987,10 @@ def report(args: argparse.Namespace, sizes: list[SizeRun], command: str, host: s
         *(
             [
                 "`hack/bench_floor.py` in the same run and cluster (a raw client that makes only",
-                f"the requests the outcome needs, on {args.floor_threads} threads); every operator",
-                "figure in parentheses is its ratio to the floor's.",
+                "the requests the outcome needs, its members' setups on "
+                f"{', '.join(map(str, sorted({t.threads for z in sizes for t in z.floor_tries})))}"
+                " threads: at the first size each, the fastest kept for the others); every",
+                "operator figure in parentheses is its ratio to the floor's.",
             ]
             if not args.no_floor
             else ["skipped in this run (`--no-floor`)."]
@@ -892,7 +1011,7 @@ def report(args: argparse.Namespace, sizes: list[SizeRun], command: str, host: s
             for title, prof in (("creation", r.profile_busy), ("idle", r.profile_idle)):
                 if prof:
                     lines += [
-                        f"py-spy, {s.size:,} clusters, {title} (--workers {r.workers}):",
+                        f"py-spy, {s.size:,} clusters, {title} ({r.label()}):",
                         "",
                         "```",
                         *prof,
@@ -901,7 +1020,7 @@ def report(args: argparse.Namespace, sizes: list[SizeRun], command: str, host: s
                     ]
             if r.log_problems:
                 lines += [
-                    f"Operator log warnings/errors (--workers {r.workers}): "
+                    f"Operator log warnings/errors ({r.label()}): "
                     + "; ".join(f"{k} x{v}" for k, v in r.log_problems.most_common(8))
                     + ".",
                     "",
@@ -914,6 +1033,17 @@ def report(args: argparse.Namespace, sizes: list[SizeRun], command: str, host: s
                     "",
                 ]
             lines += [*(f"{note}" for note in r.notes), ""] if r.notes else []
+        if len(s.floor_tries) > 1:
+            lines += [
+                "The floor by setup threads (first create to last Ready): "
+                + ", ".join(
+                    f"{t.threads}: {t.ready_seconds:.1f} s"
+                    + ("" if t.ready_count == t.clusters else f" ({t.ready_count:,} Ready)")
+                    for t in s.floor_tries
+                )
+                + ".",
+                "",
+            ]
         if s.floor and s.floor.exec_retries:
             lines += [f"The floor retried {s.floor.exec_retries} execs that failed under load.", ""]
         if s.floor and s.floor.errors:
@@ -958,18 +1088,6 @@ def machine() -> str:
     )
 
 
-def int_list(text: str) -> list[int]:
-    try:
-        values = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r}: not a comma-separated list of numbers"
-        ) from None
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: give at least one number, each 1 or more")
-    return values
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -982,7 +1100,7 @@ def main() -> int:
     parser.add_argument(
         "--workers",
         type=int_list,
-        default=[4],
+        default=[16],
         help="the operator's --workers; several (comma-separated) run each",
     )
     parser.add_argument(
@@ -992,14 +1110,42 @@ def main() -> int:
         help="one more argument for `kubedirector run` (repeat)",
     )
     parser.add_argument("--no-floor", action="store_true", help="skip the floor")
-    parser.add_argument("--floor-threads", type=int, default=32)
+    parser.add_argument(
+        "--floor-threads",
+        type=int_list,
+        default=[32, 64],
+        help="the floor's setup threads; several (comma-separated): each once, fastest kept",
+    )
+    parser.add_argument(
+        "--kube-api-qps",
+        type=float_list,
+        default=[],
+        help="the operator's --kube-api-qps; several (comma-separated) run each (default: its own)",
+    )
+    parser.add_argument(
+        "--no-caches",
+        dest="caches",
+        action="store_false",
+        help="skip measuring the operator's informer caches by resource (measured by default)",
+    )
     parser.add_argument(
         "--base-window",
         type=float,
         default=20,
         help="seconds the operator idles with no cluster (its base)",
     )
-    parser.add_argument("--idle", type=float, default=300, help="idle window, seconds (0: skip)")
+    parser.add_argument(
+        "--idle",
+        type=float,
+        default=300,
+        help="idle window at the largest size, seconds (0: skip)",
+    )
+    parser.add_argument(
+        "--idle-small",
+        type=float,
+        default=60,
+        help="idle window at the other sizes, seconds (at most --idle)",
+    )
     parser.add_argument(
         "--sample", type=float, default=30, help="seconds between metric readings while idle"
     )
@@ -1083,7 +1229,8 @@ def main() -> int:
             if not args.no_floor:
                 floor_run(args, cluster, s)
             for workers in args.workers:
-                s.runs.append(operator_run(args, cluster, size, workers))
+                for qps in args.kube_api_qps or [None]:
+                    s.runs.append(operator_run(args, cluster, size, workers, qps))
     except BaseException as e:
         failed = True
         log(f"failed: {e!r}")

@@ -7,6 +7,7 @@ same objects and time them with the same watch.
 
 from __future__ import annotations
 
+import argparse
 import copy
 import json
 import os
@@ -28,7 +29,7 @@ REPO = Path(__file__).resolve().parent.parent
 PY = REPO / ".venv" / "bin" / "python"
 LOCALCLUSTER = REPO / "hack" / "localcluster.py"
 CACHE = Path(os.environ.get("KD_CACHE_DIR", Path.home() / ".cache" / "kubedirector"))
-DEFAULT_STATE = CACHE / "bench-cluster"
+DEFAULT_STATE = Path(os.environ.get("KD_BENCH_STATE", CACHE / "bench-cluster"))
 SHARED_STATE = Path(os.environ.get("KD_CLUSTER_DIR", CACHE / "cluster"))
 EXAMPLE = REPO / "manifests" / "examples" / "clusters" / "cr-cluster-spark221e2.yaml"
 OPERATOR_NS = "kubedirector"
@@ -64,6 +65,30 @@ def own_requests() -> dict[str, float]:
                 verb = EXEC
             totals[verb] = totals.get(verb, 0.0) + s.value
     return totals
+
+
+def int_list(text: str) -> list[int]:
+    """A comma-separated list of counts (each 1 or more), for argparse."""
+    return [int(v) for v in _numbers(text, int, 1)]
+
+
+def float_list(text: str) -> list[float]:
+    """A comma-separated list of numbers (each 0 or more), for argparse."""
+    return _numbers(text, float, 0)
+
+
+def _numbers(text: str, kind: type[int] | type[float], minimum: float) -> list[Any]:
+    try:
+        values = [kind(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: not a comma-separated list of numbers"
+        ) from None
+    if not values or min(values) < minimum:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give at least one number, each {minimum} or more"
+        )
+    return values
 
 
 def minus(after: dict[str, float], before: dict[str, float]) -> dict[str, float]:
@@ -143,7 +168,19 @@ class BenchCluster:
             self.kubectl(
                 "apply", "--server-side", "--force-conflicts", "-n", OPERATOR_NS, "-f", str(path)
             )
-        log("CRDs, catalog and kd-global-config installed")
+        # ClusterIP member Services: NodePorts (the example config's) would exhaust the
+        # API server's node port range (30000-32767) at about 270 spark221e2 clusters.
+        self.kubectl(
+            "patch",
+            "kubedirectorconfig",
+            "kd-global-config",
+            "-n",
+            OPERATOR_NS,
+            "--type=merge",
+            "-p",
+            '{"spec": {"defaultServiceType": "ClusterIP"}}',
+        )
+        log("CRDs, catalog and kd-global-config (member Services ClusterIP) installed")
 
     def create_namespaces(self, names: list[str]) -> None:
         self.kubectl(

@@ -25,8 +25,10 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 EXTRA_CONTROLLERS_ENV = "KD_EXTRA_CONTROLLERS"
 # The client-side rate limit (client-go's QPS and burst); generous: the API server's
 # priority and fairness protects it, this only stops a runaway loop.
-DEFAULT_KUBE_API_QPS = 50.0
-DEFAULT_KUBE_API_BURST = 100
+# At 50/100 with 16 workers, a mass creation of 1,000 clusters waited 3,762 s in all on
+# the limiter (18 % of the workers' time; BENCHMARKS.md, issue 14).
+DEFAULT_KUBE_API_QPS = 100.0
+DEFAULT_KUBE_API_BURST = 200
 
 
 @dataclass(frozen=True)
@@ -199,8 +201,10 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         "--workers",
         type=whole_number(1),
         metavar="N",
-        default=_env("KD_WORKERS", "4"),
-        help="concurrent reconciles per controller, at least 1 (default 4) [KD_WORKERS]",
+        # 16: a reconcile mostly waits on the API server and on member execs, and at 4
+        # the workers were the bound of a mass creation (BENCHMARKS.md, issue 14).
+        default=_env("KD_WORKERS", "16"),
+        help="concurrent reconciles per controller, at least 1 (default 16) [KD_WORKERS]",
     )
     add(
         "--metrics-address",

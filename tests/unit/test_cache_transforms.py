@@ -16,6 +16,9 @@ from kubedirector.api.config import Config
 from kubedirector.api.status import MemberStatus
 from kubedirector.cache.factory import InformerFactory
 from kubedirector.cache.transforms import (
+    INTERN_MAX,
+    Compacted,
+    compact,
     for_resource,
     strip_managed_fields,
     trim_pod,
@@ -168,17 +171,41 @@ def test_trimmed_services_still_match_what_the_builders_want() -> None:
 
 
 def test_each_resource_gets_its_transform() -> None:
-    assert for_resource(PODS.group, PODS.plural) is trim_pod
-    assert for_resource(SERVICES.group, SERVICES.plural) is trim_service
+    assert for_resource(PODS.group, PODS.plural) == Compacted(trim_pod)
+    assert for_resource(SERVICES.group, SERVICES.plural) == Compacted(trim_service)
     for other in (STATEFULSETS, CLUSTERS, APPS, CONFIGS):
-        assert for_resource(other.group, other.plural) is strip_managed_fields
-    assert for_resource("apps", "pods") is strip_managed_fields
+        assert for_resource(other.group, other.plural) == Compacted(strip_managed_fields)
+    assert for_resource("apps", "pods") == Compacted(strip_managed_fields)
 
 
 def test_factory_informers_use_the_transforms() -> None:
     factory = InformerFactory(ApiClient())
-    assert factory.informers(PODS, "l")[0].transform is trim_pod
-    assert factory.informers(CLUSTERS)[0].transform is strip_managed_fields
+    assert factory.informers(PODS, "l")[0].transform == Compacted(trim_pod)
+    assert factory.informers(CLUSTERS)[0].transform == Compacted(strip_managed_fields)
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=30,
+)
+
+
+@given(JSON)
+def test_compact_keeps_every_value(value: Any) -> None:
+    assert compact(value) == value
+
+
+def test_compacted_objects_share_keys_and_short_values() -> None:
+    text = json.dumps(pod({"running": {}}))
+    one, two = (Compacted(trim_pod)(json.loads(text)) for _ in range(2))
+    assert one == trim_pod(json.loads(text))
+    key_one = next(k for k in one["metadata"] if k == "namespace")
+    key_two = next(k for k in two["metadata"] if k == "namespace")
+    assert key_one is key_two
+    assert one["metadata"]["namespace"] is two["metadata"]["namespace"]
+    long = "x" * (INTERN_MAX + 1)
+    assert compact({"a": long})["a"] is long  # long strings are left alone, not interned
 
 
 def test_covering_shares_one_factory_per_namespace() -> None:

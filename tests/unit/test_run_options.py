@@ -209,7 +209,7 @@ def test_webhook_is_off_outside_a_cluster_unless_an_address_is_given(monkeypatch
 
 def test_client_rate_debug_and_secure_metrics_options(monkeypatch, tmp_path):
     defaults = parse([])
-    assert (defaults.kube_api_qps, defaults.kube_api_burst) == (50.0, 100)
+    assert (defaults.kube_api_qps, defaults.kube_api_burst) == (100.0, 200)
     assert defaults.debug_address is None and defaults.secure_metrics_address is None
     (tmp_path / "tls.crt").write_text("x")
     (tmp_path / "tls.key").write_text("x")
