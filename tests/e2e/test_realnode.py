@@ -277,6 +277,20 @@ def _members_on_simulated_nodes(kubectl, namespace: str) -> None:
     ]
 
 
+def _delete_clusters(kubectl, namespace: str) -> None:
+    """Remove the test's clusters while the operator still runs, so its finalizers go."""
+    kubectl(
+        "delete",
+        "kdcluster",
+        "--all",
+        "-n",
+        namespace,
+        "--timeout=120s",
+        timeout=150,
+        check=False,
+    )
+
+
 def test_a_cluster_made_through_it_reaches_ready(deployed: dict, kubectl, namespace: str):
     kubectl("apply", "-n", namespace, "-f", str(SPARK))
     try:
@@ -284,16 +298,7 @@ def test_a_cluster_made_through_it_reaches_ready(deployed: dict, kubectl, namesp
         assert cluster["status"]["state"] == "configured"
         _members_on_simulated_nodes(kubectl, namespace)
     finally:
-        kubectl(
-            "delete",
-            "kdcluster",
-            "--all",
-            "-n",
-            namespace,
-            "--timeout=120s",
-            timeout=150,
-            check=False,
-        )
+        _delete_clusters(kubectl, namespace)
 
 
 def test_force_deleting_the_leader_pod_moves_the_lease_and_the_work_finishes(
@@ -337,16 +342,7 @@ def test_force_deleting_the_leader_pod_moves_the_lease_and_the_work_finishes(
         _wait_cluster_ready(kubectl, namespace)
         _members_on_simulated_nodes(kubectl, namespace)
     finally:
-        kubectl(
-            "delete",
-            "kdcluster",
-            "--all",
-            "-n",
-            namespace,
-            "--timeout=120s",
-            timeout=150,
-            check=False,
-        )
+        _delete_clusters(kubectl, namespace)
 
 
 SECURE_METRICS = "127.0.0.1:28444"  # the overlay's /metrics over HTTPS (hostNetwork)
