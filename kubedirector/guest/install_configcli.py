@@ -3,19 +3,23 @@
 The setup script (kubedirector/setup/configcli_install.py) feeds this file to
 each candidate interpreter as
 
-    python -S - ROOT PYTHON BIN SITE LOG COMMANDS LINKS FILES
+    python -S - ROOT PYTHON BIN SITE LOG COMMANDS LINKS ALIASES FILES
 
 and reads the exit code: 0 installed, EXIT_UNSUITABLE this interpreter cannot
 run configcli (try the next), EXIT_FAILED the install itself failed.  One
 process does the whole install (version check, site directory, files,
 commands, links, log): an interpreter's start-up is most of an install's cost,
-which is also why it runs with `-S` and imports nothing that pulls in `re`.
+which is also why it runs with `-S` and imports nothing that pulls in `re`, and
+why it makes the directories and links itself rather than leaving them to
+`mkdir`/`ln` processes in the script.
 
 ROOT is the guest root (empty in a real pod), PYTHON the interpreter's path as
 found on PATH (the commands' `#!`), BIN where the commands go, SITE `user` or
 `system` (which site-packages gets the module), LOG the install log,
-COMMANDS `command:module,...`, LINKS `name,...` (links to BIN/configcli), and
-FILES the module's files: base64 of zlib-compressed `name NUL text NUL ...`.
+COMMANDS `command:module,...`, LINKS `name,...` (links to BIN/configcli),
+ALIASES `path=target,...` (more links, e.g. the new layout's `/usr/bin` ones; `-`
+for none), and FILES the module's files: base64 of zlib-compressed
+`name NUL text NUL ...`.
 """
 
 import binascii
@@ -68,7 +72,8 @@ def write(path, data):
 
 
 def link(target, path):
-    """`ln -sf target path`."""
+    """`ln -sf target path`, making the directory if need be."""
+    makedirs(os.path.dirname(path))
     if os.path.lexists(path):
         os.remove(path)
     os.symlink(target, path)
@@ -82,7 +87,7 @@ def unpack(files):
 
 def install(args):
     """Install as the arguments (after `-`) say."""
-    root, python, bin_dir, site_kind, log, commands, links, files = args
+    root, python, bin_dir, site_kind, log, commands, links, aliases, files = args
     lib = site_dir(site_kind == "user")
     if not lib or '"' in lib or "\\" in lib:
         raise ValueError("unusable site directory %r" % (lib,))
@@ -98,6 +103,10 @@ def install(args):
         os.chmod(path, 0o755)
     for name in links.split(","):
         link(root + bin_dir + "/configcli", root + bin_dir + "/" + name)
+    for alias in aliases.split(",") if aliases != "-" else ():
+        path, target = alias.split("=")
+        link(root + target, root + path)
+    makedirs(os.path.dirname(root + log))
     write(root + log, "configcli installed for %s in %s\n" % (python, lib))
 
 

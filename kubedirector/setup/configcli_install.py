@@ -92,11 +92,34 @@ def packed_files() -> str:
     return base64.b64encode(packed).decode("ascii")
 
 
+def _aliases(layout: Layout) -> tuple[tuple[str, str], ...]:
+    """(path, target) of the new layout's legacy links in /usr/bin; none in the legacy one."""
+    if layout is not Layout.NEW:
+        return ()
+    targets = [("configcli", link) for link in (*LINKS, "configcli")]
+    targets += [("ccli", "ccli"), ("configmacro", "configmacro")]
+    return tuple((f"{LEGACY_BIN}/{dst}", f"{NEW_BIN}/{src}") for src, dst in targets)
+
+
 def installer_args(layout: Layout) -> str:
     """The installer's arguments after ROOT and PYTHON (see install_configcli.py)."""
     bin_dir, site = (NEW_BIN, "user") if layout is Layout.NEW else (LEGACY_BIN, "system")
     commands = ",".join(f"{name}:{module}" for name, module in ENTRY_POINTS)
-    return " ".join([bin_dir, site, INSTALL_LOG, commands, ",".join(LINKS), packed_files()])
+    aliases = ",".join(f"{path}={target}" for path, target in _aliases(layout)) or "-"
+    return " ".join(
+        [bin_dir, site, INSTALL_LOG, commands, ",".join(LINKS), aliases, packed_files()]
+    )
+
+
+# `kd_which NAME` sets `p` to NAME's path on PATH, as `command -v` would, without
+# the process a `$(...)` costs.
+_WHICH = (
+    "kd_which() {\n"
+    '  local d IFS=:\n  p=""\n'
+    "  for d in ${PATH:-}; do\n"
+    '    if [ -n "$d" ] && [ -f "$d/$1" ] && [ -x "$d/$1" ]; then p="$d/$1"; return 0; fi\n'
+    "  done\n  return 1\n}\n"
+)
 
 
 @functools.cache
@@ -104,26 +127,25 @@ def fragment(layout: Layout) -> str:
     """Bash for the setup script: install configcli unless present; fails with exit 93.
 
     The member's interpreters are tried in order (python, python3, python2); the
-    first that runs the installer does the whole install in one process."""
+    first that runs the installer does the whole install in one process, links
+    included: every other process an exec starts costs about as much as the
+    interpreter's start-up.  A copy already there only gets the new layout's
+    `/usr/bin` links re-made (that directory is not on a persistent volume)."""
     user_base = "PYTHONUSERBASE=/usr/local " if layout is Layout.NEW else ""
-    legacy_links = ""
-    if layout is Layout.NEW:
-        targets = [("configcli", link) for link in (*LINKS, "configcli")]
-        targets += [("ccli", "ccli"), ("configmacro", "configmacro")]
-        legacy_links = (
-            f'  if [ -f "$R{NEW_BIN}/configcli" ]; then mkdir -p "$R{LEGACY_BIN}"'
-            + "".join(
-                f' && ln -sf "$R{NEW_BIN}/{src}" "$R{LEGACY_BIN}/{dst}"' for src, dst in targets
-            )
-            + " || return 1; fi\n"
+    relink = ""
+    if _aliases(layout):
+        relink = (
+            f'  elif [ -f "$R{NEW_BIN}/configcli" ]; then mkdir -p "$R{LEGACY_BIN}"'
+            + "".join(f' && ln -sf "$R{target}" "$R{path}"' for path, target in _aliases(layout))
+            + " || return 1\n"
         )
     return "".join(
         [
+            _WHICH,
             'kd_configcli() {\n  local c p rc done=""\n',
-            '  mkdir -p "$R/var/log/guestconfig" "$R/opt/guestconfig" || return 1\n',
             f'  if [ ! -f "$R{NEW_BIN}/configcli" ] && [ ! -f "$R{LEGACY_BIN}/configcli" ]; then\n',
             "  for c in python python3 python2; do\n",
-            '    p="$(command -v "$c" 2>/dev/null)" || continue\n',
+            '    kd_which "$c" || continue\n',
             f'    {user_base}"$p" -S - "$R" "$p" {installer_args(layout)} <<\'{_MARKER}\'\n',
             _installer(),
             f"{_MARKER}\n",
@@ -132,11 +154,12 @@ def fragment(layout: Layout) -> str:
             f'    if [ "$rc" = {INSTALLER_FAILED} ]; then return 1; fi\n',
             "  done\n",
             '  if [ -z "$done" ]; then\n'
+            f'    mkdir -p "$R{INSTALL_LOG.rsplit("/", 1)[0]}" || return 1\n'
             f'    echo "configcli not installed: no python 2.7 or 3.6+ in the image" '
             f'>"$R{INSTALL_LOG}"\n'
-            "    return 0\n  fi\n",
             "  fi\n",
-            legacy_links,
+            relink,
+            "  fi\n",
             "}\n",
             'kd_configcli || { echo "configcli could not be installed" >&2; '
             f"exit {EXIT_FAILED}; }}\n",

@@ -30,6 +30,7 @@ Layout in the guest (as the original's app images expect):
 
 from __future__ import annotations
 
+import posixpath
 import re
 import shlex
 from collections.abc import Sequence
@@ -56,8 +57,10 @@ FETCH_TIMEOUT = 120.0
 NOTIFY_TIMEOUT = 60.0
 
 _PRELUDE = 'R="${KD_GUEST_ROOT:-}"\n'
+# The first */startscript, in the glob's (sorted) order, as `ls | head` would pick it.
 _FIND_STARTSCRIPT = (
-    f'SS="$(ls -d "$R{GUESTCONFIG}"/*/startscript 2>/dev/null | head -n 1)"\n'
+    f'SS=""; for F in "$R{GUESTCONFIG}"/*/startscript; do '
+    'if [ -e "$F" ]; then SS="$F"; break; fi; done\n'
     'if [ -z "$SS" ]; then echo "no */startscript in the setup package under '
     f'{GUESTCONFIG}" >&2; exit 97; fi\n'
 )
@@ -78,8 +81,10 @@ def _heredoc(path: str, content: str) -> str:
     marker = "KD_EOF_7f3a"
     while marker in content:
         marker += "_"
+    folder = posixpath.dirname(path)
     return (
-        f'mkdir -p "$(dirname "$R{path}")"\ncat > "$R{path}" <<\'{marker}\'\n{content}\n{marker}\n'
+        f'[ -d "$R{folder}" ] || mkdir -p "$R{folder}"\n'
+        f"cat > \"$R{path}\" <<'{marker}'\n{content}\n{marker}\n"
     )
 
 
@@ -124,8 +129,10 @@ def _fetch(package_url: str, fetch_timeout: float) -> str:
 
 # configure.status as `S`, its run id as `ID` and exit code as `CODE` (split at the
 # last `=`, as the original did); all empty when there is no record.
+# The whole file through `read`, a builtin, where `$(cat ...)` would cost two
+# processes; less the one newline our earlier releases' lines ended with.
 _READ_STATUS = (
-    f'S="$(cat "$R{STATUS_FILE}" 2>/dev/null)"\n'
+    f'S=""; {{ IFS= read -r -d "" S <"$R{STATUS_FILE}"; }} 2>/dev/null; S="${{S%$\'\\n\'}}"\n'
     'case "$S" in *=*) ID="${S%=*}"; CODE="${S##*=}" ;; *) ID=""; CODE="" ;; esac\n'
 )
 
@@ -183,7 +190,7 @@ def start_configure(
     parts += [
         *(_injection(inj, i, fetch_timeout) for i, inj in enumerate(injections)),
         _heredoc(CONFIGMETA, configmeta),
-        f'mkdir -p "$R{GUESTCONFIG}"\n',
+        f'[ -d "$R{GUESTCONFIG}" ] || mkdir -p "$R{GUESTCONFIG}"\n',
     ]
     if package_url is None:
         return "set -u\n" + _PRELUDE + _group("".join([*parts, record, "exit 0\n"]))

@@ -64,7 +64,7 @@ def test_new_layout_places_commands_module_and_links(tmp_path: Path) -> None:
         p.name: p.read_text() for p in GUEST_PACKAGE.glob("*.py")
     }
     assert query(root, "/usr/bin/bd_vcli", "--get", "node.role_id").stdout == "worker\n"
-    assert (root / "var/log/guestconfig").is_dir() and (root / "opt/guestconfig").is_dir()
+    assert (root / "var/log/guestconfig").is_dir()
 
 
 def test_legacy_layout_installs_into_usr_bin(tmp_path: Path) -> None:
@@ -220,6 +220,30 @@ def test_one_interpreter_process_does_the_install(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert calls.read_text().splitlines() == ["-S"]  # no site start-up either
     assert query(root, "/usr/bin/bd_vcli", "--get", "node.role_id").stdout == "worker\n"
+
+
+def test_the_install_starts_no_program_but_the_interpreter(tmp_path: Path) -> None:
+    """Every process an exec starts costs about an interpreter's start-up: with only
+    `python` on PATH (no mkdir, no ln) the install, links included, is complete."""
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    (tools / "python").symlink_to(GUEST_PYTHON)
+    root = tmp_path / "guest"
+    root.mkdir()
+    script = 'set -u\nR="${KD_GUEST_ROOT:-}"\n' + configcli_install.fragment(Layout.NEW)
+    proc = subprocess.run(
+        ["/bin/bash", "-s"],
+        input=script + "exit 0\n",
+        capture_output=True,
+        text=True,
+        env={"KD_GUEST_ROOT": str(root), "PATH": str(tools)},
+        timeout=60,
+        check=False,
+    )
+    assert (proc.returncode, proc.stderr) == (0, "")
+    for name, target in NEW_LINKS.items():
+        assert os.readlink(root / "usr/bin" / name) == str(root / "usr/local/bin" / target)
+    assert "configcli installed" in (root / configcli_install.INSTALL_LOG.lstrip("/")).read_text()
 
 
 def test_an_unsuitable_interpreter_is_passed_over(tmp_path: Path) -> None:

@@ -708,3 +708,26 @@ def test_keep_configured_follows_the_latest_outcome_not_any_earlier_success(gues
     assert (guest / "calls").read_text() == f"{guest}/opt/guestconfig --configure\n", (
         "the last run failed, so setup runs again"
     )
+
+
+def test_polling_a_running_setup_starts_no_process(tmp_path: Path) -> None:
+    """A poll runs every couple of seconds per member while `--configure` goes: it
+    answers with bash builtins only (every program on PATH here records its call)."""
+    root = tmp_path / "guest"
+    write_status(root, f"{RUN_ID}=")
+    tools, calls = tmp_path / "tools", tmp_path / "calls"
+    tools.mkdir()
+    for name in ("cat", "head", "ls", "tail", "dirname", "mkdir", "grep", "awk", "sed"):
+        (tools / name).write_text(f'#!/bin/sh\necho {name} >>"{calls}"\n')
+        (tools / name).chmod(0o755)
+    proc = subprocess.run(
+        ["/bin/bash", "-s"],
+        input=scripts.poll_configure(run_id=RUN_ID, max_chars=64),
+        capture_output=True,
+        text=True,
+        env={"KD_GUEST_ROOT": str(root), "PATH": str(tools)},
+        timeout=10,
+        check=False,
+    )
+    assert (proc.returncode, parse_poll(proc.stdout)) == (0, ConfigureResult(running=True))
+    assert not calls.exists(), calls.read_text()
