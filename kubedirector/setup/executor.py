@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from io import StringIO
+from typing import Protocol
 from urllib.parse import quote, urlencode, urlsplit
 
 import certifi
@@ -110,6 +111,20 @@ def connect(
     sock = WebSocket(sslopt=sslopt, skip_utf8_validation=False)
     sock.connect(url, **options)
     return _ConnectedWSClient(sock)
+
+
+class ScriptRunner(Protocol):
+    """What setup needs of an executor: GuestExecutor, or a test's guest stand-in."""
+
+    def run(
+        self,
+        namespace: str,
+        pod: str,
+        script: str,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        container: str = APP_CONTAINER_NAME,
+    ) -> ExecResult: ...
 
 
 class GuestExecutor:

@@ -30,7 +30,7 @@ from kubedirector.api.constants import CONFIGURE_ARGS, MemberState
 from kubedirector.api.status import MemberStatus, SetupProgress
 from kubedirector.metrics.registry import SETUP_DURATION, SETUP_RUNS
 from kubedirector.setup import configcli_install, scripts
-from kubedirector.setup.executor import ExecError, GuestExecutor
+from kubedirector.setup.executor import ExecError, ScriptRunner
 
 log = structlog.get_logger(__name__)
 POLL_INTERVAL = 2.0
@@ -105,11 +105,11 @@ def _exec_retry(failures: int) -> float:
 
 
 class SetupRunner:
-    """Runs the setup steps of api.md section 4 through a GuestExecutor."""
+    """Runs the setup steps of api.md section 4 through an executor (GuestExecutor)."""
 
     def __init__(
         self,
-        executor: GuestExecutor,
+        executor: ScriptRunner,
         clock: Callable[[], float] = time.time,
         timeouts: SetupTimeouts | None = None,
     ) -> None:

@@ -87,7 +87,7 @@ def test_the_started_runs_of_a_round_are_checkpointed_in_one_write() -> None:
     guest = GuestSim()
     saved: list[ClusterStatus] = []
     pods = [f"w-{i}" for i in range(5)]
-    out = MemberSetup(SetupRunner(guest)).setup(  # type: ignore[arg-type]
+    out = MemberSetup(SetupRunner(guest)).setup(
         CLUSTER,
         APP,
         draft(*(member(p, i + 1, MemberState.CREATING) for i, p in enumerate(pods))),
@@ -113,7 +113,7 @@ def test_a_round_with_a_failed_step_still_records_the_others() -> None:
 
     saved: list[ClusterStatus] = []
     with pytest.raises(RuntimeError, match="boom"):
-        MemberSetup(SetupRunner(Failing())).setup(  # type: ignore[arg-type]
+        MemberSetup(SetupRunner(Failing())).setup(
             CLUSTER,
             APP,
             draft(*(member(f"w-{i}", i + 1, MemberState.CREATING) for i in range(3))),
@@ -128,7 +128,7 @@ def test_a_round_with_a_failed_step_still_records_the_others() -> None:
 def test_a_poll_still_running_is_not_written_a_finished_one_is() -> None:
     guest = GuestSim(poll_answer=f"{scripts.MARK_RUNNING}\n")
     saved: list[ClusterStatus] = []
-    setup = MemberSetup(SetupRunner(guest))  # type: ignore[arg-type]
+    setup = MemberSetup(SetupRunner(guest))
     started = member("w-0", 1, MemberState.CREATING, run_id="cid-w-0")
     setup.setup(CLUSTER, APP, draft(started), configmeta, saved.append)
     assert saved == []
@@ -160,7 +160,7 @@ def test_the_crash_hook_fires_after_the_exec_and_before_the_write(
     monkeypatch.setattr(crashpoint.os, "_exit", exit_now)
     guest = GuestSim()
     saved: list[ClusterStatus] = []
-    setup = MemberSetup(SetupRunner(guest))  # type: ignore[arg-type]
+    setup = MemberSetup(SetupRunner(guest))
     with pytest.raises(CrashedError):
         if point == crashpoint.NOTIFIED:
             setup.notify(CLUSTER, draft(start), configmeta, saved.append)
@@ -179,9 +179,7 @@ def test_notifications_run_side_by_side_each_written_when_delivered() -> None:
     guest = GuestSim(notify_barrier=threading.Barrier(3))
     saved: list[ClusterStatus] = []
     members = [member(f"w-{i}", i + 1, MemberState.CONFIGURED, ADD) for i in range(3)]
-    out = MemberSetup(SetupRunner(guest)).notify(  # type: ignore[arg-type]
-        CLUSTER, draft(*members), configmeta, saved.append
-    )
+    out = MemberSetup(SetupRunner(guest)).notify(CLUSTER, draft(*members), configmeta, saved.append)
     assert out.notify_errors == []
     assert all(m.state_detail.pending_notify_cmds == () for m in out.roles[0].members)
     told = [sum(not m.state_detail.pending_notify_cmds for m in by_pod(s).values()) for s in saved]
@@ -206,9 +204,7 @@ def test_a_delivered_notification_is_written_before_a_slow_one_is_back() -> None
         release.set()  # the slow one comes back only after the first write
 
     members = [member(f"w-{i}", i + 1, MemberState.CONFIGURED, ADD) for i in range(2)]
-    MemberSetup(SetupRunner(Slow())).notify(  # type: ignore[arg-type]
-        CLUSTER, draft(*members), configmeta, checkpoint
-    )
+    MemberSetup(SetupRunner(Slow())).notify(CLUSTER, draft(*members), configmeta, checkpoint)
     told = [
         sorted(p for p, m in by_pod(s).items() if not m.state_detail.pending_notify_cmds)
         for s in saved
@@ -236,7 +232,7 @@ def test_the_apps_event_list_and_systemd_reach_the_start_script() -> None:
         role["eventList"] = ["addnodes"]
     app = App.from_dict(doc)
     guest = Recorder()
-    out = MemberSetup(SetupRunner(guest)).setup(  # type: ignore[arg-type]
+    out = MemberSetup(SetupRunner(guest)).setup(
         Cluster.from_dict(spark_cluster(), None, app),
         app,
         draft(member("w-1", 1, MemberState.CREATING)),
@@ -262,7 +258,7 @@ def test_no_journald_wait_without_a_setup_package() -> None:
     for role in cluster_doc["spec"]["roles"]:
         role["fileInjections"] = [{"srcURL": "file:///a.conf", "destDir": "/etc"}]
     guest = Recorder()
-    MemberSetup(SetupRunner(guest)).setup(  # type: ignore[arg-type]
+    MemberSetup(SetupRunner(guest)).setup(
         Cluster.from_dict(cluster_doc, None, app),
         app,
         draft(member("w-1", 1, MemberState.CREATING)),

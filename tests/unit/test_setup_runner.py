@@ -178,7 +178,7 @@ def fake() -> FakeExecutor:
 
 @pytest.fixture
 def runner(fake: FakeExecutor, clock: Clock) -> SetupRunner:
-    return SetupRunner(fake, clock)  # type: ignore[arg-type]
+    return SetupRunner(fake, clock)
 
 
 def stamp(seconds: float) -> str:
@@ -426,7 +426,7 @@ def test_exec_errors_back_off_and_are_counted_until_one_works(
 def test_configure_past_its_deadline_is_stopped_and_a_config_error(
     fake: FakeExecutor, clock: Clock
 ) -> None:
-    runner = SetupRunner(fake, clock, SetupTimeouts(configure=60))  # type: ignore[arg-type]
+    runner = SetupRunner(fake, clock, SetupTimeouts(configure=60))
     fake.answers += [ok(), RUNNING]
     member, _ = runner.step(creating(), setup_spec())
     clock.advance(59)
@@ -445,7 +445,7 @@ def test_configure_past_its_deadline_is_stopped_and_a_config_error(
 
 
 def test_timeouts_reach_the_guest_scripts(fake: FakeExecutor, clock: Clock) -> None:
-    runner = SetupRunner(fake, clock, SetupTimeouts(fetch=7, notify=9))  # type: ignore[arg-type]
+    runner = SetupRunner(fake, clock, SetupTimeouts(fetch=7, notify=9))
     fake.answers += [ok(), ok()]
     runner.step(creating(), replace(setup_spec(), package_url="http://pkg.example/a.tgz"))
     assert "--max-time 7 " in fake.calls[0].script
@@ -611,7 +611,7 @@ def test_setup_and_notify_in_a_real_guest(tmp_path: Path, clock: Clock) -> None:
     make_package(
         tmp_path / "opt/configscripts/appconfig.tgz", {"appconfig/startscript": startscript}
     )
-    runner = SetupRunner(BashExecutor(tmp_path), clock)  # type: ignore[arg-type]
+    runner = SetupRunner(BashExecutor(tmp_path), clock)
     member, again = runner.step(creating(), setup_spec())
     assert again == POLL_INTERVAL
     for _ in range(100):
