@@ -5,16 +5,18 @@ advanced from the pods); this runs one short step of setup per member that
 needs one, delivers pending `--addnodes/--delnodes/--reconnect` commands, and
 returns the updated roles with how soon the reconcile should come back.
 
-Crash safety: right after execs with a lasting effect in the guest, the
-reconciler's `checkpoint` writes the status with that progress, before any
-further exec.  Setup steps are safe to repeat (the start script starts nothing
-for a run already marked in configure.status; a poll only reads), so the
-starts and polls of one round are recorded together, in one write once all of
-them are back.  A notification is not (the app would be told twice), so each
-is recorded as soon as it is back, with any others back by then.  Together
-with the announced flags of `kubedirector.lifecycle.notifications`, a crash at
-any point runs `--configure` at most once per container and run, and delivers
-every notification at least once.
+Crash safety: the lasting effect of an exec in the guest is in the status
+before the next exec of the cluster.  Setup steps are safe to repeat (the start
+script starts nothing for a run already marked in configure.status; a poll only
+reads), so the starts and polls of one round are recorded together: by the
+pass's own status write when no notification follows in the pass (one write
+less per round), else by the reconciler's `checkpoint` just before the first
+delivery, and at once if a step of the round raised.  A notification is not
+safe to repeat (the app would be told twice), so each is recorded as soon as it
+is back, with any others back by then.  Together with the announced flags of
+`kubedirector.lifecycle.notifications`, a crash at any point runs
+`--configure` at most once per container and run, and delivers every
+notification at least once.
 """
 
 from __future__ import annotations
@@ -50,6 +52,9 @@ class StepOutcome:
     roles: list[RoleStatus]
     requeue_after: list[float] = field(default_factory=list)
     notify_errors: list[str] = field(default_factory=list)
+    # A step had a lasting effect not yet in any status write (see the module's
+    # crash safety): the caller records it before its next exec or in its own write.
+    unrecorded: bool = False
 
 
 def _running(member: MemberStatus) -> bool:
@@ -205,14 +210,20 @@ class MemberSetup:
             milestone = setup_milestone(before, stepped)
             if milestone is not None:
                 crashpoint.reached(milestone)
-            return milestone is not None
+                outcome.unrecorded = True
+            return False  # recorded by the caller, see the module's crash safety
 
-        _run_all(
-            [partial(self.runner.step, member, spec) for _, _, member, spec in steps],
-            done,
-            lambda: checkpoint(_with_members(draft, roles)),
-            batch=ALL_COMPLETED,
-        )
+        try:
+            _run_all(
+                [partial(self.runner.step, member, spec) for _, _, member, spec in steps],
+                done,
+                lambda: None,
+                batch=ALL_COMPLETED,
+            )
+        except Exception:
+            if outcome.unrecorded:  # the pass will not get to its own write
+                checkpoint(_with_members(draft, roles))
+            raise
         outcome.roles = list(_with_members(draft, roles).roles)
         return outcome
 
@@ -222,8 +233,12 @@ class MemberSetup:
         draft: ClusterStatus,
         configmeta: ConfigmetaFor,
         checkpoint: Checkpoint,
+        *,
+        unrecorded: bool = False,
     ) -> StepOutcome:
-        """Deliver each configured member's first pending command, members side by side."""
+        """Deliver each configured member's first pending command, members side by side.
+        `unrecorded`: `draft` holds setup progress no status has yet; it is written
+        before the first delivery."""
         outcome = StepOutcome(roles=[])
         roles = [list(role.members) for role in draft.roles]
         due = [
@@ -234,6 +249,9 @@ class MemberSetup:
             and _running(member)
             and member.state_detail.pending_notify_cmds
         ]
+
+        if due and unrecorded:
+            checkpoint(draft)
 
         def send(member: MemberStatus) -> tuple[MemberStatus, float | None, str | None]:
             return self.runner.notify(

@@ -1,6 +1,7 @@
-"""MemberSetup: status is checkpointed right after execs with a lasting effect (a setup
-round in one write, each notification as it is back), the crash hook fires before that
-write, and notifications run side by side (fake executor)."""
+"""MemberSetup: what an exec did is in the status before the next exec (a setup round
+left to the pass's own write unless a notification follows, each notification written
+as it is back), the crash hook fires before that write, and notifications run side by
+side (fake executor)."""
 
 from __future__ import annotations
 
@@ -82,8 +83,9 @@ def by_pod(status: ClusterStatus) -> dict[str, MemberStatus]:
     return {m.pod: m for r in status.roles for m in r.members}
 
 
-def test_the_started_runs_of_a_round_are_checkpointed_in_one_write() -> None:
-    """Starts are safe to repeat, so the round's are recorded together, once all are back."""
+def test_the_started_runs_of_a_round_are_left_to_the_passs_own_write() -> None:
+    """Starts are safe to repeat: with no notification after them, the round is not
+    written here but handed back, unrecorded, for the pass's status write."""
     guest = GuestSim()
     saved: list[ClusterStatus] = []
     pods = [f"w-{i}" for i in range(5)]
@@ -94,11 +96,51 @@ def test_the_started_runs_of_a_round_are_checkpointed_in_one_write() -> None:
         configmeta,
         saved.append,
     )
-    (written,) = saved
-    assert sorted(p for p, m in by_pod(written).items() if m.state_detail.setup.run_id) == pods
-    for m in by_pod(written).values():
+    assert saved == [] and out.unrecorded
+    members = {m.pod: m for m in out.roles[0].members}
+    assert sorted(p for p, m in members.items() if m.state_detail.setup.run_id) == pods
+    for m in members.values():
         assert m.state_detail.notify.known_node_id == 9  # what its configmeta names
-    assert [by_pod(written)[p] for p in pods] == list(out.roles[0].members)
+
+
+def test_an_unrecorded_round_is_written_before_the_first_notification() -> None:
+    """A delivery is not safe to repeat, and what the round did must be saved before
+    any further exec: one write with the round's progress comes first."""
+    guest = GuestSim()
+    saved: list[ClusterStatus] = []
+    execs_before: list[int] = []
+    started = member("w-0", 1, MemberState.CREATING, run_id="cid-w-0")
+    pending = draft(started, member("w-1", 2, MemberState.CONFIGURED, ADD))
+
+    def checkpoint(status: ClusterStatus) -> None:
+        saved.append(status)
+        execs_before.append(len(guest.scripts_run))
+
+    MemberSetup(SetupRunner(guest)).notify(
+        CLUSTER, pending, configmeta, checkpoint, unrecorded=True
+    )
+    first, delivered = saved
+    assert first == pending and execs_before == [0, 1]  # the round's, before any delivery
+    assert by_pod(delivered)["w-1"].state_detail.pending_notify_cmds == ()
+    assert guest.scripts_run == [("w-1", "notify")]
+
+
+def test_an_unrecorded_round_with_nothing_to_deliver_adds_no_write() -> None:
+    guest = GuestSim()
+    saved: list[ClusterStatus] = []
+    setup = MemberSetup(SetupRunner(guest))
+    setup.notify(
+        CLUSTER, draft(member("w-1", 2, MemberState.CONFIGURED, ADD)), configmeta, saved.append
+    )
+    assert len(saved) == 1  # the delivery's own
+    setup.notify(
+        CLUSTER,
+        draft(member("w-1", 2, MemberState.CONFIGURED)),
+        configmeta,
+        saved.append,
+        unrecorded=True,
+    )
+    assert len(saved) == 1  # nothing to deliver: the pass's own write records the round
 
 
 def test_a_round_with_a_failed_step_still_records_the_others() -> None:
@@ -125,17 +167,16 @@ def test_a_round_with_a_failed_step_still_records_the_others() -> None:
     assert started == ["w-0", "w-2"]
 
 
-def test_a_poll_still_running_is_not_written_a_finished_one_is() -> None:
+def test_a_poll_still_running_leaves_nothing_to_record_a_finished_one_does() -> None:
     guest = GuestSim(poll_answer=f"{scripts.MARK_RUNNING}\n")
     saved: list[ClusterStatus] = []
     setup = MemberSetup(SetupRunner(guest))
     started = member("w-0", 1, MemberState.CREATING, run_id="cid-w-0")
-    setup.setup(CLUSTER, APP, draft(started), configmeta, saved.append)
-    assert saved == []
+    assert not setup.setup(CLUSTER, APP, draft(started), configmeta, saved.append).unrecorded
     guest.poll_answer = f"{scripts.MARK_DONE} 0\n"
-    setup.setup(CLUSTER, APP, draft(started), configmeta, saved.append)
-    (written,) = saved
-    assert by_pod(written)["w-0"].state == MemberState.CONFIGURED
+    out = setup.setup(CLUSTER, APP, draft(started), configmeta, saved.append)
+    assert out.unrecorded and out.roles[0].members[0].state == MemberState.CONFIGURED
+    assert saved == []
 
 
 class CrashedError(Exception):

@@ -68,7 +68,7 @@ def run_members(
     if draft.last_connection_hash not in (None, connection_hash):
         roles = notifications.reconnect(roles, app)
     draft = replace(draft, roles=tuple(roles), last_connection_hash=connection_hash)
-    told = member_setup.notify(cluster, draft, configmeta, checkpoint)
+    told = member_setup.notify(cluster, draft, configmeta, checkpoint, unrecorded=setup.unrecorded)
     draft = replace(draft, roles=tuple(notifications.release_leaving(told.roles, fqdn)))
     return MemberWork(
         status=draft,

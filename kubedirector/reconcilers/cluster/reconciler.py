@@ -118,7 +118,8 @@ class ClusterReconciler:
             written += self.owned.prune(seen, wanted, DISRUPTION_BUDGET)
 
             def checkpoint(progress: ClusterStatus) -> None:
-                # Crash safety: status is saved right after each exec phase.
+                # Crash safety: what an exec did is saved before the next exec
+                # (kubedirector/reconcilers/member_setup.py), else by this pass's write.
                 self.report.write(seen, summarise(seen, progress, ["member setup in progress"]))
 
             # A paused cluster has no pods to run execs in.
