@@ -847,7 +847,9 @@ def size_table(s: SizeRun) -> list[str]:
         total = sum(r.idle.requests.values())
         return (
             f"{r.idle_seconds:.0f} s: {total:,.0f} requests, {r.idle.writes():,.0f} writes, "
-            f"{100 * r.idle.cpu_seconds / max(r.idle.at, 1):.2f} % of a core"
+            f"{sum(r.idle.reconciles.values()):,.0f} reconciles, "
+            f"{100 * r.idle.cpu_seconds / max(r.idle.at, 1):.2f} % of a core "
+            f"(with the bench's {len(r.idle_timeline)} scrapes of /metrics)"
         )
 
     row("idle", "-", [idle_cell(r) for r in s.runs])

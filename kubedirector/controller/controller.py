@@ -31,7 +31,9 @@ log = structlog.get_logger(__name__)
 
 Mapper = Callable[[dict[str, Any]], Iterable[str]]
 RESULTS = ("success", "error", "requeue", "requeue_after")
-GET_TIMEOUT = 0.5  # how often an idle worker checks whether it should stop
+# `stop` shuts the queue down, which wakes every idle worker at once: the timeout only bounds
+# the wait. Short ones cost an idle operator CPU (16 workers polling twice a second).
+GET_TIMEOUT = 60.0
 
 
 def own_key(obj: dict[str, Any]) -> list[str]:

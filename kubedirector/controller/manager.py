@@ -26,6 +26,8 @@ log = structlog.get_logger(__name__)
 EXIT_OK = 0
 EXIT_FAILED = 1
 POLL = 0.1
+# `stop` sets the event the main loop waits on: the timeout only bounds the wait.
+IDLE_WAIT = 60.0
 # After losing the lease another replica may lead within seconds: don't wait on reconciles.
 LOST_LEASE_GRACE = 1.0
 
@@ -92,7 +94,7 @@ class Manager:
                 elector_thread.start()
             else:
                 self._start_controllers()
-            while not self._stop.wait(1.0):
+            while not self._stop.wait(IDLE_WAIT):
                 pass
         elif not self._stop.is_set():
             self._failed = True

@@ -96,8 +96,8 @@ REST_CLIENT_RATE_LIMITER_DURATION = Histogram(
     registry=REGISTRY,
     buckets=(0.005, 0.025, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0),
 )
+# Not in REGISTRY: `render` appends its text, which it keeps while no cluster changes.
 CLUSTER_STATES = ClusterStateCollector()
-REGISTRY.register(CLUSTER_STATES)
 SETUP_RUNS = Counter(
     "kubedirector_setup_runs",
     "Setup-script runs in cluster members, by result",
@@ -137,6 +137,6 @@ WEBHOOK_CERT_EXPIRY = Gauge(
 )
 
 
-def render(registry: CollectorRegistry = REGISTRY) -> tuple[bytes, str]:
+def render() -> tuple[bytes, str]:
     """The exposition body and its Content-Type, for the /metrics handler."""
-    return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY) + CLUSTER_STATES.exposition(), CONTENT_TYPE_LATEST

@@ -130,6 +130,26 @@ def test_workers_survive_exceptions_and_stop_promptly():
     assert time.monotonic() - began < 2
 
 
+def test_idle_workers_block_instead_of_polling():
+    """An idle operator must cost no CPU: each idle worker waits in one `get` until a key
+    comes or the controller stops, rather than waking every fraction of a second."""
+
+    class CountingQueue(RateLimitingQueue[str]):
+        calls = 0
+
+        def get(self, timeout: float | None = None) -> tuple[str | None, bool]:
+            CountingQueue.calls += 1
+            return super().get(timeout)
+
+    controller = Controller(
+        "test-idle", Scripted(), workers=4, queue=CountingQueue("test-idle", metrics=False)
+    )
+    controller.start()
+    time.sleep(1.5)
+    assert CountingQueue.calls == 4  # one blocked call per worker
+    assert controller.stop(timeout=5)
+
+
 def test_at_least_one_worker():
     with pytest.raises(ValueError, match="at least one worker"):
         Controller("x", Scripted(), workers=0)

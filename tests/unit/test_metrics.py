@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 import pytest
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, generate_latest
 
 from kubedirector.controller.controller import Controller
 from kubedirector.controller.queue import RateLimitingQueue
@@ -358,3 +358,64 @@ def test_upgrade_progress_per_cluster():
         ("x", "Failed", "failed"): 1,
         ("x", "Failed", "unchanged"): 0,
     }
+
+
+def ready_cluster(name: str, rv: str, ready: str = "True") -> dict[str, Any]:
+    return {
+        "metadata": {"namespace": "a", "name": name, "resourceVersion": rv},
+        "status": {
+            "state": "configured",
+            "conditions": [{"type": "Ready", "status": ready}],
+            "roles": [{"members": [{"state": "configured"}]}],
+        },
+    }
+
+
+def test_the_exposition_is_the_collected_families_rendered():
+    collector = ClusterStateCollector()
+    clusters = [ready_cluster("x", "1"), ready_cluster("y", "2", ready="False")]
+    collector.watch(lambda: clusters)
+    assert collector.exposition() == generate_latest(collector)
+    text = collector.exposition().decode()
+    assert (
+        'kubedirector_cluster_condition{cluster_name="y",cluster_namespace="a",type="Ready"} 0.0'
+        in text
+    )
+    assert 'kubedirector_clusters{state="configured"} 2.0' in text
+
+
+def test_the_exposition_is_kept_until_a_cluster_changes():
+    """An idle operator's scrapes reuse the text; any new resourceVersion, added or
+    removed cluster renders it again."""
+    collector = ClusterStateCollector()
+    clusters = [ready_cluster("x", "1")]
+    collector.watch(lambda: clusters)
+    first = collector.exposition()
+    assert collector.exposition() is first
+    clusters[0] = ready_cluster("x", "2", ready="False")
+    changed = collector.exposition()
+    assert b'cluster_name="x",cluster_namespace="a",type="Ready"} 0.0' in changed
+    clusters.append(ready_cluster("y", "3"))
+    added = collector.exposition()
+    assert b'cluster_name="y"' in added
+    clusters.pop()
+    assert b'cluster_name="y"' not in collector.exposition()
+
+
+def test_clusters_without_a_resource_version_are_rendered_every_time():
+    collector = ClusterStateCollector()
+    cluster: dict[str, Any] = {"metadata": {"namespace": "a", "name": "x"}, "status": {}}
+    collector.watch(lambda: [cluster])
+    assert b'kubedirector_clusters{state="new"} 1.0' in collector.exposition()
+    cluster["status"] = {"state": "configured"}
+    assert b'kubedirector_clusters{state="configured"} 1.0' in collector.exposition()
+
+
+def test_rendering_adds_the_cluster_families_to_the_registry():
+    registry.CLUSTER_STATES.watch(lambda: [ready_cluster("x", "1")])
+    text = exposition()
+    assert "# TYPE controller_runtime_reconcile_total counter\n" in text
+    assert (
+        'kubedirector_cluster_members{cluster_name="x",cluster_namespace="a",'
+        'state="configured"} 1.0' in text
+    )
