@@ -11,11 +11,16 @@ run is done (the first right away, then every `POLL` seconds), and one status
 write per member state change (all members `create pending` at once, then each
 member's `creating` and `configured`; the last one carries Ready=True).  The exec
 scripts come from the operator's own pure builders (kubedirector/setup/scripts.py),
-so the floor sends the same payload.  Pods are noticed through one watch and each
-member's setup starts the moment its container runs (pipelined per member, not per
-cluster).  A cluster's objects are POSTed StatefulSets first (the pods take the
-longest) on `CREATE_THREADS` threads of their own, the members' setups on
-`--threads` threads, all over one pooled connection set: the API server, the
+so the floor sends the same payload; requests go as raw JSON (kubedirector/kube.py's
+`request_json`), no client models.
+
+Ordered for the critical path, which is the pods: every cluster's object, first
+status and StatefulSets are POSTed before any Service (`CREATE_THREADS` threads of
+their own).  Pods are noticed through one watch, and each member's setup (on
+`--threads` threads) starts the moment its container runs and its kwok Exec exists
+(a second watch): in this simulated cluster an exec into a pod works only once
+hack/simkubelet.py has made that Exec, and one tried earlier fails for nothing (the
+operator, which cannot know, retries those after a backoff).  The API server, the
 controller-manager, kwok and the exec'd shells set the pace: the time this control
 plane needs at the least for the job, which hack/bench_clusters.py divides the
 operator's figures by.  Given several `--threads`, it runs once with each and keeps
@@ -72,7 +77,7 @@ from kubedirector.setup import configcli_install, scripts
 from kubedirector.setup.configmeta import ConnectionsData, build_configmeta, configmeta_json
 from kubedirector.setup.executor import ExecError, ExecResult, GuestExecutor
 
-CREATE_THREADS = 8  # POSTs are short; more only queue at the API server
+CREATE_THREADS = 16  # POSTs are short; more only queue at the API server
 POLL = 0.25  # seconds between configure polls after the first (immediate) one
 START_TIMEOUT = scripts.FETCH_TIMEOUT + 30.0
 POLL_TIMEOUT = 30.0
