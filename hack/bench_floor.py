@@ -15,7 +15,7 @@ so the floor sends the same payload; requests go as raw JSON (kubedirector/kube.
 `request_json`), no client models.
 
 Ordered for the critical path, which is the pods: every cluster's object, first
-status and StatefulSets are POSTed before any Service (`CREATE_THREADS` threads of
+status and StatefulSets are written before any Service (`CREATE_THREADS` threads of
 their own).  Pods are noticed through one watch, and each member's setup (on
 `--threads` threads) starts the moment its container runs and its kwok Exec exists
 (a second watch): in this simulated cluster an exec into a pod works only once
