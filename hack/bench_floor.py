@@ -11,11 +11,16 @@ run is done (the first right away, then every `POLL` seconds), and one status
 write per member state change (all members `create pending` at once, then each
 member's `creating` and `configured`; the last one carries Ready=True).  The exec
 scripts come from the operator's own pure builders (kubedirector/setup/scripts.py),
-so the floor sends the same payload.  Pods are noticed through one watch and each
-member's setup starts the moment its container runs (pipelined per member, not per
-cluster).  A cluster's objects are POSTed StatefulSets first (the pods take the
-longest) on `CREATE_THREADS` threads of their own, the members' setups on
-`--threads` threads, all over one pooled connection set: the API server, the
+so the floor sends the same payload; requests go as raw JSON (kubedirector/kube.py's
+`request_json`), no client models.
+
+Ordered for the critical path, which is the pods: every cluster's object, first
+status and StatefulSets are written before any Service (`CREATE_THREADS` threads of
+their own).  Pods are noticed through one watch, and each member's setup (on
+`--threads` threads) starts the moment its container runs and its kwok Exec exists
+(a second watch): in this simulated cluster an exec into a pod works only once
+hack/simkubelet.py has made that Exec, and one tried earlier fails for nothing (the
+operator, which cannot know, retries those after a backoff).  The API server, the
 controller-manager, kwok and the exec'd shells set the pace: the time this control
 plane needs at the least for the job, which hack/bench_clusters.py divides the
 operator's figures by.  Given several `--threads`, it runs once with each and keeps
@@ -35,7 +40,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from benchlib import (
     DEFAULT_STATE,
@@ -52,13 +57,14 @@ from benchlib import (
     percentile,
 )
 from kubernetes.client import ApiClient
+from simkubelet import POD_UID
 
 from kubedirector.api.app import App
 from kubedirector.api.cluster import Cluster
 from kubedirector.api.config import Config
 from kubedirector.api.constants import GLOBAL_CONFIG_NAME, LABEL_CLUSTER, MemberState
 from kubedirector.api.status import ClusterStatus, MemberStatus, RoleStatus
-from kubedirector.cache.informer import Informer
+from kubedirector.cache.informer import Informer, Resource
 from kubedirector.desired import naming
 from kubedirector.desired.headless_service import build_headless_service
 from kubedirector.desired.member_service import build_member_service
@@ -71,11 +77,13 @@ from kubedirector.setup import configcli_install, scripts
 from kubedirector.setup.configmeta import ConnectionsData, build_configmeta, configmeta_json
 from kubedirector.setup.executor import ExecError, ExecResult, GuestExecutor
 
-CREATE_THREADS = 8  # POSTs are short; more only queue at the API server
+CREATE_THREADS = 16  # POSTs are short; more only queue at the API server
 POLL = 0.25  # seconds between configure polls after the first (immediate) one
 START_TIMEOUT = scripts.FETCH_TIMEOUT + 30.0
 POLL_TIMEOUT = 30.0
 EXEC_TRIES = 5
+KWOK_EXECS = Resource("kwok.x-k8s.io", "v1alpha1", "execs", "Exec")
+T = TypeVar("T")
 
 
 def _now() -> str:
@@ -134,6 +142,36 @@ def summarise(cluster: Cluster, status: ClusterStatus) -> ClusterStatus:
     )
 
 
+class ExecGate(Generic[T]):
+    """Which members' setups may start: in this cluster an exec into a pod works only once
+    hack/simkubelet.py's kwok Exec for it (the pod's UID) exists; one tried earlier fails
+    and is retried, which costs the API server and kwok a request for nothing. Each key
+    (namespace/name/uid) is let through once, when both its container runs and its Exec
+    is there, whichever came first. Not thread-safe: the caller holds a lock."""
+
+    def __init__(self) -> None:
+        self.running: dict[str, T] = {}
+        self.execs: set[str] = set()
+        self.started: set[str] = set()
+
+    def _open(self, key: str) -> T | None:
+        if key in self.started or key not in self.execs or key not in self.running:
+            return None
+        self.started.add(key)
+        return self.running.pop(key)
+
+    def pod_running(self, key: str, item: T) -> T | None:
+        """The pod's container runs: `item` if its setup may start now, else None."""
+        if key not in self.started:
+            self.running[key] = item
+        return self._open(key)
+
+    def exec_ready(self, key: str) -> T | None:
+        """The pod's Exec exists: the item its running pod left, if its setup may start now."""
+        self.execs.add(key)
+        return self._open(key)
+
+
 class Floor:
     """Drives N clusters to Ready with the fewest requests; see the module docstring."""
 
@@ -150,7 +188,7 @@ class Floor:
         )
         self.app = App.from_dict(request_json(api, "GET", _path(APPS, OPERATOR_NS, "spark221e2")))
         self.clusters: dict[str, FloorCluster] = {}
-        self.started: set[str] = set()
+        self.gate: ExecGate[tuple[FloorCluster, dict[str, Any]]] = ExecGate()
         self.lock = threading.Lock()
         self.errors: list[str] = []
         self.exec_retries = 0
@@ -170,14 +208,16 @@ class Floor:
             content_type=MERGE_PATCH,
         )
 
-    def _guard(self, what: str, fn: Any, *args: Any) -> None:
+    def _guard(self, what: str, fn: Any, *args: Any) -> Any:
+        """`fn(*args)`, or None when it failed (the failure recorded)."""
         try:
-            fn(*args)
+            return fn(*args)
         except Exception as e:  # a benchmark reports failures, it does not stop at one
             with self.lock:
                 self.errors.append(f"{what}: {e!r}"[:300])
                 if len(self.errors) <= 5:
                     log(f"floor: {self.errors[-1]}")
+            return None
 
     def _exec(self, namespace: str, pod: str, script: str, timeout: float) -> ExecResult:
         """An exec, tried again (at most EXEC_TRIES times) when it brought no exit code,
@@ -198,7 +238,10 @@ class Floor:
 
     # Per cluster: the cluster itself, its derived objects, its first status.
 
-    def create(self, doc: dict[str, Any]) -> None:
+    def create(self, doc: dict[str, Any]) -> FloorCluster:
+        """What the cluster's pods wait for: the cluster, its first status (every member
+        `create pending`, written before any pod can exist, so it is always the first
+        state) and its StatefulSets."""
         raw = self._post(KDCLUSTERS, doc)
         cluster = Cluster.from_dict(raw, self.config, self.app)
         headless = naming.headless_service_name(
@@ -225,9 +268,11 @@ class Floor:
             cluster,
             ClusterStatus(cluster_service=headless, last_node_id=next_id - 1, roles=tuple(roles)),
         )
+        with fc.lock:
+            self._write_status(fc)
         with self.lock:
             self.clusters[f"{cluster.namespace}/{cluster.name}"] = fc
-        for role in roles:  # first: the pods take longest
+        for role in roles:
             self._post(
                 STATEFULSETS,
                 build_statefulset(
@@ -240,10 +285,16 @@ class Floor:
                     replicas=replicas_for(role.members),
                 ),
             )
-        with fc.lock:
-            self._write_status(fc)  # every member `create pending`
-        self._post(SERVICES, build_headless_service(self.app, cluster, self.config, headless))
-        for role in roles:
+        return fc
+
+    def create_services(self, fc: FloorCluster) -> None:
+        """The headless Service and the member Services, which no setup waits for."""
+        cluster = fc.cluster
+        self._post(
+            SERVICES,
+            build_headless_service(self.app, cluster, self.config, fc.status.cluster_service),
+        )
+        for role in fc.status.roles:
             for member in role.members:
                 svc = build_member_service(
                     self.app,
@@ -260,16 +311,29 @@ class Floor:
 
     def on_pod(self, pod: dict[str, Any]) -> None:
         meta = pod["metadata"]
-        key = f"{meta['namespace']}/{(meta.get('labels') or {}).get(LABEL_CLUSTER)}"
-        pod_key = f"{meta['namespace']}/{meta['name']}"
         if members.container_identity(pod) is None:
             return
         with self.lock:
-            fc = self.clusters.get(key)
-            if fc is None or pod_key in self.started:
+            fc = self.clusters.get(
+                f"{meta['namespace']}/{(meta.get('labels') or {}).get(LABEL_CLUSTER)}"
+            )
+            if fc is None:
                 return
-            self.started.add(pod_key)
-        self.submit(f"member {pod_key}", self.set_up, fc, pod)
+            ready = self.gate.pod_running(
+                f"{meta['namespace']}/{meta['name']}/{meta['uid']}", (fc, pod)
+            )
+        if ready is not None:
+            self.submit(f"member {meta['namespace']}/{meta['name']}", self.set_up, *ready)
+
+    def on_exec(self, obj: dict[str, Any]) -> None:
+        meta = obj["metadata"]
+        uid = (meta.get("annotations") or {}).get(POD_UID)
+        if not uid:
+            return
+        with self.lock:
+            ready = self.gate.exec_ready(f"{meta['namespace']}/{meta['name']}/{uid}")
+        if ready is not None:
+            self.submit(f"member {meta['namespace']}/{meta['name']}", self.set_up, *ready)
 
     def _update_member(self, fc: FloorCluster, pod: str, change: Any) -> MemberStatus:
         """Replace member `pod` with `change(member)` and write status; the new member."""
@@ -365,7 +429,9 @@ def run_floor(
     pods = Informer(api, PODS, label_selector=OWNED_SELECTOR, name="floor-pods")
     floor = Floor(api, threads, time.monotonic() + timeout)
     pods.add_handlers(on_add=floor.on_pod, on_update=lambda _old, new: floor.on_pod(new))
-    for informer in (ready, pods):
+    execs = Informer(api, KWOK_EXECS, name="floor-execs")
+    execs.add_handlers(on_add=floor.on_exec, on_update=lambda _old, new: floor.on_exec(new))
+    for informer in (ready, pods, execs):
         informer.start()
         if not informer.wait_for_sync(60):
             raise SystemExit(f"the floor's {informer.name} watch did not sync")
@@ -373,8 +439,14 @@ def run_floor(
         before, cpu_before = own_requests(), _cpu()
         log(f"floor: creating {len(docs)} clusters on {threads} threads")
         watch.began = time.monotonic()
-        creates = [floor.creators.submit(floor._guard, "create", floor.create, d) for d in docs]
-        for f in creates:
+        # Every cluster's StatefulSets before any Service: the pods take longest.
+        created = floor.creators.map(lambda d: floor._guard("create", floor.create, d), docs)
+        services = [
+            floor.creators.submit(floor._guard, "services", floor.create_services, fc)
+            for fc in created
+            if fc is not None
+        ]
+        for f in services:
             f.result()
         res.create_seconds = time.monotonic() - watch.began
         while not watch.done.wait(15):
@@ -401,6 +473,7 @@ def run_floor(
         floor.creators.shutdown(wait=False, cancel_futures=True)
         ready.stop()
         pods.stop()
+        execs.stop()
         api.close()
     return res
 

@@ -34,6 +34,7 @@ import argparse
 import io
 import json
 import os
+import queue
 import random
 import shutil
 import sys
@@ -53,6 +54,7 @@ POD_UID = "kubedirector.local/pod-uid"
 LABEL_APP = "kubedirector.hpe.com/kdapp"
 LABEL_ROLE = "kubedirector.hpe.com/role"
 APP_CACHE_SECONDS = 5.0
+EXEC_WORKERS = 8  # pods whose Exec is made at once
 STAND_IN = """#!/bin/bash
 # Simulation stand-in for the setup package an app image would carry (seeded by
 # hack/simkubelet.py): it records every call and succeeds.
@@ -121,6 +123,38 @@ def watch_forever(
             log("watch_restart", path=path, error=str(e)[:300])
             stop.wait(backoff + random.random() * backoff)
             backoff = min(backoff * 2, 10)
+
+
+class Sharded:
+    """Hands each watch event to one of `workers` threads, picked by the object's
+    namespace/name: one object's events stay in order, while one slow API request no
+    longer holds up every other pod's Exec (one at a time, a burst of 400 new pods
+    waited ~50 s for theirs, and every exec into them failed meanwhile)."""
+
+    def __init__(self, handle: Callable[[str, dict], None], workers: int) -> None:
+        self.handle = handle
+        self.queues: list[queue.Queue[tuple[str, dict]]] = [queue.Queue() for _ in range(workers)]
+
+    def __call__(self, kind: str, obj: dict) -> None:
+        meta = obj["metadata"]
+        key = f"{meta.get('namespace', '')}/{meta['name']}"
+        self.queues[hash(key) % len(self.queues)].put((kind, obj))
+
+    def threads(self, stop: threading.Event) -> list[threading.Thread]:
+        return [
+            threading.Thread(target=self._run, args=(q, stop), daemon=True) for q in self.queues
+        ]
+
+    def _run(self, events: queue.Queue[tuple[str, dict]], stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                kind, obj = events.get(timeout=1)
+            except queue.Empty:
+                continue
+            try:
+                self.handle(kind, obj)
+            except Exception as e:  # one pod's failure must not stop the others'
+                log("handle_failed", name=obj["metadata"]["name"], error=str(e)[:300])
 
 
 class Execs:
@@ -384,8 +418,9 @@ def main() -> int:
     execs = Execs(api, args.guest_root)
     prov = Provisioner(api, args.volume_root)
     stop = threading.Event()
+    pods = Sharded(execs.handle, EXEC_WORKERS)
     loops = [
-        ("/api/v1/pods", execs.handle),
+        ("/api/v1/pods", pods),
         ("/api/v1/persistentvolumeclaims", prov.handle_claim),
         ("/api/v1/persistentvolumes", prov.handle_volume),
     ]
@@ -394,6 +429,7 @@ def main() -> int:
         for path, fn in loops
     ]
     threads.append(threading.Thread(target=prov.resync_forever, args=(stop,), daemon=True))
+    threads += pods.threads(stop)
     for t in threads:
         t.start()
     log("started", guest_root=str(args.guest_root))
