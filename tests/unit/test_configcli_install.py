@@ -222,6 +222,24 @@ def test_one_interpreter_process_does_the_install(tmp_path: Path) -> None:
     assert query(root, "/usr/bin/bd_vcli", "--get", "node.role_id").stdout == "worker\n"
 
 
+def install_on_path(
+    root: Path, layout: Layout, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """Run the install step alone in `root` (made here) with exactly `env` (its PATH
+    decides which interpreters and tools the guest has)."""
+    root.mkdir(parents=True)
+    script = 'set -u\nR="${KD_GUEST_ROOT:-}"\n' + configcli_install.fragment(layout)
+    return subprocess.run(
+        ["/bin/bash", "-s"],
+        input=script + "exit 0\n",
+        capture_output=True,
+        text=True,
+        env={**env, "KD_GUEST_ROOT": str(root)},
+        timeout=60,
+        check=False,
+    )
+
+
 def test_the_install_starts_no_program_but_the_interpreter(tmp_path: Path) -> None:
     """Every process an exec starts costs about an interpreter's start-up: with only
     `python` on PATH (no mkdir, no ln) the install, links included, is complete."""
@@ -229,17 +247,7 @@ def test_the_install_starts_no_program_but_the_interpreter(tmp_path: Path) -> No
     tools.mkdir()
     (tools / "python").symlink_to(GUEST_PYTHON)
     root = tmp_path / "guest"
-    root.mkdir()
-    script = 'set -u\nR="${KD_GUEST_ROOT:-}"\n' + configcli_install.fragment(Layout.NEW)
-    proc = subprocess.run(
-        ["/bin/bash", "-s"],
-        input=script + "exit 0\n",
-        capture_output=True,
-        text=True,
-        env={"KD_GUEST_ROOT": str(root), "PATH": str(tools)},
-        timeout=60,
-        check=False,
-    )
+    proc = install_on_path(root, Layout.NEW, {"PATH": str(tools)})
     assert (proc.returncode, proc.stderr) == (0, "")
     for name, target in NEW_LINKS.items():
         assert os.readlink(root / "usr/bin" / name) == str(root / "usr/local/bin" / target)
@@ -254,16 +262,8 @@ def test_an_unsuitable_interpreter_is_passed_over(tmp_path: Path) -> None:
     (tools / "python").chmod(0o755)
     (tools / "python3").symlink_to(GUEST_PYTHON)
     root = tmp_path / "guest"
-    root.mkdir()
-    script = 'set -u\nR="${KD_GUEST_ROOT:-}"\n' + configcli_install.fragment(Layout.LEGACY)
-    proc = subprocess.run(
-        ["bash", "-s"],
-        input=script + "exit 0\n",
-        capture_output=True,
-        text=True,
-        env={**os.environ, "KD_GUEST_ROOT": str(root), "PATH": f"{tools}:{os.environ['PATH']}"},
-        timeout=60,
-        check=False,
+    proc = install_on_path(
+        root, Layout.LEGACY, {**os.environ, "PATH": f"{tools}:{os.environ['PATH']}"}
     )
     assert proc.returncode == 0, proc.stderr
     first = (root / "usr/bin/configcli").read_text().splitlines()[0]
