@@ -210,14 +210,17 @@ class MemberSetup:
             milestone = setup_milestone(before, stepped)
             if milestone is not None:
                 crashpoint.reached(milestone)
-                outcome.unrecorded = True
-            return False  # recorded by the caller, see the module's crash safety
+            return milestone is not None
+
+        def left_to_caller() -> None:
+            # Recorded by the caller (see the module's crash safety), not here.
+            outcome.unrecorded = True
 
         try:
             _run_all(
                 [partial(self.runner.step, member, spec) for _, _, member, spec in steps],
                 done,
-                lambda: None,
+                left_to_caller,
                 batch=ALL_COMPLETED,
             )
         except Exception:
